@@ -1,0 +1,29 @@
+// Image operations shared by the renderer and the VLM image processor.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "glyph/render/page.h"
+
+namespace glyph {
+
+// Resizes an RGB uint8 image with Pillow's BICUBIC resampling (a = -0.5, support scaled when
+// downsampling, 22-bit fixed-point coefficients, horizontal pass first), so results match
+// PIL.Image.resize(..., Image.BICUBIC) exactly.
+std::vector<std::uint8_t> resize_bicubic(const std::uint8_t* rgb, int width, int height,
+                                         int new_width, int new_height);
+
+// PIL's RGB -> L conversion (ITU-R 601-2 luma, rounded).
+inline std::uint8_t luma(const std::uint8_t* px) {
+  return static_cast<std::uint8_t>((px[0] * 19595 + px[1] * 38470 + px[2] * 7471 + 0x8000) >> 16);
+}
+
+// Glyph's auto-crop. Background = median of the top-left 2x2 luma values; ink = |luma - bg| > 5.
+// crop_width keeps columns up to the last ink column + 1 + margin_x; crop_height keeps rows up to
+// the last ink row + margin_y (Glyph's formulas; margins in points used as pixels). Both use one
+// ink mask computed before either crop. A page without ink is left as it is.
+void auto_crop(Page& page, bool crop_width, bool crop_height, double margin_x_px,
+               double margin_y_px);
+
+}  // namespace glyph

@@ -1,0 +1,72 @@
+// Renderer: text -> pages, faithful to the layout Glyph's released model was trained on
+// (reportlab + poppler, see docs/reference-layout.md), with FreeType + HarfBuzz.
+//
+//   glyph::Renderer r(glyph::RenderConfig::from_file("config_en.json"));
+//   glyph::RenderResult res = r.render(text);              // pages in memory
+//   r.render_to_dir(text, "out", "doc-1");                  // out/doc-1/page_001.png, ...
+//   for (auto& page : res.pages) std::cout << page.visual_tokens << "\n";
+//
+// A Renderer is immutable after construction and safe to use from many threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "glyph/render/config.h"
+#include "glyph/render/layout.h"
+#include "glyph/render/page.h"
+
+namespace glyph {
+
+struct RenderStats {
+  std::size_t pages = 0;
+  std::size_t characters = 0;       // code points of the decoded source text
+  std::size_t invalid_utf8 = 0;     // invalid byte sequences, each replaced by U+FFFD
+  std::size_t removed = 0;          // U+00AD, U+200B and control characters dropped
+  std::size_t missing_glyphs = 0;   // characters no font has (drawn as the .notdef box)
+  std::vector<char32_t> missing_codepoints;  // distinct ones, at most 64
+  std::int64_t visual_tokens = 0;   // sum over pages
+};
+
+struct RenderResult {
+  std::vector<Page> pages;
+  RenderStats stats;
+};
+
+class Renderer {
+ public:
+  // Validates the config and opens every font (throws ConfigError / FontError).
+  explicit Renderer(RenderConfig config);
+  Renderer();  // RenderConfig::glyph_default()
+
+  const RenderConfig& config() const;
+
+  // All pages in memory.
+  RenderResult render(std::string_view utf8_text) const;
+  // Streams pages to `sink` as they are finished: memory stays bounded by a page or two, whatever
+  // the text length.
+  RenderStats render_each(std::string_view utf8_text,
+                          const std::function<void(Page&&)>& sink) const;
+  // Glyph's text_to_images contract: writes <out_dir>/<unique_id>/page_001.png, ... (directly into
+  // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9.
+  std::vector<std::string> render_to_dir(std::string_view utf8_text, const std::string& out_dir,
+                                         const std::string& unique_id = "",
+                                         int png_compression = 6) const;
+  // Lines per page as data (no pixels).
+  std::vector<PageLayout> layout(std::string_view utf8_text) const;
+  // Many texts on `threads` workers (<= 0: all cores). Results are identical for any thread count.
+  std::vector<RenderResult> render_batch(const std::vector<std::string>& texts,
+                                         int threads = 0) const;
+
+  struct Impl;  // opaque
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace glyph

@@ -1,0 +1,76 @@
+// Fonts: FreeType faces and HarfBuzz fonts built from the same bytes, a per-character lookup
+// (which font in the fallback chain draws it, its glyph and reportlab-style advance), and a cache
+// of anti-aliased glyph bitmaps at quarter-pixel horizontal offsets.
+//
+// A FontSet is confined to one thread (FreeType handles are not thread-safe); font bytes are shared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <ft2build.h>
+#include FT_FREETYPE_H
+#include <hb.h>
+
+namespace glyph {
+
+// The bytes of one font file, read and checked once (the Renderer shares them across threads).
+struct FontData {
+  std::string path;
+  std::string config_key;  // which config key named it, for error messages
+  std::shared_ptr<const std::vector<unsigned char>> bytes;
+  int face_index = 0;
+};
+
+// Reads and verifies a font file (FreeType must open it and it must map characters).
+// Throws FontError naming `config_key` and the path.
+FontData load_font_data(const std::string& path, const std::string& config_key, int face_index = 0);
+
+struct GlyphBitmap {
+  int left = 0;   // x offset from the pen position to the bitmap's left column
+  int top = 0;    // rows from the bitmap's top row up to the baseline
+  int width = 0;
+  int rows = 0;
+  std::vector<std::uint8_t> alpha;  // rows x width coverage
+};
+
+struct CharInfo {
+  std::uint16_t font = 0;     // index in the FontSet
+  std::uint32_t glyph = 0;    // glyph id in that font (0 = .notdef)
+  double width1000 = 0;       // advance in 1/1000 em (reportlab's TTFont widths)
+  bool missing = false;       // no font in the chain has this character
+};
+
+class FontSet {
+ public:
+  // `pixel_per_point` = dpi / 72; `font_size` in points.
+  FontSet(const std::vector<FontData>& fonts, double font_size, double pixel_per_point);
+  ~FontSet();
+  FontSet(const FontSet&) = delete;
+  FontSet& operator=(const FontSet&) = delete;
+
+  const CharInfo& lookup(char32_t cp);
+  // Anti-aliased bitmap of `glyph` of font `font` with its origin shifted right by frac/4 px.
+  const GlyphBitmap& bitmap(std::uint16_t font, std::uint32_t glyph, int frac);
+
+  // reportlab's getAscentDescent for the primary font, in 1/1000 em.
+  double ascent1000() const { return ascent1000_; }
+  double descent1000() const { return descent1000_; }
+  std::size_t size() const { return faces_.size(); }
+
+ private:
+  struct Face;
+  CharInfo compute(char32_t cp);
+
+  FT_Library library_ = nullptr;
+  std::vector<std::unique_ptr<Face>> faces_;
+  std::vector<CharInfo> bmp_;             // U+0000..U+FFFF, filled lazily
+  std::vector<std::uint8_t> bmp_known_;
+  std::unordered_map<char32_t, CharInfo> astral_;
+  double ascent1000_ = 0, descent1000_ = 0;
+};
+
+}  // namespace glyph

@@ -1,0 +1,711 @@
+#include "render/layout.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/check.h"
+
+namespace glyph {
+
+namespace {
+
+constexpr double kFuzz = 1e-6;         // reportlab rl_config._FUZZ
+constexpr double kFramePadding = 6.0;  // reportlab Frame default padding on every side
+constexpr int kLinesPerParagraph = 30; // Glyph joins every 30 source lines into one Paragraph
+constexpr double kSpaceShrinkage = 0.05;  // ParagraphStyle.spaceShrinkage (rl_settings)
+
+// reportlab.platypus.paragraph._wsc: the breakable whitespace (U+00A0 is not in it).
+bool is_rl_space(char32_t c) {
+  switch (c) {
+    case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x1C: case 0x1D: case 0x1E:
+    case 0x1F: case 0x20: case 0x85: case 0x1680: case 0x200B: case 0x2028: case 0x2029:
+    case 0x202F: case 0x205F: case 0x3000:
+      return true;
+    default:
+      return c >= 0x2000 && c <= 0x200A;
+  }
+}
+
+// Python's string.whitespace, which _getFragWords uses to test a fragment's first/last char.
+bool is_py_ascii_space(char32_t c) { return c == ' ' || (c >= 0x09 && c <= 0x0D); }
+
+// Unicode category Zs (CJK wrapping looks back for one of these).
+bool is_zs(char32_t c) {
+  return c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
+}
+
+bool is_cjk_ideograph(char32_t c) { return c >= 0x4E00 && c <= 0x9FFF; }
+
+// reportlab.lib.textsplit.ALL_CANNOT_START
+bool cannot_start_line(char32_t c) {
+  static const std::u32string kSet =
+      U"!',.:;?!\")]\u3001\u3002\u300d\u300f\u3011\u3015\uff3d\u3011\uff09"
+      U"\u3005\u2015\u3041\u3043\u3045\u3047\u3049\u3063\u3083\u3085\u3087\u308e\u30a1\u30a3"
+      U"\u30a5\u30a7\u30a9\u30c3\u30e3\u30e5\u30e7\u30ee\u30fc\u30f5\u30f6"
+      U"\u309b\u309c\u30fb\u30fd\u30fe\u309d\u309e\u2015\u2010\u00b0\u2032\u2033\u2103\uffe0"
+      U"\uff05\u2030";
+  return kSet.find(c) != std::u32string::npos;
+}
+
+// Control characters the reference cannot draw; they are dropped (and counted). Whitespace
+// controls (tab, CR, VT, FF, FS..US, NEL) stay: reportlab breaks on them.
+bool is_dropped_control(char32_t c) {
+  if (c < 0x20) return !(c == 0x09 || c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D || c >= 0x1C);
+  if (c == 0x7F) return true;
+  if (c >= 0x80 && c <= 0x9F) return c != 0x85;
+  return false;
+}
+
+}  // namespace
+
+// A fragment of a paragraph: text (a char range) or a forced break.
+struct Frag {
+  std::size_t b = 0, e = 0;
+  bool brk = false;
+};
+
+struct LayoutEngine::Para {
+  std::vector<LChar> chars;
+  std::vector<Frag> frags;
+  std::vector<Word> words;  // normal (non-CJK) mode
+};
+
+struct LayoutEngine::Word {
+  std::size_t b = 0, e = 0;  // chars [b, e)
+  double width = 0;
+  bool hs = false;        // followed by a space (_HSFrag)
+  bool brk = false;       // a <br/> (or an injected break after a split long word)
+  bool injected = false;  // injected break: the line it ends is still justified
+  bool split_piece = false;
+};
+
+struct LayoutEngine::Line {
+  // normal mode: words [wb, we); CJK mode: chars [wb, we)
+  std::size_t wb = 0, we = 0;
+  double extra = 0;       // maxWidth - currentWidth
+  double width = 0;       // currentWidth
+  int word_count = 0;
+  bool line_break = false;  // ended by a real <br/> (not justified)
+};
+
+LayoutEngine::LayoutEngine(const RenderConfig& cfg, FontSet& fonts)
+    : cfg_(cfg), fonts_(fonts), markup_(parse_newline_markup(cfg.newline_markup)) {
+  frame_top_ = cfg.margin_y + kFramePadding;
+  frame_bottom_ = cfg.page_height - cfg.margin_y - kFramePadding;
+  frame_width_ = cfg.page_width - 2 * cfg.margin_x - 2 * kFramePadding;
+  space_width_ = width_of(U' ');
+}
+
+double LayoutEngine::width_of(char32_t cp) {
+  return fonts_.lookup(cp).width1000 * 0.001 * cfg_.font_size;
+}
+
+void LayoutEngine::new_page() {
+  page_ = LaidPage{};
+  y_ = frame_top_;
+  at_top_ = true;
+  prev_space_after_ = 0;
+}
+
+void LayoutEngine::flush_page() {
+  (*sink_)(std::move(page_));
+  new_page();
+}
+
+LayoutStats LayoutEngine::run(const std::u32string& text,
+                              const std::function<void(LaidPage&&)>& sink) {
+  sink_ = &sink;
+  stats_ = LayoutStats{};
+  stats_.characters = text.size();
+  new_page();
+
+  // The reference switches the whole text to CJK wrapping when any ideograph appears.
+  cjk_ = std::any_of(text.begin(), text.end(), is_cjk_ideograph);
+
+  // Text preparation (Glyph): drop U+00AD and U+200B, runs of 2+ spaces -> that many U+00A0,
+  // split on '\n', every 30 lines form one paragraph joined by the newline markup.
+  Para para;
+  int lines_in_para = 0;
+  std::size_t line_start = 0;
+  auto add_line = [&](std::size_t b, std::size_t e) {
+    if (lines_in_para > 0) {
+      if (markup_.kind == NewlineMarkup::Kind::kBreak) {
+        para.frags.push_back({para.chars.size(), para.chars.size(), true});
+      } else {
+        std::size_t fb = para.chars.size();
+        const auto src = static_cast<std::uint32_t>(b > 0 ? b - 1 : 0);  // the '\n' it replaces
+        for (char32_t c : markup_.text) para.chars.push_back({c, src, 1});
+        if (para.chars.size() > fb) para.frags.push_back({fb, para.chars.size(), false});
+      }
+    }
+    std::size_t fb = para.chars.size();
+    for (std::size_t i = b; i < e; ++i) {
+      char32_t c = text[i];
+      if (c == 0xAD || c == 0x200B || is_dropped_control(c)) {
+        ++stats_.removed;
+        continue;
+      }
+      if (c == U' ') {
+        std::size_t j = i;
+        while (j < e && text[j] == U' ') ++j;
+        if (j - i >= 2) {
+          for (std::size_t k = i; k < j; ++k)
+            para.chars.push_back({0xA0, static_cast<std::uint32_t>(k), 0});
+          i = j - 1;
+          continue;
+        }
+      }
+      para.chars.push_back({c, static_cast<std::uint32_t>(i), 0});
+    }
+    if (para.chars.size() > fb) {
+      // Consecutive text fragments (no markup between) merge, as the XML parser would.
+      if (!para.frags.empty() && !para.frags.back().brk && para.frags.back().e == fb &&
+          markup_.kind == NewlineMarkup::Kind::kBreak)
+        para.frags.back().e = para.chars.size();
+      else
+        para.frags.push_back({fb, para.chars.size(), false});
+    }
+    if (++lines_in_para == kLinesPerParagraph) {
+      layout_paragraph(para);
+      para = Para{};
+      lines_in_para = 0;
+    }
+  };
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == U'\n') {
+      add_line(line_start, i);
+      line_start = i + 1;
+    }
+  }
+  if (lines_in_para > 0) layout_paragraph(para);
+  // The last page is emitted even when empty: the reference always produces at least one page.
+  (*sink_)(std::move(page_));
+  sink_ = nullptr;
+  return stats_;
+}
+
+// ------------------------------------------------------------------ word building
+namespace {
+
+struct SplitResult {
+  std::vector<std::pair<std::size_t, std::size_t>> parts;  // [b, e) into chars, may be empty
+};
+
+}  // namespace
+
+// cleanBlockQuotedText: the paragraph markup is stripped and every run of breakable whitespace
+// becomes one ASCII space. Runs never cross a tag, so each fragment is cleaned on its own; only
+// line text at the very start/end of the paragraph is stripped (markup text sits inside tags).
+void clean_paragraph(std::vector<LChar>& chars, std::vector<Frag>& frags) {
+  std::vector<LChar> out;
+  out.reserve(chars.size());
+  std::vector<Frag> kept;
+  for (std::size_t fi = 0; fi < frags.size(); ++fi) {
+    Frag f = frags[fi];
+    if (f.brk) {
+      kept.push_back({out.size(), out.size(), true});
+      continue;
+    }
+    std::size_t b = f.b, e = f.e;
+    const bool line_text = chars[b].color == 0;
+    if (fi == 0 && line_text)
+      while (b < e && is_rl_space(chars[b].cp)) ++b;
+    if (fi + 1 == frags.size() && line_text)
+      while (e > b && is_rl_space(chars[e - 1].cp)) --e;
+    const std::size_t ob = out.size();
+    for (std::size_t k = b; k < e; ++k) {
+      if (is_rl_space(chars[k].cp)) {
+        LChar sp = chars[k];
+        sp.cp = U' ';
+        out.push_back(sp);
+        while (k + 1 < e && is_rl_space(chars[k + 1].cp)) ++k;
+      } else {
+        out.push_back(chars[k]);
+      }
+    }
+    if (out.size() > ob) kept.push_back({ob, out.size(), false});
+  }
+  chars.swap(out);
+  frags.swap(kept);
+}
+
+void LayoutEngine::layout_paragraph(Para& para) {
+  clean_paragraph(para.chars, para.frags);
+  const auto& chars = para.chars;
+  for (const auto& c : chars) {
+    const CharInfo& ci = fonts_.lookup(c.cp);
+    if (ci.missing && !is_rl_space(c.cp) && c.cp != 0xA0) {
+      ++stats_.missing_glyphs;
+      auto& mc = stats_.missing_codepoints;
+      if (mc.size() < 64 && std::find(mc.begin(), mc.end(), c.cp) == mc.end()) mc.push_back(c.cp);
+    }
+  }
+  const double first_width =
+      frame_width_ - (cfg_.left_indent + cfg_.first_line_indent) - cfg_.right_indent;
+  const double later_width = frame_width_ - cfg_.left_indent - cfg_.right_indent;
+
+  std::vector<Line> lines;
+  if (cjk_) {
+    lines = break_lines_cjk(para, 0, first_width, later_width);
+  } else {
+    // _getFragWords (reportlab 3.6.12, non-processed frags).
+    auto& R = para.words;
+    R.clear();
+    bool open = false;
+    Word W;
+    bool hanging_strip = true;
+    auto word_width = [&](std::size_t b, std::size_t e) {
+      double w1000 = 0;
+      for (std::size_t k = b; k < e; ++k) w1000 += fonts_.lookup(chars[k].cp).width1000;
+      return w1000 * 0.001 * cfg_.font_size;
+    };
+    auto push = [&](Word w) { R.push_back(w); };
+    for (const Frag& f : para.frags) {
+      if (f.brk) {
+        if (open) {
+          push(W);
+          open = false;
+        }
+        Word br;
+        br.b = br.e = f.b;
+        br.brk = true;
+        push(br);
+        hanging_strip = true;
+        continue;
+      }
+      std::size_t tb = f.b, te = f.e;
+      if (hanging_strip) {
+        while (tb < te && is_rl_space(chars[tb].cp)) ++tb;
+        if (tb == te) continue;
+        hanging_strip = false;
+      }
+      // split(): with U+00A0 present reportlab splits on its own whitespace keeping empty ends;
+      // without, Python's str.split() drops them.
+      bool has_nbsp = false;
+      for (std::size_t k = tb; k < te; ++k) has_nbsp |= chars[k].cp == 0xA0;
+      std::vector<std::pair<std::size_t, std::size_t>> S;
+      {
+        std::size_t k = tb;
+        if (has_nbsp) {
+          std::size_t start = tb;
+          while (k < te) {
+            if (is_rl_space(chars[k].cp)) {
+              S.push_back({start, k});
+              while (k < te && is_rl_space(chars[k].cp)) ++k;
+              start = k;
+            } else {
+              ++k;
+            }
+          }
+          S.push_back({start, te});
+        } else {
+          while (k < te) {
+            while (k < te && is_rl_space(chars[k].cp)) ++k;
+            if (k == te) break;
+            std::size_t start = k;
+            while (k < te && !is_rl_space(chars[k].cp)) ++k;
+            S.push_back({start, k});
+          }
+        }
+      }
+      if (is_py_ascii_space(chars[tb].cp) || S.empty()) {
+        bool whs;
+        if (open) {
+          push(W);
+          open = false;
+          whs = false;
+        } else {
+          whs = !R.empty() && R.back().hs;
+        }
+        if (!whs) S.insert(S.begin(), {tb, tb});
+        else if (S.empty()) continue;
+      }
+      for (std::size_t s = 0; s + 1 < S.size(); ++s) {
+        if (!open) {
+          W = Word{};
+          W.b = S[s].first;
+          open = true;
+        }
+        W.e = S[s].second;
+        W.width += word_width(S[s].first, S[s].second);
+        W.hs = true;
+        push(W);
+        open = false;
+      }
+      const auto& last = S.back();
+      if (!open) {
+        W = Word{};
+        W.b = last.first;
+        open = true;
+      }
+      W.e = last.second;
+      W.width += word_width(last.first, last.second);
+      if (is_py_ascii_space(chars[te - 1].cp)) {
+        W.hs = true;
+        push(W);
+        open = false;
+      }
+    }
+    if (open) push(W);
+    // A paragraph with no words (empty after cleaning) has no lines and height 0.
+    if (!R.empty()) lines = break_lines(para, 0, first_width, later_width);
+  }
+  place_lines(para, lines, 0, lines.size(), true, true);
+}
+
+// breakLines, multi-fragment path (reportlab 3.6.12 paragraph.py), with splitLongWords.
+std::vector<LayoutEngine::Line> LayoutEngine::break_lines(const Para& para, std::size_t first_word,
+                                                          double first_width, double later_width) {
+  std::vector<Word> words(para.words.begin() + static_cast<std::ptrdiff_t>(first_word),
+                          para.words.end());
+  // Work on a queue of words, since splitting a long word inserts pieces in front.
+  std::vector<Line> lines;
+  std::vector<Word> out_words;  // words as finally placed (pieces included)
+  double max_width = first_width;
+  int lineno = 0;
+  bool line_open = false;
+  Line cur;
+  int n = 0;
+  double space_width = 0, current_width = 0;
+  int line_spaces = 0;       // ' ' characters in the line's text so far
+  bool ends_with_space = false;
+  std::size_t qi = 0;
+  std::vector<Word> queue = std::move(words);
+  auto max_width_for = [&](int ln) { return ln == 0 ? first_width : later_width; };
+  while (qi < queue.size()) {
+    Word w = queue[qi++];
+    if (!line_open) {
+      n = 0;
+      space_width = current_width = 0;
+      line_spaces = 0;
+      ends_with_space = false;
+      cur = Line{};
+      cur.wb = out_words.size();
+      line_open = true;
+    }
+    const double word_width = w.width;
+    double new_width = word_width > 0 ? current_width + space_width + word_width : current_width;
+    const bool line_break = w.brk;
+    // spaceShrinkage = 0.05: a line may overflow by 5% of the width of its spaces.
+    const double lim_width = max_width + kSpaceShrinkage * (space_width + line_spaces * space_width_);
+    if (!line_break && new_width > lim_width && !w.split_piece) {
+      if (word_width > max_width_for(lineno)) {
+        // _splitFragWord: cut the word into pieces; the first fills what is left of this line.
+        std::vector<Word> pieces;
+        double limit = max_width - space_width - current_width;
+        int ln = lineno;
+        double line_w = 0, piece_w = 0;
+        std::size_t pb = w.b;
+        for (std::size_t k = w.b; k < w.e; ++k) {
+          double cw = width_of(para.chars[k].cp);
+          double nlw = line_w + cw;
+          if (nlw > limit) {
+            Word p;
+            p.b = pb;
+            p.e = k;
+            p.width = piece_w;
+            p.split_piece = true;
+            pieces.push_back(p);
+            ++ln;
+            limit = max_width_for(ln);
+            nlw = cw;
+            piece_w = 0;
+            pb = k;
+          }
+          piece_w += cw;
+          line_w = nlw;
+        }
+        Word p;
+        p.b = pb;
+        p.e = w.e;
+        p.width = piece_w;
+        p.split_piece = true;
+        p.hs = w.hs;
+        pieces.push_back(p);
+        Word inj;
+        inj.brk = true;
+        inj.injected = true;
+        inj.b = inj.e = pieces[0].e;
+        std::vector<Word> ins;
+        ins.push_back(pieces[0]);
+        ins.push_back(inj);
+        for (std::size_t k = 1; k < pieces.size(); ++k) ins.push_back(pieces[k]);
+        queue.insert(queue.begin() + static_cast<std::ptrdiff_t>(qi), ins.begin(), ins.end());
+        continue;
+      }
+    }
+    const bool end_line = (new_width > lim_width && n > 0) || line_break;
+    if (!end_line) {
+      if (w.e > w.b) ++n;
+      if (out_words.size() > cur.wb && out_words.back().hs && !ends_with_space) {
+        ++line_spaces;  // the space joining this word to the previous one
+        ends_with_space = true;
+      }
+      if (w.e > w.b) ends_with_space = false;
+      out_words.push_back(w);
+      space_width = w.hs ? space_width_ : 0;
+      current_width = new_width;
+    } else {
+      cur.we = out_words.size();
+      cur.extra = max_width - current_width;
+      cur.width = current_width;
+      cur.word_count = n;
+      cur.line_break = line_break && !w.injected;
+      lines.push_back(cur);
+      ++lineno;
+      max_width = max_width_for(lineno);
+      if (line_break) {
+        line_open = false;
+        continue;
+      }
+      cur = Line{};
+      cur.wb = out_words.size();
+      out_words.push_back(w);
+      space_width = w.hs ? space_width_ : 0;
+      current_width = word_width;
+      line_spaces = 0;
+      ends_with_space = w.e == w.b;
+      n = 1;
+    }
+  }
+  if (line_open && out_words.size() > cur.wb) {
+    cur.we = out_words.size();
+    cur.extra = max_width - current_width;
+    cur.width = current_width;
+    cur.word_count = n;
+    lines.push_back(cur);
+  } else if (line_open && lines.empty()) {
+    // A paragraph whose only word is empty still has one (blank) line.
+    cur.we = out_words.size();
+    cur.extra = max_width;
+    lines.push_back(cur);
+  }
+  // Rebuild the paragraph's word list so that Line indices point into it.
+  const_cast<Para&>(para).words = std::move(out_words);
+  return lines;
+}
+
+// cjkFragSplit (reportlab 3.6.12): break between any two characters; a Latin run at the end of a
+// line is moved down whole when a space or CJK character is found in the line's second half;
+// characters that cannot start a line hang in the right margin.
+std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
+                                                              std::size_t first_char,
+                                                              double first_width,
+                                                              double later_width) {
+  // U: characters plus one zero-width element per <br/> (index == chars.size() + k marks it).
+  struct U {
+    std::size_t idx;  // into para.chars, or npos for a break
+    double width;
+    char32_t cp;
+  };
+  std::vector<U> us;
+  us.reserve(para.chars.size() + para.frags.size());
+  for (const Frag& f : para.frags) {
+    if (f.brk) {
+      us.push_back({std::size_t(-1), 0.0, 0});
+    } else {
+      for (std::size_t k = f.b; k < f.e; ++k)
+        us.push_back({k, width_of(para.chars[k].cp), para.chars[k].cp});
+    }
+  }
+  std::vector<Line> lines;
+  std::vector<Word> out;  // one "word" per character so Line ranges index it
+  std::size_t i = 0, line_start = 0;
+  double width_used = 0;
+  double max_width = first_width;
+  const std::size_t nu = us.size();
+  auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk) {
+    Line l;
+    l.wb = out.size();
+    for (std::size_t k = b; k < e; ++k) {
+      if (us[k].idx == std::size_t(-1)) continue;
+      Word w;
+      w.b = us[k].idx;
+      w.e = us[k].idx + 1;
+      w.width = us[k].width;
+      out.push_back(w);
+    }
+    l.we = out.size();
+    l.extra = extra;
+    l.width = used;
+    l.word_count = 1;
+    l.line_break = brk;
+    lines.push_back(l);
+    max_width = later_width;
+  };
+  while (i < nu) {
+    U u = us[i];
+    ++i;
+    double w = u.width;
+    width_used += w;
+    const bool line_break = u.idx == std::size_t(-1);
+    const bool end_line = (width_used > max_width + kFuzz && width_used > 0) || line_break;
+    if (!end_line) continue;
+    double extra = max_width - width_used;
+    if (!line_break) {
+      if (u.cp < 0x3000) {
+        const std::size_t limit = (line_start + i) >> 1;
+        for (std::size_t j = i - 1; j > limit; --j) {
+          const U& uj = us[j];
+          if (uj.idx == std::size_t(-1)) break;
+          if (is_zs(uj.cp) || uj.cp >= 0x3000) {
+            std::size_t k = j + 1;
+            if (k < i) {
+              std::size_t jj = k + 1;
+              for (std::size_t ii = jj; ii < i; ++ii) extra += us[ii].width;
+              w = us[k].width;
+              u = us[k];
+              i = jj;
+              break;
+            }
+          }
+        }
+      }
+      if (!cannot_start_line(u.cp) && i > line_start + 1) {
+        --i;
+        extra += w;
+      }
+    }
+    emit(line_start, i, extra, width_used, line_break);
+    line_start = i;
+    width_used = 0;
+  }
+  if (width_used > 0) emit(line_start, nu, max_width - width_used, width_used, false);
+  const_cast<Para&>(para).words = std::move(out);
+  (void)first_char;
+  return lines;
+}
+
+// Frame.add / Paragraph.split: place the paragraph's lines on pages, splitting it where the
+// frame is full (no orphans: a split needs at least two lines to fit).
+void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::size_t begin,
+                               std::size_t end, bool first_piece, bool last_piece) {
+  const double leading = cfg_.leading();
+  std::size_t pos = begin;
+  bool first = first_piece;
+  for (;;) {
+    const std::size_t remaining = end - pos;
+    const double s = at_top_ ? 0.0 : std::max(cfg_.space_before - prev_space_after_, 0.0);
+    const double avail = frame_bottom_ - y_ - s;
+    std::size_t take = remaining;
+    if (avail <= 0) {
+      take = 0;
+    } else if (remaining * leading > avail + kFuzz) {
+      std::size_t fit = static_cast<std::size_t>(std::floor(avail / leading));
+      take = fit <= 1 ? 0 : fit;  // allowOrphans = 0
+      if (take == 0 && at_top_) take = std::max<std::size_t>(1, fit);  // cannot move further
+    }
+    if (take == 0 && remaining > 0) {
+      flush_page();
+      continue;
+    }
+    if (take < remaining && !cjk_ && lines[pos + take - 1].line_break) {
+      // reportlab quirk: the continuation's words start at the <br/> that ended the last line
+      // here (_split_blParaProcessed slices from lines[s].sFW), so it opens with an empty line.
+      Line empty;
+      empty.wb = empty.we = lines[pos + take - 1].we;
+      empty.line_break = true;
+      empty.extra = frame_width_ - cfg_.left_indent - cfg_.right_indent;
+      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(pos + take), empty);
+      ++end;
+    }
+    if (take == 0 && remaining == 0 && avail <= 0 && !at_top_) {
+      flush_page();
+      continue;
+    }
+    // Draw lines [pos, pos + take) with the piece's top at y_ + s.
+    const double top = y_ + s;
+    const double height = static_cast<double>(take) * leading;
+    if (cfg_.para_bg_color || (cfg_.para_border_color && cfg_.border_width > 0)) {
+      Rect r;
+      const double bp = cfg_.border_padding;
+      r.x = cfg_.margin_x + kFramePadding + cfg_.left_indent - bp;
+      r.y = top - bp;
+      r.w = frame_width_ - (cfg_.left_indent + cfg_.right_indent) + 2 * bp;
+      r.h = height + 2 * bp;
+      if (cfg_.para_bg_color) {
+        r.fill = true;
+        r.fill_color = *cfg_.para_bg_color;
+      }
+      if (cfg_.para_border_color && cfg_.border_width > 0) {
+        r.stroke = true;
+        r.stroke_color = *cfg_.para_border_color;
+        r.line_width = cfg_.border_width;
+      }
+      page_.rects.push_back(r);
+    }
+    const bool piece_is_last = pos + take == end;
+    for (std::size_t li = 0; li < take; ++li) {
+      const Line& L = lines[pos + li];
+      const bool para_first_line = first && li == 0;
+      const bool para_last_line = last_piece && piece_is_last && li + 1 == take;
+      LaidLine out;
+      double offset = cfg_.left_indent + (para_first_line ? cfg_.first_line_indent : 0.0);
+      out.baseline = top + cfg_.font_size + static_cast<double>(li) * leading;
+      out.width = L.width;
+      // Build the drawn characters: words, with a space after a word followed by one.
+      int nbsp = 0;
+      for (std::size_t wi = L.wb; wi < L.we; ++wi) {
+        const Word& w = para.words[wi];
+        if (wi > L.wb && !cjk_ && para.words[wi - 1].hs &&
+            (out.chars.empty() || out.chars.back().cp != U' ')) {
+          const auto& prev = para.words[wi - 1];
+          std::uint32_t src = prev.e > prev.b ? para.chars[prev.e - 1].src + 1
+                                              : (w.e > w.b ? para.chars[w.b].src : 0);
+          out.chars.push_back({U' ', src, para.chars.empty() ? std::uint8_t(0)
+                                                               : para.chars[std::min(w.b, para.chars.size() - 1)].color});
+        }
+        for (std::size_t k = w.b; k < w.e; ++k) {
+          out.chars.push_back(para.chars[k]);
+          nbsp += para.chars[k].cp == 0xA0;
+        }
+      }
+      // Alignment (paragraph.py _*DrawParaLineX): extra space goes to the spaces and nbsp
+      // (both drawn as code 32, where PDF word spacing applies); an overflowing line (allowed by
+      // spaceShrinkage) is squeezed back to the line width the same way.
+      const double extra = L.extra;
+      const int n_spaces = L.word_count + nbsp - 1;
+      double x = offset;
+      double ws = 0;
+      const bool fits = extra > -1e-8;
+      if (cfg_.alignment == Alignment::kJustify) {
+        const bool simple = L.line_break || (fits && extra <= 1e-8) || (para_last_line && fits);
+        if (!simple && n_spaces > 0) ws = extra / n_spaces;
+      } else if (!fits && n_spaces > 0) {
+        ws = extra / n_spaces;
+      } else if (cfg_.alignment == Alignment::kCenter) {
+        x += 0.5 * extra;
+      } else if (cfg_.alignment == Alignment::kRight) {
+        x += extra;
+      }
+      out.x = x;
+      out.word_space = ws;
+      if (!out.chars.empty()) {
+        out.src_begin = out.chars.front().src;
+        out.src_end = out.chars.back().src + 1;
+        for (const auto& c : out.chars) {
+          out.src_begin = std::min<std::size_t>(out.src_begin, c.src);
+          out.src_end = std::max<std::size_t>(out.src_end, c.src + 1);
+        }
+        if (!page_.has_text) {
+          page_.src_begin = out.src_begin;
+          page_.src_end = out.src_end;
+        }
+        page_.src_begin = std::min(page_.src_begin, out.src_begin);
+        page_.src_end = std::max(page_.src_end, out.src_end);
+        page_.has_text = true;
+      }
+      page_.lines.push_back(std::move(out));
+    }
+    const double new_y = y_ + s + height + cfg_.space_after;
+    if (new_y != y_) at_top_ = false;
+    y_ = new_y;
+    prev_space_after_ = cfg_.space_after;
+    pos += take;
+    first = false;
+    if (pos >= end) break;
+  }
+}
+
+}  // namespace glyph

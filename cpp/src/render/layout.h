@@ -1,0 +1,93 @@
+// Layout: prepared text -> paragraphs -> lines -> pages, reproducing reportlab 3.6's Paragraph
+// line breaking and Frame pagination as Glyph's reference renderer uses them
+// (docs/reference-layout.md has the rules with references to reportlab's source).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "glyph/render/config.h"
+#include "glyph/render/layout.h"
+#include "render/font.h"
+#include "render/markup.h"
+
+namespace glyph {
+
+// One character as laid out. `src` is its code-point index in the caller's text.
+struct LChar {
+  char32_t cp;
+  std::uint32_t src;
+  std::uint8_t color;  // 0: font-color, 1: the newline markup's colour
+};
+
+struct LaidLine {
+  std::vector<LChar> chars;  // inter-word spaces included as ' ' (src of the original space)
+  double x = 0;              // points from the frame's content left edge (indent + alignment)
+  double baseline = 0;       // points from the page top
+  double word_space = 0;     // extra points added after each ' ' and U+00A0 (JUSTIFY)
+  double width = 0;          // natural width, points
+  std::size_t src_begin = 0, src_end = 0;
+};
+
+struct Rect {
+  double x, y, w, h;  // points, from the page's top-left corner
+  bool fill = false, stroke = false;
+  Rgb fill_color, stroke_color;
+  double line_width = 0;
+};
+
+struct LaidPage {
+  std::vector<Rect> rects;  // paragraph backgrounds/borders, drawn before the text
+  std::vector<LaidLine> lines;
+  std::size_t src_begin = 0, src_end = 0;
+  bool has_text = false;
+};
+
+struct LayoutStats {
+  std::size_t characters = 0;       // code points of the source text
+  std::size_t removed = 0;          // soft hyphens, zero-width spaces, control characters dropped
+  std::size_t missing_glyphs = 0;   // characters drawn as .notdef (no font has them)
+  std::vector<char32_t> missing_codepoints;  // distinct, first 64
+};
+
+// Streams pages to `sink` as they fill, so memory stays bounded by a page plus one paragraph.
+class LayoutEngine {
+ public:
+  LayoutEngine(const RenderConfig& cfg, FontSet& fonts);
+  // `text` is decoded code points; returns statistics. Every page is passed to `sink` once.
+  LayoutStats run(const std::u32string& text, const std::function<void(LaidPage&&)>& sink);
+
+ private:
+  struct Word;
+  struct Line;
+  struct Para;
+  void layout_paragraph(Para& para);
+  std::vector<Line> break_lines(const Para& para, std::size_t first_word, double first_width,
+                                double later_width);
+  std::vector<Line> break_lines_cjk(const Para& para, std::size_t first_char, double first_width,
+                                    double later_width);
+  void place_lines(const Para& para, std::vector<Line>& lines, std::size_t begin, std::size_t end,
+                   bool first_piece, bool last_piece);
+  void new_page();
+  void flush_page();
+  double width_of(char32_t cp);
+
+  const RenderConfig& cfg_;
+  FontSet& fonts_;
+  NewlineMarkup markup_;
+  bool cjk_ = false;
+  double frame_top_, frame_bottom_, frame_width_;
+  double space_width_ = 0;
+  // current page state
+  LaidPage page_;
+  double y_ = 0;  // current frame position (points from page top)
+  bool at_top_ = true;
+  double prev_space_after_ = 0;
+  const std::function<void(LaidPage&&)>* sink_ = nullptr;
+  LayoutStats stats_;
+};
+
+}  // namespace glyph

@@ -1,0 +1,145 @@
+#include "render/raster.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace glyph {
+
+namespace {
+
+inline std::uint8_t div255(int x) { return static_cast<std::uint8_t>((x + (x >> 8) + 0x80) >> 8); }
+
+void fill_background(Page& page, Rgb c) {
+  std::uint8_t* p = page.pixels.data();
+  const std::size_t n = static_cast<std::size_t>(page.width) * page.height;
+  if (c.r == c.g && c.g == c.b) {
+    std::memset(p, c.r, n * 3);
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    p[3 * i] = c.r;
+    p[3 * i + 1] = c.g;
+    p[3 * i + 2] = c.b;
+  }
+}
+
+// Fills the rectangle [x0, x1) x [y0, y1) (pixels, fractional) with exact-area anti-aliasing.
+void fill_rect(Page& page, double x0, double y0, double x1, double y1, Rgb c) {
+  x0 = std::max(x0, 0.0);
+  y0 = std::max(y0, 0.0);
+  x1 = std::min(x1, static_cast<double>(page.width));
+  y1 = std::min(y1, static_cast<double>(page.height));
+  if (x1 <= x0 || y1 <= y0) return;
+  const int ix0 = static_cast<int>(std::floor(x0)), ix1 = static_cast<int>(std::ceil(x1));
+  const int iy0 = static_cast<int>(std::floor(y0)), iy1 = static_cast<int>(std::ceil(y1));
+  for (int y = iy0; y < iy1; ++y) {
+    const double cy = std::min(y1, y + 1.0) - std::max(y0, static_cast<double>(y));
+    std::uint8_t* row = page.row(y);
+    for (int x = ix0; x < ix1; ++x) {
+      const double cx = std::min(x1, x + 1.0) - std::max(x0, static_cast<double>(x));
+      const int a = static_cast<int>(std::lround(cx * cy * 255));
+      if (a <= 0) continue;
+      std::uint8_t* px = row + 3 * x;
+      if (a >= 255) {
+        px[0] = c.r;
+        px[1] = c.g;
+        px[2] = c.b;
+      } else {
+        px[0] = div255(a * c.r + (255 - a) * px[0]);
+        px[1] = div255(a * c.g + (255 - a) * px[1]);
+        px[2] = div255(a * c.b + (255 - a) * px[2]);
+      }
+    }
+  }
+}
+
+void draw_glyph(Page& page, const GlyphBitmap& bm, int ox, int oy, Rgb c) {
+  const int x_start = ox + bm.left, y_start = oy - bm.top;
+  const int gx0 = std::max(0, -x_start), gy0 = std::max(0, -y_start);
+  const int gx1 = std::min(bm.width, page.width - x_start);
+  const int gy1 = std::min(bm.rows, page.height - y_start);
+  for (int gy = gy0; gy < gy1; ++gy) {
+    const std::uint8_t* a_row = bm.alpha.data() + static_cast<std::size_t>(gy) * bm.width;
+    std::uint8_t* px = page.row(y_start + gy) + 3 * (x_start + gx0);
+    for (int gx = gx0; gx < gx1; ++gx, px += 3) {
+      const int a = a_row[gx];
+      if (a == 0) continue;
+      if (a == 255) {
+        px[0] = c.r;
+        px[1] = c.g;
+        px[2] = c.b;
+      } else {
+        const int ia = 255 - a;
+        px[0] = div255(a * c.r + ia * px[0]);
+        px[1] = div255(a * c.g + ia * px[1]);
+        px[2] = div255(a * c.b + ia * px[2]);
+      }
+    }
+  }
+}
+
+// reportlab's fp_str: how numbers are written into the PDF that poppler then reads back.
+double fp_str(double x) {
+  const double ax = std::fabs(x);
+  if (ax <= 1e-7) return 0;
+  int d = 6;
+  if (ax > 1) d = std::min(std::max(0, 6 - static_cast<int>(std::log10(ax))), 6);
+  const double p = std::pow(10.0, d);
+  return std::round(x * p) / p;
+}
+
+bool is_blank(char32_t c) {
+  return c == 0x20 || c == 0xA0 || c == 0x09 || (c >= 0x0A && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) ||
+         c == 0x85 || c == 0x1680 || (c >= 0x2000 && c <= 0x200B) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F;
+}
+
+}  // namespace
+
+void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rgb markup_color,
+               Page& page) {
+  const double scale = cfg.dpi / 72.0;
+  page.width = static_cast<int>(std::ceil(cfg.page_width * scale));
+  page.height = static_cast<int>(std::ceil(cfg.page_height * scale));
+  page.pixels.resize(static_cast<std::size_t>(page.width) * page.height * 3);
+  fill_background(page, cfg.page_bg_color);
+
+  for (const Rect& r : laid.rects) {
+    const double x0 = r.x * scale, y0 = r.y * scale, x1 = (r.x + r.w) * scale,
+                 y1 = (r.y + r.h) * scale;
+    if (r.fill) fill_rect(page, x0, y0, x1, y1, r.fill_color);
+    if (r.stroke) {
+      const double h = 0.5 * r.line_width * scale;
+      fill_rect(page, x0 - h, y0 - h, x1 + h, y0 + h, r.stroke_color);  // top
+      fill_rect(page, x0 - h, y1 - h, x1 + h, y1 + h, r.stroke_color);  // bottom
+      fill_rect(page, x0 - h, y0 + h, x0 + h, y1 - h, r.stroke_color);  // left
+      fill_rect(page, x1 - h, y0 + h, x1 + h, y1 - h, r.stroke_color);  // right
+    }
+  }
+
+  const double frame_left = cfg.margin_x + 6.0;
+  const Rgb colors[2] = {cfg.font_color, markup_color};
+  for (const LaidLine& line : laid.lines) {
+    double x = frame_left + line.x;
+    const double baseline_px = line.baseline * scale;
+    const int oy = static_cast<int>(std::floor(baseline_px));
+    const double word_space = fp_str(line.word_space);
+    for (const LChar& ch : line.chars) {
+      const CharInfo& ci = fonts.lookup(ch.cp);
+      // poppler advances by the PDF /Widths entry (fp_str of the 1/1000 em width).
+      const double adv = fp_str(ci.width1000) / 1000.0 * cfg.font_size;
+      if (!is_blank(ch.cp)) {
+        const double px = x * scale;
+        const double fx = std::floor(px);
+        const int frac = std::min(3, static_cast<int>((px - fx) * 4));
+        const GlyphBitmap& bm = fonts.bitmap(ci.font, ci.glyph, frac);
+        if (bm.width > 0) draw_glyph(page, bm, static_cast<int>(fx), oy, colors[ch.color ? 1 : 0]);
+      }
+      x += adv;
+      if (ch.cp == U' ' || ch.cp == 0xA0) x += word_space;  // both are code 32 in the PDF
+    }
+  }
+}
+
+}  // namespace glyph

@@ -1,0 +1,185 @@
+#include "glyph/render/renderer.h"
+
+#include <filesystem>
+#include <mutex>
+#include <optional>
+
+#include "common/check.h"
+#include "glyph/common/thread_pool.h"
+#include "glyph/common/utf8.h"
+#include "glyph/render/image.h"
+#include "glyph/render/png.h"
+#include "glyph/render/vision_tokens.h"
+#include "render/font.h"
+#include "render/layout.h"
+#include "render/markup.h"
+#include "render/raster.h"
+
+namespace fs = std::filesystem;
+
+namespace glyph {
+
+std::string Page::file_name() const { return fmt::format("page_{:03d}.png", index + 1); }
+
+struct Renderer::Impl {
+  RenderConfig config;
+  std::vector<FontData> fonts;
+  Rgb markup_color;
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<FontSet>> pool;  // idle FontSets, one per concurrent caller
+
+  std::unique_ptr<FontSet> acquire() {
+    {
+      std::lock_guard<std::mutex> lock(pool_mutex);
+      if (!pool.empty()) {
+        auto fs = std::move(pool.back());
+        pool.pop_back();
+        return fs;
+      }
+    }
+    return std::make_unique<FontSet>(fonts, config.font_size, config.dpi / 72.0);
+  }
+  void release(std::unique_ptr<FontSet> fs) {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    pool.push_back(std::move(fs));
+  }
+};
+
+Renderer::Renderer() : Renderer(RenderConfig::glyph_default()) {}
+
+Renderer::Renderer(RenderConfig config) : impl_(std::make_shared<Impl>()) {
+  config.validate();
+  impl_->config = std::move(config);
+  const RenderConfig& c = impl_->config;
+  impl_->fonts.push_back(load_font_data(c.font_path, "font-path"));
+  for (std::size_t i = 0; i < c.fallback_font_paths.size(); ++i)
+    impl_->fonts.push_back(
+        load_font_data(c.fallback_font_paths[i], fmt::format("fallback-font-paths[{}]", i)));
+  NewlineMarkup m = parse_newline_markup(c.newline_markup);
+  impl_->markup_color = m.has_color ? m.color : c.font_color;
+  impl_->release(impl_->acquire());  // build one FontSet now: font errors surface here
+}
+
+const RenderConfig& Renderer::config() const { return impl_->config; }
+
+namespace {
+
+// Borrows a FontSet from the pool and returns it on every exit path.
+struct Lease {
+  Renderer::Impl* impl;
+  std::unique_ptr<FontSet> fonts;
+  explicit Lease(Renderer::Impl* i) : impl(i), fonts(i->acquire()) {}
+  ~Lease() { impl->release(std::move(fonts)); }
+};
+
+}  // namespace
+
+RenderStats Renderer::render_each(std::string_view utf8_text,
+                                  const std::function<void(Page&&)>& sink) const {
+  Impl& impl = *impl_;
+  const RenderConfig& cfg = impl.config;
+  Lease lease(&impl);
+  FontSet& fonts = *lease.fonts;
+  DecodedText decoded = decode_utf8(utf8_text);
+
+  RenderStats stats;
+  stats.invalid_utf8 = decoded.invalid_sequences;
+  std::size_t index = 0;
+  std::size_t last_end = 0;
+  // Hold one laid-out page back: only at the end do we know which page is last (auto-crop).
+  std::optional<LaidPage> held;
+  auto finish = [&](LaidPage&& laid, bool last) {
+    Page page;
+    rasterize(laid, cfg, fonts, impl.markup_color, page);
+    if (cfg.horizontal_scale != 1.0) {
+      const int new_w = std::max(1, static_cast<int>(page.width * cfg.horizontal_scale));
+      page.pixels = resize_bicubic(page.pixels.data(), page.width, page.height, new_w, page.height);
+      page.width = new_w;
+    }
+    auto_crop(page, cfg.auto_crop_width, last && cfg.auto_crop_last_page, cfg.margin_x,
+              cfg.margin_y);
+    page.index = index++;
+    if (laid.has_text) {
+      page.char_begin = laid.src_begin;
+      page.char_end = laid.src_end;
+      last_end = laid.src_end;
+    } else {
+      page.char_begin = page.char_end = last_end;
+    }
+    page.visual_tokens = visual_tokens(page.height, page.width);
+    stats.visual_tokens += page.visual_tokens;
+    ++stats.pages;
+    sink(std::move(page));
+  };
+  LayoutEngine engine(cfg, fonts);
+  LayoutStats ls = engine.run(decoded.codepoints, [&](LaidPage&& laid) {
+    if (held) finish(std::move(*held), false);
+    held = std::move(laid);
+  });
+  if (held) finish(std::move(*held), true);
+  stats.characters = ls.characters;
+  stats.removed = ls.removed;
+  stats.missing_glyphs = ls.missing_glyphs;
+  stats.missing_codepoints = ls.missing_codepoints;
+  return stats;
+}
+
+RenderResult Renderer::render(std::string_view utf8_text) const {
+  RenderResult result;
+  result.stats = render_each(utf8_text, [&](Page&& p) { result.pages.push_back(std::move(p)); });
+  return result;
+}
+
+std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
+                                                 const std::string& out_dir,
+                                                 const std::string& unique_id,
+                                                 int png_compression) const {
+  GLYPH_CHECK(png_compression >= 0 && png_compression <= 9, InputError,
+              "png_compression must be 0..9, got {}", png_compression);
+  fs::path dir = unique_id.empty() ? fs::path(out_dir) : fs::path(out_dir) / unique_id;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  GLYPH_CHECK(!ec, IoError, "cannot create output folder '{}': {}", dir.string(), ec.message());
+  std::vector<std::string> paths;
+  render_each(utf8_text, [&](Page&& page) {
+    std::string path = (dir / page.file_name()).string();
+    write_png(page, path, png_compression);
+    paths.push_back(std::move(path));
+  });
+  return paths;
+}
+
+std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
+  Lease lease(impl_.get());
+  DecodedText decoded = decode_utf8(utf8_text);
+  const RenderConfig& cfg = impl_->config;
+  std::vector<PageLayout> pages;
+  LayoutEngine engine(cfg, *lease.fonts);
+  engine.run(decoded.codepoints, [&](LaidPage&& laid) {
+    PageLayout pl;
+    pl.char_begin = laid.src_begin;
+    pl.char_end = laid.src_end;
+    for (const LaidLine& l : laid.lines) {
+      LineInfo li;
+      for (const LChar& c : l.chars) append_utf8(li.text, c.cp);
+      while (!li.text.empty() && li.text.back() == ' ') li.text.pop_back();
+      li.x = cfg.margin_x + 6.0 + l.x;
+      li.baseline = l.baseline;
+      li.width = l.width;
+      li.char_begin = l.src_begin;
+      li.char_end = l.src_end;
+      pl.lines.push_back(std::move(li));
+    }
+    pages.push_back(std::move(pl));
+  });
+  return pages;
+}
+
+std::vector<RenderResult> Renderer::render_batch(const std::vector<std::string>& texts,
+                                                 int threads) const {
+  std::vector<RenderResult> out(texts.size());
+  parallel_for(texts.size(), threads, [&](std::size_t i) { out[i] = render(texts[i]); });
+  return out;
+}
+
+}  // namespace glyph

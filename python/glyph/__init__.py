@@ -1,0 +1,62 @@
+"""glyphcpp: Glyph's visual-text compression (arXiv 2510.17800) in C++, driven from Python.
+
+    import glyph
+    renderer = glyph.Renderer()                       # Glyph's searched config, DejaVu Sans
+    result = renderer.render(open("book.txt").read())
+    result.pages[0].pixels                            # numpy (H, W, 3) uint8, zero-copy
+    result.pages[0].to_pil().save("p1.png")
+    glyph.Renderer("config_en.json").render_to_dir(text, "out", unique_id="doc-1")
+
+The VLM (glyph.vlm) needs torch and is imported on demand; nothing here imports torch.
+"""
+from __future__ import annotations
+
+import os as _os
+
+# The C++ side looks for its default font here first (DejaVu Sans ships with the package).
+_os.environ.setdefault("GLYPH_FONT_DIR", _os.path.join(_os.path.dirname(__file__), "fonts"))
+
+from ._core import (  # noqa: E402
+    Alignment,
+    ConfigError,
+    FontError,
+    GlyphError,
+    GlyphIOError,
+    GlyphNotImplementedError,
+    InputError,
+    LineInfo,
+    Page,
+    PageLayout,
+    RenderConfig,
+    default_font_path,
+    find_cjk_font,
+    smart_resize,
+    visual_tokens,
+)
+from .render import Renderer, RenderResult, render, render_to_dir, sample_text  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Alignment",
+    "ConfigError",
+    "FontError",
+    "GlyphError",
+    "GlyphIOError",
+    "GlyphNotImplementedError",
+    "InputError",
+    "LineInfo",
+    "Page",
+    "PageLayout",
+    "RenderConfig",
+    "RenderResult",
+    "Renderer",
+    "default_font_path",
+    "find_cjk_font",
+    "render",
+    "render_to_dir",
+    "sample_text",
+    "smart_resize",
+    "visual_tokens",
+    "__version__",
+]

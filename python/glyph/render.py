@@ -1,0 +1,159 @@
+"""Python face of the C++ renderer: config coercion, results, PIL helpers."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+
+from . import _core
+from ._core import Page, RenderConfig
+
+ConfigLike = Union[None, RenderConfig, Mapping[str, Any], str, "os.PathLike[str]"]
+
+_DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+
+
+def sample_text() -> str:
+    """A public-domain sample (the opening of Alice's Adventures in Wonderland)."""
+    with open(os.path.join(_DATA_DIR, "sample.txt"), encoding="utf-8") as f:
+        return f.read()
+
+
+def _config_from_dict(d: Mapping[str, Any], base_dir: str = "") -> RenderConfig:
+    """Glyph-style dict (kebab-case keys) -> RenderConfig; missing keys take Glyph's defaults."""
+    if not isinstance(d, Mapping):
+        raise TypeError(f"config must be a dict of Glyph keys, got {type(d).__name__}")
+    return RenderConfig.from_json(json.dumps(dict(d)), str(base_dir))
+
+
+def _config_to_dict(self: RenderConfig) -> dict:
+    return json.loads(self.to_json())
+
+
+RenderConfig.from_dict = staticmethod(_config_from_dict)  # type: ignore[attr-defined]
+RenderConfig.to_dict = _config_to_dict  # type: ignore[attr-defined]
+
+
+def _page_to_pil(self: Page):
+    """A PIL.Image (RGB) copy of the page."""
+    from PIL import Image
+
+    return Image.fromarray(self.pixels, "RGB")
+
+
+Page.to_pil = _page_to_pil  # type: ignore[attr-defined]
+
+
+def as_config(config: ConfigLike) -> RenderConfig:
+    """RenderConfig from None (the default), a RenderConfig, a dict or a JSON file path."""
+    if config is None:
+        return RenderConfig.default()
+    if isinstance(config, RenderConfig):
+        return config
+    if isinstance(config, Mapping):
+        return _config_from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        return RenderConfig.from_file(os.fspath(config))
+    raise TypeError(
+        f"config must be None, a RenderConfig, a dict or a path, got {type(config).__name__}"
+    )
+
+
+@dataclass
+class RenderResult:
+    """Pages of one text plus what it cost."""
+
+    pages: list
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def visual_tokens(self) -> int:
+        return int(self.stats.get("visual_tokens", sum(p.visual_tokens for p in self.pages)))
+
+    def summary(self, text_tokens: Optional[int] = None) -> dict:
+        """pages, visual tokens and, given the text's token count, the compression ratio."""
+        out = {
+            "pages": len(self.pages),
+            "characters": self.stats.get("characters", 0),
+            "visual_tokens": self.visual_tokens,
+            "missing_glyphs": self.stats.get("missing_glyphs", 0),
+            "invalid_utf8": self.stats.get("invalid_utf8", 0),
+        }
+        if text_tokens is not None:
+            out["text_tokens"] = int(text_tokens)
+            out["compression"] = text_tokens / self.visual_tokens if self.visual_tokens else 0.0
+        return out
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def __iter__(self):
+        return iter(self.pages)
+
+    def __getitem__(self, i):
+        return self.pages[i]
+
+
+class Renderer:
+    """Text -> page images, faithful to Glyph's reference renderer (reportlab + poppler).
+
+    ``config`` is a RenderConfig, a dict of Glyph keys, a path to a Glyph config JSON, or None
+    for Glyph's searched config with the shipped DejaVu Sans font. Thread-safe; the heavy calls
+    release the GIL.
+    """
+
+    def __init__(self, config: ConfigLike = None):
+        self._impl = _core._Renderer(as_config(config))
+
+    @property
+    def config(self) -> RenderConfig:
+        return self._impl.config
+
+    def render(self, text: Union[str, bytes]) -> RenderResult:
+        pages, stats = self._impl.render(text)
+        return RenderResult(pages, stats)
+
+    def render_each(self, text: Union[str, bytes], callback: Callable[[Page], None]) -> dict:
+        """Stream pages to ``callback`` as they are finished (bounded memory); returns stats."""
+        return self._impl.render_each(text, callback)
+
+    def render_to_dir(
+        self,
+        text: Union[str, bytes],
+        out_dir: Union[str, "os.PathLike[str]"],
+        unique_id: str = "",
+        compression: int = 6,
+    ) -> list:
+        """Glyph's ``text_to_images``: writes out_dir/unique_id/page_001.png ... and returns paths."""
+        return self._impl.render_to_dir(text, os.fspath(out_dir), unique_id, compression)
+
+    def layout(self, text: Union[str, bytes]) -> list:
+        """Per page, the lines as data (text, x, baseline, character span); no pixels."""
+        return self._impl.layout(text)
+
+    def render_batch(self, texts: Sequence[Union[str, bytes]], threads: int = 0) -> list:
+        """Render many texts on a C++ thread pool (GIL released). Same output for any thread count."""
+        return [RenderResult(p, s) for p, s in self._impl.render_batch(list(texts), threads)]
+
+    def __repr__(self) -> str:
+        return f"glyph.Renderer({self.config.to_json(-1)})"
+
+
+def render(text: Union[str, bytes], config: ConfigLike = None) -> RenderResult:
+    """One-shot: ``glyph.render(text, "config_en.json")``."""
+    return Renderer(config).render(text)
+
+
+def render_to_dir(
+    text: Union[str, bytes],
+    output_dir: Union[str, "os.PathLike[str]"],
+    config: ConfigLike = None,
+    unique_id: Optional[str] = None,
+    compression: int = 6,
+) -> list:
+    """Drop-in for Glyph's ``text_to_images(text, output_dir, config, unique_id)``."""
+    import uuid
+
+    uid = unique_id if unique_id is not None else str(uuid.uuid4())
+    return Renderer(config).render_to_dir(text, output_dir, uid, compression)

@@ -1,0 +1,41 @@
+# Shared by the setup, test and CI scripts: where the virtual environment lives (outside the clone,
+# so it survives fresh clones and CI reuses it) and how to make it.
+# shellcheck shell=bash
+GLYPH_VENV="${GLYPH_VENV:-$HOME/.cache/glyphcpp/venv}"
+GLYPH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export GLYPH_VENV GLYPH_ROOT
+
+# Debian packages the build and the tests need.
+GLYPH_APT_PACKAGES=(cmake g++ make pkg-config libfreetype-dev libharfbuzz-dev libfmt-dev libstb-dev
+  nlohmann-json3-dev catch2 pybind11-dev poppler-utils fonts-dejavu-core fonts-noto-cjk
+  python3-venv)
+
+glyph_apt_install() {
+  local missing=()
+  for p in "${GLYPH_APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "[glyph] installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+glyph_venv() {
+  if [ ! -x "$GLYPH_VENV/bin/python" ]; then
+    echo "[glyph] creating virtual environment $GLYPH_VENV"
+    mkdir -p "$(dirname "$GLYPH_VENV")"
+    python3 -m venv "$GLYPH_VENV"
+    "$GLYPH_VENV/bin/pip" install -q --upgrade pip
+  fi
+  # Only what is missing is downloaded; an up-to-date venv costs a second.
+  "$GLYPH_VENV/bin/pip" install -q -r "$GLYPH_ROOT/requirements-dev.txt"
+}
+
+# Builds and installs the Python package (incremental: scikit-build-core keeps build/py-*).
+glyph_install_python() {
+  "$GLYPH_VENV/bin/pip" install -q --no-build-isolation --no-deps "$GLYPH_ROOT"
+}
