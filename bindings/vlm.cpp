@@ -1,0 +1,227 @@
+// glyph._vlm: the torch-dependent half of glyphcpp (GLM-4.1V). A separate extension so that
+// `import glyph` never needs torch; python/glyph/vlm.py imports torch first, then this module.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <torch/csrc/utils/pybind.h>
+
+#include "glyph/common/error.h"
+#include "glyph/vlm/glm4v.h"
+#include "glyph/vlm/safetensors.h"
+
+namespace py = pybind11;
+using namespace glyph::vlm;
+
+namespace {
+
+at::ScalarType parse_dtype(const std::string& s) {
+  if (s == "float32" || s == "float" || s == "fp32") return at::kFloat;
+  if (s == "bfloat16" || s == "bf16") return at::kBFloat16;
+  if (s == "float16" || s == "half" || s == "fp16") return at::kHalf;
+  throw glyph::InputError("dtype must be float32, bfloat16 or float16, got '" + s + "'");
+}
+
+std::vector<ImageView> views_of(const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& a) {
+  std::vector<ImageView> v;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto& x = a[i];
+    if (x.ndim() != 3 || x.shape(2) != 3)
+      throw glyph::InputError("image " + std::to_string(i) + " must be an (H, W, 3) uint8 array");
+    v.push_back({x.data(), static_cast<int>(x.shape(1)), static_cast<int>(x.shape(0))});
+  }
+  return v;
+}
+
+py::dict config_dict(const Glm4vConfig& c) {
+  py::dict t, v, d;
+  t["vocab_size"] = c.text.vocab_size;
+  t["hidden_size"] = c.text.hidden_size;
+  t["intermediate_size"] = c.text.intermediate_size;
+  t["num_hidden_layers"] = c.text.num_hidden_layers;
+  t["num_attention_heads"] = c.text.num_attention_heads;
+  t["num_key_value_heads"] = c.text.num_key_value_heads;
+  t["head_dim"] = c.text.head_dim;
+  t["rope_theta"] = c.text.rope_theta;
+  t["partial_rotary_factor"] = c.text.partial_rotary_factor;
+  t["mrope_section"] = c.text.mrope_section;
+  v["hidden_size"] = c.vision.hidden_size;
+  v["depth"] = c.vision.depth;
+  v["num_heads"] = c.vision.num_heads;
+  v["out_hidden_size"] = c.vision.out_hidden_size;
+  v["patch_size"] = c.vision.patch_size;
+  v["spatial_merge_size"] = c.vision.spatial_merge_size;
+  v["temporal_patch_size"] = c.vision.temporal_patch_size;
+  d["text_config"] = t;
+  d["vision_config"] = v;
+  d["image_token_id"] = c.image_token_id;
+  d["image_start_token_id"] = c.image_start_token_id;
+  d["image_end_token_id"] = c.image_end_token_id;
+  d["eos_token_ids"] = c.eos_token_ids;
+  return d;
+}
+
+ImageBatch batch_of(const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
+  if (pv.has_value() != grid.has_value())
+    throw glyph::InputError("pixel_values and grid_thw go together");
+  ImageBatch b;
+  if (pv) {
+    b.pixel_values = *pv;
+    b.grid_thw = *grid;
+  }
+  return b;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_vlm, m) {
+  m.doc() = "glyphcpp VLM (GLM-4.1V in LibTorch); loaded by glyph.vlm after torch";
+
+  // Reuse glyph._core's exception classes so `except glyph.ModelLoadError` works for both modules.
+  py::module_ core = py::module_::import("glyph._core");
+  static py::object base = core.attr("GlyphError");
+  static py::object model_error = core.attr("ModelLoadError");
+  static py::object input_error = core.attr("InputError");
+  static py::object ni_error = core.attr("GlyphNotImplementedError");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const glyph::ModelLoadError& e) {
+      PyErr_SetString(model_error.ptr(), e.what());
+    } catch (const glyph::InputError& e) {
+      PyErr_SetString(input_error.ptr(), e.what());
+    } catch (const glyph::NotImplementedError& e) {
+      PyErr_SetString(ni_error.ptr(), e.what());
+    } catch (const glyph::Error& e) {
+      PyErr_SetString(base.ptr(), e.what());
+    }
+  });
+
+  m.def(
+      "process_images",
+      [](const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images,
+         std::int64_t min_pixels, std::int64_t max_pixels, int patch_size, int merge_size,
+         int temporal_patch_size) {
+        ImageProcessorParams p;
+        p.resize.min_pixels = min_pixels;
+        p.resize.max_pixels = max_pixels;
+        p.resize.patch_size = patch_size;
+        p.resize.merge_size = merge_size;
+        p.resize.temporal_patch_size = temporal_patch_size;
+        auto views = views_of(images);
+        ImageBatch b;
+        {
+          py::gil_scoped_release release;
+          b = ImageProcessor(p).process(views);
+        }
+        return py::make_tuple(b.pixel_values, b.grid_thw);
+      },
+      py::arg("images"), py::arg("min_pixels") = 12544, py::arg("max_pixels") = 9633792,
+      py::arg("patch_size") = 14, py::arg("merge_size") = 2, py::arg("temporal_patch_size") = 2,
+      "GLM-4.1V image processor: list of (H, W, 3) uint8 arrays -> (pixel_values, grid_thw)");
+
+  m.def(
+      "checkpoint_tensors",
+      [](const std::string& path) {
+        auto ck = SafetensorsCheckpoint::open(path);
+        py::dict d;
+        for (const auto& [name, info] : ck.tensors()) d[py::str(name)] = py::make_tuple(info.dtype, info.shape);
+        return d;
+      },
+      py::arg("path"), "Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)");
+
+  py::class_<Glm4v>(m, "Glm4v")
+      .def_static(
+          "from_pretrained",
+          [](const std::string& path, const std::string& device, const std::string& dtype) {
+            LoadOptions o;
+            o.device = at::Device(device);
+            o.dtype = parse_dtype(dtype);
+            py::gil_scoped_release release;
+            return Glm4v::from_pretrained(path, o);
+          },
+          py::arg("path"), py::arg("device") = "cpu", py::arg("dtype") = "float32")
+      .def_property_readonly("config", [](const Glm4v& m) { return config_dict(m.config()); })
+      .def_property_readonly("device", [](const Glm4v& m) { return m.device().str(); })
+      .def_property_readonly("dtype", [](const Glm4v& m) {
+        return std::string(c10::toString(m.dtype()));
+      })
+      .def(
+          "process_images",
+          [](const Glm4v& m, const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images) {
+            auto views = views_of(images);
+            ImageBatch b;
+            {
+              py::gil_scoped_release release;
+              b = m.image_processor().process(views);
+            }
+            return py::make_tuple(b.pixel_values, b.grid_thw);
+          },
+          py::arg("images"))
+      .def(
+          "image_features",
+          [](const Glm4v& m, const at::Tensor& pv, const at::Tensor& grid) {
+            py::gil_scoped_release release;
+            return m.image_features(pv, grid);
+          },
+          py::arg("pixel_values"), py::arg("grid_thw"))
+      .def(
+          "rope_index",
+          [](const Glm4v& m, const std::vector<std::int64_t>& ids,
+             const std::optional<at::Tensor>& grid) {
+            auto r = m.rope_index(ids, grid ? *grid : at::Tensor());
+            return py::make_tuple(r.first, r.second);
+          },
+          py::arg("input_ids"), py::arg("grid_thw") = py::none())
+      .def(
+          "forward",
+          [](const Glm4v& m, const std::vector<std::int64_t>& ids,
+             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
+            ImageBatch b = batch_of(pv, grid);
+            py::gil_scoped_release release;
+            return m.forward(ids, pv ? &b : nullptr);
+          },
+          py::arg("input_ids"), py::arg("pixel_values") = py::none(),
+          py::arg("grid_thw") = py::none())
+      .def(
+          "generate",
+          [](const Glm4v& m, const std::vector<std::int64_t>& ids,
+             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
+             int max_new_tokens, bool do_sample, double temperature, double top_p, int top_k,
+             double repetition_penalty, std::uint64_t seed, const std::vector<std::int64_t>& stop_ids,
+             const std::function<bool(std::int64_t)>& on_token) {
+            ImageBatch b = batch_of(pv, grid);
+            GenerateOptions o;
+            o.max_new_tokens = max_new_tokens;
+            o.do_sample = do_sample;
+            o.temperature = temperature;
+            o.top_p = top_p;
+            o.top_k = top_k;
+            o.repetition_penalty = repetition_penalty;
+            o.seed = seed;
+            o.stop_ids = stop_ids;
+            if (on_token) {
+              o.on_token = [on_token](std::int64_t t) {
+                py::gil_scoped_acquire gil;
+                return on_token(t);
+              };
+            }
+            GenerateResult r;
+            {
+              py::gil_scoped_release release;
+              r = m.generate(ids, pv ? &b : nullptr, o);
+            }
+            py::dict d;
+            d["tokens"] = r.tokens;
+            d["prompt_tokens"] = r.prompt_tokens;
+            d["prefill_seconds"] = r.prefill_seconds;
+            d["decode_seconds"] = r.decode_seconds;
+            d["stop_reason"] = r.stop_reason;
+            return d;
+          },
+          py::arg("input_ids"), py::arg("pixel_values") = py::none(),
+          py::arg("grid_thw") = py::none(), py::arg("max_new_tokens") = 128,
+          py::arg("do_sample") = false, py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
+          py::arg("top_k") = 0, py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
+          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("on_token") = nullptr);
+}

@@ -1,0 +1,48 @@
+// Memory-mapped safetensors checkpoints: one file, or shards listed by model.safetensors.index.json.
+// Headers are parsed and checked (dtype, shape, byte range inside the file) when the checkpoint is
+// opened; no weight is copied until tensor() asks for it.
+//
+//   auto ckpt = glyph::vlm::SafetensorsCheckpoint::open("/models/Glyph");
+//   at::Tensor w = ckpt.tensor("lm_head.weight", at::kBFloat16, at::kCPU);
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace glyph::vlm {
+
+struct TensorInfo {
+  std::string dtype;                // safetensors name: F32, F16, BF16, I64, ...
+  std::vector<std::int64_t> shape;
+  std::size_t file = 0;             // index into the checkpoint's mapped files
+  std::uint64_t begin = 0;          // byte offsets into that file (absolute)
+  std::uint64_t end = 0;
+};
+
+class MappedFile;
+
+class SafetensorsCheckpoint {
+ public:
+  // `path`: a folder (model.safetensors or model.safetensors.index.json inside), a .safetensors
+  // file, or an index .json file. Throws ModelLoadError naming the file on any inconsistency.
+  static SafetensorsCheckpoint open(const std::string& path);
+
+  bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
+  const TensorInfo& info(const std::string& name) const;
+  const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
+  // A copy of the tensor converted to dtype and placed on device (never aliases the mapping).
+  at::Tensor tensor(const std::string& name, at::ScalarType dtype, at::Device device) const;
+  const std::vector<std::string>& files() const { return paths_; }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<std::shared_ptr<MappedFile>> files_;
+  std::map<std::string, TensorInfo> tensors_;
+};
+
+}  // namespace glyph::vlm
