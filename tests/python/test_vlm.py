@@ -1,0 +1,312 @@
+"""GLM-4.1V parity: glyphcpp (C++/LibTorch) vs transformers on tiny random models built here.
+
+Tolerances (float32, CPU): image processor identical to 1e-6; vision features and logits within
+1e-4 relative to the largest reference magnitude; greedy tokens identical."""
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("safetensors")
+gv = pytest.importorskip("glyph.vlm")
+
+import glyph  # noqa: E402
+import vlm_tiny  # noqa: E402
+
+RTOL = 1e-4
+
+
+def rel_err(a, b):
+    a, b = torch.as_tensor(a).float(), torch.as_tensor(b).float()
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+def hf_processor():
+    from transformers import Glm4vImageProcessor
+
+    return Glm4vImageProcessor(size={"shortest_edge": 12544, "longest_edge": 9633792})
+
+
+def random_images(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    model = vlm_tiny.make_model(seed=3)
+    path = str(tmp_path_factory.mktemp("tiny"))
+    vlm_tiny.save(model, path)
+    return model, path
+
+
+def hf_logits(model, ids, ref=None):
+    inp = torch.tensor([ids])
+    kw = {}
+    if ref is not None:
+        kw = dict(pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"],
+                  mm_token_type_ids=(inp == model.config.image_token_id).int())
+    with torch.no_grad():
+        return model(input_ids=inp, **kw).logits[0]
+
+
+# ---- image processor ----
+
+@pytest.mark.parametrize("sizes", [[(70, 90)], [(20, 300), (57, 57)], [(333, 211), (28, 28), (100, 500)]])
+def test_image_processor_matches_transformers(sizes):
+    imgs = random_images(sizes, seed=len(sizes))
+    ref = hf_processor()(images=imgs, return_tensors="pt")
+    pv, grid = gv.process_images(imgs)
+    assert grid.tolist() == ref["image_grid_thw"].tolist()
+    assert pv.shape == ref["pixel_values"].shape
+    assert (pv - ref["pixel_values"]).abs().max().item() < 1e-6
+
+
+def test_image_processor_on_rendered_page():
+    page = glyph.Renderer().render(glyph.sample_text()[:3000]).pages[0]
+    ref = hf_processor()(images=[np.asarray(page.pixels)], return_tensors="pt")
+    pv, grid = gv.process_images([page])
+    assert grid.tolist() == ref["image_grid_thw"].tolist()
+    assert int(grid[0].prod()) // 4 == page.visual_tokens
+    assert (pv - ref["pixel_values"]).abs().max().item() < 1e-6
+
+
+# ---- model parity ----
+
+SHAPES = [
+    dict(heads=4, kv_heads=4),                         # MHA
+    dict(heads=4, kv_heads=2),                         # GQA 2
+    dict(heads=8, kv_heads=1, hidden=64, layers=3),    # MQA, deeper
+    dict(hidden=96, heads=6, kv_heads=2, vision_hidden=48, vision_heads=3, vision_depth=3, image_size=84),
+]
+IMAGES = [[], [(70, 90)], [(56, 112), (90, 40)], [(60, 60), (30, 140), (84, 84)]]
+
+
+@pytest.mark.parametrize("shape_i", range(len(SHAPES)))
+@pytest.mark.parametrize("images_i", range(len(IMAGES)))
+def test_logits_match_transformers(tmp_path, shape_i, images_i):
+    model = vlm_tiny.make_model(seed=10 + shape_i, **SHAPES[shape_i])
+    vlm_tiny.save(model, str(tmp_path))
+    g = gv.Glm4v.from_pretrained(str(tmp_path))
+    sizes = IMAGES[images_i]
+    if sizes:
+        imgs = random_images(sizes, seed=images_i)
+        ref = hf_processor()(images=imgs, return_tensors="pt")
+        pv, grid = g.process_images(imgs)
+        counts = [int(r.prod()) // 4 for r in grid]
+        with torch.no_grad():
+            f_ref = model.model.get_image_features(ref["pixel_values"], ref["image_grid_thw"],
+                                                   return_dict=True).pooler_output
+        f_ref = torch.cat(list(f_ref), 0)
+        assert rel_err(g.image_features(pv, grid), f_ref) < RTOL
+        ids = vlm_tiny.prompt_ids(model.config, counts, [4, 3, 2, 5][: len(sizes) + 1], seed=shape_i)
+        logits = g.forward(ids, pixel_values=pv, grid_thw=grid)
+        expected = hf_logits(model, ids, ref)
+    else:
+        ids = vlm_tiny.prompt_ids(model.config, [], [17], seed=shape_i)
+        logits = g.forward(ids)
+        expected = hf_logits(model, ids)
+    assert logits.shape == expected.shape
+    assert rel_err(logits, expected) < RTOL
+
+
+def test_rope_index_matches_transformers(tiny):
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    imgs = random_images([(56, 112), (90, 40)])
+    ref = hf_processor()(images=imgs, return_tensors="pt")
+    counts = [int(r.prod()) // 4 for r in ref["image_grid_thw"]]
+    ids = vlm_tiny.prompt_ids(model.config, counts, [3, 2, 4])
+    inp = torch.tensor([ids])
+    pos_ref, delta_ref = model.model.get_rope_index(
+        inp, mm_token_type_ids=(inp == model.config.image_token_id).int(),
+        image_grid_thw=ref["image_grid_thw"])
+    pos, delta = g._m.rope_index(ids, ref["image_grid_thw"])
+    assert pos.tolist() == pos_ref[:, 0].tolist()
+    assert delta == int(delta_ref.flatten()[0])
+
+
+@pytest.mark.parametrize("n_images", [0, 1, 2])
+def test_greedy_generation_matches_transformers(tiny, n_images):
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    imgs = random_images([(70, 90), (60, 100)][:n_images], seed=5)
+    kw = {}
+    counts = []
+    if imgs:
+        ref = hf_processor()(images=imgs, return_tensors="pt")
+        counts = [int(r.prod()) // 4 for r in ref["image_grid_thw"]]
+        kw = dict(pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"])
+    ids = vlm_tiny.prompt_ids(model.config, counts, [6, 4, 3][: n_images + 1], seed=n_images)
+    inp = torch.tensor([ids])
+    with torch.no_grad():
+        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
+                             mm_token_type_ids=(inp == model.config.image_token_id).int(),
+                             max_new_tokens=12, do_sample=False, eos_token_id=None,
+                             pad_token_id=0, **kw)
+    expected = out[0, len(ids):].tolist()
+    r = g.generate(ids, images=imgs or None, max_new_tokens=12, stop_ids=[-1])
+    assert r.tokens == expected
+    assert r.stop_reason == "max_new_tokens"
+    # The KV-cache path gives the same next-token logits as a full forward.
+    full = g.forward(ids + r.tokens[:3], images=imgs or None)
+    assert r.tokens[3] == int(full[-1].argmax())
+
+
+def test_sharded_checkpoint_loads_identically(tiny, tmp_path):
+    model, path = tiny
+    vlm_tiny.save(model, str(tmp_path), shard="20KB")
+    assert os.path.exists(tmp_path / "model.safetensors.index.json")
+    assert len([f for f in os.listdir(tmp_path) if f.endswith(".safetensors")]) > 1
+    ids = vlm_tiny.prompt_ids(model.config, [], [9])
+    a = gv.Glm4v.from_pretrained(path).forward(ids)
+    b = gv.Glm4v.from_pretrained(str(tmp_path)).forward(ids)
+    assert torch.equal(a, b)
+    assert set(gv.checkpoint_tensors(str(tmp_path))) == set(gv.checkpoint_tensors(path))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_reduced_precision_stays_close(tiny, dtype):
+    model, path = tiny
+    g32 = gv.Glm4v.from_pretrained(path)
+    g = gv.Glm4v.from_pretrained(path, dtype=dtype)
+    assert g.dtype in ("BFloat16", "Half")
+    imgs = random_images([(70, 90)])
+    pv, grid = g32.process_images(imgs)
+    ids = vlm_tiny.prompt_ids(model.config, [int(grid[0].prod()) // 4], [5, 4])
+    a = g32.forward(ids, pixel_values=pv, grid_thw=grid)
+    b = g.forward(ids, pixel_values=pv, grid_thw=grid)
+    assert b.dtype == torch.float32
+    assert rel_err(b, a) < 5e-2
+
+
+# ---- generation options ----
+
+def test_sampling_is_seeded_and_options_work(tiny):
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    ids = vlm_tiny.prompt_ids(model.config, [], [8])
+    kw = dict(max_new_tokens=10, do_sample=True, temperature=1.5, top_p=0.9, top_k=40, stop_ids=[-1])
+    a = g.generate(ids, seed=7, **kw).tokens
+    assert a == g.generate(ids, seed=7, **kw).tokens
+    others = [tuple(g.generate(ids, seed=s, **kw).tokens) for s in range(8, 12)]
+    assert any(o != tuple(a) for o in others)
+    # top_k=1 sampling is greedy
+    greedy = g.generate(ids, max_new_tokens=10, stop_ids=[-1]).tokens
+    assert g.generate(ids, max_new_tokens=10, do_sample=True, top_k=1, seed=3, stop_ids=[-1]).tokens == greedy
+    # stop ids end generation and are included
+    stop = greedy[4]
+    r = g.generate(ids, max_new_tokens=10, stop_ids=[stop])
+    assert r.tokens == greedy[: greedy.index(stop) + 1] and r.stop_reason == "stop_id"
+    # streaming callback sees every token and can stop early
+    seen = []
+    r = g.generate(ids, max_new_tokens=10, stop_ids=[-1], stream=lambda t: seen.append(t) or len(seen) < 3)
+    assert seen == greedy[:3] and r.tokens == greedy[:3] and r.stop_reason == "callback"
+    # a strong repetition penalty changes greedy output of a repetitive model
+    pen = g.generate(ids, max_new_tokens=10, stop_ids=[-1], repetition_penalty=50.0).tokens
+    assert len(set(pen)) >= len(set(greedy))
+
+
+def test_repetition_penalty_matches_transformers(tiny):
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    ids = vlm_tiny.prompt_ids(model.config, [], [8], seed=4)
+    inp = torch.tensor([ids])
+    with torch.no_grad():
+        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp), max_new_tokens=10,
+                             do_sample=False, repetition_penalty=1.8, eos_token_id=None, pad_token_id=0)
+    r = g.generate(ids, max_new_tokens=10, repetition_penalty=1.8, stop_ids=[-1])
+    assert r.tokens == out[0, len(ids):].tolist()
+
+
+def test_prompt_image_count_mismatch_is_an_error(tiny):
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    imgs = random_images([(70, 90)])
+    ids = vlm_tiny.prompt_ids(model.config, [3], [4, 2])  # wrong number of image tokens
+    with pytest.raises(glyph.InputError):
+        g.forward(ids, images=imgs)
+    with pytest.raises(glyph.InputError):
+        g.forward(ids)
+
+
+# ---- bad checkpoints ----
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return str(dst)
+
+
+def _rewrite_safetensors(path, edit):
+    from safetensors.torch import load_file, save_file
+
+    f = os.path.join(path, "model.safetensors")
+    sd = load_file(f)
+    edit(sd)
+    save_file(sd, f, metadata={"format": "pt"})
+
+
+def test_missing_tensor_is_named(tiny, tmp_path):
+    p = _copy(tiny[1], tmp_path / "m")
+    _rewrite_safetensors(p, lambda sd: sd.pop("model.language_model.layers.1.mlp.down_proj.weight"))
+    with pytest.raises(glyph.ModelLoadError, match=r"missing tensors: .*layers\.1\.mlp\.down_proj"):
+        gv.Glm4v.from_pretrained(p)
+
+
+def test_wrong_shape_and_unexpected_tensor_are_named(tiny, tmp_path):
+    p = _copy(tiny[1], tmp_path / "m")
+
+    def edit(sd):
+        sd["model.visual.post_layernorm.weight"] = torch.ones(7)
+        sd["model.extra.weight"] = torch.ones(2)
+
+    _rewrite_safetensors(p, edit)
+    with pytest.raises(glyph.ModelLoadError) as e:
+        gv.Glm4v.from_pretrained(p)
+    msg = str(e.value)
+    assert "post_layernorm.weight [7]" in msg and "model.extra.weight" in msg
+
+
+def test_truncated_safetensors(tiny, tmp_path):
+    p = _copy(tiny[1], tmp_path / "m")
+    f = os.path.join(p, "model.safetensors")
+    data = open(f, "rb").read()
+    open(f, "wb").write(data[: len(data) // 2])
+    with pytest.raises(glyph.ModelLoadError, match="truncated"):
+        gv.Glm4v.from_pretrained(p)
+    open(f, "wb").write(struct.pack("<Q", 10**9) + b"{}")
+    with pytest.raises(glyph.ModelLoadError, match="header length"):
+        gv.Glm4v.from_pretrained(p)
+
+
+def test_bad_config(tiny, tmp_path):
+    p = _copy(tiny[1], tmp_path / "m")
+    cfg_path = os.path.join(p, "config.json")
+    cfg = json.load(open(cfg_path))
+    json.dump(dict(cfg, model_type="qwen2_vl"), open(cfg_path, "w"))
+    with pytest.raises(glyph.ModelLoadError, match="model_type is 'qwen2_vl'"):
+        gv.Glm4v.from_pretrained(p)
+    open(cfg_path, "w").write('{"model_type": "glm4v", ')
+    with pytest.raises(glyph.ModelLoadError, match="not valid JSON"):
+        gv.Glm4v.from_pretrained(p)
+    os.remove(cfg_path)
+    with pytest.raises(glyph.ModelLoadError, match="config.json"):
+        gv.Glm4v.from_pretrained(p)
+    cfg["text_config"]["num_hidden_layers"] = 3  # more layers than the weights hold
+    json.dump(cfg, open(cfg_path, "w"))
+    with pytest.raises(glyph.ModelLoadError, match=r"missing tensors: lm\.layers\.2\."):
+        gv.Glm4v.from_pretrained(p)
+
+
+def test_missing_shard_is_named(tiny, tmp_path):
+    vlm_tiny.save(tiny[0], str(tmp_path), shard="20KB")
+    shard = sorted(f for f in os.listdir(tmp_path) if f.endswith(".safetensors"))[-1]
+    os.remove(tmp_path / shard)
+    with pytest.raises(glyph.ModelLoadError, match=shard):
+        gv.Glm4v.from_pretrained(str(tmp_path))
