@@ -34,12 +34,14 @@ from ._core import (  # noqa: E402
     smart_resize,
     visual_tokens,
 )
+from .pipeline import Answer, Pipeline  # noqa: E402  (no torch: the model brings it)
 from .render import Renderer, RenderResult, render, render_to_dir, sample_text  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Alignment",
+    "Answer",
     "ConfigError",
     "FontError",
     "GlyphError",
@@ -50,6 +52,7 @@ __all__ = [
     "ModelLoadError",
     "Page",
     "PageLayout",
+    "Pipeline",
     "RenderConfig",
     "RenderResult",
     "Renderer",

@@ -41,6 +41,7 @@ ImageLike = Any  # glyph.Page, numpy (H, W, 3) uint8, PIL.Image, or a file path
 _SPECIAL = {
     "[gMASK]": 151331,
     "<sop>": 151333,
+    "<|system|>": 151335,
     "<|user|>": 151336,
     "<|assistant|>": 151337,
     "<|begin_of_image|>": 151339,
@@ -153,14 +154,15 @@ class Glm4v:
         tokenizer); special tokens are inserted by id, never through the tokenizer."""
         cfg = self.config
         counts = self.image_token_counts(images) if images is not None else []
-        ids = [_SPECIAL["[gMASK]"], _SPECIAL["<sop>"]]
+        sp = lambda name: _special_id(tokenizer, name)  # noqa: E731
+        ids = [sp("[gMASK]"), sp("<sop>")]
         if system:
-            ids += _encode(tokenizer, system)
-        ids += [_SPECIAL["<|user|>"]] + _encode(tokenizer, "\n")
+            ids += [sp("<|system|>")] + _encode(tokenizer, "\n" + system)
+        ids += [sp("<|user|>")] + _encode(tokenizer, "\n")
         for n in counts:
             ids += [cfg["image_start_token_id"]] + [cfg["image_token_id"]] * n + [cfg["image_end_token_id"]]
         ids += _encode(tokenizer, question)
-        ids += [_SPECIAL["<|assistant|>"]] + _encode(tokenizer, "\n")
+        ids += [sp("<|assistant|>")] + _encode(tokenizer, "\n")
         return ids
 
     def generate(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None, *,
@@ -184,6 +186,21 @@ class Glm4v:
         t = self.config["text_config"]
         return (f"Glm4v(layers={t['num_hidden_layers']}, hidden={t['hidden_size']}, "
                 f"device={self.device}, dtype={self.dtype})")
+
+
+def _special_id(tokenizer, name: str) -> int:
+    """The tokenizer's id for a chat special token; GLM-4.1V's id when it does not know it."""
+    for attr in ("token_to_id", "convert_tokens_to_ids"):
+        fn = getattr(tokenizer, attr, None)
+        if fn is None:
+            continue
+        try:
+            i = fn(name)
+        except Exception:  # noqa: BLE001
+            continue
+        if i is not None and i != getattr(tokenizer, "unk_token_id", None):
+            return int(i)
+    return _SPECIAL[name]
 
 
 def _encode(tokenizer, text: str) -> List[int]:

@@ -310,3 +310,62 @@ def test_missing_shard_is_named(tiny, tmp_path):
     os.remove(tmp_path / shard)
     with pytest.raises(glyph.ModelLoadError, match=shard):
         gv.Glm4v.from_pretrained(str(tmp_path))
+
+
+# ---- pipeline: render -> prompt -> generate ----
+
+def test_pipeline_ask_matches_transformers(tiny):
+    pytest.importorskip("tokenizers")
+    model, path = tiny
+    text = glyph.sample_text()[:1500]
+    tok = vlm_tiny.make_tokenizer(text)
+    g = gv.Glm4v.from_pretrained(path)
+    renderer = glyph.Renderer()
+    pages = renderer.render(text).pages
+    streamed = []
+    ans = glyph.Pipeline(renderer, g, tok).ask(text, "who is it about ?", max_new_tokens=6,
+                                                stream=streamed.append, stop_ids=[-1])
+    assert ans.pages == len(pages) and ans.visual_tokens == sum(p.visual_tokens for p in pages)
+    assert ans.text_tokens == len(tok.encode(text).ids) and ans.compression > 0
+    assert streamed == ans.tokens and len(ans.tokens) == 6
+    ids = g.build_prompt(tok, "who is it about ?", images=pages)
+    assert ids[:2] == [tok.token_to_id("[gMASK]"), tok.token_to_id("<sop>")]
+    ref = hf_processor()(images=[np.asarray(p.pixels) for p in pages], return_tensors="pt")
+    inp = torch.tensor([ids])
+    with torch.no_grad():
+        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
+                             pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"],
+                             mm_token_type_ids=(inp == model.config.image_token_id).int(),
+                             max_new_tokens=6, do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert ans.tokens == out[0, len(ids):].tolist()
+    assert ans.text == tok.decode(ans.tokens)
+
+
+def test_cli_parser_builds():
+    import argparse
+
+    from glyph import vlm_cli
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    vlm_cli.add_parser(sub)
+    args = parser.parse_args(["ask", "--model", "m", "--text", "t.txt", "--question", "q"])
+    assert args.func is vlm_cli.run and args.dtype == "bfloat16"
+
+
+def test_cli_ask_runs(tiny, tmp_path, capsys):
+    pytest.importorskip("tokenizers")
+    from glyph import vlm_cli
+
+    text = glyph.sample_text()[:800]
+    model_dir = tmp_path / "model"
+    import shutil
+
+    shutil.copytree(tiny[1], model_dir)
+    vlm_tiny.make_tokenizer(text).save(str(model_dir / "tokenizer.json"))
+    (tmp_path / "ctx.txt").write_text(text)
+    rc = vlm_cli.main(["ask", "--model", str(model_dir), "--text", str(tmp_path / "ctx.txt"),
+                       "--question", "why ?", "--dtype", "float32", "--max-new-tokens", "3", "--stats"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert '"visual_tokens"' in err and '"compression"' in err

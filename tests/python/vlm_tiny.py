@@ -33,6 +33,20 @@ def tiny_config(hidden=64, layers=2, heads=4, kv_heads=2, vision_hidden=32, visi
     )
 
 
+SPECIALS = ["[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>", "<unk>"]
+
+
+def make_tokenizer(text, vocab_size=140):
+    """A small word-level tokenizer (ids < vocab_size) holding GLM's chat special tokens."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=SPECIALS)
+    tok.train_from_iterator([text, "\n"], trainer)
+    return tok
+
+
 def make_model(seed=0, **kw):
     from transformers import Glm4vForConditionalGeneration
 
