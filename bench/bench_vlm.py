@@ -38,6 +38,16 @@ def timed(fn, repeat=1):
     return best, out
 
 
+def best_of(n, run):
+    """Runs generate n times; the result carries the smallest prefill and decode times seen."""
+    best = run()
+    for _ in range(n - 1):
+        r = run()
+        best.prefill_seconds = min(best.prefill_seconds, r.prefill_seconds)
+        best.decode_seconds = min(best.decode_seconds, r.decode_seconds)
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--contexts", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
@@ -45,6 +55,7 @@ def main():
     ap.add_argument("--tokenizer", default=None)
     ap.add_argument("--chars-per-token", type=float, default=4.0)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=2, help="best of N runs (the machine may be shared)")
     ap.add_argument("--skip-transformers", action="store_true")
     args = ap.parse_args()
     if args.threads:
@@ -89,8 +100,8 @@ def main():
         img_ids = vlm_tiny.prompt_ids(cfg, counts, [8] + [1] * (len(counts) - 1) + [16])
         kw = dict(max_new_tokens=args.decode, stop_ids=[-1])
         g.generate(text_ids[:64], max_new_tokens=2, stop_ids=[-1])  # warm-up
-        rt = g.generate(text_ids, **kw)
-        ri = g.generate(img_ids, images=pages, **kw)
+        rt = best_of(args.repeat, lambda: g.generate(text_ids, **kw))
+        ri = best_of(args.repeat, lambda: g.generate(img_ids, images=pages, **kw))
         dt = rt.decode_seconds / max(1, len(rt.tokens) - 1)
         di = ri.decode_seconds / max(1, len(ri.tokens) - 1)
         tot_t = rt.prefill_seconds + rt.decode_seconds
@@ -125,10 +136,11 @@ def main():
                                       mm_token_type_ids=mm, max_new_tokens=n, min_new_tokens=n,
                                       do_sample=False, eos_token_id=None, pad_token_id=0)
 
-        t1, _ = timed(lambda: hf(1))
-        tn, _ = timed(lambda: hf(args.decode))
+        t1, _ = timed(lambda: hf(1), args.repeat)
+        tn, _ = timed(lambda: hf(args.decode), args.repeat)
         hf_dec = (tn - t1) / (args.decode - 1)
-        gp, r = timed(lambda: g.generate(ids, images=pages, max_new_tokens=args.decode, stop_ids=[-1]))
+        r = best_of(args.repeat, lambda: g.generate(ids, images=pages, max_new_tokens=args.decode,
+                                                    stop_ids=[-1]))
         # both prefills include the vision tower, neither the image processor
         g_pre = r.prefill_seconds
         g_dec = r.decode_seconds / (args.decode - 1)
