@@ -369,3 +369,29 @@ def test_cli_ask_runs(tiny, tmp_path, capsys):
     assert rc == 0
     err = capsys.readouterr().err
     assert '"visual_tokens"' in err and '"compression"' in err
+
+
+def test_transformers_4x_layout_loads(tiny, tmp_path):
+    """Checkpoints saved by transformers 4.x (GLM-4.1V / Glyph on the Hub): rope settings in
+    text_config.rope_scaling + top-level keys, decoder tensors named model.layers.*."""
+    from safetensors.torch import load_file, save_file
+
+    model, path = tiny
+    p = _copy(path, tmp_path / "m")
+    cfg = json.load(open(os.path.join(p, "config.json")))
+    t = cfg["text_config"]
+    rp = t.pop("rope_parameters")
+    t["rope_scaling"] = {"type": "default", "rope_type": "default", "mrope_section": rp["mrope_section"]}
+    t["rope_theta"] = rp["rope_theta"]
+    t["partial_rotary_factor"] = rp["partial_rotary_factor"]
+    t["attention_bias"] = True
+    cfg["vision_config"].pop("rope_parameters", None)
+    json.dump(cfg, open(os.path.join(p, "config.json"), "w"))
+    f = os.path.join(p, "model.safetensors")
+    sd = {k.replace("model.language_model.", "model."): v for k, v in load_file(f).items()}
+    assert "model.layers.0.mlp.down_proj.weight" in sd
+    save_file(sd, f, metadata={"format": "pt"})
+    ids = vlm_tiny.prompt_ids(model.config, [], [11])
+    a = gv.Glm4v.from_pretrained(path).forward(ids)
+    b = gv.Glm4v.from_pretrained(p).forward(ids)
+    assert torch.equal(a, b)

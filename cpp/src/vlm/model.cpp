@@ -423,12 +423,24 @@ Tensor Glm4vImpl::text(const Tensor& embeds, const Tensor& positions, KvCache& c
     Tensor q = rope(at::linear(h, w.q_w, w.q_b).view({L, nh, hd}).transpose(0, 1));
     Tensor k = rope(at::linear(h, w.k_w, w.k_b).view({L, kvh, hd}).transpose(0, 1));
     Tensor v = at::linear(h, w.v_w, w.v_b).view({L, kvh, hd}).transpose(0, 1);
-    if (cache.keys[li].defined()) {
-      k = at::cat({cache.keys[li], k}, 1);
-      v = at::cat({cache.values[li], v}, 1);
+    const std::int64_t past = cache.length, total = past + L;
+    at::Tensor& kb = cache.keys[li];
+    at::Tensor& vb = cache.values[li];
+    if (!kb.defined() || kb.size(1) < total) {
+      const std::int64_t cap = std::max<std::int64_t>(
+          {total, kb.defined() ? 2 * kb.size(1) : 0, total + 256});
+      at::Tensor nk = at::empty({kvh, cap, hd}, k.options()), nv = at::empty({kvh, cap, hd}, v.options());
+      if (past > 0) {
+        nk.slice(1, 0, past).copy_(kb.slice(1, 0, past));
+        nv.slice(1, 0, past).copy_(vb.slice(1, 0, past));
+      }
+      kb = nk;
+      vb = nv;
     }
-    cache.keys[li] = k;
-    cache.values[li] = v;
+    kb.slice(1, past, total).copy_(k);
+    vb.slice(1, past, total).copy_(v);
+    k = kb.slice(1, 0, total);
+    v = vb.slice(1, 0, total);
     Tensor a = ops::attention(q, k, v, /*causal=*/true, scale);
     h = at::linear(a.transpose(0, 1).reshape({L, nh * hd}), w.o_w);
     x = x + rms_norm(h, w.post_self_attn_norm, t.rms_norm_eps);

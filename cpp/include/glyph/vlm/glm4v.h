@@ -50,7 +50,8 @@ struct GenerateResult {
   std::string stop_reason;  // "stop_id", "max_new_tokens", "callback"
 };
 
-// Per-layer key/value tensors [1, kv_heads, seq, head_dim], grown by concatenation.
+// Per-layer key/value buffers [kv_heads, capacity, head_dim]; the first `length` positions are
+// filled. Capacity grows geometrically, so decoding appends in place instead of re-copying.
 struct KvCache {
   std::vector<at::Tensor> keys, values;
   std::int64_t length = 0;      // tokens cached

@@ -1,16 +1,13 @@
-// The always-built attention: ATen SDPA per segment, GQA by repeating kv heads (transformers'
-// repeat_kv order), an explicit bottom-right causal mask when queries are a suffix of the keys.
+// The always-built attention: ATen SDPA per segment, GQA through SDPA's enable_gqa (query head h
+// reads kv head h / rep, transformers' repeat_kv order, without copying the cache), an explicit
+// bottom-right causal mask when queries are a suffix of the keys.
 #include "vlm/ops/attention.h"
 
 namespace glyph::vlm::ops::cpu {
 
 namespace {
-at::Tensor sdpa(const at::Tensor& q, at::Tensor k, at::Tensor v, bool causal, double scale) {
-  const auto rep = q.size(0) / k.size(0);
-  if (rep > 1) {
-    k = k.repeat_interleave(rep, 0);
-    v = v.repeat_interleave(rep, 0);
-  }
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
+               double scale) {
   const auto lq = q.size(1), lk = k.size(1);
   std::optional<at::Tensor> mask;
   bool is_causal = false;
@@ -24,7 +21,8 @@ at::Tensor sdpa(const at::Tensor& q, at::Tensor k, at::Tensor v, bool causal, do
     }
   }
   return at::scaled_dot_product_attention(q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), mask,
-                                          0.0, is_causal, scale)
+                                          0.0, is_causal, scale,
+                                          /*enable_gqa=*/q.size(0) != k.size(0))
       .squeeze(0);
 }
 }  // namespace
