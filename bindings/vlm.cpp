@@ -9,6 +9,8 @@
 #include "glyph/common/error.h"
 #include "glyph/vlm/glm4v.h"
 #include "glyph/vlm/safetensors.h"
+#include "vlm/ops/attention.h"
+#include "vlm/ops/patch_embed.h"
 
 namespace py = pybind11;
 using namespace glyph::vlm;
@@ -129,6 +131,18 @@ PYBIND11_MODULE(_vlm, m) {
         return d;
       },
       py::arg("path"), "Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)");
+
+  // The ops behind the model, exposed for their tests (tests/python/test_vlm_ops.py).
+  m.def(
+      "op_attention",
+      [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double scale,
+         const std::vector<std::int64_t>& segments) {
+        return glyph::vlm::ops::attention(q, k, v, causal, scale, segments);
+      },
+      py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal"), py::arg("scale"),
+      py::arg("segments") = std::vector<std::int64_t>{});
+  m.def("op_patch_embed", &glyph::vlm::ops::patch_embed, py::arg("patches"), py::arg("weight"),
+        py::arg("bias"));
 
   py::class_<Glm4v>(m, "Glm4v")
       .def_static(
