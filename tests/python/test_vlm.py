@@ -395,3 +395,19 @@ def test_transformers_4x_layout_loads(tiny, tmp_path):
     a = gv.Glm4v.from_pretrained(path).forward(ids)
     b = gv.Glm4v.from_pretrained(p).forward(ids)
     assert torch.equal(a, b)
+
+
+def test_bf16_checkpoint(tmp_path):
+    """A bf16-stored checkpoint (as Glyph ships) loads in float32 exactly as its rounded weights,
+    and in bfloat16 (weights aliased from the mapping) close to it."""
+    model = vlm_tiny.make_model(seed=21).to(torch.bfloat16)
+    vlm_tiny.save(model, str(tmp_path))
+    assert {d for d, _ in gv.checkpoint_tensors(str(tmp_path)).values()} == {"BF16"}
+    model = model.to(torch.float32)
+    imgs = random_images([(70, 90)])
+    ref = hf_processor()(images=imgs, return_tensors="pt")
+    ids = vlm_tiny.prompt_ids(model.config, [int(ref["image_grid_thw"][0].prod()) // 4], [5, 4])
+    expected = hf_logits(model, ids, ref)
+    assert rel_err(gv.Glm4v.from_pretrained(str(tmp_path)).forward(ids, images=imgs), expected) < RTOL
+    g16 = gv.Glm4v.from_pretrained(str(tmp_path), dtype=torch.bfloat16)
+    assert rel_err(g16.forward(ids, images=imgs), expected) < 5e-2

@@ -202,14 +202,28 @@ const TensorInfo& SafetensorsCheckpoint::info(const std::string& name) const {
 }
 
 at::Tensor SafetensorsCheckpoint::tensor(const std::string& name, at::ScalarType dtype,
-                                         at::Device device) const {
+                                         at::Device device, bool copy) const {
   const TensorInfo& ti = info(name);
   DtypeInfo d{};
   dtype_of(ti.dtype, d);
-  const MappedFile& f = *files_[ti.file];
-  void* ptr = const_cast<std::uint8_t*>(f.data() + ti.begin);
-  at::Tensor view = at::from_blob(ptr, ti.shape, at::TensorOptions().dtype(d.type));
-  // Copy out of the read-only mapping (converting on the way) so nothing aliases the file.
+  const std::shared_ptr<MappedFile>& f = files_[ti.file];
+  void* ptr = const_cast<std::uint8_t*>(f->data() + ti.begin);
+  const bool aligned = reinterpret_cast<std::uintptr_t>(ptr) % d.bytes == 0;
+  if (!copy && aligned && device.is_cpu() && d.type == dtype) {
+    // Zero-copy: the tensor holds the mapping alive through its deleter.
+    std::shared_ptr<MappedFile> keep = f;
+    return at::from_blob(
+        ptr, ti.shape, [keep](void*) mutable { keep.reset(); },
+        at::TensorOptions().dtype(d.type));
+  }
+  at::Tensor view;
+  if (aligned) {
+    view = at::from_blob(ptr, ti.shape, at::TensorOptions().dtype(d.type));
+  } else {  // copy the bytes to aligned memory before any typed read
+    at::Tensor bytes = at::empty({static_cast<std::int64_t>(ti.end - ti.begin)}, at::kByte);
+    std::memcpy(bytes.data_ptr(), ptr, ti.end - ti.begin);
+    view = bytes.view(d.type).view(ti.shape);
+  }
   return view.to(device, dtype, /*non_blocking=*/false, /*copy=*/true);
 }
 

@@ -35,8 +35,11 @@ class SafetensorsCheckpoint {
   bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
   const TensorInfo& info(const std::string& name) const;
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
-  // A copy of the tensor converted to dtype and placed on device (never aliases the mapping).
-  at::Tensor tensor(const std::string& name, at::ScalarType dtype, at::Device device) const;
+  // The tensor in `dtype` on `device`. On the CPU in the stored dtype it aliases the read-only
+  // mapping (no copy; the tensor keeps the file mapped; writing to it faults) unless
+  // `copy` is set; otherwise it is a converted copy.
+  at::Tensor tensor(const std::string& name, at::ScalarType dtype, at::Device device,
+                    bool copy = false) const;
   const std::vector<std::string>& files() const { return paths_; }
 
  private:
