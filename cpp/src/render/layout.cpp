@@ -601,18 +601,21 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
       continue;
     }
     if (take < remaining && !cjk_ && lines[pos + take - 1].line_break) {
-      // reportlab quirk: the continuation's words start at the <br/> that ended the last line
-      // here (_split_blParaProcessed slices from lines[s].sFW), so it opens with an empty line.
-      Line empty;
-      empty.wb = empty.we = lines[pos + take - 1].we;
-      empty.line_break = true;
-      empty.extra = frame_width_ - cfg_.left_indent - cfg_.right_indent;
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(pos + take), empty);
-      ++end;
-    }
-    if (take == 0 && remaining == 0 && avail <= 0 && !at_top_) {
-      flush_page();
-      continue;
+      // reportlab quirk (_split_blParaProcessed): both pieces are re-wrapped from frag words, and
+      // the continuation's words start at the <br/> that ended the last line kept here. So the
+      // continuation opens with an empty line; when that last line was itself empty, it is the
+      // one that moves (this page keeps one line fewer), otherwise an extra empty line appears.
+      const Line& last_here = lines[pos + take - 1];
+      if (last_here.wb == last_here.we && take > 1) {
+        --take;
+      } else {
+        Line empty;
+        empty.wb = empty.we = last_here.we;
+        empty.line_break = true;
+        empty.extra = frame_width_ - cfg_.left_indent - cfg_.right_indent;
+        lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(pos + take), empty);
+        ++end;
+      }
     }
     // Draw lines [pos, pos + take) with the piece's top at y_ + s.
     const double top = y_ + s;
