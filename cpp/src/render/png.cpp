@@ -1,6 +1,8 @@
 #include "glyph/render/png.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "common/check.h"
@@ -8,6 +10,25 @@
 // stb keeps its compression level in a global; stb_image_write is compiled into this unit only
 // and every call sets it under a lock, so concurrent writers do not race.
 #include <mutex>
+
+#include <zlib.h>
+
+namespace {
+// stb's own deflate is several times slower than zlib's; hand compression to zlib.
+unsigned char* zlib_compress(unsigned char* data, int data_len, int* out_len, int quality) {
+  uLongf bound = compressBound(static_cast<uLong>(data_len));
+  auto* out = static_cast<unsigned char*>(std::malloc(bound));
+  if (!out) return nullptr;
+  if (compress2(out, &bound, data, static_cast<uLong>(data_len), quality) != Z_OK) {
+    std::free(out);
+    return nullptr;
+  }
+  *out_len = static_cast<int>(bound);
+  return out;
+}
+}  // namespace
+
+#define STBIW_ZLIB_COMPRESS zlib_compress
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #define STBIW_WINDOWS_UTF8
@@ -35,7 +56,7 @@ std::vector<unsigned char> encode_png(const Page& page, int compression_level) {
   int ok;
   {
     std::lock_guard<std::mutex> lock(level_mutex());
-    stbi_write_png_compression_level = std::max(compression_level, 1);
+    stbi_write_png_compression_level = compression_level;
     ok = stbi_write_png_to_func(append_bytes, &out, page.width, page.height, 3, page.pixels.data(),
                                 page.width * 3);
   }

@@ -119,8 +119,7 @@ void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rg
     const double word_space = fp_str(line.word_space);
     for (const LChar& ch : line.chars) {
       const CharInfo& ci = fonts.lookup(ch.cp);
-      // poppler advances by the PDF /Widths entry (fp_str of the 1/1000 em width).
-      const double adv = fp_str(ci.width1000) / 1000.0 * cfg.font_size;
+      const double adv = ci.pdf_advance;
       if (!is_blank(ch.cp)) {
         const double px = x * scale;
         const double fx = std::floor(px);
