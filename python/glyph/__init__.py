@@ -34,23 +34,39 @@ from ._core import (  # noqa: E402
     visual_tokens,
 )
 from .render import Renderer, RenderResult, render, render_to_dir, sample_text  # noqa: E402
+from .search import (  # noqa: E402
+    ConfigSearch,
+    HttpAdvisor,
+    OcrEvaluator,
+    SearchOptions,
+    SearchResult,
+    SearchSpace,
+)
+from ._core import SearchError  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Alignment",
     "ConfigError",
+    "ConfigSearch",
     "FontError",
     "GlyphError",
     "GlyphIOError",
     "GlyphNotImplementedError",
+    "HttpAdvisor",
     "InputError",
     "LineInfo",
+    "OcrEvaluator",
     "Page",
     "PageLayout",
     "RenderConfig",
     "RenderResult",
     "Renderer",
+    "SearchError",
+    "SearchOptions",
+    "SearchResult",
+    "SearchSpace",
     "default_font_path",
     "find_cjk_font",
     "render",
