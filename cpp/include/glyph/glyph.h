@@ -11,3 +11,5 @@
 #include "glyph/render/png.h"
 #include "glyph/render/renderer.h"
 #include "glyph/render/vision_tokens.h"
+#include "glyph/tokenizer/prompt.h"
+#include "glyph/tokenizer/tokenizer.h"
