@@ -25,6 +25,14 @@ class Regex {
   // find_iter does (an empty match advances one character). `text` must be valid UTF-8.
   template <class F>
   void for_each_match(std::string_view text, F&& on_match) const {
+    if (fast_ != Fast::kNone) {
+      // The known patterns match at every position, so there are no gaps.
+      for (std::size_t pos = 0, end; pos < text.size(); pos = end) {
+        end = fast_match_end(text, pos);
+        on_match(pos, end);
+      }
+      return;
+    }
     std::size_t pos = 0;
     std::size_t start = 0, end = 0;
     while (pos <= text.size() && next_match(text, pos, &start, &end)) {
@@ -39,6 +47,8 @@ class Regex {
   }
 
   const std::string& pattern() const { return pattern_; }
+  // True when the pattern is one of the well-known split patterns matched by hand.
+  bool is_builtin() const { return fast_ != Fast::kNone; }
 
  private:
   static std::size_t utf8_len(unsigned char lead) {
@@ -47,7 +57,12 @@ class Regex {
   bool next_match(std::string_view text, std::size_t from, std::size_t* start,
                   std::size_t* end) const;
 
+  enum class Fast { kNone, kCl100k, kGpt2 };
+  std::size_t fast_match_end(std::string_view text, std::size_t pos) const;
+
   std::string pattern_;
+  Fast fast_ = Fast::kNone;
+  int max_digits_ = 0;
   void* code_ = nullptr;  // pcre2_code_8*, kept out of the header
 };
 
