@@ -310,7 +310,9 @@ def test_every_code_point_splits_like_tokenizers(trained, name):
     """Unicode classes (\\p{L}, \\p{N}, \\s) for all of Unicode: pre-tokens of every code point."""
     hf = tokenizers.Tokenizer.from_file(str(trained[name]))
     g = glyph.Tokenizer.from_file(str(trained[name]))
-    cps = [c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    # GPT-2 and Qwen2 share the class table and matcher code with GLM-4: the BMP suffices there.
+    top = 0x110000 if name in ("glm4", "pcre2") else 0x10000
+    cps = [c for c in range(1, top) if not 0xD800 <= c <= 0xDFFF]
     step = 2048
     for start in range(0, len(cps), step):
         # Each code point between a letter, a digit and a space: its class decides the pieces.
