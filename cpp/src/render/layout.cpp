@@ -601,18 +601,21 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
       continue;
     }
     if (take < remaining && !cjk_ && lines[pos + take - 1].line_break) {
-      // reportlab quirk: the continuation's words start at the <br/> that ended the last line
-      // here (_split_blParaProcessed slices from lines[s].sFW), so it opens with an empty line.
-      Line empty;
-      empty.wb = empty.we = lines[pos + take - 1].we;
-      empty.line_break = true;
-      empty.extra = frame_width_ - cfg_.left_indent - cfg_.right_indent;
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(pos + take), empty);
-      ++end;
-    }
-    if (take == 0 && remaining == 0 && avail <= 0 && !at_top_) {
-      flush_page();
-      continue;
+      // reportlab quirk (_split_blParaProcessed): both pieces are re-wrapped from frag words, and
+      // the continuation's words start at the <br/> that ended the last line kept here. So the
+      // continuation opens with an empty line; when that last line was itself empty, it is the
+      // one that moves (this page keeps one line fewer), otherwise an extra empty line appears.
+      const Line& last_here = lines[pos + take - 1];
+      if (last_here.wb == last_here.we && take > 1) {
+        --take;
+      } else {
+        Line empty;
+        empty.wb = empty.we = last_here.we;
+        empty.line_break = true;
+        empty.extra = frame_width_ - cfg_.left_indent - cfg_.right_indent;
+        lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(pos + take), empty);
+        ++end;
+      }
     }
     // Draw lines [pos, pos + take) with the piece's top at y_ + s.
     const double top = y_ + s;
@@ -636,12 +639,18 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
       page_.rects.push_back(r);
     }
     const bool piece_is_last = pos + take == end;
+    // reportlab moves the text cursor back by a line's offset after drawing it. A squeezed
+    // CENTER/RIGHT line is drawn without first moving by its offset (_centerDrawParaLineX has no
+    // setXPos in that branch), so the offset is lost there and every later line of this piece
+    // shifts left by it. Copied, since the model saw such pages.
+    double cursor_shift = 0;
     for (std::size_t li = 0; li < take; ++li) {
       const Line& L = lines[pos + li];
       const bool para_first_line = first && li == 0;
       const bool para_last_line = last_piece && piece_is_last && li + 1 == take;
       LaidLine out;
-      double offset = cfg_.left_indent + (para_first_line ? cfg_.first_line_indent : 0.0);
+      const double line_offset = para_first_line ? cfg_.first_line_indent : 0.0;
+      double offset = cfg_.left_indent + cursor_shift + line_offset;
       out.baseline = top + cfg_.font_size + static_cast<double>(li) * leading;
       out.width = L.width;
       // Build the drawn characters: words, with a space after a word followed by one.
@@ -674,6 +683,10 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
         if (!simple && n_spaces > 0) ws = extra / n_spaces;
       } else if (!fits && n_spaces > 0) {
         ws = extra / n_spaces;
+        if (cfg_.alignment != Alignment::kLeft) {
+          x -= line_offset;
+          cursor_shift -= line_offset;
+        }
       } else if (cfg_.alignment == Alignment::kCenter) {
         x += 0.5 * extra;
       } else if (cfg_.alignment == Alignment::kRight) {
