@@ -23,10 +23,7 @@ from .render import as_config
 def _load_tokenizer(path: Optional[str]):
     if not path:
         return None
-    tok_cls = getattr(glyph, "Tokenizer", None)
-    if tok_cls is None:
-        raise SystemExit("error: --tokenizer needs glyph.Tokenizer, which this build does not have")
-    return tok_cls.from_file(path)
+    return glyph.load_tokenizer(path)  # cached: a batch loads each tokenizer.json once
 
 
 def _read_text(path: str) -> str:

@@ -13,3 +13,5 @@
 #include "glyph/render/vision_tokens.h"
 #include "glyph/search/search.h"
 #include "glyph/search/space.h"
+#include "glyph/tokenizer/prompt.h"
+#include "glyph/tokenizer/tokenizer.h"
