@@ -87,3 +87,25 @@ def test_batch_bad_config_is_reported_and_not_marked_done(tmp_path):
     assert r.returncode == 1 and "font-size" in r.stderr
     done = (tmp_path / "o" / "records.jsonl").read_text().splitlines()
     assert [json.loads(l)["unique_id"] for l in done] == ["doc0"]
+
+
+def test_render_counts_text_tokens_with_a_tokenizer(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([glyph.sample_text()] * 3, trainer)
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    r = run("render", "--tokenizer", str(path), "--out", str(tmp_path / "o"), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    expected = len(tok.encode(glyph.sample_text()).ids)
+    assert s["text_tokens"] == expected
+    assert s["compression"] == pytest.approx(expected / s["visual_tokens"])
