@@ -121,6 +121,9 @@ OWN_TEXTS = {
     "hundred-lines": "\n".join(f"line {i}" for i in range(100)),
     "empty-at-page-break": "\n".join([f"l{i}" for i in range(60)] + [""] * 30 + ["q"]),
     "long-word": "y" * 5000,
+    "cjk-single-paragraph": "中文 abc " * 150,
+    "cjk-spaces-at-breaks": ("中" * 61 + " ab " + "文" * 70 + " ") * 5,
+    "cjk-long": ("中文测试，" * 40 + "\n") * 200,
 }
 
 

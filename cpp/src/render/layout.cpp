@@ -515,7 +515,20 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
   double width_used = 0;
   double max_width = first_width;
   const std::size_t nu = us.size();
-  auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk) {
+  // A paragraph that reportlab parses into a single fragment (one source line, no entity, no
+  // nbsp) wraps through textsplit.dumbSplit, which strips every line but the last (Python
+  // whitespace, nbsp included) after measuring it; the multi-fragment path keeps the spaces.
+  bool single_frag = para.frags.size() == 1 && !para.frags[0].brk;
+  if (single_frag)
+    for (const LChar& c : para.chars)
+      if (c.cp == 0xA0 || c.cp == U'&' || c.cp == U'<' || c.cp == U'>') single_frag = false;
+  auto py_space = [](char32_t c) { return c == 0xA0 || is_rl_space(c); };
+  auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk,
+                  bool last = false) {
+    if (single_frag && !last) {
+      while (b < e && us[b].idx != std::size_t(-1) && py_space(us[b].cp)) ++b;
+      while (e > b && us[e - 1].idx != std::size_t(-1) && py_space(us[e - 1].cp)) --e;
+    }
     Line l;
     l.wb = out.size();
     for (std::size_t k = b; k < e; ++k) {
@@ -571,7 +584,7 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
     line_start = i;
     width_used = 0;
   }
-  if (width_used > 0) emit(line_start, nu, max_width - width_used, width_used, false);
+  if (width_used > 0) emit(line_start, nu, max_width - width_used, width_used, false, true);
   const_cast<Para&>(para).words = std::move(out);
   (void)first_char;
   return lines;
