@@ -7,8 +7,8 @@ export GLYPH_VENV GLYPH_ROOT
 
 # Debian packages the build and the tests need.
 GLYPH_APT_PACKAGES=(cmake g++ make pkg-config libfreetype-dev libharfbuzz-dev libfmt-dev libstb-dev
-  nlohmann-json3-dev catch2 pybind11-dev poppler-utils fonts-dejavu-core fonts-noto-cjk
-  python3-venv)
+  libdeflate-dev nlohmann-json3-dev libpcre2-dev catch2 pybind11-dev poppler-utils
+  fonts-dejavu-core fonts-noto-cjk python3-venv tesseract-ocr tesseract-ocr-eng)
 
 glyph_apt_install() {
   local missing=()

@@ -6,6 +6,8 @@
     result.pages[0].pixels                            # numpy (H, W, 3) uint8, zero-copy
     result.pages[0].to_pil().save("p1.png")
     glyph.Renderer("config_en.json").render_to_dir(text, "out", unique_id="doc-1")
+    tok = glyph.Tokenizer.from_file("tokenizer.json")  # HF byte-level BPE, e.g. GLM-4.1V's
+    result.summary(tokenizer=tok)                     # text tokens and compression ratio
 
 The VLM (glyph.vlm) needs torch and is imported on demand; nothing here imports torch.
 """
@@ -29,6 +31,8 @@ from ._core import (  # noqa: E402
     Page,
     PageLayout,
     RenderConfig,
+    Tokenizer,
+    TokenizerError,
     default_font_path,
     find_cjk_font,
     smart_resize,
@@ -36,32 +40,60 @@ from ._core import (  # noqa: E402
 )
 from .pipeline import Answer, Pipeline  # noqa: E402  (no torch: the model brings it)
 from .render import Renderer, RenderResult, render, render_to_dir, sample_text  # noqa: E402
+from .search import (  # noqa: E402
+    ConfigSearch,
+    HttpAdvisor,
+    OcrEvaluator,
+    SearchOptions,
+    SearchResult,
+    SearchSpace,
+)
+from ._core import SearchError  # noqa: E402
+from .tokenizer import (  # noqa: E402
+    GLM4V_PROMPT_TEMPLATE,
+    glm4v_prompt,
+    glm4v_prompt_ids,
+    load_tokenizer,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GLM4V_PROMPT_TEMPLATE",
     "Alignment",
     "Answer",
     "ConfigError",
+    "ConfigSearch",
     "FontError",
     "GlyphError",
     "GlyphIOError",
     "GlyphNotImplementedError",
+    "HttpAdvisor",
     "InputError",
     "LineInfo",
     "ModelLoadError",
+    "OcrEvaluator",
     "Page",
     "PageLayout",
     "Pipeline",
     "RenderConfig",
     "RenderResult",
     "Renderer",
+    "SearchError",
+    "SearchOptions",
+    "SearchResult",
+    "SearchSpace",
     "default_font_path",
     "find_cjk_font",
+    "glm4v_prompt",
+    "glm4v_prompt_ids",
+    "load_tokenizer",
     "render",
     "render_to_dir",
     "sample_text",
     "smart_resize",
+    "Tokenizer",
+    "TokenizerError",
     "visual_tokens",
     "__version__",
 ]

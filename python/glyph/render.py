@@ -66,13 +66,25 @@ class RenderResult:
 
     pages: list
     stats: dict = field(default_factory=dict)
+    text: Optional[str] = field(default=None, repr=False)  # the rendered text, for token counts
 
     @property
     def visual_tokens(self) -> int:
         return int(self.stats.get("visual_tokens", sum(p.visual_tokens for p in self.pages)))
 
-    def summary(self, text_tokens: Optional[int] = None) -> dict:
-        """pages, visual tokens and, given the text's token count, the compression ratio."""
+    def summary(self, text_tokens: Optional[int] = None, tokenizer: Any = None) -> dict:
+        """pages, visual tokens and, given the text's token count, the compression ratio.
+
+        ``tokenizer`` (a glyph.Tokenizer or a tokenizer.json path) counts the text tokens of the
+        rendered text when ``text_tokens`` is not given.
+        """
+        if text_tokens is None and tokenizer is not None:
+            if self.text is None:
+                raise ValueError("summary(tokenizer=...) needs the text: use Renderer.render()")
+            from .tokenizer import load_tokenizer
+
+            text = self.text.decode("utf-8", "replace") if isinstance(self.text, bytes) else self.text
+            text_tokens = load_tokenizer(tokenizer).count(text)
         out = {
             "pages": len(self.pages),
             "characters": self.stats.get("characters", 0),
@@ -112,7 +124,7 @@ class Renderer:
 
     def render(self, text: Union[str, bytes]) -> RenderResult:
         pages, stats = self._impl.render(text)
-        return RenderResult(pages, stats)
+        return RenderResult(pages, stats, text)
 
     def render_each(self, text: Union[str, bytes], callback: Callable[[Page], None]) -> dict:
         """Stream pages to ``callback`` as they are finished (bounded memory); returns stats."""
@@ -134,7 +146,10 @@ class Renderer:
 
     def render_batch(self, texts: Sequence[Union[str, bytes]], threads: int = 0) -> list:
         """Render many texts on a C++ thread pool (GIL released). Same output for any thread count."""
-        return [RenderResult(p, s) for p, s in self._impl.render_batch(list(texts), threads)]
+        texts = list(texts)
+        return [
+            RenderResult(p, s, t) for (p, s), t in zip(self._impl.render_batch(texts, threads), texts)
+        ]
 
     def __repr__(self) -> str:
         return f"glyph.Renderer({self.config.to_json(-1)})"

@@ -1,10 +1,176 @@
+// Renderer tests as data: config parsing and errors, the reference's geometry (docs/reference-
+// layout.md section 10), UTF-8, PNG round trip, resampling and auto-crop.
 #include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#include <stb/stb_image.h>
 
 #include "glyph/glyph.h"
 
-TEST_CASE("smart_resize matches GLM-4.1V for a full A4 page at 72 dpi") {
-  auto s = glyph::smart_resize(842, 595);
-  CHECK(s.height == 840);
-  CHECK(s.width == 588);
+namespace fs = std::filesystem;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string ref_dir() { return GLYPH_TEST_REFERENCE_DIR; }
+bool have_reference() { return fs::exists(ref_dir() + "/config_en.json"); }
+std::string read_file(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+glyph::RenderConfig config_en() {
+  auto c = glyph::RenderConfig::from_file(ref_dir() + "/config_en.json");
+  c.font_path = ref_dir() + "/Verdana.ttf";
+  return c;
+}
+}  // namespace
+
+TEST_CASE("smart_resize matches GLM-4.1V") {
+  CHECK(glyph::smart_resize(842, 595).height == 840);
+  CHECK(glyph::smart_resize(842, 595).width == 588);
   CHECK(glyph::visual_tokens(842, 595) == 630);
+  CHECK(glyph::visual_tokens(1123, 794) == 1120);
+  CHECK(glyph::visual_tokens(1404, 992) == 1750);
+  CHECK(glyph::visual_tokens(10, 10) == 9);  // sides raised to 28, then 2x84x84 >= min_pixels
+  CHECK_THROWS_AS(glyph::smart_resize(10, 5000), glyph::InputError);
+}
+
+TEST_CASE("config defaults and JSON round trip") {
+  glyph::RenderConfig c;
+  CHECK(c.leading() == 10);
+  CHECK(c.alignment == glyph::Alignment::kJustify);
+  auto j = c.to_json();
+  auto back = glyph::RenderConfig::from_json(j);
+  CHECK(back.to_json() == j);
+  auto d = glyph::RenderConfig::from_json(R"({"page-size": "612,792", "font-size": 10})");
+  CHECK(d.page_width == 612);
+  CHECK(d.leading() == 11);
+  d.set("alignment", "\"center\"");
+  CHECK(d.alignment == glyph::Alignment::kCenter);
+}
+
+TEST_CASE("config errors name the key and the value") {
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json(R"({"font-size": "x"})"),
+                    Contains("font-size") && Contains("expected a number"));
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json(R"({"font-color": "#ggg000"})"),
+                    Contains("font-color") && Contains("#ggg000"));
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json(R"({"alignment": "MIDDLE"})"),
+                    Contains("alignment") && Contains("MIDDLE"));
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json(R"({"fontsize": 9})"),
+                    Contains("unknown config key 'fontsize'"));
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json("[1, 2]"), Contains("JSON object"));
+  glyph::RenderConfig c;
+  c.margin_x = 300;
+  CHECK_THROWS_WITH(c.validate(), Contains("margin-x") && Contains("300"));
+  c = glyph::RenderConfig();
+  c.dpi = 2;
+  CHECK_THROWS_WITH(c.validate(), Contains("dpi"));
+  c = glyph::RenderConfig();
+  c.newline_markup = "<p/>";
+  CHECK_THROWS_WITH(c.validate(), Contains("newline-markup"));
+  c = glyph::RenderConfig();
+  c.font_path = "/nonexistent/font.ttf";
+  CHECK_THROWS_AS(glyph::Renderer(c), glyph::FontError);
+}
+
+TEST_CASE("UTF-8 decoding replaces and counts invalid sequences like Python") {
+  auto d = glyph::decode_utf8("a\xff" "b\xe2\x82" "c\xf0\x9f\x98\x80");
+  CHECK(d.invalid_sequences == 2);
+  CHECK(d.codepoints == std::u32string(U"a\uFFFDb\uFFFDc\U0001F600"));
+  CHECK(glyph::encode_utf8(d.codepoints) == "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xf0\x9f\x98\x80");
+}
+
+TEST_CASE("geometry of config_en matches the reference (docs/reference-layout.md 10)") {
+  if (!have_reference()) return;
+  glyph::Renderer r(config_en());
+  std::string text = read_file(ref_dir() + "/input.txt");
+  auto pages = r.layout(text);
+  REQUIRE(pages.size() == 1);
+  REQUIRE(pages[0].lines.size() == 54);
+  CHECK(pages[0].lines[0].text == "Little Red Riding Hood");
+  CHECK(pages[0].lines[0].width == Approx(100.52490234375).epsilon(1e-12));
+  CHECK(pages[0].lines[0].x == 16);
+  CHECK(pages[0].lines[0].baseline == 25);  // 842 - 817 pt
+  CHECK(pages[0].lines[1].baseline == 35);
+  CHECK(pages[0].lines[1].width == Approx(559.99072265625).epsilon(1e-12));
+  auto result = r.render(text);
+  REQUIRE(result.pages.size() == 1);
+  CHECK(result.pages[0].width == 589);
+  CHECK(result.pages[0].height == 566);
+}
+
+TEST_CASE("reference defaults: A4 at 72 dpi is 596x842 with 78 lines per page") {
+  if (!have_reference()) return;
+  glyph::RenderConfig c;
+  c.font_path = ref_dir() + "/Verdana.ttf";
+  glyph::Renderer r(c);
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "line " + std::to_string(i) + "\n";
+  auto pages = r.layout(text);
+  REQUIRE(pages.size() >= 2);
+  CHECK(pages[0].lines.size() == 78);
+  auto res = r.render("x");
+  CHECK(res.pages[0].width == 596);
+  CHECK(res.pages[0].height == 842);
+}
+
+TEST_CASE("PNG round trip is lossless at every compression level") {
+  glyph::Renderer r;  // default config, shipped font
+  auto res = r.render("PNG round trip 0123456789");
+  const glyph::Page& p = res.pages.at(0);
+  for (int level : {0, 1, 6, 9}) {
+    auto bytes = glyph::encode_png(p, level);
+    int w, h, n;
+    unsigned char* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w,
+                                                &h, &n, 3);
+    REQUIRE(data != nullptr);
+    CHECK(w == p.width);
+    CHECK(h == p.height);
+    CHECK(std::equal(p.pixels.begin(), p.pixels.end(), data));
+    stbi_image_free(data);
+  }
+  CHECK_THROWS_AS(glyph::write_png(p, "/nonexistent-dir/x/page.png"), glyph::IoError);
+}
+
+TEST_CASE("bicubic resize: identity, constant images and sizes") {
+  std::vector<std::uint8_t> img(7 * 5 * 3);
+  for (std::size_t i = 0; i < img.size(); ++i) img[i] = static_cast<std::uint8_t>(i * 37 % 251);
+  auto same = glyph::resize_bicubic(img.data(), 7, 5, 7, 5);
+  CHECK(same == img);
+  std::vector<std::uint8_t> flat(40 * 30 * 3, 200);
+  auto small = glyph::resize_bicubic(flat.data(), 40, 30, 13, 11);
+  CHECK(small.size() == 13 * 11 * 3);
+  CHECK(std::all_of(small.begin(), small.end(), [](std::uint8_t v) { return v == 200; }));
+}
+
+TEST_CASE("auto-crop keeps last ink + margin (width +1, height without +1)") {
+  glyph::Page p;
+  p.width = 50;
+  p.height = 40;
+  p.pixels.assign(50 * 40 * 3, 255);
+  p.row(20)[3 * 30] = 0;  // one ink pixel at (x=30, y=20)
+  glyph::auto_crop(p, true, true, 5, 4);
+  CHECK(p.width == 36);   // 30 + 1 + 5
+  CHECK(p.height == 24);  // 20 + 4
+}
+
+TEST_CASE("render_batch is identical for any thread count") {
+  glyph::Renderer r;
+  std::vector<std::string> texts;
+  for (int i = 0; i < 6; ++i) texts.push_back(std::string(300 * (i + 1), 'a') + " end " + std::to_string(i));
+  auto one = r.render_batch(texts, 1);
+  auto two = r.render_batch(texts, 2);
+  REQUIRE(one.size() == two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) {
+    REQUIRE(one[i].pages.size() == two[i].pages.size());
+    for (std::size_t k = 0; k < one[i].pages.size(); ++k)
+      CHECK(one[i].pages[k].pixels == two[i].pages[k].pixels);
+  }
 }

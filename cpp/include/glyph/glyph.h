@@ -11,3 +11,7 @@
 #include "glyph/render/png.h"
 #include "glyph/render/renderer.h"
 #include "glyph/render/vision_tokens.h"
+#include "glyph/search/search.h"
+#include "glyph/search/space.h"
+#include "glyph/tokenizer/prompt.h"
+#include "glyph/tokenizer/tokenizer.h"

@@ -179,11 +179,20 @@ std::optional<Rgb> get_optional_colour(const json& v, std::string_view key) {
   return Rgb::parse(get_string(v, key), key);
 }
 
+// Relative font paths resolve against the config file's folder. Glyph's own configs say
+// "../config/Verdana.ttf" (relative to its scripts folder); when that file does not exist but one
+// of the same name sits beside the config, that one is used.
 std::string resolve_path(const std::string& path, const std::string& base_dir) {
   if (path.empty() || base_dir.empty()) return path;
   fs::path p(path);
   if (p.is_absolute()) return path;
-  return (fs::path(base_dir) / p).lexically_normal().string();
+  fs::path resolved = (fs::path(base_dir) / p).lexically_normal();
+  std::error_code ec;
+  if (!fs::exists(resolved, ec)) {
+    fs::path beside = fs::path(base_dir) / p.filename();
+    if (fs::exists(beside, ec)) return beside.lexically_normal().string();
+  }
+  return resolved.string();
 }
 
 void apply_key(RenderConfig& c, std::string_view key, const json& v, const std::string& base_dir) {
@@ -201,7 +210,7 @@ void apply_key(RenderConfig& c, std::string_view key, const json& v, const std::
   else if (key == "page-bg-color") c.page_bg_color = Rgb::parse(get_string(v, key), key);
   else if (key == "para-bg-color") c.para_bg_color = get_optional_colour(v, key);
   else if (key == "para-border-color") c.para_border_color = get_optional_colour(v, key);
-  else if (key == "alignment") c.alignment = parse_alignment(get_string(v, key));
+  else if (key == "alignment") c.alignment = parse_alignment(get_string(v, key), /*strict=*/true);
   else if (key == "horizontal-scale") c.horizontal_scale = get_number(v, key);
   else if (key == "first-line-indent") c.first_line_indent = get_number(v, key);
   else if (key == "left-indent") c.left_indent = get_number(v, key);

@@ -102,7 +102,7 @@ struct FontSet::Face {
 };
 
 FontSet::FontSet(const std::vector<FontData>& fonts, double font_size, double pixel_per_point)
-    : bmp_(0x10000), bmp_known_(0x10000, 0) {
+    : bmp_(0x10000), bmp_known_(0x10000, 0), font_size_(font_size) {
   GLYPH_CHECK(!fonts.empty(), FontError, "no font given");
   GLYPH_CHECK(FT_Init_FreeType(&library_) == 0, FontError, "FreeType failed to initialise");
   const double pixel_size = font_size * pixel_per_point;
@@ -165,16 +165,35 @@ CharInfo FontSet::compute(char32_t cp) {
   return info;
 }
 
+namespace {
+// reportlab's fp_str: how a number is written into the PDF (7 significant digits at most).
+double fp_str(double x) {
+  const double ax = std::fabs(x);
+  if (ax <= 1e-7) return 0;
+  int d = 6;
+  if (ax > 1) d = std::min(std::max(0, 6 - static_cast<int>(std::log10(ax))), 6);
+  const double p = std::pow(10.0, d);
+  return std::round(x * p) / p;
+}
+}  // namespace
+
+CharInfo FontSet::compute_with_advance(char32_t cp) {
+  CharInfo info = compute(cp);
+  // poppler advances glyphs by the PDF /Widths entry, which reportlab writes with fp_str.
+  info.pdf_advance = fp_str(info.width1000) / 1000.0 * font_size_;
+  return info;
+}
+
 const CharInfo& FontSet::lookup(char32_t cp) {
   if (cp < 0x10000) {
     if (!bmp_known_[cp]) {
-      bmp_[cp] = compute(cp);
+      bmp_[cp] = compute_with_advance(cp);
       bmp_known_[cp] = 1;
     }
     return bmp_[cp];
   }
   auto it = astral_.find(cp);
-  if (it == astral_.end()) it = astral_.emplace(cp, compute(cp)).first;
+  if (it == astral_.end()) it = astral_.emplace(cp, compute_with_advance(cp)).first;
   return it->second;
 }
 

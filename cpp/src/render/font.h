@@ -41,6 +41,7 @@ struct CharInfo {
   std::uint16_t font = 0;     // index in the FontSet
   std::uint32_t glyph = 0;    // glyph id in that font (0 = .notdef)
   double width1000 = 0;       // advance in 1/1000 em (reportlab's TTFont widths)
+  double pdf_advance = 0;     // points: the PDF /Widths entry (fp_str-rounded) x size / 1000
   bool missing = false;       // no font in the chain has this character
 };
 
@@ -59,11 +60,13 @@ class FontSet {
   // reportlab's getAscentDescent for the primary font, in 1/1000 em.
   double ascent1000() const { return ascent1000_; }
   double descent1000() const { return descent1000_; }
+  double font_size() const { return font_size_; }
   std::size_t size() const { return faces_.size(); }
 
  private:
   struct Face;
   CharInfo compute(char32_t cp);
+  CharInfo compute_with_advance(char32_t cp);
 
   FT_Library library_ = nullptr;
   std::vector<std::unique_ptr<Face>> faces_;
@@ -71,6 +74,7 @@ class FontSet {
   std::vector<std::uint8_t> bmp_known_;
   std::unordered_map<char32_t, CharInfo> astral_;
   double ascent1000_ = 0, descent1000_ = 0;
+  double font_size_ = 0;
 };
 
 }  // namespace glyph

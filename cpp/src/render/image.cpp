@@ -124,15 +124,25 @@ void auto_crop(Page& page, bool crop_width, bool crop_height, double margin_x_px
   int g[4] = {luma(page.row(0)), luma(page.row(0) + 3), luma(page.row(1)), luma(page.row(1) + 3)};
   std::sort(g, g + 4);
   const double bg = (g[1] + g[2]) / 2.0;
+  auto ink = [&](const std::uint8_t* px) { return std::fabs(luma(px) - bg) > 5; };
+  // Only the last ink row and column matter: scan rows bottom-up until one has ink, then each row
+  // above it from the right, stopping at the best column so far (a page is read about once).
   int last_col = -1, last_row = -1;
-  for (int y = 0; y < page.height; ++y) {
+  for (int y = page.height - 1; y >= 0 && last_row < 0; --y) {
     const std::uint8_t* r = page.row(y);
-    for (int x = 0; x < page.width; ++x) {
-      if (std::fabs(luma(r + 3 * x) - bg) > 5) {
+    for (int x = 0; x < page.width; ++x)
+      if (ink(r + 3 * x)) {
         last_row = y;
-        if (x > last_col) last_col = x;
+        break;
       }
-    }
+  }
+  for (int y = 0; y <= last_row; ++y) {
+    const std::uint8_t* r = page.row(y);
+    for (int x = page.width - 1; x > last_col; --x)
+      if (ink(r + 3 * x)) {
+        last_col = x;
+        break;
+      }
   }
   if (last_row < 0) return;
   // Pillow rounds crop boxes half to even; Glyph's height crop has no "+ 1".

@@ -515,7 +515,20 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
   double width_used = 0;
   double max_width = first_width;
   const std::size_t nu = us.size();
-  auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk) {
+  // A paragraph that reportlab parses into a single fragment (one source line, no entity, no
+  // nbsp) wraps through textsplit.dumbSplit, which strips every line but the last (Python
+  // whitespace, nbsp included) after measuring it; the multi-fragment path keeps the spaces.
+  bool single_frag = para.frags.size() == 1 && !para.frags[0].brk;
+  if (single_frag)
+    for (const LChar& c : para.chars)
+      if (c.cp == 0xA0 || c.cp == U'&' || c.cp == U'<' || c.cp == U'>') single_frag = false;
+  auto py_space = [](char32_t c) { return c == 0xA0 || is_rl_space(c); };
+  auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk,
+                  bool last = false) {
+    if (single_frag && !last) {
+      while (b < e && us[b].idx != std::size_t(-1) && py_space(us[b].cp)) ++b;
+      while (e > b && us[e - 1].idx != std::size_t(-1) && py_space(us[e - 1].cp)) --e;
+    }
     Line l;
     l.wb = out.size();
     for (std::size_t k = b; k < e; ++k) {
@@ -571,7 +584,7 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
     line_start = i;
     width_used = 0;
   }
-  if (width_used > 0) emit(line_start, nu, max_width - width_used, width_used, false);
+  if (width_used > 0) emit(line_start, nu, max_width - width_used, width_used, false, true);
   const_cast<Para&>(para).words = std::move(out);
   (void)first_char;
   return lines;
@@ -601,18 +614,21 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
       continue;
     }
     if (take < remaining && !cjk_ && lines[pos + take - 1].line_break) {
-      // reportlab quirk: the continuation's words start at the <br/> that ended the last line
-      // here (_split_blParaProcessed slices from lines[s].sFW), so it opens with an empty line.
-      Line empty;
-      empty.wb = empty.we = lines[pos + take - 1].we;
-      empty.line_break = true;
-      empty.extra = frame_width_ - cfg_.left_indent - cfg_.right_indent;
-      lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(pos + take), empty);
-      ++end;
-    }
-    if (take == 0 && remaining == 0 && avail <= 0 && !at_top_) {
-      flush_page();
-      continue;
+      // reportlab quirk (_split_blParaProcessed): both pieces are re-wrapped from frag words, and
+      // the continuation's words start at the <br/> that ended the last line kept here. So the
+      // continuation opens with an empty line; when that last line was itself empty, it is the
+      // one that moves (this page keeps one line fewer), otherwise an extra empty line appears.
+      const Line& last_here = lines[pos + take - 1];
+      if (last_here.wb == last_here.we && take > 1) {
+        --take;
+      } else {
+        Line empty;
+        empty.wb = empty.we = last_here.we;
+        empty.line_break = true;
+        empty.extra = frame_width_ - cfg_.left_indent - cfg_.right_indent;
+        lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(pos + take), empty);
+        ++end;
+      }
     }
     // Draw lines [pos, pos + take) with the piece's top at y_ + s.
     const double top = y_ + s;
@@ -636,12 +652,18 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
       page_.rects.push_back(r);
     }
     const bool piece_is_last = pos + take == end;
+    // reportlab moves the text cursor back by a line's offset after drawing it. A squeezed
+    // CENTER/RIGHT line is drawn without first moving by its offset (_centerDrawParaLineX has no
+    // setXPos in that branch), so the offset is lost there and every later line of this piece
+    // shifts left by it. Copied, since the model saw such pages.
+    double cursor_shift = 0;
     for (std::size_t li = 0; li < take; ++li) {
       const Line& L = lines[pos + li];
       const bool para_first_line = first && li == 0;
       const bool para_last_line = last_piece && piece_is_last && li + 1 == take;
       LaidLine out;
-      double offset = cfg_.left_indent + (para_first_line ? cfg_.first_line_indent : 0.0);
+      const double line_offset = para_first_line ? cfg_.first_line_indent : 0.0;
+      double offset = cfg_.left_indent + cursor_shift + line_offset;
       out.baseline = top + cfg_.font_size + static_cast<double>(li) * leading;
       out.width = L.width;
       // Build the drawn characters: words, with a space after a word followed by one.
@@ -674,6 +696,10 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
         if (!simple && n_spaces > 0) ws = extra / n_spaces;
       } else if (!fits && n_spaces > 0) {
         ws = extra / n_spaces;
+        if (cfg_.alignment != Alignment::kLeft) {
+          x -= line_offset;
+          cursor_shift -= line_offset;
+        }
       } else if (cfg_.alignment == Alignment::kCenter) {
         x += 0.5 * extra;
       } else if (cfg_.alignment == Alignment::kRight) {

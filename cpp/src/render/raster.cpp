@@ -24,32 +24,23 @@ void fill_background(Page& page, Rgb c) {
   }
 }
 
-// Fills the rectangle [x0, x1) x [y0, y1) (pixels, fractional) with exact-area anti-aliasing.
+// Fills the rectangle [x0, x1) x [y0, y1) (pixels). Like Splash with stroke adjustment, the edges
+// snap to whole pixels (floor(v + 0.5)) and a rectangle is at least one pixel wide and high.
 void fill_rect(Page& page, double x0, double y0, double x1, double y1, Rgb c) {
-  x0 = std::max(x0, 0.0);
-  y0 = std::max(y0, 0.0);
-  x1 = std::min(x1, static_cast<double>(page.width));
-  y1 = std::min(y1, static_cast<double>(page.height));
-  if (x1 <= x0 || y1 <= y0) return;
-  const int ix0 = static_cast<int>(std::floor(x0)), ix1 = static_cast<int>(std::ceil(x1));
-  const int iy0 = static_cast<int>(std::floor(y0)), iy1 = static_cast<int>(std::ceil(y1));
+  int ix0 = static_cast<int>(std::floor(x0 + 0.5)), ix1 = static_cast<int>(std::floor(x1 + 0.5));
+  int iy0 = static_cast<int>(std::floor(y0 + 0.5)), iy1 = static_cast<int>(std::floor(y1 + 0.5));
+  if (ix1 <= ix0) ix1 = ix0 + 1;
+  if (iy1 <= iy0) iy1 = iy0 + 1;
+  ix0 = std::max(ix0, 0);
+  iy0 = std::max(iy0, 0);
+  ix1 = std::min(ix1, page.width);
+  iy1 = std::min(iy1, page.height);
   for (int y = iy0; y < iy1; ++y) {
-    const double cy = std::min(y1, y + 1.0) - std::max(y0, static_cast<double>(y));
-    std::uint8_t* row = page.row(y);
-    for (int x = ix0; x < ix1; ++x) {
-      const double cx = std::min(x1, x + 1.0) - std::max(x0, static_cast<double>(x));
-      const int a = static_cast<int>(std::lround(cx * cy * 255));
-      if (a <= 0) continue;
-      std::uint8_t* px = row + 3 * x;
-      if (a >= 255) {
-        px[0] = c.r;
-        px[1] = c.g;
-        px[2] = c.b;
-      } else {
-        px[0] = div255(a * c.r + (255 - a) * px[0]);
-        px[1] = div255(a * c.g + (255 - a) * px[1]);
-        px[2] = div255(a * c.b + (255 - a) * px[2]);
-      }
+    std::uint8_t* px = page.row(y) + 3 * ix0;
+    for (int x = ix0; x < ix1; ++x, px += 3) {
+      px[0] = c.r;
+      px[1] = c.g;
+      px[2] = c.b;
     }
   }
 }
@@ -113,22 +104,22 @@ void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rg
       const double h = 0.5 * r.line_width * scale;
       fill_rect(page, x0 - h, y0 - h, x1 + h, y0 + h, r.stroke_color);  // top
       fill_rect(page, x0 - h, y1 - h, x1 + h, y1 + h, r.stroke_color);  // bottom
-      fill_rect(page, x0 - h, y0 + h, x0 + h, y1 - h, r.stroke_color);  // left
-      fill_rect(page, x1 - h, y0 + h, x1 + h, y1 - h, r.stroke_color);  // right
+      fill_rect(page, x0 - h, y0 - h, x0 + h, y1 + h, r.stroke_color);  // left
+      fill_rect(page, x1 - h, y0 - h, x1 + h, y1 + h, r.stroke_color);  // right
     }
   }
 
   const double frame_left = cfg.margin_x + 6.0;
   const Rgb colors[2] = {cfg.font_color, markup_color};
   for (const LaidLine& line : laid.lines) {
-    double x = frame_left + line.x;
+    // The PDF holds the paragraph origin and the line offset as separate fp_str numbers.
+    double x = fp_str(frame_left) + fp_str(line.x);
     const double baseline_px = line.baseline * scale;
     const int oy = static_cast<int>(std::floor(baseline_px));
     const double word_space = fp_str(line.word_space);
     for (const LChar& ch : line.chars) {
       const CharInfo& ci = fonts.lookup(ch.cp);
-      // poppler advances by the PDF /Widths entry (fp_str of the 1/1000 em width).
-      const double adv = fp_str(ci.width1000) / 1000.0 * cfg.font_size;
+      const double adv = ci.pdf_advance;
       if (!is_blank(ch.cp)) {
         const double px = x * scale;
         const double fx = std::floor(px);

@@ -28,8 +28,9 @@ struct Rgb {
 };
 
 const char* alignment_name(Alignment a);
-// "LEFT"/"CENTER"/"CENTRE"/"RIGHT"/"JUSTIFY" (any case). Unknown names: JUSTIFY, as the reference
-// does, unless `strict`, where they throw ConfigError.
+// "LEFT"/"CENTER"/"CENTRE"/"RIGHT"/"JUSTIFY" (any case). Unknown names: JUSTIFY (what Glyph's
+// reference does) unless `strict`, where they throw ConfigError. Config files are read strictly so
+// a typo is reported instead of silently justifying.
 Alignment parse_alignment(std::string_view name, bool strict = false);
 
 struct RenderConfig {

@@ -1,0 +1,5 @@
+import sys
+
+from glyph.cli import main
+
+sys.exit(main())

@@ -1,0 +1,149 @@
+"""`glyph search`: the config search from the command line.
+
+    glyph search --val val.jsonl --evaluator ocr --population 16 --generations 20 --seed 0 --out out
+    glyph search --space space.json --val a.txt b.txt --evaluator mypkg.eval:score \
+                 --advisor http://localhost:8000/v1 --advisor-model qwen --min-accuracy 0.9
+
+The cli module wires it in with ``search_cli.add_parser(subparsers)``; ``python -m
+glyph.search_cli ...`` runs it alone. Re-running with the same --out resumes from out/search.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import sys
+from typing import Callable, List, Optional
+
+__all__ = ["add_parser", "run", "main", "load_callable"]
+
+
+def load_callable(spec: str) -> Callable:
+    """"module:function" (or "module:Class" instantiated without arguments) -> callable."""
+    if ":" not in spec:
+        raise SystemExit(f"--evaluator/--text-tokens: expected module:function, got {spec!r}")
+    mod_name, _, attr = spec.partition(":")
+    try:
+        obj = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise SystemExit(f"cannot import {mod_name!r}: {e}") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise SystemExit(f"{mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if isinstance(obj, type):
+        obj = obj()
+    if not callable(obj):
+        raise SystemExit(f"{spec!r} is not callable")
+    return obj
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "search",
+        help="search rendering configs (accuracy vs compression)",
+        description=__doc__.split("\n\n")[0],
+    )
+    configure(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", help="search space JSON (default: the built-in space)")
+    p.add_argument("--val", nargs="+", required=True,
+                   help="validation samples: .jsonl files ({'text': ...} per line) or text files")
+    p.add_argument("--limit-chars", type=int, default=0, help="cut each sample to this many chars")
+    p.add_argument("--evaluator", required=True,
+                   help="'ocr' (Tesseract) or module:function taking (config, pages, sample)")
+    p.add_argument("--text-tokens", help="module:function counting text tokens (default: approx)")
+    p.add_argument("--advisor", help="OpenAI-compatible chat-completions URL (LLM advisor)")
+    p.add_argument("--advisor-model", default="", help="model name sent to the advisor")
+    p.add_argument("--advisor-key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the advisor's API key")
+    p.add_argument("--seed-config", action="append", default=[],
+                   help="config JSON placed in the first generation (repeatable)")
+    p.add_argument("--population", type=int, default=16)
+    p.add_argument("--generations", type=int, default=20)
+    p.add_argument("--budget", type=int, default=0, help="max evaluations (0: population x gens)")
+    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="parallel evaluations")
+    p.add_argument("--objective", choices=["pareto", "accuracy", "compression"], default="pareto")
+    p.add_argument("--min-accuracy", type=float)
+    p.add_argument("--min-compression", type=float)
+    p.add_argument("--out", required=True, help="output folder (log, best config, front, plot)")
+    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class ProgressBar:
+    """One line per generation, redrawn after every evaluation."""
+
+    def __init__(self, stream=sys.stderr, width: int = 24):
+        self.stream, self.width = stream, width
+
+    def __call__(self, p: dict) -> None:
+        to_do = max(p["to_do"], 1)
+        done = to_do if p["generation_done"] else p["done"]
+        filled = int(self.width * done / to_do)
+        acc, comp = p["best_accuracy"], p["best_compression"]
+        best = "no feasible config yet" if math.isnan(acc) else f"best acc {acc:.4f}  comp {comp:.3f}"
+        line = (f"\rgen {p['generation'] + 1:>3}/{p['generations']} "
+                f"[{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{'done' if p['generation_done'] else f'{done}/{to_do}'}  "
+                f"evals {p['evaluations']}  {best}")
+        self.stream.write(line.ljust(100))
+        if p["generation_done"]:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from .search import ConfigSearch, HttpAdvisor, OcrEvaluator, load_samples
+    from .render import as_config
+
+    samples = load_samples(args.val, limit_chars=args.limit_chars)
+    evaluator = OcrEvaluator() if args.evaluator == "ocr" else load_callable(args.evaluator)
+    text_tokens = load_callable(args.text_tokens) if args.text_tokens else None
+    advisor = None
+    if args.advisor:
+        advisor = HttpAdvisor(args.advisor, model=args.advisor_model,
+                              api_key_env=args.advisor_key_env)
+    opts = dict(population=args.population, generations=args.generations, budget=args.budget,
+                patience=args.patience, seed=args.seed, threads=args.threads,
+                objective=args.objective)
+    if args.min_accuracy is not None:
+        opts["min_accuracy"] = args.min_accuracy
+    if args.min_compression is not None:
+        opts["min_compression"] = args.min_compression
+    search = ConfigSearch(args.space, seeds=[as_config(c) for c in args.seed_config], **opts)
+    os.makedirs(args.out, exist_ok=True)
+    log = os.path.join(args.out, "search.jsonl")
+    if os.path.exists(log) and os.path.getsize(log) > 0:
+        print(f"[glyph] resuming from {log}", file=sys.stderr)
+    result = search.run(samples, evaluator, text_tokens=text_tokens, advisor=advisor, log=log,
+                        progress=None if args.quiet else ProgressBar())
+    for note in search.seed_notes:
+        print(f"[glyph] seed: {note}", file=sys.stderr)
+    paths = result.save(args.out, plot=not args.no_plot)
+    print(f"[glyph] {result.stop_reason}; {len(result.raw.evaluated)} evaluations "
+          f"(text tokens: {result.text_token_counter})", file=sys.stderr)
+    print(f"{'accuracy':>9} {'compression':>11}  settings")
+    for d in result.front:
+        print(f"{d['accuracy']:9.4f} {d['compression']:11.3f}  {json.dumps(d['settings'])}")
+    for k, v in paths.items():
+        print(f"[glyph] {k}: {v}", file=sys.stderr)
+    return 0 if result.raw.best is not None else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="glyph search", description=__doc__.split("\n\n")[0])
+    configure(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""glyphcpp against Glyph's reference pipeline (reportlab + pdftoppm): same pages, same line breaks,
+same page sizes, near-identical pixels."""
+import random
+
+import numpy as np
+import pytest
+
+import glyph
+
+
+def our_lines(text, cfg):
+    return [[l.text for l in page.lines] for page in glyph.Renderer(cfg).layout(text)]
+
+
+def assert_same_layout(reference, text, cfg, pixels=False, max_mean_diff=0.05):
+    ref = reference.reference_lines(text, cfg)
+    mine = our_lines(text, cfg)
+    assert len(mine) == len(ref), f"pages: glyphcpp {len(mine)} vs reference {len(ref)}"
+    for i, (a, b) in enumerate(zip(ref, mine)):
+        assert b == a, f"page {i + 1} lines differ"
+    if pixels:
+        imgs = reference.render_reference(text, cfg)
+        pages = glyph.Renderer(cfg).render(text).pages
+        assert [im.size for im in imgs] == [p.size for p in pages]
+        diffs = [np.abs(np.asarray(im.convert("RGB"), dtype=np.int16) - p.pixels).mean()
+                 for im, p in zip(imgs, pages)]
+        assert max(diffs) < max_mean_diff, diffs
+        return diffs
+    return None
+
+
+def test_golden_page(ref_dir, config_en):
+    PIL = pytest.importorskip("PIL.Image")
+    text = (ref_dir / "input.txt").read_text()
+    res = glyph.Renderer(config_en).render(text)
+    golden = np.asarray(PIL.open(ref_dir / "Little_Red_Riding_Hood.png").convert("RGB"), dtype=np.int16)
+    assert len(res.pages) == 1
+    page = res.pages[0]
+    assert (page.width, page.height) == (589, 566)
+    diff = np.abs(page.pixels - golden)
+    # measured: mean 0.0100, 0.025% of pixels differ (sub-pixel glyph placement)
+    assert diff.mean() < 0.05
+    assert (diff.max(axis=2) > 0).mean() < 0.002
+
+
+def test_golden_lines(reference, ref_dir, config_en):
+    text = (ref_dir / "input.txt").read_text()
+    ref = reference.reference_lines(text, config_en)
+    assert [len(p) for p in ref] == [54]
+    assert our_lines(text, config_en) == ref
+
+
+@pytest.mark.parametrize("case", ["case1", "case2", "case3", "case4"])
+def test_glyph_cases(reference, ref_dir, config_en, case):
+    text = (ref_dir / f"{case}.txt").read_text()
+    assert_same_layout(reference, text, config_en, pixels=case in ("case1", "case4"))
+
+
+def _random_text(seed, n=2500):
+    rng = random.Random(seed)
+    words = "the quick brown fox jumps over a lazy dog while Glyph renders long context".split()
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.05:
+            out.append("\n")
+        elif r < 0.07:
+            out.append("\n\n\n")
+        elif r < 0.10:
+            out.append("   ")
+        elif r < 0.11:
+            out.append("x" * rng.randint(80, 300))
+        elif r < 0.12:
+            out.append("\t")
+        else:
+            out.append(rng.choice(words) + " ")
+    return "".join(out)
+
+
+VARIANTS = {
+    "defaults-justify": {},
+    "center-indents": {"alignment": "CENTER", "first-line-indent": 20, "left-indent": 15,
+                       "right-indent": 7},
+    "right-spacing": {"alignment": "RIGHT", "space-before": 6, "space-after": 4, "line-height": 11.3},
+    "justify-border": {"alignment": "JUSTIFY", "border-width": 1, "border-padding": 3,
+                       "para-border-color": "#FF0000", "para-bg-color": "#EEEEEE",
+                       "page-bg-color": "#F0F0E0"},
+    "hscale-96dpi": {"horizontal-scale": 0.8, "dpi": 96, "font-size": 10, "line-height": 12},
+    "font-markup": {"newline-markup": '<font color="#FF0000"> \\n </font>'},
+    "letter-small": {"page-size": "612,792", "font-size": 7, "line-height": 8, "margin-x": 25,
+                     "margin-y": 30},
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_config_variants(reference, config_en, name):
+    cfg = dict(config_en)
+    if name == "defaults-justify":
+        cfg = {"font-path": config_en["font-path"]}
+    cfg.update(VARIANTS[name])
+    for seed in range(2):
+        assert_same_layout(reference, _random_text(seed), cfg)
+
+
+@pytest.mark.parametrize("name,limit", [("font-markup", 0.05), ("center-indents", 0.05),
+                                        ("justify-border", 0.3), ("hscale-96dpi", 0.3)])
+def test_config_variant_pixels(reference, config_en, name, limit):
+    cfg = dict(config_en)
+    cfg.update(VARIANTS[name])
+    assert_same_layout(reference, _random_text(7, 1500), cfg, pixels=True, max_mean_diff=limit)
+
+
+OWN_TEXTS = {
+    "chinese": "从前有一个小女孩，她的名字叫小红帽。她住在森林的边上。\n" * 60,
+    "mixed": ("中文 test  two   spaces\n\n 前导空格 and a verylongwordwithoutanyspacesatallthatgoeson"
+              "andonandonandonandonandonandon 中文。") * 30,
+    "kinsoku": "中文。" * 300,
+    "long-lines": ("word " * 2000 + "\n") * 3,
+    "blank-lines": "\n" * 200 + "end",
+    "space-runs": "\n".join(" " * i + "indented" + "  " * i + "x" for i in range(120)),
+    "hundred-lines": "\n".join(f"line {i}" for i in range(100)),
+    "empty-at-page-break": "\n".join([f"l{i}" for i in range(60)] + [""] * 30 + ["q"]),
+    "long-word": "y" * 5000,
+    "cjk-single-paragraph": "中文 abc " * 150,
+    "cjk-spaces-at-breaks": ("中" * 61 + " ab " + "文" * 70 + " ") * 5,
+    "cjk-long": ("中文测试，" * 40 + "\n") * 200,
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN_TEXTS))
+def test_own_texts(reference, config_en, name):
+    assert_same_layout(reference, OWN_TEXTS[name], config_en, pixels=name in ("chinese", "long-word"))
