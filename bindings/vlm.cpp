@@ -85,7 +85,9 @@ PYBIND11_MODULE(_vlm, m) {
   static py::object model_error = core.attr("ModelLoadError");
   static py::object input_error = core.attr("InputError");
   static py::object ni_error = core.attr("GlyphNotImplementedError");
-  py::register_exception_translator([](std::exception_ptr p) {
+  // Local: only for exceptions leaving this module's functions (a global translator would also
+  // catch glyph._core's errors and flatten their types).
+  py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const glyph::ModelLoadError& e) {

@@ -61,30 +61,25 @@ def _decode(tokenizer, ids: List[int]) -> str:
 
 
 def load_tokenizer(model_dir: str) -> Any:
-    """The checkpoint's tokenizer: glyph.Tokenizer when built, else tokenizers/transformers."""
+    """The checkpoint's tokenizer: glyph.Tokenizer (C++) when it reads tokenizer.json, else
+    Hugging Face tokenizers / transformers."""
     import os
 
-    path = os.path.join(model_dir, "tokenizer.json")
+    path = os.path.join(model_dir, "tokenizer.json") if os.path.isdir(model_dir) else model_dir
+    errors = []
     try:
-        from . import Tokenizer  # type: ignore[attr-defined]  (the C++ tokenizer, when present)
+        from .tokenizer import load_tokenizer as _glyph_load
 
-        if os.path.exists(path):
-            return Tokenizer.from_file(path)
-    except ImportError:
-        pass
+        return _glyph_load(path)
+    except Exception as e:  # noqa: BLE001  (e.g. a tokenizer model glyph.Tokenizer lacks)
+        errors.append(f"glyph.Tokenizer: {e}")
     try:
         from tokenizers import Tokenizer as HFTokenizer
 
-        if os.path.exists(path):
-            return HFTokenizer.from_file(path)
-    except ImportError:
-        pass
-    try:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(model_dir)
+        return HFTokenizer.from_file(path)
     except Exception as e:  # noqa: BLE001
-        raise FileNotFoundError(f"no usable tokenizer in {model_dir} (need tokenizer.json)") from e
+        errors.append(f"tokenizers: {e}")
+    raise FileNotFoundError(f"no usable tokenizer at {path}: " + "; ".join(errors))
 
 
 class Pipeline:

@@ -154,6 +154,13 @@ class Glm4v:
         tokenizer); special tokens are inserted by id, never through the tokenizer."""
         cfg = self.config
         counts = self.image_token_counts(images) if images is not None else []
+        from . import _core
+
+        if isinstance(tokenizer, getattr(_core, "Tokenizer", ())) and not system:
+            # glyph.Tokenizer: the tokenizer part's GLM-4.1V prompt builder (same ids)
+            from .tokenizer import glm4v_prompt_ids
+
+            return glm4v_prompt_ids(tokenizer, counts, question)
         sp = lambda name: _special_id(tokenizer, name)  # noqa: E731
         ids = [sp("[gMASK]"), sp("<sop>")]
         if system:

@@ -411,3 +411,39 @@ def test_bf16_checkpoint(tmp_path):
     assert rel_err(gv.Glm4v.from_pretrained(str(tmp_path)).forward(ids, images=imgs), expected) < RTOL
     g16 = gv.Glm4v.from_pretrained(str(tmp_path), dtype=torch.bfloat16)
     assert rel_err(g16.forward(ids, images=imgs), expected) < 5e-2
+
+
+def test_pipeline_with_glyph_tokenizer(tmp_path):
+    """glyph.Tokenizer (C++) + the tokenizer part's GLM-4.1V prompt builder, end to end, against
+    transformers generating from the same prompt."""
+    text = glyph.sample_text()[:1200]
+    hf_tok = vlm_tiny.make_glm_tokenizer(glyph.sample_text())
+    tok_path = tmp_path / "tokenizer.json"
+    hf_tok.save(str(tok_path))
+    tok = glyph.Tokenizer.from_file(str(tok_path))
+    ids_of = [tok.token_to_id(t) for t in ("<|image|>", "<|begin_of_image|>", "<|end_of_image|>")]
+    model = vlm_tiny.make_model(seed=5, vocab=hf_tok.get_vocab_size(), image_ids=ids_of)
+    vlm_tiny.save(model, str(tmp_path))
+    g = gv.Glm4v.from_pretrained(str(tmp_path))
+    renderer = glyph.Renderer()
+    pages = renderer.render(text).pages
+    ids = g.build_prompt(tok, "Who is it about?", images=pages)
+    assert ids == glyph.glm4v_prompt_ids(tok, pages, "Who is it about?")
+    assert ids == gv._encode(hf_tok, glyph.glm4v_prompt(pages, "Who is it about?"))
+    ans = glyph.Pipeline(renderer, g, tok).ask(text, "Who is it about?", max_new_tokens=5, stop_ids=[-1])
+    assert ans.text_tokens == len(tok.encode(text))
+    ref = hf_processor()(images=[np.asarray(p.pixels) for p in pages], return_tensors="pt")
+    inp = torch.tensor([ids])
+    with torch.no_grad():
+        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
+                             pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"],
+                             mm_token_type_ids=(inp == model.config.image_token_id).int(),
+                             max_new_tokens=5, do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert ans.tokens == out[0, len(ids):].tolist()
+    assert type(glyph.pipeline.load_tokenizer(str(tmp_path))).__name__ == "Tokenizer"
+
+
+def test_importing_vlm_keeps_core_error_types():
+    # glyph._vlm's exception translator is module-local: glyph._core's errors keep their types.
+    with pytest.raises(glyph.ConfigError):
+        glyph.Renderer({"font-size": -3})

@@ -5,7 +5,8 @@ import torch
 
 
 def tiny_config(hidden=64, layers=2, heads=4, kv_heads=2, vision_hidden=32, vision_depth=2,
-                vision_heads=2, vocab=160, image_size=56, intermediate=96, vision_intermediate=80):
+                vision_heads=2, vocab=160, image_size=56, intermediate=96, vision_intermediate=80,
+                image_ids=None):
     from transformers import Glm4vConfig
 
     head_dim = hidden // heads
@@ -26,8 +27,10 @@ def tiny_config(hidden=64, layers=2, heads=4, kv_heads=2, vision_hidden=32, visi
             out_hidden_size=hidden, intermediate_size=vision_intermediate, patch_size=14,
             spatial_merge_size=2, temporal_patch_size=2, image_size=image_size, rms_norm_eps=1e-5,
         ),
-        # ids inside the tiny vocabulary
-        image_token_id=vocab - 1, image_start_token_id=vocab - 3, image_end_token_id=vocab - 2,
+        # ids inside the tiny vocabulary: (image, begin_of_image, end_of_image)
+        image_token_id=(image_ids or (vocab - 1,))[0],
+        image_start_token_id=(image_ids or (0, vocab - 3))[1],
+        image_end_token_id=(image_ids or (0, 0, vocab - 2))[2],
         video_start_token_id=vocab - 5, video_end_token_id=vocab - 4,
         eos_token_id=[vocab - 6],
     )
@@ -44,6 +47,24 @@ def make_tokenizer(text, vocab_size=140):
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, special_tokens=SPECIALS)
     tok.train_from_iterator([text, "\n"], trainer)
+    return tok
+
+
+GLM_SPECIALS = ["<|endoftext|>", "[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>",
+                "<|begin_of_image|>", "<|end_of_image|>", "<|image|>"]
+
+
+def make_glm_tokenizer(text, vocab_size=400):
+    """A small byte-level BPE tokenizer with GLM-4.1V's special tokens (like GLM's tokenizer.json)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=GLM_SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator([text], trainer)
     return tok
 
 
