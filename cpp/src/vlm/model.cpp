@@ -289,8 +289,8 @@ Tensor Glm4vImpl::vision(const Tensor& pixel_values, const Tensor& grid_thw_in) 
   // Learned 2D position table resampled bicubically to each image's patch grid.
   const std::int64_t side = static_cast<std::int64_t>(std::lround(std::sqrt(pos_table.size(0))));
   Tensor table2d = pos_table.view({side, side, -1}).permute({2, 0, 1}).unsqueeze(0).to(at::kFloat);
-  Tensor nw = ((wp.to(at::kFloat) + 0.5) / at::tensor(tw, f32.device(at::kCPU)).to(device)) * 2 - 1;
-  Tensor nh = ((hp.to(at::kFloat) + 0.5) / at::tensor(th, f32.device(at::kCPU)).to(device)) * 2 - 1;
+  Tensor nw = ((wp.to(at::kFloat) + 0.5) / at::tensor(tw, at::kFloat).to(device)) * 2 - 1;
+  Tensor nh = ((hp.to(at::kFloat) + 0.5) / at::tensor(th, at::kFloat).to(device)) * 2 - 1;
   Tensor sgrid = at::stack({nw, nh}, -1).unsqueeze(0).unsqueeze(2);
   Tensor pos = at::grid_sampler(table2d, sgrid, /*bicubic*/ 2, /*border*/ 1, false);
   x = x + pos.squeeze(0).squeeze(-1).permute({1, 0}).to(x.scalar_type());
@@ -396,7 +396,6 @@ Tensor Glm4vImpl::text(const Tensor& embeds, const Tensor& positions, KvCache& c
   // M-RoPE: frequency j rotates by the position on axis freq_axis[j]; pairs are interleaved.
   Tensor pos = positions.to(device).to(at::kFloat);  // [3, L]
   Tensor freqs = pos.unsqueeze(-1) * txt_inv_freq;   // [3, L, rot/2]
-  std::vector<Tensor> cols;
   const std::int64_t half = txt_inv_freq.size(0);
   Tensor axis_idx = at::tensor(std::vector<std::int64_t>(freq_axis.begin(), freq_axis.end()),
                                at::kLong).to(device);
