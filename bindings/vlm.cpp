@@ -7,7 +7,10 @@
 #include <torch/csrc/utils/pybind.h>
 
 #include "glyph/common/error.h"
+#include "glyph/render/renderer.h"
+#include "glyph/tokenizer/tokenizer.h"
 #include "glyph/vlm/glm4v.h"
+#include "glyph/vlm/pipeline.h"
 #include "glyph/vlm/safetensors.h"
 #include "vlm/ops/attention.h"
 #include "vlm/ops/patch_embed.h"
@@ -133,6 +136,39 @@ PYBIND11_MODULE(_vlm, m) {
         return d;
       },
       py::arg("path"), "Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)");
+
+  // The C++ pipeline (glyph::vlm::ask); Python's glyph.Pipeline does the same in Python and
+  // accepts any tokenizer. renderer / tokenizer are glyph._core objects (shared pybind11 types).
+  m.def(
+      "ask",
+      [](const glyph::Renderer& renderer, const Glm4v& model, const glyph::Tokenizer& tok,
+         const std::string& text, const std::string& question, int max_new_tokens,
+         const std::vector<std::int64_t>& stop_ids) {
+        GenerateOptions o;
+        o.max_new_tokens = max_new_tokens;
+        o.stop_ids = stop_ids;
+        Answer a;
+        {
+          py::gil_scoped_release release;
+          a = ask(renderer, model, tok, text, question, o);
+        }
+        py::dict d;
+        d["text"] = a.text;
+        d["tokens"] = a.tokens;
+        d["pages"] = a.pages;
+        d["text_tokens"] = a.text_tokens;
+        d["visual_tokens"] = a.visual_tokens;
+        d["prompt_tokens"] = a.prompt_tokens;
+        d["render_seconds"] = a.render_seconds;
+        d["prefill_seconds"] = a.prefill_seconds;
+        d["decode_seconds"] = a.decode_seconds;
+        d["stop_reason"] = a.stop_reason;
+        d["compression"] = a.compression();
+        return d;
+      },
+      py::arg("renderer"), py::arg("model"), py::arg("tokenizer"), py::arg("text"),
+      py::arg("question"), py::arg("max_new_tokens") = 128,
+      py::arg("stop_ids") = std::vector<std::int64_t>{});
 
   // The ops behind the model, exposed for their tests (tests/python/test_vlm_ops.py).
   m.def(

@@ -33,7 +33,8 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-__all__ = ["Glm4v", "GenerateOutput", "process_images", "checkpoint_tensors", "to_rgb_arrays"]
+__all__ = ["Glm4v", "GenerateOutput", "ask_cpp", "process_images", "checkpoint_tensors",
+           "to_rgb_arrays"]
 
 ImageLike = Any  # glyph.Page, numpy (H, W, 3) uint8, PIL.Image, or a file path
 
@@ -193,6 +194,14 @@ class Glm4v:
         t = self.config["text_config"]
         return (f"Glm4v(layers={t['num_hidden_layers']}, hidden={t['hidden_size']}, "
                 f"device={self.device}, dtype={self.dtype})")
+
+
+def ask_cpp(renderer, model: "Glm4v", tokenizer, text: str, question: str, *,
+            max_new_tokens: int = 128, stop_ids: Optional[Sequence[int]] = None) -> dict:
+    """glyph::vlm::ask, the C++ pipeline (render, GLM-4.1V prompt, generate) in one call; needs a
+    glyph.Tokenizer. Same answer as glyph.Pipeline(renderer, model, tokenizer).ask(...)."""
+    return _vlm.ask(renderer._impl, model._m, tokenizer, text, question, int(max_new_tokens),
+                    [int(s) for s in (stop_ids or [])])
 
 
 def _special_id(tokenizer, name: str) -> int:

@@ -441,6 +441,10 @@ def test_pipeline_with_glyph_tokenizer(tmp_path):
                              max_new_tokens=5, do_sample=False, eos_token_id=None, pad_token_id=0)
     assert ans.tokens == out[0, len(ids):].tolist()
     assert type(glyph.pipeline.load_tokenizer(str(tmp_path))).__name__ == "Tokenizer"
+    # the C++ pipeline (glyph::vlm::ask) gives the same answer and statistics
+    c = gv.ask_cpp(renderer, g, tok, text, "Who is it about?", max_new_tokens=5, stop_ids=[-1])
+    assert c["tokens"] == ans.tokens and c["text"] == ans.text
+    assert (c["pages"], c["visual_tokens"], c["text_tokens"]) == (ans.pages, ans.visual_tokens, ans.text_tokens)
 
 
 def test_importing_vlm_keeps_core_error_types():
