@@ -182,6 +182,12 @@ PYBIND11_MODULE(_vlm, m) {
   m.def("op_patch_embed", &glyph::vlm::ops::patch_embed, py::arg("patches"), py::arg("weight"),
         py::arg("bias"));
 
+  py::class_<KvCache>(m, "KvCache")
+      .def(py::init<>())
+      .def_readonly("length", &KvCache::length)
+      .def_readonly("rope_delta", &KvCache::rope_delta)
+      .def("clear", &KvCache::clear);
+
   py::class_<Glm4v>(m, "Glm4v")
       .def_static(
           "from_pretrained",
@@ -235,6 +241,23 @@ PYBIND11_MODULE(_vlm, m) {
           },
           py::arg("input_ids"), py::arg("pixel_values") = py::none(),
           py::arg("grid_thw") = py::none())
+      .def(
+          "prefill",
+          [](const Glm4v& m, const std::vector<std::int64_t>& ids, KvCache& cache,
+             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
+            ImageBatch b = batch_of(pv, grid);
+            py::gil_scoped_release release;
+            return m.prefill(ids, pv ? &b : nullptr, cache);
+          },
+          py::arg("input_ids"), py::arg("cache"), py::arg("pixel_values") = py::none(),
+          py::arg("grid_thw") = py::none())
+      .def(
+          "decode_step",
+          [](const Glm4v& m, std::int64_t token, KvCache& cache) {
+            py::gil_scoped_release release;
+            return m.decode_step(token, cache);
+          },
+          py::arg("token"), py::arg("cache"))
       .def(
           "generate",
           [](const Glm4v& m, const std::vector<std::int64_t>& ids,

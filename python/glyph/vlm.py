@@ -143,6 +143,19 @@ class Glm4v:
         pv, g = self._inputs(images, pixel_values, grid_thw)
         return self._m.forward(list(map(int, input_ids)), pv, g)
 
+    def new_cache(self):
+        """An empty KV cache for prefill / decode_step (one conversation)."""
+        return _vlm.KvCache()
+
+    def prefill(self, input_ids: Sequence[int], cache, images=None, pixel_values=None, grid_thw=None):
+        """Appends a turn (text and its images) to `cache`; returns the last token's logits."""
+        pv, g = self._inputs(images, pixel_values, grid_thw)
+        return self._m.prefill(list(map(int, input_ids)), cache, pv, g)
+
+    def decode_step(self, token: int, cache):
+        """Appends one token to `cache`; returns the logits of the next one."""
+        return self._m.decode_step(int(token), cache)
+
     def image_token_counts(self, images) -> List[int]:
         _, grid = self.process_images(images)
         m = self.config["vision_config"]["spatial_merge_size"]

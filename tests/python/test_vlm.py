@@ -451,3 +451,26 @@ def test_importing_vlm_keeps_core_error_types():
     # glyph._vlm's exception translator is module-local: glyph._core's errors keep their types.
     with pytest.raises(glyph.ConfigError):
         glyph.Renderer({"font-size": -3})
+
+
+def test_multi_turn_cache_with_images(tiny):
+    """prefill(turn 1 + image) then prefill(turn 2 + another image) = one forward over both,
+    and decode_step continues from there."""
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    im1, im2 = random_images([(70, 90), (56, 112)], seed=9)
+    c1, c2 = (g.image_token_counts([im])[0] for im in (im1, im2))
+    turn1 = vlm_tiny.prompt_ids(model.config, [c1], [4, 3], seed=1)
+    turn2 = vlm_tiny.prompt_ids(model.config, [c2], [2, 5], seed=2)
+    cache = g.new_cache()
+    g.prefill(turn1, cache, images=[im1])
+    last = g.prefill(turn2, cache, images=[im2])
+    full = g.forward(turn1 + turn2, images=[im1, im2])
+    assert rel_err(last, full[-1]) < RTOL
+    assert cache.length == len(turn1) + len(turn2)
+    tok = int(last.argmax())
+    nxt = g.decode_step(tok, cache)
+    assert rel_err(nxt, g.forward(turn1 + turn2 + [tok], images=[im1, im2])[-1]) < RTOL
+    # and the whole conversation matches transformers
+    ref = hf_processor()(images=[im1, im2], return_tensors="pt")
+    assert rel_err(full, hf_logits(model, turn1 + turn2, ref)) < RTOL

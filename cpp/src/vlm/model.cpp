@@ -91,8 +91,10 @@ class Glm4vImpl {
 
   void load(const std::string& dir, const LoadOptions& opt);
   Tensor vision(const Tensor& pixel_values, const Tensor& grid_thw) const;
+  // Positions [3, L] of `ids` whose first token sits at position `start`, and the position
+  // after them (max + 1).
   std::pair<Tensor, std::int64_t> rope_index(const std::vector<std::int64_t>& ids,
-                                             const Tensor& grid_thw) const;
+                                             const Tensor& grid_thw, std::int64_t start = 0) const;
   Tensor text(const Tensor& embeds, const Tensor& positions, KvCache& cache) const;
   Tensor embed_prompt(const std::vector<std::int64_t>& ids, const ImageBatch* images) const;
 };
@@ -318,10 +320,11 @@ Tensor Glm4vImpl::vision(const Tensor& pixel_values, const Tensor& grid_thw_in) 
 }
 
 std::pair<Tensor, std::int64_t> Glm4vImpl::rope_index(const std::vector<std::int64_t>& ids,
-                                                      const Tensor& grid_thw) const {
+                                                      const Tensor& grid_thw,
+                                                      std::int64_t start) const {
   const std::int64_t L = static_cast<std::int64_t>(ids.size());
   std::vector<std::int64_t> pos(3 * L);
-  std::int64_t next = 0;  // st_idx: max position so far + 1
+  std::int64_t next = start;  // st_idx: max position so far + 1
   std::int64_t img = 0;
   Tensor grid;
   if (grid_thw.defined()) grid = grid_thw.to(at::kCPU, at::kLong).contiguous();
@@ -363,7 +366,7 @@ std::pair<Tensor, std::int64_t> Glm4vImpl::rope_index(const std::vector<std::int
   }
   GLYPH_CHECK(!grid.defined() || img == grid.size(0), InputError,
               "{} images given but the prompt has {} <|image|> runs", grid.size(0), img);
-  return {at::tensor(pos, at::kLong).view({3, L}), next - L};
+  return {at::tensor(pos, at::kLong).view({3, L}), next};
 }
 
 Tensor Glm4vImpl::embed_prompt(const std::vector<std::int64_t>& ids,
@@ -477,28 +480,21 @@ at::Tensor Glm4v::image_features(const at::Tensor& pixel_values, const at::Tenso
 
 std::pair<at::Tensor, std::int64_t> Glm4v::rope_index(const std::vector<std::int64_t>& ids,
                                                       const at::Tensor& grid_thw) const {
-  return impl_->rope_index(ids, grid_thw);
+  auto [pos, next] = impl_->rope_index(ids, grid_thw);
+  return {pos, next - static_cast<std::int64_t>(ids.size())};
 }
 
 at::Tensor Glm4v::prefill(const std::vector<std::int64_t>& ids, const ImageBatch* images,
                           KvCache& cache) const {
   at::NoGradGuard no_grad;
   GLYPH_CHECK(!ids.empty(), InputError, "prefill: empty prompt");
-  GLYPH_CHECK(cache.length == 0 || !images, NotImplementedError,
-              "prefill: images after the first turn of a cached conversation are not implemented");
   Tensor grid = images ? images->grid_thw : Tensor();
   Tensor x = impl_->embed_prompt(ids, images);
-  Tensor pos;
-  if (cache.length == 0) {
-    auto [p, delta] = impl_->rope_index(ids, grid);
-    pos = p;
-    cache.rope_delta = delta;
-  } else {
-    pos = (at::arange(static_cast<std::int64_t>(ids.size()), at::kLong) + cache.length +
-           cache.rope_delta)
-              .unsqueeze(0)
-              .expand({3, -1});
-  }
+  // A later turn continues where the cached one stopped (its images included): positions start
+  // at length + delta, exactly as get_rope_index gives them for the whole conversation.
+  const std::int64_t start = cache.length + cache.rope_delta;
+  auto [pos, next] = impl_->rope_index(ids, grid, start);
+  cache.rope_delta = next - (cache.length + static_cast<std::int64_t>(ids.size()));
   Tensor h = impl_->text(x, pos, cache);
   return at::linear(h.slice(0, -1), impl_->lm_head).to(at::kFloat).squeeze(0);
 }
@@ -519,7 +515,7 @@ at::Tensor Glm4v::forward(const std::vector<std::int64_t>& ids, const ImageBatch
   GLYPH_CHECK(!ids.empty(), InputError, "forward: empty prompt");
   KvCache cache;
   Tensor x = impl_->embed_prompt(ids, images);
-  auto [pos, delta] = impl_->rope_index(ids, images ? images->grid_thw : Tensor());
+  Tensor pos = impl_->rope_index(ids, images ? images->grid_thw : Tensor()).first;
   Tensor h = impl_->text(x, pos, cache);
   return at::linear(h, impl_->lm_head).to(at::kFloat);
 }

@@ -80,7 +80,8 @@ class Glm4v {
                                                  const at::Tensor& grid_thw) const;
   // Logits [seq, vocab] (float32) for a full prompt; images fill the <|image|> slots in order.
   at::Tensor forward(const std::vector<std::int64_t>& ids, const ImageBatch* images = nullptr) const;
-  // Extends `cache` by `ids` (images only on the first call); returns logits of the last token.
+  // Extends `cache` by `ids` and their images (a first turn, or a later turn of the same
+  // conversation); returns the logits [vocab] of the last token.
   at::Tensor prefill(const std::vector<std::int64_t>& ids, const ImageBatch* images,
                      KvCache& cache) const;
   at::Tensor decode_step(std::int64_t token, KvCache& cache) const;
