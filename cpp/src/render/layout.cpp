@@ -511,6 +511,7 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
   }
   std::vector<Line> lines;
   std::vector<Word> out;  // one "word" per character so Line ranges index it
+  out.reserve(para.chars.size());
   std::size_t i = 0, line_start = 0;
   double width_used = 0;
   double max_width = first_width;

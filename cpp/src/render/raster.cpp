@@ -10,13 +10,15 @@ namespace {
 
 inline std::uint8_t div255(int x) { return static_cast<std::uint8_t>((x + (x >> 8) + 0x80) >> 8); }
 
+// Allocates the page filled with the background in one pass (no zero-fill first).
 void fill_background(Page& page, Rgb c) {
-  std::uint8_t* p = page.pixels.data();
   const std::size_t n = static_cast<std::size_t>(page.width) * page.height;
   if (c.r == c.g && c.g == c.b) {
-    std::memset(p, c.r, n * 3);
+    page.pixels.assign(n * 3, c.r);
     return;
   }
+  page.pixels.resize(n * 3);
+  std::uint8_t* p = page.pixels.data();
   for (std::size_t i = 0; i < n; ++i) {
     p[3 * i] = c.r;
     p[3 * i + 1] = c.g;
@@ -93,7 +95,6 @@ void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rg
   const double scale = cfg.dpi / 72.0;
   page.width = static_cast<int>(std::ceil(cfg.page_width * scale));
   page.height = static_cast<int>(std::ceil(cfg.page_height * scale));
-  page.pixels.resize(static_cast<std::size_t>(page.width) * page.height * 3);
   fill_background(page, cfg.page_bg_color);
 
   for (const Rect& r : laid.rects) {
