@@ -126,7 +126,7 @@ def main(argv=None):
     print("| --- | ---: | ---: |")
     for name, rate in rows:
         ratio = f"{rate / ref_rate:.0f}x" if ref_rate else "-"
-        print(f"| {name} | {rate:,.0f} | {ratio} |")
+        print(f"| {name} | {rate:,.1f} | {ratio} |" if rate < 10 else f"| {name} | {rate:,.0f} | {ratio} |")
     if ref_rate:
         print(f"\nglyphcpp PNG files on one core / reference: {one_png / ref_rate:.0f}x (target >= 100x)")
     print(f"glyphcpp in memory on one core: {base['glyphcpp, 1 thread, in memory']:,.0f} pages/s "
