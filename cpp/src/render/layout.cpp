@@ -186,13 +186,6 @@ LayoutStats LayoutEngine::run(const std::u32string& text,
 }
 
 // ------------------------------------------------------------------ word building
-namespace {
-
-struct SplitResult {
-  std::vector<std::pair<std::size_t, std::size_t>> parts;  // [b, e) into chars, may be empty
-};
-
-}  // namespace
 
 // cleanBlockQuotedText: the paragraph markup is stripped and every run of breakable whitespace
 // becomes one ASCII space. Runs never cross a tag, so each fragment is cleaned on its own; only
@@ -247,7 +240,7 @@ void LayoutEngine::layout_paragraph(Para& para) {
 
   std::vector<Line> lines;
   if (cjk_) {
-    lines = break_lines_cjk(para, 0, first_width, later_width);
+    lines = break_lines_cjk(para, first_width, later_width);
   } else {
     // _getFragWords (reportlab 3.6.12, non-processed frags).
     auto& R = para.words;
@@ -349,16 +342,14 @@ void LayoutEngine::layout_paragraph(Para& para) {
     }
     if (open) push(W);
     // A paragraph with no words (empty after cleaning) has no lines and height 0.
-    if (!R.empty()) lines = break_lines(para, 0, first_width, later_width);
+    if (!R.empty()) lines = break_lines(para, first_width, later_width);
   }
   place_lines(para, lines, 0, lines.size(), true, true);
 }
 
 // breakLines, multi-fragment path (reportlab 3.6.12 paragraph.py), with splitLongWords.
-std::vector<LayoutEngine::Line> LayoutEngine::break_lines(const Para& para, std::size_t first_word,
-                                                          double first_width, double later_width) {
-  std::vector<Word> words(para.words.begin() + static_cast<std::ptrdiff_t>(first_word),
-                          para.words.end());
+std::vector<LayoutEngine::Line> LayoutEngine::break_lines(Para& para, double first_width,
+                                                          double later_width) {
   // Work on a queue of words, since splitting a long word inserts pieces in front.
   std::vector<Line> lines;
   std::vector<Word> out_words;  // words as finally placed (pieces included)
@@ -371,7 +362,7 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines(const Para& para, std:
   int line_spaces = 0;       // ' ' characters in the line's text so far
   bool ends_with_space = false;
   std::size_t qi = 0;
-  std::vector<Word> queue = std::move(words);
+  std::vector<Word> queue = std::move(para.words);
   auto max_width_for = [&](int ln) { return ln == 0 ? first_width : later_width; };
   while (qi < queue.size()) {
     Word w = queue[qi++];
@@ -482,16 +473,14 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines(const Para& para, std:
     lines.push_back(cur);
   }
   // Rebuild the paragraph's word list so that Line indices point into it.
-  const_cast<Para&>(para).words = std::move(out_words);
+  para.words = std::move(out_words);
   return lines;
 }
 
 // cjkFragSplit (reportlab 3.6.12): break between any two characters; a Latin run at the end of a
 // line is moved down whole when a space or CJK character is found in the line's second half;
 // characters that cannot start a line hang in the right margin.
-std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
-                                                              std::size_t first_char,
-                                                              double first_width,
+std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(Para& para, double first_width,
                                                               double later_width) {
   // U: characters plus one zero-width element per <br/> (index == chars.size() + k marks it).
   struct U {
@@ -511,6 +500,7 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
   }
   std::vector<Line> lines;
   std::vector<Word> out;  // one "word" per character so Line ranges index it
+  out.reserve(para.chars.size());
   std::size_t i = 0, line_start = 0;
   double width_used = 0;
   double max_width = first_width;
@@ -585,8 +575,7 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(const Para& para,
     width_used = 0;
   }
   if (width_used > 0) emit(line_start, nu, max_width - width_used, width_used, false, true);
-  const_cast<Para&>(para).words = std::move(out);
-  (void)first_char;
+  para.words = std::move(out);
   return lines;
 }
 

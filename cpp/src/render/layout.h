@@ -65,10 +65,9 @@ class LayoutEngine {
   struct Line;
   struct Para;
   void layout_paragraph(Para& para);
-  std::vector<Line> break_lines(const Para& para, std::size_t first_word, double first_width,
-                                double later_width);
-  std::vector<Line> break_lines_cjk(const Para& para, std::size_t first_char, double first_width,
-                                    double later_width);
+  // Both replace para.words with the words as placed, so that Line ranges index them.
+  std::vector<Line> break_lines(Para& para, double first_width, double later_width);
+  std::vector<Line> break_lines_cjk(Para& para, double first_width, double later_width);
   void place_lines(const Para& para, std::vector<Line>& lines, std::size_t begin, std::size_t end,
                    bool first_piece, bool last_piece);
   void new_page();

@@ -31,7 +31,14 @@ unsigned char* deflate_zlib(unsigned char* data, int data_len, int* out_len, int
 }
 }  // namespace
 
+namespace {
+unsigned int crc32_fast(unsigned char* buffer, int len) {
+  return libdeflate_crc32(0, buffer, static_cast<size_t>(len));
+}
+}  // namespace
+
 #define STBIW_ZLIB_COMPRESS deflate_zlib
+#define STBIW_CRC32 crc32_fast
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #include <stb_image_write.h>

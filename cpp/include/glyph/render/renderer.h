@@ -56,7 +56,7 @@ class Renderer {
   // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9.
   std::vector<std::string> render_to_dir(std::string_view utf8_text, const std::string& out_dir,
                                          const std::string& unique_id = "",
-                                         int png_compression = 6) const;
+                                         int png_compression = 3) const;
   // Lines per page as data (no pixels).
   std::vector<PageLayout> layout(std::string_view utf8_text) const;
   // Many texts on `threads` workers (<= 0: all cores). Results are identical for any thread count.
