@@ -32,7 +32,7 @@ glyph_venv() {
     "$GLYPH_VENV/bin/pip" install -q --upgrade pip
   fi
   # Only what is missing is downloaded; an up-to-date venv costs a second.
-  "$GLYPH_VENV/bin/pip" install -q -r "$GLYPH_ROOT/requirements-dev.txt"
+  "$GLYPH_VENV/bin/pip" install -q -r "$GLYPH_ROOT/${1:-requirements-dev.txt}"
 }
 
 # Builds and installs the Python package (incremental: scikit-build-core keeps build/py-*).

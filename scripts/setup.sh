@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 glyph_apt_install
-glyph_venv
+glyph_venv requirements.txt  # the VLM (torch) comes with the test requirements
 echo "[glyph] building and installing glyphcpp into $GLYPH_VENV"
 glyph_install_python
 echo "[glyph] rendering the sample text with the default config into ./glyph_out"
