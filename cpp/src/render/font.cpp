@@ -10,6 +10,7 @@
 #include <hb-ot.h>
 
 #include "common/check.h"
+#include "render/fp_str.h"
 
 namespace glyph {
 
@@ -165,17 +166,6 @@ CharInfo FontSet::compute(char32_t cp) {
   return info;
 }
 
-namespace {
-// reportlab's fp_str: how a number is written into the PDF (7 significant digits at most).
-double fp_str(double x) {
-  const double ax = std::fabs(x);
-  if (ax <= 1e-7) return 0;
-  int d = 6;
-  if (ax > 1) d = std::min(std::max(0, 6 - static_cast<int>(std::log10(ax))), 6);
-  const double p = std::pow(10.0, d);
-  return std::round(x * p) / p;
-}
-}  // namespace
 
 CharInfo FontSet::compute_with_advance(char32_t cp) {
   CharInfo info = compute(cp);

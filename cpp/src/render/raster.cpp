@@ -1,5 +1,7 @@
 #include "render/raster.h"
 
+#include "render/fp_str.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -59,15 +61,6 @@ void draw_glyph(Canvas<C>& cv, const GlyphBitmap& bm, int ox, int oy, const std:
   }
 }
 
-// reportlab's fp_str: how numbers are written into the PDF that poppler then reads back.
-double fp_str(double x) {
-  const double ax = std::fabs(x);
-  if (ax <= 1e-7) return 0;
-  int d = 6;
-  if (ax > 1) d = std::min(std::max(0, 6 - static_cast<int>(std::log10(ax))), 6);
-  const double p = std::pow(10.0, d);
-  return std::round(x * p) / p;
-}
 
 bool is_blank(char32_t c) {
   return c == 0x20 || c == 0xA0 || c == 0x09 || (c >= 0x0A && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) ||
