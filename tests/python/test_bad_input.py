@@ -144,3 +144,9 @@ def test_ten_megabytes_stream_in_bounded_memory(renderer):
     assert count[1] >= len(text.rstrip()) - 1
     # The text itself (UTF-8 + UTF-32 copies) is ~60 MB; pages are streamed, not kept.
     assert grown_mb < 250, f"peak RSS grew by {grown_mb:.0f} MB"
+
+
+@pytest.mark.parametrize("uid", ["../escape", "a/b", ".."])
+def test_unique_id_cannot_leave_the_output_folder(renderer, tmp_path, uid):
+    with pytest.raises(glyph.InputError, match="unique_id"):
+        renderer.render_to_dir("hi", str(tmp_path), uid)

@@ -136,6 +136,10 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
                                                  int png_compression) const {
   GLYPH_CHECK(png_compression >= 0 && png_compression <= 9, InputError,
               "png_compression must be 0..9, got {}", png_compression);
+  // unique_id names one folder inside out_dir, never a path that leaves it.
+  GLYPH_CHECK(unique_id.find('/') == std::string::npos && unique_id.find('\\') == std::string::npos &&
+                  unique_id != "." && unique_id != "..",
+              InputError, "unique_id must be a plain folder name, got \"{}\"", unique_id);
   fs::path dir = unique_id.empty() ? fs::path(out_dir) : fs::path(out_dir) / unique_id;
   std::error_code ec;
   fs::create_directories(dir, ec);
