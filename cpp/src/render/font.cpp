@@ -202,10 +202,11 @@ const GlyphBitmap& FontSet::bitmap(std::uint16_t font, std::uint32_t glyph, int 
     bm.top = face->glyph->bitmap_top;
     bm.width = static_cast<int>(b.width);
     bm.rows = static_cast<int>(b.rows);
-    bm.alpha.resize(static_cast<std::size_t>(bm.width) * bm.rows);
+    bm.stride = (bm.width + 15) / 16 * 16;
+    bm.alpha.assign(static_cast<std::size_t>(bm.stride) * bm.rows, 0);
     for (int y = 0; y < bm.rows; ++y)
       for (int x = 0; x < bm.width; ++x)
-        bm.alpha[static_cast<std::size_t>(y) * bm.width + x] = b.buffer[y * b.pitch + x];
+        bm.alpha[static_cast<std::size_t>(y) * bm.stride + x] = b.buffer[y * b.pitch + x];
   }
   FT_Set_Transform(face, nullptr, nullptr);
   if (slot >= f.slots.size()) f.slots.resize(slot + 1, -1);

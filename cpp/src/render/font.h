@@ -34,7 +34,8 @@ struct GlyphBitmap {
   int top = 0;    // rows from the bitmap's top row up to the baseline
   int width = 0;
   int rows = 0;
-  std::vector<std::uint8_t> alpha;  // rows x width coverage
+  int stride = 0;  // bytes per row of `alpha`: width rounded up to 16, zero padded (SIMD blends)
+  std::vector<std::uint8_t> alpha;  // rows x stride coverage
 };
 
 struct CharInfo {
