@@ -47,6 +47,7 @@ from .search import (  # noqa: E402
     SearchOptions,
     SearchResult,
     SearchSpace,
+    VlmEvaluator,
 )
 from ._core import SearchError  # noqa: E402
 from .tokenizer import (  # noqa: E402
@@ -83,6 +84,7 @@ __all__ = [
     "SearchOptions",
     "SearchResult",
     "SearchSpace",
+    "VlmEvaluator",
     "default_font_path",
     "find_cjk_font",
     "glm4v_prompt",

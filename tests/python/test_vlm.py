@@ -474,3 +474,28 @@ def test_multi_turn_cache_with_images(tiny):
     # and the whole conversation matches transformers
     ref = hf_processor()(images=[im1, im2], return_tensors="pt")
     assert rel_err(full, hf_logits(model, turn1 + turn2, ref)) < RTOL
+
+
+def test_vlm_evaluator_scores_answers_for_the_search(tmp_path):
+    """The search's VLM evaluator: the model's greedy answer on the rendered pages is scored
+    against the sample's expected answer (contains / exact), through evaluate_config."""
+    text = glyph.sample_text()[:800]
+    hf_tok = vlm_tiny.make_glm_tokenizer(glyph.sample_text())
+    hf_tok.save(str(tmp_path / "tokenizer.json"))
+    tok = glyph.Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    ids_of = [tok.token_to_id(t) for t in ("<|image|>", "<|begin_of_image|>", "<|end_of_image|>")]
+    model = vlm_tiny.make_model(seed=3, vocab=hf_tok.get_vocab_size(), image_ids=ids_of)
+    vlm_tiny.save(model, str(tmp_path))
+    g = gv.Glm4v.from_pretrained(str(tmp_path))
+    ev = glyph.VlmEvaluator(g, tok, max_new_tokens=4, stop_ids=[-1])
+    pages = glyph.Renderer().render(text).pages
+    said = ev.answer(pages, "Who?")
+    assert ev(None, pages, {"id": "a", "text": text, "question": "Who?", "answer": said}) == 1.0
+    assert ev(None, pages, {"id": "b", "text": text, "question": "Who?", "answer": said + " zq"}) == 0.0
+    qa = [{"question": "Who?", "answer": said}, {"question": "Who?", "answer": "\u2603\u2603"}]
+    assert ev(None, pages, {"id": "c", "text": text, "qa": qa}) == 0.5
+    with pytest.raises(ValueError, match="question"):
+        ev(None, pages, {"id": "d", "text": text})
+    sample = {"id": "e", "text": text, "question": "Who?", "answer": said}
+    res = glyph.search.evaluate_config(glyph.RenderConfig.default(), [sample], ev, text_tokens=tok.count)
+    assert res["accuracy"] == 1.0 and res["visual_tokens"] == sum(p.visual_tokens for p in pages)
