@@ -499,6 +499,19 @@ void Tokenizer::Impl::load(const json& tj, const json& cj) {
 
 // ---- encoding --------------------------------------------------------------------------------
 
+// Calls on_match(begin, end) for each match of a Split step's pattern (literal or regex) in piece.
+template <class OnMatch>
+void for_each_split_match(const PreStep& s, std::string_view piece, OnMatch&& on_match) {
+  if (s.is_literal) {
+    if (s.literal.empty()) return;
+    for (std::size_t at = piece.find(s.literal); at != std::string_view::npos;
+         at = piece.find(s.literal, at + s.literal.size()))
+      on_match(at, at + s.literal.size());
+  } else {
+    s.regex->for_each_match(piece, on_match);
+  }
+}
+
 template <class Emit>
 void Tokenizer::Impl::split_step(const PreStep& s, std::string_view piece, Emit&& emit) const {
   if (s.behavior == Behavior::kIsolated) {
@@ -509,15 +522,7 @@ void Tokenizer::Impl::split_step(const PreStep& s, std::string_view piece, Emit&
       if (b > a) emit(piece.substr(a, b - a));
       prev = b;
     };
-    if (s.is_literal) {
-      if (!s.literal.empty()) {
-        for (std::size_t at = piece.find(s.literal); at != std::string_view::npos;
-             at = piece.find(s.literal, at + s.literal.size()))
-          on_match(at, at + s.literal.size());
-      }
-    } else {
-      s.regex->for_each_match(piece, on_match);
-    }
+    for_each_split_match(s, piece, on_match);
     if (prev < piece.size()) emit(piece.substr(prev));
     return;
   }
@@ -533,15 +538,7 @@ void Tokenizer::Impl::split_step(const PreStep& s, std::string_view piece, Emit&
     parts.push_back({a, b, true});
     prev = b;
   };
-  if (s.is_literal) {
-    if (!s.literal.empty()) {
-      for (std::size_t at = piece.find(s.literal); at != std::string_view::npos;
-           at = piece.find(s.literal, at + s.literal.size()))
-        on_match(at, at + s.literal.size());
-    }
-  } else {
-    s.regex->for_each_match(piece, on_match);
-  }
+  for_each_split_match(s, piece, on_match);
   if (prev < piece.size()) parts.push_back({prev, piece.size(), false});
   if (s.invert)
     for (Part& p : parts) p.match = !p.match;
