@@ -124,7 +124,7 @@ def main(argv=None):
 
     base = dict(rows)
     one_png = base["glyphcpp, 1 thread, PNG files"]
-    print(f"\n| pipeline | pages/s | vs reference |")
+    print("\n| pipeline | pages/s | vs reference |")
     print("| --- | ---: | ---: |")
     for name, rate in rows:
         ratio = f"{rate / ref_rate:.0f}x" if ref_rate else "-"

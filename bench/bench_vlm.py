@@ -28,16 +28,6 @@ import glyph.vlm as gv  # noqa: E402
 PAPER = {4000: 1.8, 128000: 4.8}  # prefill speedup vs the text backbone (Glyph paper, Fig. 4)
 
 
-def timed(fn, repeat=1):
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
-
-
 def best_of(n, run):
     """Runs generate n times; the result carries the smallest prefill and decode times seen."""
     best = run()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, List, Optional
+from typing import Any, List
 
 __all__ = ["Answer", "Pipeline", "load_tokenizer"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Iterable, List, Optional, Union
+from typing import Iterable, List, Union
 
 from . import _core
 from ._core import GLM4V_PROMPT_TEMPLATE, Tokenizer

@@ -55,10 +55,11 @@ std::string describe_gene(const Gene& g) {
   return out;
 }
 
-// First balanced {...} or [...] starting at `from`, string-aware; "" if none.
-std::string balanced_json(const std::string& s, std::size_t from, int* max_depth) {
-  std::size_t start = s.find_first_of("{[", from);
-  if (start == std::string::npos) return "";
+// String-aware bracket scan from `start`: returns the index of the bracket that closes the one at
+// `start` (npos when none, or always with `whole`, which scans to the end) and the deepest
+// nesting seen on the way.
+std::size_t scan_brackets(const std::string& s, std::size_t start, int* max_depth,
+                          bool whole = false) {
   int depth = 0;
   bool in_string = false, escaped = false;
   *max_depth = 0;
@@ -72,11 +73,17 @@ std::string balanced_json(const std::string& s, std::size_t from, int* max_depth
     }
     if (c == '"') in_string = true;
     else if (c == '{' || c == '[') *max_depth = std::max(*max_depth, ++depth);
-    else if (c == '}' || c == ']') {
-      if (--depth == 0) return s.substr(start, i - start + 1);
-    }
+    else if ((c == '}' || c == ']') && --depth == 0 && !whole) return i;
   }
-  return "";
+  return std::string::npos;
+}
+
+// First balanced {...} or [...] starting at `from`, string-aware; "" if none.
+std::string balanced_json(const std::string& s, std::size_t from, int* max_depth) {
+  std::size_t start = s.find_first_of("{[", from);
+  if (start == std::string::npos) return "";
+  std::size_t end = scan_brackets(s, start, max_depth);
+  return end == std::string::npos ? "" : s.substr(start, end - start + 1);
 }
 
 // Candidate texts to try parsing, best guess first: fenced blocks, then balanced objects.
@@ -105,19 +112,8 @@ std::vector<std::string> json_candidates(const std::string& reply) {
 }
 
 bool nesting_ok(const std::string& text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '{' || c == '[') max_depth = std::max(max_depth, ++depth);
-    else if (c == '}' || c == ']') --depth;
-  }
+  int max_depth = 0;
+  scan_brackets(text, 0, &max_depth, /*whole=*/true);
   return max_depth <= kMaxDepth;
 }
 
