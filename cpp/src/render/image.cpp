@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "common/check.h"
 
@@ -118,50 +119,82 @@ std::vector<std::uint8_t> resize_bicubic(const std::uint8_t* rgb, int width, int
   return cur;
 }
 
-void auto_crop(Page& page, bool crop_width, bool crop_height, double margin_x_px,
-               double margin_y_px) {
-  if ((!crop_width && !crop_height) || page.width < 2 || page.height < 2) return;
-  // numpy's median of 4 values: mean of the middle two.
-  int g[4] = {luma(page.row(0)), luma(page.row(0) + 3), luma(page.row(1)), luma(page.row(1) + 3)};
+namespace {
+
+// Last ink row and column of an image of C channels (-1, -1 when it has none). Ink is
+// |luma - bg| > 5 with bg the median of the top-left 2x2 lumas: for integer lumas that is a
+// luma outside [lo, hi], tested as one unsigned comparison.
+template <int C>
+std::pair<int, int> ink_extent(const std::uint8_t* data, int width, int height, std::size_t stride) {
+  auto lum = [](const std::uint8_t* px) { return C == 1 ? *px : luma(px); };
+  auto row = [&](int y) { return data + static_cast<std::size_t>(y) * stride; };
+  // numpy's median of 4 values: mean of the middle two; twice it is g[1] + g[2].
+  int g[4] = {lum(row(0)), lum(row(0) + C), lum(row(1)), lum(row(1) + C)};
   std::sort(g, g + 4);
-  const double bg = (g[1] + g[2]) / 2.0;
-  auto ink = [&](const std::uint8_t* px) { return std::fabs(luma(px) - bg) > 5; };
-  // Only the last ink row and column matter: scan rows bottom-up until one has ink, then each row
-  // above it from the right, stopping at the best column so far (a page is read about once).
-  int last_col = -1, last_row = -1;
-  for (int y = page.height - 1; y >= 0 && last_row < 0; --y) {
-    const std::uint8_t* r = page.row(y);
-    for (int x = 0; x < page.width; ++x)
-      if (ink(r + 3 * x)) {
-        last_row = y;
-        break;
-      }
+  const int bg2 = g[1] + g[2];
+  const int lo = std::max(0, (bg2 - 10 + 1) / 2);  // ceil((bg2 - 10) / 2), bg2 >= 0
+  const int hi = std::min(255, (bg2 + 10) / 2);    // floor
+  const auto span = static_cast<std::uint8_t>(hi - lo);
+  auto ink = [&](const std::uint8_t* px) {
+    return static_cast<std::uint8_t>(lum(px) - lo) > span;
+  };
+  // Only the last ink row and column matter: scan rows bottom-up until one has ink (no early exit
+  // inside a row, so the gray test vectorises), then each row above it from the right, stopping
+  // at the best column so far.
+  int last_row = -1, last_col = -1;
+  for (int y = height - 1; y >= 0 && last_row < 0; --y) {
+    const std::uint8_t* r = row(y);
+    unsigned any = 0;
+    for (int x = 0; x < width; ++x) any |= ink(r + C * x);
+    if (any) last_row = y;
   }
   for (int y = 0; y <= last_row; ++y) {
-    const std::uint8_t* r = page.row(y);
-    for (int x = page.width - 1; x > last_col; --x)
-      if (ink(r + 3 * x)) {
+    const std::uint8_t* r = row(y);
+    for (int x = width - 1; x > last_col; --x)
+      if (ink(r + C * x)) {
         last_col = x;
         break;
       }
   }
-  if (last_row < 0) return;
+  return {last_row, last_col};
+}
+
+}  // namespace
+
+CropSize auto_crop_size(const std::uint8_t* data, int width, int height, std::size_t stride,
+                        int channels, bool crop_width, bool crop_height, double margin_x_px,
+                        double margin_y_px) {
+  GLYPH_CHECK(channels == 1 || channels == 3, InputError, "auto_crop_size: channels must be 1 or 3, got {}",
+              channels);
+  CropSize out{width, height};
+  if ((!crop_width && !crop_height) || width < 2 || height < 2) return out;
+  const auto [last_row, last_col] = channels == 1 ? ink_extent<1>(data, width, height, stride)
+                                                  : ink_extent<3>(data, width, height, stride);
+  if (last_row < 0) return out;
   // Pillow rounds crop boxes half to even; Glyph's height crop has no "+ 1".
   const int right = static_cast<int>(std::nearbyint(last_col + 1 + margin_x_px));
   const int lower = static_cast<int>(std::nearbyint(last_row + margin_y_px));
-  int new_w = crop_width ? std::max(1, std::min(page.width, right)) : page.width;
-  int new_h = crop_height ? std::max(1, std::min(page.height, lower)) : page.height;
-  if (new_w == page.width && new_h == page.height) return;
+  if (crop_width) out.width = std::max(1, std::min(width, right));
+  if (crop_height) out.height = std::max(1, std::min(height, lower));
+  return out;
+}
+
+void auto_crop(Page& page, bool crop_width, bool crop_height, double margin_x_px,
+               double margin_y_px) {
+  const CropSize c =
+      auto_crop_size(page.pixels.data(), page.width, page.height, static_cast<std::size_t>(page.width) * 3,
+                     3, crop_width, crop_height, margin_x_px, margin_y_px);
+  if (c.width == page.width && c.height == page.height) return;
   // Crop in place: rows only move towards the front, so no second buffer is needed.
   const std::size_t old_stride = static_cast<std::size_t>(page.width) * 3;
-  const std::size_t new_stride = static_cast<std::size_t>(new_w) * 3;
+  const std::size_t new_stride = static_cast<std::size_t>(c.width) * 3;
   if (new_stride != old_stride)
-    for (int y = 1; y < new_h; ++y)
+    for (int y = 1; y < c.height; ++y)
       std::memmove(page.pixels.data() + y * new_stride, page.pixels.data() + y * old_stride,
                    new_stride);
-  page.pixels.resize(new_stride * new_h);
-  page.width = new_w;
-  page.height = new_h;
+  page.pixels.resize(new_stride * c.height);
+  page.width = c.width;
+  page.height = c.height;
 }
 
 }  // namespace glyph

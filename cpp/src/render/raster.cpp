@@ -9,6 +9,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <tmmintrin.h>
+#endif
 
 namespace glyph {
 
@@ -16,9 +19,7 @@ namespace {
 
 inline std::uint8_t div255(int x) { return static_cast<std::uint8_t>((x + (x >> 8) + 0x80) >> 8); }
 
-// Pages are drawn on a canvas of C channels: C = 3 in general, C = 1 when every colour involved
-// is a gray (black text on white, the common case). Splash's blend is per channel, so drawing
-// one channel and copying it to R, G and B gives the same pixels for a third of the work.
+// A Raster's pixels seen with their channel count fixed at compile time.
 template <int C>
 struct Canvas {
   std::uint8_t* data;
@@ -105,7 +106,7 @@ bool is_blank(char32_t c) {
 }
 
 // gray -> RGB, 8 pixels per 3 64-bit stores (a byte loop here cost a third of the raster time).
-void expand_gray(const std::uint8_t* g, std::uint8_t* out, std::size_t n) {
+void expand_gray_portable(const std::uint8_t* g, std::uint8_t* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8, out += 24) {
     std::uint64_t p[8];
@@ -121,6 +122,34 @@ void expand_gray(const std::uint8_t* g, std::uint8_t* out, std::size_t n) {
     std::memcpy(out + 16, &w2, 8);
   }
   for (; i < n; ++i, out += 3) out[0] = out[1] = out[2] = g[i];
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define GLYPH_HAVE_SSSE3_PATH 1
+// 16 pixels per three byte shuffles: 3-4x the portable version (the copy is most of a page's
+// memory traffic). Compiled for SSSE3 whatever the build flags and used when the CPU has it.
+__attribute__((target("ssse3"))) void expand_gray_ssse3(const std::uint8_t* g, std::uint8_t* out,
+                                                         std::size_t n) {
+  const __m128i m0 = _mm_setr_epi8(0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5);
+  const __m128i m1 = _mm_setr_epi8(5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10, 10);
+  const __m128i m2 = _mm_setr_epi8(10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15, 15, 15);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16, out += 48) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(g + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_shuffle_epi8(v, m0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_shuffle_epi8(v, m1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 32), _mm_shuffle_epi8(v, m2));
+  }
+  expand_gray_portable(g + i, out, n - i);
+}
+#endif
+
+void expand_gray(const std::uint8_t* g, std::uint8_t* out, std::size_t n) {
+#if defined(GLYPH_HAVE_SSSE3_PATH)
+  static const bool ssse3 = __builtin_cpu_supports("ssse3");
+  if (ssse3) return expand_gray_ssse3(g, out, n);
+#endif
+  expand_gray_portable(g, out, n);
 }
 
 template <int C>
@@ -154,7 +183,7 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
         const double px = x * scale;
         const double fx = std::floor(px);
         const int frac = std::min(3, static_cast<int>((px - fx) * 4));
-        const GlyphBitmap& bm = fonts.bitmap(ci.font, ci.glyph, frac);
+        const GlyphBitmap& bm = fonts.bitmap(ci, frac);
         if (bm.width > 0)
           draw_glyph(cv, bm, static_cast<int>(fx), oy, text_colors[ch.color ? 1 : 0].data());
       }
@@ -167,36 +196,47 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
 }  // namespace
 
 void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rgb markup_color,
-               Page& page) {
+               Raster& out) {
   const double scale = cfg.dpi / 72.0;
-  page.width = static_cast<int>(std::ceil(cfg.page_width * scale));
-  page.height = static_cast<int>(std::ceil(cfg.page_height * scale));
-  const std::size_t n = static_cast<std::size_t>(page.width) * page.height;
+  out.width = static_cast<int>(std::ceil(cfg.page_width * scale));
+  out.height = static_cast<int>(std::ceil(cfg.page_height * scale));
   const Rgb colors[2] = {cfg.font_color, markup_color};
   auto gray = [](Rgb c) { return c.r == c.g && c.g == c.b; };
   bool all_gray = gray(cfg.page_bg_color) && gray(colors[0]) && gray(colors[1]);
   for (const Rect& r : laid.rects)
     all_gray = all_gray && (!r.fill || gray(r.fill_color)) && (!r.stroke || gray(r.stroke_color));
   if (all_gray) {
-    // The gray canvas is scratch space: reused per thread, so it costs no page faults.
-    thread_local std::vector<std::uint8_t> g;
-    const int stride = page.width + kGrayPad;
-    g.assign(static_cast<std::size_t>(stride) * page.height, cfg.page_bg_color.r);
-    Canvas<1> cv{g.data(), page.width, page.height, stride};
+    out.channels = 1;
+    out.stride = static_cast<std::size_t>(out.width) + kGrayPad;
+    out.data.assign(out.stride * out.height, cfg.page_bg_color.r);
+    Canvas<1> cv{out.data.data(), out.width, out.height, static_cast<int>(out.stride)};
     draw_page(cv, laid, cfg, fonts, colors);
-    page.pixels.resize(n * 3);
-    for (int y = 0; y < page.height; ++y)
-      expand_gray(cv.row(y), page.row(y), static_cast<std::size_t>(page.width));
   } else {
-    page.pixels.resize(n * 3);
-    std::uint8_t* p = page.pixels.data();
+    out.channels = 3;
+    out.stride = static_cast<std::size_t>(out.width) * 3;
+    const std::size_t n = static_cast<std::size_t>(out.width) * out.height;
+    out.data.resize(n * 3);
+    std::uint8_t* p = out.data.data();
     for (std::size_t i = 0; i < n; ++i) {
       p[3 * i] = cfg.page_bg_color.r;
       p[3 * i + 1] = cfg.page_bg_color.g;
       p[3 * i + 2] = cfg.page_bg_color.b;
     }
-    Canvas<3> cv{page.pixels.data(), page.width, page.height, page.width * 3};
+    Canvas<3> cv{p, out.width, out.height, static_cast<int>(out.stride)};
     draw_page(cv, laid, cfg, fonts, colors);
+  }
+}
+
+void copy_to_page(const Raster& r, int width, int height, Page& page) {
+  page.width = width;
+  page.height = height;
+  page.pixels.resize(static_cast<std::size_t>(width) * height * 3);  // no zero fill: all written
+  for (int y = 0; y < height; ++y) {
+    const std::uint8_t* src = r.row(y);
+    if (r.channels == 1)
+      expand_gray(src, page.row(y), static_cast<std::size_t>(width));
+    else
+      std::memcpy(page.row(y), src, static_cast<std::size_t>(width) * 3);
   }
 }
 

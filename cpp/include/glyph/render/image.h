@@ -1,6 +1,7 @@
 // Image operations shared by the renderer and the VLM image processor.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -18,6 +19,16 @@ std::vector<std::uint8_t> resize_bicubic(const std::uint8_t* rgb, int width, int
 inline std::uint8_t luma(const std::uint8_t* px) {
   return static_cast<std::uint8_t>((px[0] * 19595 + px[1] * 38470 + px[2] * 7471 + 0x8000) >> 16);
 }
+
+// Where Glyph's auto-crop cuts an image of `channels` (1: gray, where luma is the value itself;
+// 3: RGB) with rows `stride` bytes apart: the kept width and height. A side that is not cropped,
+// or an image without ink, keeps its full size.
+struct CropSize {
+  int width = 0, height = 0;
+};
+CropSize auto_crop_size(const std::uint8_t* data, int width, int height, std::size_t stride,
+                        int channels, bool crop_width, bool crop_height, double margin_x_px,
+                        double margin_y_px);
 
 // Glyph's auto-crop. Background = median of the top-left 2x2 luma values; ink = |luma - bg| > 5.
 // crop_width keeps columns up to the last ink column + 1 + margin_x; crop_height keeps rows up to
