@@ -59,36 +59,6 @@ bool is_dropped_control(char32_t c) {
 
 }  // namespace
 
-// A fragment of a paragraph: text (a char range) or a forced break.
-struct Frag {
-  std::size_t b = 0, e = 0;
-  bool brk = false;
-};
-
-struct LayoutEngine::Para {
-  std::vector<LChar> chars;
-  std::vector<Frag> frags;
-  std::vector<Word> words;  // normal (non-CJK) mode
-};
-
-struct LayoutEngine::Word {
-  std::size_t b = 0, e = 0;  // chars [b, e)
-  double width = 0;
-  bool hs = false;        // followed by a space (_HSFrag)
-  bool brk = false;       // a <br/> (or an injected break after a split long word)
-  bool injected = false;  // injected break: the line it ends is still justified
-  bool split_piece = false;
-};
-
-struct LayoutEngine::Line {
-  // normal mode: words [wb, we); CJK mode: chars [wb, we)
-  std::size_t wb = 0, we = 0;
-  double extra = 0;       // maxWidth - currentWidth
-  double width = 0;       // currentWidth
-  int word_count = 0;
-  bool line_break = false;  // ended by a real <br/> (not justified)
-};
-
 LayoutEngine::LayoutEngine(const RenderConfig& cfg, FontSet& fonts)
     : cfg_(cfg), fonts_(fonts), markup_(parse_newline_markup(cfg.newline_markup)) {
   frame_top_ = cfg.margin_y + kFramePadding;
@@ -125,7 +95,9 @@ LayoutStats LayoutEngine::run(const std::u32string& text,
 
   // Text preparation (Glyph): drop U+00AD and U+200B, runs of 2+ spaces -> that many U+00A0,
   // split on '\n', every 30 lines form one paragraph joined by the newline markup.
-  Para para;
+  Para& para = para_;
+  para.chars.clear();
+  para.frags.clear();
   int lines_in_para = 0;
   std::size_t line_start = 0;
   auto add_line = [&](std::size_t b, std::size_t e) {
@@ -168,7 +140,8 @@ LayoutStats LayoutEngine::run(const std::u32string& text,
     }
     if (++lines_in_para == kLinesPerParagraph) {
       layout_paragraph(para);
-      para = Para{};
+      para.chars.clear();
+      para.frags.clear();
       lines_in_para = 0;
     }
   };
@@ -190,10 +163,12 @@ LayoutStats LayoutEngine::run(const std::u32string& text,
 // cleanBlockQuotedText: the paragraph markup is stripped and every run of breakable whitespace
 // becomes one ASCII space. Runs never cross a tag, so each fragment is cleaned on its own; only
 // line text at the very start/end of the paragraph is stripped (markup text sits inside tags).
-void clean_paragraph(std::vector<LChar>& chars, std::vector<Frag>& frags) {
-  std::vector<LChar> out;
+// `out` and `kept` are scratch buffers; they end up holding the old contents.
+void clean_paragraph(std::vector<LChar>& chars, std::vector<Frag>& frags, std::vector<LChar>& out,
+                     std::vector<Frag>& kept) {
+  out.clear();
   out.reserve(chars.size());
-  std::vector<Frag> kept;
+  kept.clear();
   for (std::size_t fi = 0; fi < frags.size(); ++fi) {
     Frag f = frags[fi];
     if (f.brk) {
@@ -224,7 +199,7 @@ void clean_paragraph(std::vector<LChar>& chars, std::vector<Frag>& frags) {
 }
 
 void LayoutEngine::layout_paragraph(Para& para) {
-  clean_paragraph(para.chars, para.frags);
+  clean_paragraph(para.chars, para.frags, clean_chars_, clean_frags_);
   const auto& chars = para.chars;
   for (const auto& c : chars) {
     const CharInfo& ci = fonts_.lookup(c.cp);
@@ -238,9 +213,9 @@ void LayoutEngine::layout_paragraph(Para& para) {
       frame_width_ - (cfg_.left_indent + cfg_.first_line_indent) - cfg_.right_indent;
   const double later_width = frame_width_ - cfg_.left_indent - cfg_.right_indent;
 
-  std::vector<Line> lines;
+  lines_.clear();
   if (cjk_) {
-    lines = break_lines_cjk(para, first_width, later_width);
+    break_lines_cjk(para, first_width, later_width);
   } else {
     // _getFragWords (reportlab 3.6.12, non-processed frags).
     auto& R = para.words;
@@ -342,17 +317,17 @@ void LayoutEngine::layout_paragraph(Para& para) {
     }
     if (open) push(W);
     // A paragraph with no words (empty after cleaning) has no lines and height 0.
-    if (!R.empty()) lines = break_lines(para, first_width, later_width);
+    if (!R.empty()) break_lines(para, first_width, later_width);
   }
-  place_lines(para, lines, 0, lines.size(), true, true);
+  place_lines(para, lines_, 0, lines_.size(), true, true);
 }
 
 // breakLines, multi-fragment path (reportlab 3.6.12 paragraph.py), with splitLongWords.
-std::vector<LayoutEngine::Line> LayoutEngine::break_lines(Para& para, double first_width,
-                                                          double later_width) {
-  // Work on a queue of words, since splitting a long word inserts pieces in front.
-  std::vector<Line> lines;
-  std::vector<Word> out_words;  // words as finally placed (pieces included)
+void LayoutEngine::break_lines(Para& para, double first_width, double later_width) {
+  // para.words is the queue, since splitting a long word inserts pieces in front of the rest.
+  std::vector<Line>& lines = lines_;
+  std::vector<Word>& out_words = words_;  // words as finally placed (pieces included)
+  out_words.clear();
   double max_width = first_width;
   int lineno = 0;
   bool line_open = false;
@@ -362,7 +337,7 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines(Para& para, double fir
   int line_spaces = 0;       // ' ' characters in the line's text so far
   bool ends_with_space = false;
   std::size_t qi = 0;
-  std::vector<Word> queue = std::move(para.words);
+  std::vector<Word>& queue = para.words;
   auto max_width_for = [&](int ln) { return ln == 0 ? first_width : later_width; };
   while (qi < queue.size()) {
     Word w = queue[qi++];
@@ -472,35 +447,27 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines(Para& para, double fir
     cur.extra = max_width;
     lines.push_back(cur);
   }
-  // Rebuild the paragraph's word list so that Line indices point into it.
-  para.words = std::move(out_words);
-  return lines;
+  // The paragraph's word list becomes the placed words, so that Line indices point into it.
+  para.words.swap(out_words);
 }
 
 // cjkFragSplit (reportlab 3.6.12): break between any two characters; a Latin run at the end of a
 // line is moved down whole when a space or CJK character is found in the line's second half;
 // characters that cannot start a line hang in the right margin.
-std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(Para& para, double first_width,
-                                                              double later_width) {
-  // U: characters plus one zero-width element per <br/> (index == chars.size() + k marks it).
-  struct U {
-    std::size_t idx;  // into para.chars, or npos for a break
-    double width;
-    char32_t cp;
-  };
-  std::vector<U> us;
+void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_width) {
+  // Characters plus one zero-width unit per <br/>.
+  std::vector<CjkUnit>& us = units_;
+  us.clear();
   us.reserve(para.chars.size() + para.frags.size());
   for (const Frag& f : para.frags) {
     if (f.brk) {
-      us.push_back({std::size_t(-1), 0.0, 0});
+      us.push_back({kBreak, 0, 0.0});
     } else {
       for (std::size_t k = f.b; k < f.e; ++k)
-        us.push_back({k, width_of(para.chars[k].cp), para.chars[k].cp});
+        us.push_back({static_cast<std::uint32_t>(k), para.chars[k].cp, width_of(para.chars[k].cp)});
     }
   }
-  std::vector<Line> lines;
-  std::vector<Word> out;  // one "word" per character so Line ranges index it
-  out.reserve(para.chars.size());
+  std::vector<Line>& lines = lines_;
   std::size_t i = 0, line_start = 0;
   double width_used = 0;
   double max_width = first_width;
@@ -516,20 +483,17 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(Para& para, double
   auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk,
                   bool last = false) {
     if (single_frag && !last) {
-      while (b < e && us[b].idx != std::size_t(-1) && py_space(us[b].cp)) ++b;
-      while (e > b && us[e - 1].idx != std::size_t(-1) && py_space(us[e - 1].cp)) --e;
+      while (b < e && us[b].idx != kBreak && py_space(us[b].cp)) ++b;
+      while (e > b && us[e - 1].idx != kBreak && py_space(us[e - 1].cp)) --e;
     }
+    // Breaks hold no characters, so the line's characters are one run of para.chars.
     Line l;
-    l.wb = out.size();
-    for (std::size_t k = b; k < e; ++k) {
-      if (us[k].idx == std::size_t(-1)) continue;
-      Word w;
-      w.b = us[k].idx;
-      w.e = us[k].idx + 1;
-      w.width = us[k].width;
-      out.push_back(w);
+    while (b < e && us[b].idx == kBreak) ++b;
+    while (e > b && us[e - 1].idx == kBreak) --e;
+    if (b < e) {
+      l.wb = us[b].idx;
+      l.we = us[e - 1].idx + 1;
     }
-    l.we = out.size();
     l.extra = extra;
     l.width = used;
     l.word_count = 1;
@@ -538,11 +502,11 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(Para& para, double
     max_width = later_width;
   };
   while (i < nu) {
-    U u = us[i];
+    CjkUnit u = us[i];
     ++i;
     double w = u.width;
     width_used += w;
-    const bool line_break = u.idx == std::size_t(-1);
+    const bool line_break = u.idx == kBreak;
     const bool end_line = (width_used > max_width + kFuzz && width_used > 0) || line_break;
     if (!end_line) continue;
     double extra = max_width - width_used;
@@ -550,8 +514,8 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(Para& para, double
       if (u.cp < 0x3000) {
         const std::size_t limit = (line_start + i) >> 1;
         for (std::size_t j = i - 1; j > limit; --j) {
-          const U& uj = us[j];
-          if (uj.idx == std::size_t(-1)) break;
+          const CjkUnit& uj = us[j];
+          if (uj.idx == kBreak) break;
           if (is_zs(uj.cp) || uj.cp >= 0x3000) {
             std::size_t k = j + 1;
             if (k < i) {
@@ -575,8 +539,6 @@ std::vector<LayoutEngine::Line> LayoutEngine::break_lines_cjk(Para& para, double
     width_used = 0;
   }
   if (width_used > 0) emit(line_start, nu, max_width - width_used, width_used, false, true);
-  para.words = std::move(out);
-  return lines;
 }
 
 // Frame.add / Paragraph.split: place the paragraph's lines on pages, splitting it where the
@@ -657,9 +619,14 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
       out.width = L.width;
       // Build the drawn characters: words, with a space after a word followed by one.
       int nbsp = 0;
-      for (std::size_t wi = L.wb; wi < L.we; ++wi) {
+      if (cjk_) {
+        out.chars.assign(para.chars.begin() + static_cast<std::ptrdiff_t>(L.wb),
+                         para.chars.begin() + static_cast<std::ptrdiff_t>(L.we));
+        for (const LChar& c : out.chars) nbsp += c.cp == 0xA0;
+      }
+      for (std::size_t wi = L.wb; !cjk_ && wi < L.we; ++wi) {
         const Word& w = para.words[wi];
-        if (wi > L.wb && !cjk_ && para.words[wi - 1].hs &&
+        if (wi > L.wb && para.words[wi - 1].hs &&
             (out.chars.empty() || out.chars.back().cp != U' ')) {
           const auto& prev = para.words[wi - 1];
           std::uint32_t src = prev.e > prev.b ? para.chars[prev.e - 1].src + 1

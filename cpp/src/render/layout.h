@@ -53,7 +53,15 @@ struct LayoutStats {
   std::vector<char32_t> missing_codepoints;  // distinct, first 64
 };
 
+// A fragment of a paragraph: text (a char range) or a forced break.
+struct Frag {
+  std::size_t b = 0, e = 0;
+  bool brk = false;
+};
+
 // Streams pages to `sink` as they fill, so memory stays bounded by a page plus one paragraph.
+// An engine can run many texts; it keeps its working buffers between runs (one Glyph paragraph
+// can hold a whole document, so they are megabytes that would otherwise be faulted in anew).
 class LayoutEngine {
  public:
   LayoutEngine(const RenderConfig& cfg, FontSet& fonts);
@@ -61,13 +69,40 @@ class LayoutEngine {
   LayoutStats run(const std::u32string& text, const std::function<void(LaidPage&&)>& sink);
 
  private:
-  struct Word;
-  struct Line;
-  struct Para;
+  struct Word {
+    std::size_t b = 0, e = 0;  // chars [b, e)
+    double width = 0;
+    bool hs = false;        // followed by a space (_HSFrag)
+    bool brk = false;       // a <br/> (or an injected break after a split long word)
+    bool injected = false;  // injected break: the line it ends is still justified
+    bool split_piece = false;
+  };
+  struct Line {
+    // normal mode: words [wb, we); CJK mode: chars [wb, we)
+    std::size_t wb = 0, we = 0;
+    double extra = 0;         // maxWidth - currentWidth
+    double width = 0;         // currentWidth
+    int word_count = 0;
+    bool line_break = false;  // ended by a real <br/> (not justified)
+  };
+  struct Para {
+    std::vector<LChar> chars;
+    std::vector<Frag> frags;
+    std::vector<Word> words;  // normal (non-CJK) mode
+  };
+  // One element of CJK wrapping: a character, or a zero-width <br/> (idx == kBreak).
+  struct CjkUnit {
+    std::uint32_t idx;  // into Para::chars
+    char32_t cp;
+    double width;
+  };
+  static constexpr std::uint32_t kBreak = 0xFFFFFFFFu;
+
   void layout_paragraph(Para& para);
-  // Both replace para.words with the words as placed, so that Line ranges index them.
-  std::vector<Line> break_lines(Para& para, double first_width, double later_width);
-  std::vector<Line> break_lines_cjk(Para& para, double first_width, double later_width);
+  // Fill lines_. break_lines replaces para.words with the words as placed, so that Line ranges
+  // index them; in CJK mode Line ranges index para.chars.
+  void break_lines(Para& para, double first_width, double later_width);
+  void break_lines_cjk(Para& para, double first_width, double later_width);
   void place_lines(const Para& para, std::vector<Line>& lines, std::size_t begin, std::size_t end,
                    bool first_piece, bool last_piece);
   void new_page();
@@ -87,6 +122,13 @@ class LayoutEngine {
   double prev_space_after_ = 0;
   const std::function<void(LaidPage&&)>* sink_ = nullptr;
   LayoutStats stats_;
+  // working buffers, reused across paragraphs and runs
+  Para para_;
+  std::vector<LChar> clean_chars_;
+  std::vector<Frag> clean_frags_;
+  std::vector<Line> lines_;
+  std::vector<Word> words_;
+  std::vector<CjkUnit> units_;
 };
 
 }  // namespace glyph

@@ -21,27 +21,38 @@ namespace glyph {
 
 std::string Page::file_name() const { return fmt::format("page_{:03d}.png", index + 1); }
 
+// What one rendering call needs for itself: FreeType handles (not thread-safe) and the canvas
+// pages are drawn on. Pooled, so consecutive calls reuse the glyph cache and the canvas memory.
+struct Workspace {
+  std::unique_ptr<FontSet> fonts;
+  std::unique_ptr<LayoutEngine> layout;
+  Raster raster;
+};
+
 struct Renderer::Impl {
   RenderConfig config;
   std::vector<FontData> fonts;
   Rgb markup_color;
   std::mutex pool_mutex;
-  std::vector<std::unique_ptr<FontSet>> pool;  // idle FontSets, one per concurrent caller
+  std::vector<std::unique_ptr<Workspace>> pool;  // idle workspaces, one per concurrent caller
 
-  std::unique_ptr<FontSet> acquire() {
+  std::unique_ptr<Workspace> acquire() {
     {
       std::lock_guard<std::mutex> lock(pool_mutex);
       if (!pool.empty()) {
-        auto fs = std::move(pool.back());
+        auto ws = std::move(pool.back());
         pool.pop_back();
-        return fs;
+        return ws;
       }
     }
-    return std::make_unique<FontSet>(fonts, config.font_size, config.dpi / 72.0);
+    auto ws = std::make_unique<Workspace>();
+    ws->fonts = std::make_unique<FontSet>(fonts, config.font_size, config.dpi / 72.0);
+    ws->layout = std::make_unique<LayoutEngine>(config, *ws->fonts);
+    return ws;
   }
-  void release(std::unique_ptr<FontSet> fs) {
+  void release(std::unique_ptr<Workspace> ws) {
     std::lock_guard<std::mutex> lock(pool_mutex);
-    pool.push_back(std::move(fs));
+    pool.push_back(std::move(ws));
   }
 };
 
@@ -57,19 +68,19 @@ Renderer::Renderer(RenderConfig config) : impl_(std::make_shared<Impl>()) {
         load_font_data(c.fallback_font_paths[i], fmt::format("fallback-font-paths[{}]", i)));
   NewlineMarkup m = parse_newline_markup(c.newline_markup);
   impl_->markup_color = m.has_color ? m.color : c.font_color;
-  impl_->release(impl_->acquire());  // build one FontSet now: font errors surface here
+  impl_->release(impl_->acquire());  // build one workspace now: font errors surface here
 }
 
 const RenderConfig& Renderer::config() const { return impl_->config; }
 
 namespace {
 
-// Borrows a FontSet from the pool and returns it on every exit path.
+// Borrows a workspace from the pool and returns it on every exit path.
 struct Lease {
   Renderer::Impl* impl;
-  std::unique_ptr<FontSet> fonts;
-  explicit Lease(Renderer::Impl* i) : impl(i), fonts(i->acquire()) {}
-  ~Lease() { impl->release(std::move(fonts)); }
+  std::unique_ptr<Workspace> ws;
+  explicit Lease(Renderer::Impl* i) : impl(i), ws(i->acquire()) {}
+  ~Lease() { impl->release(std::move(ws)); }
 };
 
 }  // namespace
@@ -79,7 +90,8 @@ RenderStats Renderer::render_each(std::string_view utf8_text,
   Impl& impl = *impl_;
   const RenderConfig& cfg = impl.config;
   Lease lease(&impl);
-  FontSet& fonts = *lease.fonts;
+  FontSet& fonts = *lease.ws->fonts;
+  Raster& raster = lease.ws->raster;
   DecodedText decoded = decode_utf8(utf8_text);
 
   RenderStats stats;
@@ -90,14 +102,22 @@ RenderStats Renderer::render_each(std::string_view utf8_text,
   std::optional<LaidPage> held;
   auto finish = [&](LaidPage&& laid, bool last) {
     Page page;
-    rasterize(laid, cfg, fonts, impl.markup_color, page);
+    rasterize(laid, cfg, fonts, impl.markup_color, raster);
+    const bool crop_height = last && cfg.auto_crop_last_page;
     if (cfg.horizontal_scale != 1.0) {
+      copy_to_page(raster, raster.width, raster.height, page);
       const int new_w = std::max(1, static_cast<int>(page.width * cfg.horizontal_scale));
-      page.pixels = resize_bicubic(page.pixels.data(), page.width, page.height, new_w, page.height);
+      const auto scaled = resize_bicubic(page.pixels.data(), page.width, page.height, new_w, page.height);
+      page.pixels.assign(scaled.begin(), scaled.end());
       page.width = new_w;
+      auto_crop(page, cfg.auto_crop_width, crop_height, cfg.margin_x, cfg.margin_y);
+    } else {
+      // Crop on the canvas, then copy out only what is kept.
+      const CropSize kept =
+          auto_crop_size(raster.data.data(), raster.width, raster.height, raster.stride,
+                         raster.channels, cfg.auto_crop_width, crop_height, cfg.margin_x, cfg.margin_y);
+      copy_to_page(raster, kept.width, kept.height, page);
     }
-    auto_crop(page, cfg.auto_crop_width, last && cfg.auto_crop_last_page, cfg.margin_x,
-              cfg.margin_y);
     page.index = index++;
     if (laid.has_text) {
       page.char_begin = laid.src_begin;
@@ -111,8 +131,7 @@ RenderStats Renderer::render_each(std::string_view utf8_text,
     ++stats.pages;
     sink(std::move(page));
   };
-  LayoutEngine engine(cfg, fonts);
-  LayoutStats ls = engine.run(decoded.codepoints, [&](LaidPage&& laid) {
+  LayoutStats ls = lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
     if (held) finish(std::move(*held), false);
     held = std::move(laid);
   });
@@ -158,8 +177,7 @@ std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
   DecodedText decoded = decode_utf8(utf8_text);
   const RenderConfig& cfg = impl_->config;
   std::vector<PageLayout> pages;
-  LayoutEngine engine(cfg, *lease.fonts);
-  engine.run(decoded.codepoints, [&](LaidPage&& laid) {
+  lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
     PageLayout pl;
     pl.char_begin = laid.src_begin;
     pl.char_end = laid.src_end;
