@@ -174,12 +174,10 @@ CharInfo FontSet::compute_with_advance(char32_t cp) {
   return info;
 }
 
-const CharInfo& FontSet::lookup(char32_t cp) {
+const CharInfo& FontSet::lookup_slow(char32_t cp) {
   if (cp < 0x10000) {
-    if (!bmp_known_[cp]) {
-      bmp_[cp] = compute_with_advance(cp);
-      bmp_known_[cp] = 1;
-    }
+    bmp_[cp] = compute_with_advance(cp);
+    bmp_known_[cp] = 1;
     return bmp_[cp];
   }
   auto it = astral_.find(cp);

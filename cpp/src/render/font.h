@@ -44,6 +44,8 @@ struct CharInfo {
   double width1000 = 0;       // advance in 1/1000 em (reportlab's TTFont widths)
   double pdf_advance = 0;     // points: the PDF /Widths entry (fp_str-rounded) x size / 1000
   bool missing = false;       // no font in the chain has this character
+  // Drawn bitmaps at the four quarter-pixel offsets, filled on first use by FontSet::bitmap.
+  mutable const GlyphBitmap* bitmaps[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 class FontSet {
@@ -54,8 +56,18 @@ class FontSet {
   FontSet(const FontSet&) = delete;
   FontSet& operator=(const FontSet&) = delete;
 
-  const CharInfo& lookup(char32_t cp);
-  // Anti-aliased bitmap of `glyph` of font `font` with its origin shifted right by frac/4 px.
+  // Which font draws `cp`, its glyph and advance. Inline for the common case (a BMP character
+  // seen before): layout and raster call it once or twice per character.
+  const CharInfo& lookup(char32_t cp) {
+    if (cp < 0x10000 && bmp_known_[cp]) return bmp_[cp];
+    return lookup_slow(cp);
+  }
+  // Anti-aliased bitmap of `ci`'s glyph with its origin shifted right by frac/4 px (0..3).
+  const GlyphBitmap& bitmap(const CharInfo& ci, int frac) {
+    const GlyphBitmap* b = ci.bitmaps[frac];
+    if (!b) b = ci.bitmaps[frac] = &bitmap(ci.font, ci.glyph, frac);
+    return *b;
+  }
   const GlyphBitmap& bitmap(std::uint16_t font, std::uint32_t glyph, int frac);
 
   // reportlab's getAscentDescent for the primary font, in 1/1000 em.
@@ -66,6 +78,7 @@ class FontSet {
 
  private:
   struct Face;
+  const CharInfo& lookup_slow(char32_t cp);
   CharInfo compute(char32_t cp);
   CharInfo compute_with_advance(char32_t cp);
 
