@@ -130,3 +130,24 @@ OWN_TEXTS = {
 @pytest.mark.parametrize("name", sorted(OWN_TEXTS))
 def test_own_texts(reference, config_en, name):
     assert_same_layout(reference, OWN_TEXTS[name], config_en, pixels=name in ("chinese", "long-word"))
+
+
+def _cjk_mixed_lines(seed):
+    """Source lines of ideographs, CJK punctuation and Latin runs: paragraphs of 30 lines that
+    wrap to many lines each, so they split across pages at lines filled to varying depths."""
+    rng = random.Random(seed)
+    cjk, latin = "中文测试的一是在不了有和人这，。、", "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMN.,;:!?-' 0123456789"
+    lines = ["".join(rng.choice(cjk) if rng.random() < 0.7 else rng.choice(latin)
+                     for _ in range(rng.randint(20, 300))) for _ in range(rng.randint(60, 200))]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed,variant", [(0, {}), (1, {"first-line-indent": 12}),
+                                          (2, {"alignment": "JUSTIFY"}),
+                                          (3, {"newline-markup": '<font color="#FF0000"> \\n </font>'})])
+def test_cjk_continuations(reference, config_en, seed, variant):
+    # reportlab re-wraps the rest of a split CJK paragraph after appending ' ' to each line
+    # (_split_blParaHard); before glyphcpp copied that, every one of these texts differed.
+    cfg = dict(config_en)
+    cfg.update(variant)
+    assert_same_layout(reference, _cjk_mixed_lines(seed), cfg)

@@ -98,6 +98,7 @@ LayoutStats LayoutEngine::run(const std::u32string& text,
   Para& para = para_;
   para.chars.clear();
   para.frags.clear();
+  para.continuation = false;
   int lines_in_para = 0;
   std::size_t line_start = 0;
   auto add_line = [&](std::size_t b, std::size_t e) {
@@ -142,6 +143,7 @@ LayoutStats LayoutEngine::run(const std::u32string& text,
       layout_paragraph(para);
       para.chars.clear();
       para.frags.clear();
+      para.continuation = false;
       lines_in_para = 0;
     }
   };
@@ -455,19 +457,21 @@ void LayoutEngine::break_lines(Para& para, double first_width, double later_widt
 // line is moved down whole when a space or CJK character is found in the line's second half;
 // characters that cannot start a line hang in the right margin.
 void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_width) {
-  // Units: the characters (their index in para.chars) plus a zero-width kBreak per <br/>.
-  // Four bytes each, as a whole document can be one paragraph.
+  // Units (see kBreak): four bytes each, as a whole document can be one paragraph.
   std::vector<std::uint32_t>& us = units_;
   us.clear();
   us.reserve(para.chars.size() + para.frags.size());
   for (const Frag& f : para.frags) {
+    for (std::size_t k = f.b; k < f.e; ++k) us.push_back(static_cast<std::uint32_t>(k));
     if (f.brk) {
-      us.push_back(kBreak);
-    } else {
-      for (std::size_t k = f.b; k < f.e; ++k) us.push_back(static_cast<std::uint32_t>(k));
+      if (f.e > f.b)
+        us.back() |= kBreakChar;
+      else
+        us.push_back(kBreak);
     }
   }
-  auto cp_of = [&](std::size_t u) { return para.chars[us[u]].cp; };  // u must not be a break
+  auto char_of = [&](std::size_t u) { return us[u] & ~kBreakChar; };  // u must not be kBreak
+  auto cp_of = [&](std::size_t u) { return para.chars[char_of(u)].cp; };
   auto width = [&](std::size_t u) { return us[u] == kBreak ? 0.0 : width_of(cp_of(u)); };
   std::vector<Line>& lines = lines_;
   std::size_t i = 0, line_start = 0;
@@ -477,10 +481,12 @@ void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_
   // A paragraph that reportlab parses into a single fragment (one source line, no entity, no
   // nbsp) wraps through textsplit.dumbSplit, which strips every line but the last (Python
   // whitespace, nbsp included) after measuring it; the multi-fragment path keeps the spaces.
+  // (A continuation's fragments are its lines' words: one fragment is one word, whatever it holds.)
   bool single_frag = para.frags.size() == 1 && !para.frags[0].brk;
-  if (single_frag)
+  if (single_frag && !para.continuation)
     for (const LChar& c : para.chars)
       if (c.cp == 0xA0 || c.cp == U'&' || c.cp == U'<' || c.cp == U'>') single_frag = false;
+  para.single_frag = single_frag;
   auto py_space = [](char32_t c) { return c == 0xA0 || is_rl_space(c); };
   auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk,
                   bool last = false) {
@@ -488,13 +494,14 @@ void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_
       while (b < e && us[b] != kBreak && py_space(cp_of(b))) ++b;
       while (e > b && us[e - 1] != kBreak && py_space(cp_of(e - 1))) --e;
     }
-    // Breaks hold no characters, so the line's characters are one run of para.chars.
+    // Text-less breaks hold no characters, so the line's characters are one run of para.chars.
     Line l;
     while (b < e && us[b] == kBreak) ++b;
     while (e > b && us[e - 1] == kBreak) --e;
     if (b < e) {
-      l.wb = us[b];
-      l.we = us[e - 1] + 1;
+      l.wb = char_of(b);
+      l.we = char_of(e - 1) + 1;
+      l.break_char = brk && (us[e - 1] & kBreakChar) != 0;
     }
     l.extra = extra;
     l.width = used;
@@ -508,7 +515,7 @@ void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_
     ++i;
     double w = width(u);
     width_used += w;
-    const bool line_break = us[u] == kBreak;
+    const bool line_break = (us[u] & kBreakChar) != 0;  // kBreak has the bit too
     const bool end_line = (width_used > max_width + kFuzz && width_used > 0) || line_break;
     if (!end_line) continue;
     double extra = max_width - width_used;
@@ -545,7 +552,7 @@ void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_
 
 // Frame.add / Paragraph.split: place the paragraph's lines on pages, splitting it where the
 // frame is full (no orphans: a split needs at least two lines to fit).
-void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::size_t begin,
+void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t begin,
                                std::size_t end, bool first_piece, bool last_piece) {
   const double leading = cfg_.leading();
   std::size_t pos = begin;
@@ -689,7 +696,67 @@ void LayoutEngine::place_lines(const Para& para, std::vector<Line>& lines, std::
     pos += take;
     first = false;
     if (pos >= end) break;
+    if (cjk_ && continue_cjk(para, pos, end)) {
+      pos = 0;
+      end = lines.size();
+    }
   }
+}
+
+// reportlab splits a multi-fragment CJK paragraph with _split_blParaHard: the continuation is built from the
+// remaining lines' words, the last word of every line but the last gaining a ' ' (an empty <br/>
+// becomes ' ', still a break; a word already ending in ' ' is left alone), and then wrapped
+// again from scratch without first-line indent. A line that filled to within a space of the
+// width now overflows, which can move its break and those after it.
+bool LayoutEngine::continue_cjk(Para& para, std::size_t from, std::size_t end) {
+  // A one-fragment paragraph splits with _split_blParaSimple instead, which keeps its lines.
+  if (para.single_frag) return false;
+  const auto& old = para.chars;
+  auto gains_space = [&](const Line& L) {
+    return L.line_break ? !L.break_char : old[L.we - 1].cp != U' ';
+  };
+  bool changed = false;
+  for (std::size_t li = from; li + 1 < end && !changed; ++li) changed = gains_space(lines_[li]);
+  if (!changed) return false;  // the same text from the same position wraps the same way
+
+  std::vector<LChar>& chars = cont_chars_;
+  std::vector<Frag>& frags = cont_frags_;
+  chars.clear();
+  frags.clear();
+  std::uint32_t last_src = lines_[from].we > lines_[from].wb ? old[lines_[from].wb].src : 0;
+  for (std::size_t li = from; li < end; ++li) {
+    const Line& L = lines_[li];
+    const bool last = li + 1 == end;
+    // Its words: runs of one colour, then the <br/> if it ends the line.
+    const std::size_t text_end = L.we - (L.break_char ? 1 : 0);
+    for (std::size_t k = L.wb; k < text_end;) {
+      const std::size_t b = chars.size();
+      const std::uint8_t color = old[k].color;
+      while (k < text_end && old[k].color == color) chars.push_back(old[k++]);
+      frags.push_back({b, chars.size(), false});
+    }
+    if (text_end > L.wb) last_src = old[text_end - 1].src;
+    if (L.line_break) {
+      const std::size_t b = chars.size();
+      if (L.break_char)
+        chars.push_back(old[L.we - 1]);
+      else if (!last)
+        chars.push_back({U' ', last_src, 0});
+      frags.push_back({b, chars.size(), true});
+    } else if (!last && gains_space(L)) {
+      LChar space = chars.back();
+      space.cp = U' ';
+      chars.push_back(space);
+      frags.back().e = chars.size();
+    }
+  }
+  para.chars.swap(chars);
+  para.frags.swap(frags);
+  para.continuation = true;
+  const double width = frame_width_ - cfg_.left_indent - cfg_.right_indent;
+  lines_.clear();
+  break_lines_cjk(para, width, width);
+  return true;
 }
 
 }  // namespace glyph

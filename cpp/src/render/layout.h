@@ -53,7 +53,8 @@ struct LayoutStats {
   std::vector<char32_t> missing_codepoints;  // distinct, first 64
 };
 
-// A fragment of a paragraph: text (a char range) or a forced break.
+// A fragment of a paragraph: text (a char range) or a forced break. A break normally holds no
+// characters; in a CJK continuation it can hold one (reportlab turns an empty <br/> into ' ').
 struct Frag {
   std::size_t b = 0, e = 0;
   bool brk = false;
@@ -84,21 +85,30 @@ class LayoutEngine {
     double width = 0;         // currentWidth
     int word_count = 0;
     bool line_break = false;  // ended by a real <br/> (not justified)
+    bool break_char = false;  // CJK: the <br/> that ends it is its last character (a ' ')
   };
   struct Para {
     std::vector<LChar> chars;
     std::vector<Frag> frags;
-    std::vector<Word> words;  // normal (non-CJK) mode
+    std::vector<Word> words;     // normal (non-CJK) mode
+    bool continuation = false;   // CJK: rebuilt from the lines left over by a page split
+    bool single_frag = false;    // CJK: wrapped as one fragment (reportlab's kind-0 lines)
   };
-  static constexpr std::uint32_t kBreak = 0xFFFFFFFFu;  // a <br/> among CJK wrapping units
+  // CJK wrapping units: an index into Para::chars, kBreak for a <br/> without text, or an index
+  // with kBreakChar set for a character that carries a <br/>.
+  static constexpr std::uint32_t kBreak = 0xFFFFFFFFu;
+  static constexpr std::uint32_t kBreakChar = 0x80000000u;
 
   void layout_paragraph(Para& para);
   // Fill lines_. break_lines replaces para.words with the words as placed, so that Line ranges
   // index them; in CJK mode Line ranges index para.chars.
   void break_lines(Para& para, double first_width, double later_width);
   void break_lines_cjk(Para& para, double first_width, double later_width);
-  void place_lines(const Para& para, std::vector<Line>& lines, std::size_t begin, std::size_t end,
+  void place_lines(Para& para, std::vector<Line>& lines, std::size_t begin, std::size_t end,
                    bool first_piece, bool last_piece);
+  // CJK page split: turns para and lines_ into the continuation paragraph of lines [from, end)
+  // as reportlab rebuilds and re-wraps it. Returns false when that changes nothing.
+  bool continue_cjk(Para& para, std::size_t from, std::size_t end);
   void new_page();
   void flush_page();
   double width_of(char32_t cp);
@@ -120,6 +130,8 @@ class LayoutEngine {
   Para para_;
   std::vector<LChar> clean_chars_;
   std::vector<Frag> clean_frags_;
+  std::vector<LChar> cont_chars_;
+  std::vector<Frag> cont_frags_;
   std::vector<Line> lines_;
   std::vector<Word> words_;
   std::vector<std::uint32_t> units_;
