@@ -157,7 +157,26 @@ LayoutStats LayoutEngine::run(const std::u32string& text,
   // The last page is emitted even when empty: the reference always produces at least one page.
   (*sink_)(std::move(page_));
   sink_ = nullptr;
+  release_big_buffers();
   return stats_;
+}
+
+// The buffers are kept for the next run, except after a paragraph so large (a whole book on one
+// line) that keeping them would pin hundreds of megabytes to an idle renderer.
+void LayoutEngine::release_big_buffers() {
+  constexpr std::size_t kKeepChars = 1u << 20;
+  if (para_.chars.capacity() <= kKeepChars && clean_chars_.capacity() <= kKeepChars &&
+      cont_chars_.capacity() <= kKeepChars && units_.capacity() <= kKeepChars &&
+      para_.words.capacity() <= kKeepChars && words_.capacity() <= kKeepChars)
+    return;
+  para_ = Para{};
+  clean_chars_ = {};
+  clean_frags_ = {};
+  cont_chars_ = {};
+  cont_frags_ = {};
+  lines_ = {};
+  words_ = {};
+  units_ = {};
 }
 
 // ------------------------------------------------------------------ word building

@@ -110,6 +110,7 @@ class LayoutEngine {
   // as reportlab rebuilds and re-wraps it. Returns false when that changes nothing.
   bool continue_cjk(Para& para, std::size_t from, std::size_t end);
   void new_page();
+  void release_big_buffers();
   void flush_page();
   double width_of(char32_t cp);
 
