@@ -1,5 +1,6 @@
 #include "render/font.h"
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <fstream>
@@ -97,6 +98,7 @@ struct FontSet::Face {
   HbFontPtr hb;
   double scale1000 = 1;  // font units -> 1/1000 em
   double notdef_width1000 = 0;
+  FT_Matrix matrix{0x10000, 0, 0, 0x10000};  // what the whole-pixel size leaves to scale
   // glyph * 4 + frac -> index into bitmaps (-1: not rendered yet)
   std::vector<std::int32_t> slots;
   std::deque<GlyphBitmap> bitmaps;  // deque: references stay valid
@@ -116,10 +118,15 @@ FontSet::FontSet(const std::vector<FontData>& fonts, double font_size, double pi
     GLYPH_CHECK(err == 0, FontError, "config key '{}': cannot open font '{}' ({})", fd.config_key,
                 fd.path, ft_error_string(err));
     f->ft.reset(face);
-    // 26.6 fixed point; unhinted outlines as poppler draws them (pdftoppm: hinting off).
-    err = FT_Set_Char_Size(face, 0, static_cast<FT_F26Dot6>(std::lround(pixel_size * 64)), 72, 72);
+    // As poppler's SplashFTFont: the face is set to a whole number of pixels and the rest of
+    // the scale goes into FreeType's transform (16.16, truncated), so glyphs at 100 dpi (12.5 px
+    // for 9 pt) are 13 px outlines scaled by 12.5/13, not 12.5 px outlines. Unhinted, as pdftoppm.
+    const int whole_px = std::max(1, static_cast<int>(std::floor(pixel_size + 0.5)));
+    err = FT_Set_Pixel_Sizes(face, 0, static_cast<FT_UInt>(whole_px));
     GLYPH_CHECK(err == 0, FontError, "config key '{}': font '{}' cannot be sized to {} px ({})",
                 fd.config_key, fd.path, pixel_size, ft_error_string(err));
+    const auto fixed = static_cast<FT_Fixed>(pixel_size / whole_px * 65536);
+    f->matrix = FT_Matrix{fixed, 0, 0, fixed};
     f->hb = make_hb_font(fd.bytes, fd.face_index);
     const double upem = face->units_per_EM ? face->units_per_EM : 1000;
     f->scale1000 = 1000.0 / upem;
@@ -192,7 +199,7 @@ const GlyphBitmap& FontSet::bitmap(std::uint16_t font, std::uint32_t glyph, int 
   GlyphBitmap bm;
   FT_Face face = f.ft.get();
   FT_Vector delta{static_cast<FT_Pos>(frac * 16), 0};  // frac/4 px in 26.6
-  FT_Set_Transform(face, nullptr, &delta);
+  FT_Set_Transform(face, &f.matrix, &delta);
   if (FT_Load_Glyph(face, glyph, FT_LOAD_NO_HINTING | FT_LOAD_NO_BITMAP) == 0 &&
       FT_Render_Glyph(face->glyph, FT_RENDER_MODE_NORMAL) == 0) {
     const FT_Bitmap& b = face->glyph->bitmap;

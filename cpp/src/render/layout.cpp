@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "render/fp_str.h"
 
 namespace glyph {
 
@@ -636,6 +637,12 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
     // setXPos in that branch), so the offset is lost there and every later line of this piece
     // shifts left by it. Copied, since the model saw such pages.
     double cursor_shift = 0;
+    // PDF: `1 0 0 1 x f cm` at the piece's bottom, `BT 1 0 0 1 0 (height - fontSize) Tm`, `T*`
+    // per line with TL = leading, each written with fp_str; poppler sums the moves in doubles.
+    const double pdf_origin_y = fp_str(cfg_.page_height - (top + height));
+    const double pdf_first_y = fp_str(height - cfg_.font_size);
+    const double pdf_leading = fp_str(leading);
+    double pdf_line_y = 0;
     for (std::size_t li = 0; li < take; ++li) {
       const Line& L = lines[pos + li];
       const bool para_first_line = first && li == 0;
@@ -644,6 +651,9 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
       const double line_offset = para_first_line ? cfg_.first_line_indent : 0.0;
       double offset = cfg_.left_indent + cursor_shift + line_offset;
       out.baseline = top + cfg_.font_size + static_cast<double>(li) * leading;
+      if (li > 0) pdf_line_y -= pdf_leading;
+      out.pdf_origin_y = pdf_origin_y;
+      out.pdf_text_y = pdf_line_y + pdf_first_y;
       out.width = L.width;
       // Build the drawn characters: words, with a space after a word followed by one.
       int nbsp = 0;

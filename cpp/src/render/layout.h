@@ -27,6 +27,10 @@ struct LaidLine {
   std::vector<LChar> chars;  // inter-word spaces included as ' ' (src of the original space)
   double x = 0;              // points from the frame's content left edge (indent + alignment)
   double baseline = 0;       // points from the page top
+  // The same baseline as the reference PDF states it: the paragraph piece's origin (the `cm` y)
+  // and the text-space y after the line moves (Tm y, then one T* per line). The raster maps them
+  // to device rows with poppler's own arithmetic, which decides rows at exact pixel boundaries.
+  double pdf_origin_y = 0, pdf_text_y = 0;
   double word_space = 0;     // extra points added after each ' ' and U+00A0 (JUSTIFY)
   double width = 0;          // natural width, points
   std::size_t src_begin = 0, src_end = 0;

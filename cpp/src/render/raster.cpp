@@ -262,7 +262,10 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
   for (const LaidLine& line : laid.lines) {
     // The PDF holds the paragraph origin and the line offset as separate fp_str numbers.
     double x = fp_str(frame_left) + fp_str(line.x);
-    const int oy = static_cast<int>(std::floor(line.baseline * scale));
+    // poppler: the page CTM [s 0 0 -s 0 s*PH] concatenated with the piece's `cm`, then applied
+    // to the text position, in this order of operations; Splash snaps glyph rows with floor.
+    const double ctm5 = line.pdf_origin_y * -scale + scale * fp_str(cfg.page_height);
+    const int oy = static_cast<int>(std::floor(-scale * line.pdf_text_y + ctm5));
     const double word_space = fp_str(line.word_space);
     for (const LChar& ch : line.chars) {
       const CharInfo& ci = fonts.lookup(ch.cp);
