@@ -629,6 +629,7 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
         r.stroke_color = *cfg_.para_border_color;
         r.line_width = cfg_.border_width;
       }
+      r.lines_before = page_.lines.size();
       page_.rects.push_back(r);
     }
     const bool piece_is_last = pos + take == end;

@@ -41,6 +41,9 @@ struct Rect {
   bool fill = false, stroke = false;
   Rgb fill_color, stroke_color;
   double line_width = 0;
+  // Lines of the page drawn before this rectangle: the reference draws paragraph by paragraph,
+  // so a paragraph's background covers what the previous one's descenders left below its box.
+  std::size_t lines_before = 0;
 };
 
 struct LaidPage {

@@ -24,7 +24,13 @@ namespace glyph {
 
 namespace {
 
-inline std::uint8_t div255(int x) { return static_cast<std::uint8_t>((x + (x >> 8) + 0x80) >> 8); }
+// Splash composites anti-aliased fills (no alpha channel, no blend mode) as
+// ((255 - a) * dst + a * src) / 255 in integers (Splash::pipeRun, AlphaNoBlend): a floor, not a
+// rounded division. For black on white both agree; on tinted backgrounds or with coloured text
+// rounding was one level off on most edge pixels. x / 255 == (x + 1 + (x >> 8)) >> 8 for
+// 0 <= x <= 65025, which also fits 16-bit lanes.
+constexpr int kRound = 1;
+inline std::uint8_t div255(int x) { return static_cast<std::uint8_t>((x + (x >> 8) + kRound) >> 8); }
 
 // A Raster's pixels seen with their channel count fixed at compile time.
 template <int C>
@@ -69,20 +75,20 @@ void fill_rect(Canvas<C>& cv, double x0, double y0, double x1, double y1, const 
 
 #if defined(__SSE2__)
 // 16 pixels of one channel at once: d = div255(a * c + (255 - a) * d), exact in 16-bit lanes
-// (the largest intermediate is 65025 + 254 + 128). Zero alpha leaves d unchanged, so the padded
+// (the largest intermediate is 65025 + 254 + 1). Zero alpha leaves d unchanged, so the padded
 // tail of a glyph row can be blended too.
 // kBlack: c == 0 (black text), where the a * c term vanishes.
 template <bool kBlack>
 inline void blend16(std::uint8_t* dst, const std::uint8_t* alpha, std::uint8_t c) {
   const __m128i zero = _mm_setzero_si128();
-  const __m128i k255 = _mm_set1_epi16(255), k80 = _mm_set1_epi16(0x80);
+  const __m128i k255 = _mm_set1_epi16(255), kr = _mm_set1_epi16(kRound);
   const __m128i cc = _mm_set1_epi16(c);
   const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(alpha));
   const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(dst));
   auto half = [&](__m128i a16, __m128i d16) {
     __m128i x = _mm_mullo_epi16(_mm_sub_epi16(k255, a16), d16);
     if (!kBlack) x = _mm_add_epi16(_mm_mullo_epi16(a16, cc), x);
-    x = _mm_add_epi16(_mm_add_epi16(x, _mm_srli_epi16(x, 8)), k80);
+    x = _mm_add_epi16(_mm_add_epi16(x, _mm_srli_epi16(x, 8)), kr);
     return _mm_srli_epi16(x, 8);
   };
   const __m128i lo = half(_mm_unpacklo_epi8(a, zero), _mm_unpacklo_epi8(d, zero));
@@ -109,14 +115,14 @@ void blend_rows_sse2(std::uint8_t* dst, std::size_t dst_stride, const std::uint8
 template <bool kBlack>
 __attribute__((target("avx2"))) inline __m256i blend32(__m256i a, __m256i d, std::uint8_t c) {
   const __m256i zero = _mm256_setzero_si256();
-  const __m256i k255 = _mm256_set1_epi16(255), k80 = _mm256_set1_epi16(0x80);
+  const __m256i k255 = _mm256_set1_epi16(255), kr = _mm256_set1_epi16(kRound);
   __m256i out[2];
   for (int h = 0; h < 2; ++h) {
     const __m256i a16 = h ? _mm256_unpackhi_epi8(a, zero) : _mm256_unpacklo_epi8(a, zero);
     const __m256i d16 = h ? _mm256_unpackhi_epi8(d, zero) : _mm256_unpacklo_epi8(d, zero);
     __m256i x = _mm256_mullo_epi16(_mm256_sub_epi16(k255, a16), d16);
     if (!kBlack) x = _mm256_add_epi16(_mm256_mullo_epi16(a16, _mm256_set1_epi16(c)), x);
-    x = _mm256_add_epi16(_mm256_add_epi16(x, _mm256_srli_epi16(x, 8)), k80);
+    x = _mm256_add_epi16(_mm256_add_epi16(x, _mm256_srli_epi16(x, 8)), kr);
     out[h] = _mm256_srli_epi16(x, 8);
   }
   return _mm256_packus_epi16(out[0], out[1]);  // per 128-bit lane, so bytes stay in order
@@ -244,22 +250,9 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
                const Rgb* colors) {
   const double scale = cfg.dpi / 72.0;
   auto bytes = [](Rgb c) { return std::array<std::uint8_t, 3>{c.r, c.g, c.b}; };
-  for (const Rect& r : laid.rects) {
-    const double x0 = r.x * scale, y0 = r.y * scale, x1 = (r.x + r.w) * scale,
-                 y1 = (r.y + r.h) * scale;
-    if (r.fill) fill_rect(cv, x0, y0, x1, y1, bytes(r.fill_color).data());
-    if (r.stroke) {
-      const auto sc = bytes(r.stroke_color);
-      const double h = 0.5 * r.line_width * scale;
-      fill_rect(cv, x0 - h, y0 - h, x1 + h, y0 + h, sc.data());  // top
-      fill_rect(cv, x0 - h, y1 - h, x1 + h, y1 + h, sc.data());  // bottom
-      fill_rect(cv, x0 - h, y0 - h, x0 + h, y1 + h, sc.data());  // left
-      fill_rect(cv, x1 - h, y0 - h, x1 + h, y1 + h, sc.data());  // right
-    }
-  }
   const double frame_left = cfg.margin_x + 6.0;
   const std::array<std::uint8_t, 3> text_colors[2] = {bytes(colors[0]), bytes(colors[1])};
-  for (const LaidLine& line : laid.lines) {
+  auto draw_line = [&](const LaidLine& line) {
     // The PDF holds the paragraph origin and the line offset as separate fp_str numbers.
     double x = fp_str(frame_left) + fp_str(line.x);
     // poppler: the page CTM [s 0 0 -s 0 s*PH] concatenated with the piece's `cm`, then applied
@@ -280,7 +273,23 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
       x += ci.pdf_advance;
       if (ch.cp == U' ' || ch.cp == 0xA0) x += word_space;  // both are code 32 in the PDF
     }
+  };
+  std::size_t drawn = 0;
+  for (const Rect& r : laid.rects) {
+    for (; drawn < r.lines_before && drawn < laid.lines.size(); ++drawn) draw_line(laid.lines[drawn]);
+    const double x0 = r.x * scale, y0 = r.y * scale, x1 = (r.x + r.w) * scale,
+                 y1 = (r.y + r.h) * scale;
+    if (r.fill) fill_rect(cv, x0, y0, x1, y1, bytes(r.fill_color).data());
+    if (r.stroke) {
+      const auto sc = bytes(r.stroke_color);
+      const double h = 0.5 * r.line_width * scale;
+      fill_rect(cv, x0 - h, y0 - h, x1 + h, y0 + h, sc.data());  // top
+      fill_rect(cv, x0 - h, y1 - h, x1 + h, y1 + h, sc.data());  // bottom
+      fill_rect(cv, x0 - h, y0 - h, x0 + h, y1 + h, sc.data());  // left
+      fill_rect(cv, x1 - h, y0 - h, x1 + h, y1 + h, sc.data());  // right
+    }
   }
+  for (; drawn < laid.lines.size(); ++drawn) draw_line(laid.lines[drawn]);
 }
 
 }  // namespace
