@@ -174,3 +174,32 @@ TEST_CASE("render_batch is identical for any thread count") {
       CHECK(one[i].pages[k].pixels == two[i].pages[k].pixels);
   }
 }
+
+TEST_CASE("page buffers: freed large buffers are reused at the same size, small ones are not pooled") {
+  const std::size_t big = 1u << 20;
+  const void* first = nullptr;
+  {
+    glyph::PixelBuffer a;
+    a.resize(big);
+    a[0] = 1;
+    a[big - 1] = 2;  // the whole buffer is writable memory
+    first = a.data();
+  }
+  {
+    glyph::PixelBuffer b;
+    b.resize(big);
+    CHECK(static_cast<const void*>(b.data()) == first);  // came back from the pool
+    glyph::PixelBuffer c;
+    c.resize(big);
+    CHECK(static_cast<const void*>(c.data()) != first);  // the pooled one is taken
+    glyph::PixelBuffer d;
+    d.resize(big + 3);  // another size: a fresh buffer
+    CHECK(static_cast<const void*>(d.data()) != first);
+  }
+  // Value semantics are those of std::vector: copies are deep, assign fills.
+  glyph::PixelBuffer e(300000, 7);
+  glyph::PixelBuffer f = e;
+  f[0] = 9;
+  CHECK(e[0] == 7);
+  CHECK(f.size() == 300000);
+}

@@ -4,15 +4,10 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -326,35 +321,10 @@ void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rg
   }
 }
 
-namespace {
-
-// Asks the kernel to map a freshly allocated buffer in one call instead of one page fault per
-// 4 KiB as it is first written. Fresh page buffers are the common case when pages are kept, and on
-// the VMs we measured faulting costs ~2 us per 4 KiB: MADV_POPULATE_WRITE (Linux 5.14+) halves the
-// time to fill a fresh 1.5 MB page and costs nothing measurable on memory already mapped.
-void prefault_for_write(std::uint8_t* p, std::size_t n) {
-#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-  static std::atomic<bool> unsupported{false};
-  constexpr std::uintptr_t kPage = 4096;
-  if (n < (256u << 10) || unsupported.load(std::memory_order_relaxed)) return;
-  const auto b = (reinterpret_cast<std::uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
-  const auto e = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(kPage - 1);
-  if (e > b && madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE) != 0 &&
-      errno == EINVAL)
-    unsupported.store(true, std::memory_order_relaxed);  // older kernel: just fault as we go
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
-}  // namespace
-
 void copy_to_page(const Raster& r, int width, int height, Page& page) {
   page.width = width;
   page.height = height;
   page.pixels.resize(static_cast<std::size_t>(width) * height * 3);  // no zero fill: all written
-  prefault_for_write(page.pixels.data(), page.pixels.size());
   for (int y = 0; y < height; ++y) {
     const std::uint8_t* src = r.row(y);
     if (r.channels == 1)
