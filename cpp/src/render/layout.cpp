@@ -220,8 +220,20 @@ void clean_paragraph(std::vector<LChar>& chars, std::vector<Frag>& frags, std::v
   frags.swap(kept);
 }
 
+// Whether reportlab parses the paragraph into a single fragment (one source line, no entity,
+// no nbsp; for a CJK continuation, whose fragments are its lines' words, one word whatever it
+// holds). Such a paragraph has kind-0 lines: CJK text wraps through dumbSplit, a page split keeps
+// its lines (_split_blParaSimple), and squeezed CENTER/RIGHT lines keep their offset.
+void LayoutEngine::classify(Para& para) {
+  para.single_frag = para.frags.size() == 1 && !para.frags[0].brk;
+  if (para.single_frag && !para.continuation)
+    for (const LChar& c : para.chars)
+      if (c.cp == 0xA0 || c.cp == U'&' || c.cp == U'<' || c.cp == U'>') para.single_frag = false;
+}
+
 void LayoutEngine::layout_paragraph(Para& para) {
   clean_paragraph(para.chars, para.frags, clean_chars_, clean_frags_);
+  classify(para);
   const auto& chars = para.chars;
   for (const auto& c : chars) {
     const CharInfo& ci = fonts_.lookup(c.cp);
@@ -498,15 +510,10 @@ void LayoutEngine::break_lines_cjk(Para& para, double first_width, double later_
   double width_used = 0;
   double max_width = first_width;
   const std::size_t nu = us.size();
-  // A paragraph that reportlab parses into a single fragment (one source line, no entity, no
-  // nbsp) wraps through textsplit.dumbSplit, which strips every line but the last (Python
-  // whitespace, nbsp included) after measuring it; the multi-fragment path keeps the spaces.
-  // (A continuation's fragments are its lines' words: one fragment is one word, whatever it holds.)
-  bool single_frag = para.frags.size() == 1 && !para.frags[0].brk;
-  if (single_frag && !para.continuation)
-    for (const LChar& c : para.chars)
-      if (c.cp == 0xA0 || c.cp == U'&' || c.cp == U'<' || c.cp == U'>') single_frag = false;
-  para.single_frag = single_frag;
+  // A one-fragment paragraph wraps through textsplit.dumbSplit, which strips every line but the
+  // last (Python whitespace, nbsp included) after measuring it; the multi-fragment path keeps
+  // the spaces.
+  const bool single_frag = para.single_frag;
   auto py_space = [](char32_t c) { return c == 0xA0 || is_rl_space(c); };
   auto emit = [&](std::size_t b, std::size_t e, double extra, double used, bool brk,
                   bool last = false) {
@@ -636,7 +643,8 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
     // reportlab moves the text cursor back by a line's offset after drawing it. A squeezed
     // CENTER/RIGHT line is drawn without first moving by its offset (_centerDrawParaLineX has no
     // setXPos in that branch), so the offset is lost there and every later line of this piece
-    // shifts left by it. Copied, since the model saw such pages.
+    // shifts left by it. Copied, since the model saw such pages. Kind-0 lines (one-fragment
+    // paragraphs) go through _centerDrawParaLine/_rightDrawParaLine, which do move: no loss.
     double cursor_shift = 0;
     // PDF: `1 0 0 1 x f cm` at the piece's bottom, `BT 1 0 0 1 0 (height - fontSize) Tm`, `T*`
     // per line with TL = leading, each written with fp_str; poppler sums the moves in doubles.
@@ -691,7 +699,7 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
         if (!simple && n_spaces > 0) ws = extra / n_spaces;
       } else if (!fits && n_spaces > 0) {
         ws = extra / n_spaces;
-        if (cfg_.alignment != Alignment::kLeft) {
+        if (cfg_.alignment != Alignment::kLeft && !para.single_frag) {
           x -= line_offset;
           cursor_shift -= line_offset;
         }
@@ -783,6 +791,7 @@ bool LayoutEngine::continue_cjk(Para& para, std::size_t from, std::size_t end) {
   para.chars.swap(chars);
   para.frags.swap(frags);
   para.continuation = true;
+  classify(para);
   const double width = frame_width_ - cfg_.left_indent - cfg_.right_indent;
   lines_.clear();
   break_lines_cjk(para, width, width);

@@ -106,6 +106,7 @@ class LayoutEngine {
   static constexpr std::uint32_t kBreak = 0xFFFFFFFFu;
   static constexpr std::uint32_t kBreakChar = 0x80000000u;
 
+  void classify(Para& para);
   void layout_paragraph(Para& para);
   // Fill lines_. break_lines replaces para.words with the words as placed, so that Line ranges
   // index them; in CJK mode Line ranges index para.chars.
