@@ -176,8 +176,9 @@ CharInfo FontSet::compute(char32_t cp) {
 
 CharInfo FontSet::compute_with_advance(char32_t cp) {
   CharInfo info = compute(cp);
-  // poppler advances glyphs by the PDF /Widths entry, which reportlab writes with fp_str.
-  info.pdf_advance = fp_str(info.width1000) / 1000.0 * font_size_;
+  // poppler advances glyphs by the PDF /Widths entry (written with fp_str), read as W * 0.001
+  // and multiplied by the Tf size.
+  info.pdf_advance = fp_str(info.width1000) * 0.001 * fp_str(font_size_);
   return info;
 }
 

@@ -643,22 +643,27 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
     // reportlab moves the text cursor back by a line's offset after drawing it. A squeezed
     // CENTER/RIGHT line is drawn without first moving by its offset (_centerDrawParaLineX has no
     // setXPos in that branch), so the offset is lost there and every later line of this piece
-    // shifts left by it. Copied, since the model saw such pages. Kind-0 lines (one-fragment
-    // paragraphs) go through _centerDrawParaLine/_rightDrawParaLine, which do move: no loss.
-    double cursor_shift = 0;
-    // PDF: `1 0 0 1 x f cm` at the piece's bottom, `BT 1 0 0 1 0 (height - fontSize) Tm`, `T*`
-    // per line with TL = leading, each written with fp_str; poppler sums the moves in doubles.
+    // shifts left by it. Copied, since the model saw such pages: replaying the moves below does
+    // it. Kind-0 lines (one-fragment paragraphs) go through _centerDrawParaLine and
+    // _rightDrawParaLine, which do move: no loss.
+    // PDF: `1 0 0 1 x f cm` at the piece's bottom, `BT 1 0 0 1 leftIndent (height - fontSize) Tm`,
+    // `T*` per line with TL = leading, each written with fp_str; poppler sums the moves in
+    // doubles. Horizontally each line is `setXPos(m)`, text, `setXPos(-m)` (the dpl functions);
+    // reportlab's textobject merges a Td with the Td just before it into one fp_str number, so
+    // poppler's line x is a sum of rounded, merged moves, which we replay.
     const double pdf_origin_y = fp_str(cfg_.page_height - (top + height));
     const double pdf_first_y = fp_str(height - cfg_.font_size);
     const double pdf_leading = fp_str(leading);
     double pdf_line_y = 0;
+    double pdf_line_x = 0;       // poppler's lineX: the Td moves applied so far
+    double pending_td = 0;       // the `-m Td` ending the previous line, while it can still merge
+    bool has_pending = false;
     for (std::size_t li = 0; li < take; ++li) {
       const Line& L = lines[pos + li];
       const bool para_first_line = first && li == 0;
       const bool para_last_line = last_piece && piece_is_last && li + 1 == take;
       LaidLine out;
       const double line_offset = para_first_line ? cfg_.first_line_indent : 0.0;
-      double offset = cfg_.left_indent + cursor_shift + line_offset;
       out.baseline = top + cfg_.font_size + static_cast<double>(li) * leading;
       if (li > 0) pdf_line_y -= pdf_leading;
       out.pdf_origin_y = pdf_origin_y;
@@ -691,7 +696,9 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
       // spaceShrinkage) is squeezed back to the line width the same way.
       const double extra = L.extra;
       const int n_spaces = L.word_count + nbsp - 1;
-      double x = offset;
+      double m = line_offset;   // the line's setXPos argument
+      bool moves = true;        // setXPos(m) happens before the text
+      bool can_merge = true;    // ... as the first operator, right after the previous `-m Td`
       double ws = 0;
       const bool fits = extra > -1e-8;
       if (cfg_.alignment == Alignment::kJustify) {
@@ -699,16 +706,29 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
         if (!simple && n_spaces > 0) ws = extra / n_spaces;
       } else if (!fits && n_spaces > 0) {
         ws = extra / n_spaces;
-        if (cfg_.alignment != Alignment::kLeft && !para.single_frag) {
-          x -= line_offset;
-          cursor_shift -= line_offset;
+        if (cfg_.alignment != Alignment::kLeft) {
+          // Kind 1 never moves by m (the lost offset); kind 0 moves after setting Tw.
+          if (para.single_frag)
+            can_merge = false;
+          else
+            moves = false;
         }
       } else if (cfg_.alignment == Alignment::kCenter) {
-        x += 0.5 * extra;
+        m += 0.5 * extra;
       } else if (cfg_.alignment == Alignment::kRight) {
-        x += extra;
+        m += extra;
       }
-      out.x = x;
+      const bool nonzero = m > 1e-6 || m < -1e-6;  // paragraph.py setXPos skips smaller moves
+      if (moves && nonzero && has_pending && can_merge) {
+        pdf_line_x += fp_str(m + pending_td);
+      } else {
+        if (has_pending) pdf_line_x += pending_td;
+        if (moves && nonzero) pdf_line_x += fp_str(m);
+      }
+      has_pending = nonzero;
+      pending_td = nonzero ? fp_str(-m) : 0;
+      out.pdf_line_x = pdf_line_x;
+      out.x = cfg_.left_indent + pdf_line_x;
       out.word_space = ws;
       if (!out.chars.empty()) {
         out.src_begin = out.chars.front().src;

@@ -245,11 +245,13 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
                const Rgb* colors) {
   const double scale = cfg.dpi / 72.0;
   auto bytes = [](Rgb c) { return std::array<std::uint8_t, 3>{c.r, c.g, c.b}; };
-  const double frame_left = cfg.margin_x + 6.0;
   const std::array<std::uint8_t, 3> text_colors[2] = {bytes(colors[0]), bytes(colors[1])};
+  // x as poppler computes it: the `cm` x (frame left + padding) enters the CTM as e*s, the text
+  // x is Tm's x (left indent) plus the line's Td moves plus the advances so far, all fp_str'd.
+  const double ctm4 = fp_str(cfg.margin_x + 6.0) * scale;
+  const double tm_x = fp_str(cfg.left_indent);
   auto draw_line = [&](const LaidLine& line) {
-    // The PDF holds the paragraph origin and the line offset as separate fp_str numbers.
-    double x = fp_str(frame_left) + fp_str(line.x);
+    double x = line.pdf_line_x + tm_x;
     // poppler: the page CTM [s 0 0 -s 0 s*PH] concatenated with the piece's `cm`, then applied
     // to the text position, in this order of operations; Splash snaps glyph rows with floor.
     const double ctm5 = line.pdf_origin_y * -scale + scale * fp_str(cfg.page_height);
@@ -258,15 +260,18 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
     for (const LChar& ch : line.chars) {
       const CharInfo& ci = fonts.lookup(ch.cp);
       if (!is_blank(ch.cp)) {
-        const double px = x * scale;
+        const double px = scale * x + ctm4;
         const double fx = std::floor(px);
         const int frac = std::min(3, static_cast<int>((px - fx) * 4));
         const GlyphBitmap& bm = fonts.bitmap(ci, frac);
         if (bm.width > 0)
           draw_glyph(cv, bm, static_cast<int>(fx), oy, text_colors[ch.color ? 1 : 0].data());
       }
-      x += ci.pdf_advance;
-      if (ch.cp == U' ' || ch.cp == 0xA0) x += word_space;  // both are code 32 in the PDF
+      // Gfx::doShowText: dx = w * fontSize + charSpace (+ wordSpace for code 32; U+00A0 is
+      // code 32 too), one sum added to the current point.
+      double dx = ci.pdf_advance;
+      if (ch.cp == U' ' || ch.cp == 0xA0) dx += word_space;
+      x += dx;
     }
   };
   std::size_t drawn = 0;
