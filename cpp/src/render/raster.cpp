@@ -25,7 +25,7 @@ namespace {
 // rounding was one level off on most edge pixels. x / 255 == (x + 1 + (x >> 8)) >> 8 for
 // 0 <= x <= 65025, which also fits 16-bit lanes.
 constexpr int kRound = 1;
-inline std::uint8_t div255(int x) { return static_cast<std::uint8_t>((x + (x >> 8) + kRound) >> 8); }
+inline std::uint8_t div255_floor(int x) { return static_cast<std::uint8_t>((x + (x >> 8) + kRound) >> 8); }
 
 // A Raster's pixels seen with their channel count fixed at compile time.
 template <int C>
@@ -38,11 +38,11 @@ struct Canvas {
 
 constexpr int kGrayPad = 16;
 
-// Splash's source-over blend. Exact for a = 0 and a = 255 too (div255(255 * v) == v), so the
+// Splash's source-over blend. Exact for a = 0 and a = 255 too (div255_floor(255 * v) == v), so the
 // glyph loop needs no branches.
 template <int C>
 inline void put(std::uint8_t* px, int a, const std::uint8_t* c) {
-  for (int k = 0; k < C; ++k) px[k] = div255(a * c[k] + (255 - a) * px[k]);
+  for (int k = 0; k < C; ++k) px[k] = div255_floor(a * c[k] + (255 - a) * px[k]);
 }
 
 // Fills [x0, x1) x [y0, y1) (pixels). Like Splash with stroke adjustment, the edges snap to whole
@@ -69,7 +69,7 @@ void fill_rect(Canvas<C>& cv, double x0, double y0, double x1, double y1, const 
 }
 
 #if defined(__SSE2__)
-// 16 pixels of one channel at once: d = div255(a * c + (255 - a) * d), exact in 16-bit lanes
+// 16 pixels of one channel at once: d = div255_floor(a * c + (255 - a) * d), exact in 16-bit lanes
 // (the largest intermediate is 65025 + 254 + 1). Zero alpha leaves d unchanged, so the padded
 // tail of a glyph row can be blended too.
 // kBlack: c == 0 (black text), where the a * c term vanishes.
