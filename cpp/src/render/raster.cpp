@@ -250,11 +250,12 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
   // x is Tm's x (left indent) plus the line's Td moves plus the advances so far, all fp_str'd.
   const double ctm4 = fp_str(cfg.margin_x + 6.0) * scale;
   const double tm_x = fp_str(cfg.left_indent);
+  const double page_top = scale * fp_str(cfg.page_height);  // the page CTM's f (MediaBox top)
   auto draw_line = [&](const LaidLine& line) {
     double x = line.pdf_line_x + tm_x;
     // poppler: the page CTM [s 0 0 -s 0 s*PH] concatenated with the piece's `cm`, then applied
     // to the text position, in this order of operations; Splash snaps glyph rows with floor.
-    const double ctm5 = line.pdf_origin_y * -scale + scale * fp_str(cfg.page_height);
+    const double ctm5 = line.pdf_origin_y * -scale + page_top;
     const int oy = static_cast<int>(std::floor(-scale * line.pdf_text_y + ctm5));
     const double word_space = fp_str(line.word_space);
     for (const LChar& ch : line.chars) {
