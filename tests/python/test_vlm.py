@@ -31,6 +31,19 @@ def hf_processor():
     return Glm4vImageProcessor(size={"shortest_edge": 12544, "longest_edge": 9633792})
 
 
+def hf_greedy_on_pages(model, ids, pages, max_new_tokens):
+    """transformers' greedy continuation of `ids` with rendered pages as the images."""
+    ref = hf_processor()(images=[np.asarray(p.pixels) for p in pages], return_tensors="pt")
+    inp = torch.tensor([ids])
+    with torch.no_grad():
+        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
+                             pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"],
+                             mm_token_type_ids=(inp == model.config.image_token_id).int(),
+                             max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=None,
+                             pad_token_id=0)
+    return out[0, len(ids):].tolist()
+
+
 def random_images(sizes, seed=0):
     rng = np.random.default_rng(seed)
     return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
@@ -330,14 +343,7 @@ def test_pipeline_ask_matches_transformers(tiny):
     assert streamed == ans.tokens and len(ans.tokens) == 6
     ids = g.build_prompt(tok, "who is it about ?", images=pages)
     assert ids[:2] == [tok.token_to_id("[gMASK]"), tok.token_to_id("<sop>")]
-    ref = hf_processor()(images=[np.asarray(p.pixels) for p in pages], return_tensors="pt")
-    inp = torch.tensor([ids])
-    with torch.no_grad():
-        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
-                             pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"],
-                             mm_token_type_ids=(inp == model.config.image_token_id).int(),
-                             max_new_tokens=6, do_sample=False, eos_token_id=None, pad_token_id=0)
-    assert ans.tokens == out[0, len(ids):].tolist()
+    assert ans.tokens == hf_greedy_on_pages(model, ids, pages, 6)
     assert ans.text == tok.decode(ans.tokens)
 
 
@@ -432,14 +438,7 @@ def test_pipeline_with_glyph_tokenizer(tmp_path):
     assert ids == gv._encode(hf_tok, glyph.glm4v_prompt(pages, "Who is it about?"))
     ans = glyph.Pipeline(renderer, g, tok).ask(text, "Who is it about?", max_new_tokens=5, stop_ids=[-1])
     assert ans.text_tokens == len(tok.encode(text))
-    ref = hf_processor()(images=[np.asarray(p.pixels) for p in pages], return_tensors="pt")
-    inp = torch.tensor([ids])
-    with torch.no_grad():
-        out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
-                             pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"],
-                             mm_token_type_ids=(inp == model.config.image_token_id).int(),
-                             max_new_tokens=5, do_sample=False, eos_token_id=None, pad_token_id=0)
-    assert ans.tokens == out[0, len(ids):].tolist()
+    assert ans.tokens == hf_greedy_on_pages(model, ids, pages, 5)
     assert type(glyph.pipeline.load_tokenizer(str(tmp_path))).__name__ == "Tokenizer"
     # the C++ pipeline (glyph::vlm::ask) gives the same answer and statistics
     c = gv.ask_cpp(renderer, g, tok, text, "Who is it about?", max_new_tokens=5, stop_ids=[-1])

@@ -728,7 +728,6 @@ void LayoutEngine::place_lines(Para& para, std::vector<Line>& lines, std::size_t
       has_pending = nonzero;
       pending_td = nonzero ? fp_str(-m) : 0;
       out.pdf_line_x = pdf_line_x;
-      out.x = cfg_.left_indent + pdf_line_x;
       out.word_space = ws;
       if (!out.chars.empty()) {
         out.src_begin = out.chars.front().src;

@@ -25,8 +25,9 @@ struct LChar {
 
 struct LaidLine {
   std::vector<LChar> chars;  // inter-word spaces included as ' ' (src of the original space)
-  double x = 0;              // points from the frame's content left edge (indent + alignment)
-  double pdf_line_x = 0;     // the same minus left-indent, as poppler sums the PDF's Td moves
+  // Line start in points from the frame's content left edge, minus left-indent: the PDF's Td
+  // moves (indent + alignment) summed as poppler sums them.
+  double pdf_line_x = 0;
   double baseline = 0;       // points from the page top
   // The same baseline as the reference PDF states it: the paragraph piece's origin (the `cm` y)
   // and the text-space y after the line moves (Tm y, then one T* per line). The raster maps them

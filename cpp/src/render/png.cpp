@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/check.h"
+#include "glyph/render/page.h"
 
 // PNG = stb_image_write's container + libdeflate's compressor (2-3x faster than zlib at the same
 // size). stb keeps its settings in globals, so the compression level travels in a thread_local
@@ -19,77 +20,33 @@ thread_local int t_level = 6;
 
 // stb_image_write allocates its working buffers (the filtered image, the compressed stream, the
 // file) afresh for every page: megabytes the kernel faults in and zeroes each time, a sixth of
-// the PNG time. A small per-thread cache of freed blocks turns that into reuse (at most four
-// blocks of up to 16 MB each, freed with the thread). Each block carries its size in a 16-byte
-// header.
-class BlockCache {
- public:
-  static constexpr std::size_t kHeader = 16;
-  static constexpr std::size_t kMaxBlocks = 4;
-  static constexpr std::size_t kMaxBlockBytes = 16u << 20;  // bigger blocks go back to malloc
-  ~BlockCache() {
-    for (void* b : blocks_) std::free(b);
-  }
-  void* allocate(std::size_t n) {
-    // Smallest cached block that fits and is not wastefully large.
-    std::size_t best = blocks_.size();
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      const std::size_t size = size_of(blocks_[i]);
-      if (size >= n && size <= 2 * n + (64u << 10) &&
-          (best == blocks_.size() || size < size_of(blocks_[best])))
-        best = i;
-    }
-    void* raw;
-    if (best < blocks_.size()) {
-      raw = blocks_[best];
-      blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(best));
-    } else {
-      raw = std::malloc(kHeader + n);
-      if (!raw) return nullptr;
-      std::memcpy(raw, &n, sizeof n);
-    }
-    return static_cast<unsigned char*>(raw) + kHeader;
-  }
-  void release(void* p) {
-    if (!p) return;
-    void* raw = static_cast<unsigned char*>(p) - kHeader;
-    if (size_of(raw) > kMaxBlockBytes) {
-      std::free(raw);
-      return;
-    }
-    if (blocks_.size() == kMaxBlocks) {  // keep the larger blocks: they are the costly ones
-      auto smallest = std::min_element(blocks_.begin(), blocks_.end(), [](void* a, void* b) {
-        return size_of(a) < size_of(b);
-      });
-      if (size_of(*smallest) >= size_of(raw)) {
-        std::free(raw);
-        return;
-      }
-      std::free(*smallest);
-      blocks_.erase(smallest);
-    }
-    blocks_.push_back(raw);
-  }
-  void* reallocate(void* p, std::size_t n) {
-    void* q = allocate(n);
-    if (q && p) std::memcpy(q, p, std::min(n, size_of(static_cast<unsigned char*>(p) - kHeader)));
-    release(p);
-    return q;
-  }
+// the PNG time. They come from the pixel-buffer pool instead (glyph/render/page.h), which hands
+// the same-sized buffers of the previous page back. stb frees without a size, so each block
+// carries its size in a 16-byte header.
+constexpr std::size_t kHeader = 16;
 
- private:
-  static std::size_t size_of(const void* raw) {
-    std::size_t n;
-    std::memcpy(&n, raw, sizeof n);
-    return n;
+void* png_malloc(std::size_t n) {
+  void* raw = glyph::detail::allocate_pixels(kHeader + n);
+  std::memcpy(raw, &n, sizeof n);
+  return static_cast<unsigned char*>(raw) + kHeader;
+}
+void png_free(void* p) {
+  if (!p) return;
+  void* raw = static_cast<unsigned char*>(p) - kHeader;
+  std::size_t n;
+  std::memcpy(&n, raw, sizeof n);
+  glyph::detail::deallocate_pixels(raw, kHeader + n);
+}
+void* png_realloc(void* p, std::size_t n) {
+  void* q = png_malloc(n);
+  if (p) {
+    std::size_t old;
+    std::memcpy(&old, static_cast<unsigned char*>(p) - kHeader, sizeof old);
+    std::memcpy(q, p, std::min(n, old));
+    png_free(p);
   }
-  std::vector<void*> blocks_;
-};
-thread_local BlockCache t_blocks;
-
-void* png_malloc(std::size_t n) { return t_blocks.allocate(n); }
-void png_free(void* p) { t_blocks.release(p); }
-void* png_realloc(void* p, std::size_t n) { return t_blocks.reallocate(p, n); }
+  return q;
+}
 
 // One compressor per thread, kept while the level stays the same (allocating one means
 // allocating and clearing its hash tables).

@@ -185,7 +185,7 @@ std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
       LineInfo li;
       for (const LChar& c : l.chars) append_utf8(li.text, c.cp);
       while (!li.text.empty() && li.text.back() == ' ') li.text.pop_back();
-      li.x = cfg.margin_x + 6.0 + l.x;
+      li.x = cfg.margin_x + 6.0 + cfg.left_indent + l.pdf_line_x;
       li.baseline = l.baseline;
       li.width = l.width;
       li.char_begin = l.src_begin;
