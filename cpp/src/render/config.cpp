@@ -5,16 +5,17 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <limits>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "glyph/common/file.h"
+#include "render/config_fields.h"
 #include "render/markup.h"
 
 namespace fs = std::filesystem;
-using json = nlohmann::ordered_json;
 
 namespace glyph {
 
@@ -93,9 +94,14 @@ Alignment parse_alignment(std::string_view name, bool strict) {
   return Alignment::kJustify;  // the reference maps unknown names to JUSTIFY
 }
 
-// ---------------------------------------------------------------- page sizes
+// ---------------------------------------------------------------- value codecs
 
 namespace {
+
+using config::Field;
+using config::Json;
+using config::Range;
+
 struct NamedSize {
   const char* name;
   double w, h;
@@ -114,7 +120,7 @@ std::string fmt_number(double v) {
   return fmt::format("{}", v);
 }
 
-void parse_page_size(const json& v, RenderConfig& c) {
+void parse_page_size(const Json& v, RenderConfig& c) {
   if (v.is_array()) {
     GLYPH_CHECK(v.size() == 2 && v[0].is_number() && v[1].is_number(), ConfigError,
                 "config key 'page-size': expected \"width,height\" in points, got {}", v.dump());
@@ -150,13 +156,13 @@ void parse_page_size(const json& v, RenderConfig& c) {
   c.page_height = h;
 }
 
-double get_number(const json& v, std::string_view key) {
+double get_number(const Json& v, std::string_view key) {
   GLYPH_CHECK(v.is_number(), ConfigError, "config key '{}': expected a number, got {}", key,
               v.dump());
   return v.get<double>();
 }
 
-bool get_bool(const json& v, std::string_view key) {
+bool get_bool(const Json& v, std::string_view key) {
   if (v.is_boolean()) return v.get<bool>();
   if (v.is_number_integer() && (v.get<long long>() == 0 || v.get<long long>() == 1))
     return v.get<long long>() == 1;
@@ -168,15 +174,10 @@ bool get_bool(const json& v, std::string_view key) {
   GLYPH_THROW(ConfigError, "config key '{}': expected true or false, got {}", key, v.dump());
 }
 
-std::string get_string(const json& v, std::string_view key) {
+std::string get_string(const Json& v, std::string_view key) {
   GLYPH_CHECK(v.is_string(), ConfigError, "config key '{}': expected a string, got {}", key,
               v.dump());
   return v.get<std::string>();
-}
-
-std::optional<Rgb> get_optional_colour(const json& v, std::string_view key) {
-  if (v.is_null()) return std::nullopt;
-  return Rgb::parse(get_string(v, key), key);
 }
 
 // Relative font paths resolve against the config file's folder. Glyph's own configs say
@@ -195,118 +196,374 @@ std::string resolve_path(const std::string& path, const std::string& base_dir) {
   return resolved.string();
 }
 
-void apply_key(RenderConfig& c, std::string_view key, const json& v, const std::string& base_dir) {
-  if (key == "page-size") parse_page_size(v, c);
-  else if (key == "dpi") c.dpi = get_number(v, key);
-  else if (key == "margin-x") c.margin_x = get_number(v, key);
-  else if (key == "margin-y") c.margin_y = get_number(v, key);
-  else if (key == "font-path") c.font_path = resolve_path(get_string(v, key), base_dir);
-  else if (key == "font-size") c.font_size = get_number(v, key);
-  else if (key == "line-height") {
-    if (v.is_null()) c.line_height.reset();
-    else c.line_height = get_number(v, key);
-  }
-  else if (key == "font-color") c.font_color = Rgb::parse(get_string(v, key), key);
-  else if (key == "page-bg-color") c.page_bg_color = Rgb::parse(get_string(v, key), key);
-  else if (key == "para-bg-color") c.para_bg_color = get_optional_colour(v, key);
-  else if (key == "para-border-color") c.para_border_color = get_optional_colour(v, key);
-  else if (key == "alignment") c.alignment = parse_alignment(get_string(v, key), /*strict=*/true);
-  else if (key == "horizontal-scale") c.horizontal_scale = get_number(v, key);
-  else if (key == "first-line-indent") c.first_line_indent = get_number(v, key);
-  else if (key == "left-indent") c.left_indent = get_number(v, key);
-  else if (key == "right-indent") c.right_indent = get_number(v, key);
-  else if (key == "space-before") c.space_before = get_number(v, key);
-  else if (key == "space-after") c.space_after = get_number(v, key);
-  else if (key == "border-width") c.border_width = get_number(v, key);
-  else if (key == "border-padding") c.border_padding = get_number(v, key);
-  else if (key == "auto-crop-width") c.auto_crop_width = get_bool(v, key);
-  else if (key == "auto-crop-last-page") c.auto_crop_last_page = get_bool(v, key);
-  else if (key == "newline-markup") c.newline_markup = get_string(v, key);
-  else if (key == "fallback-font-paths") {
-    GLYPH_CHECK(v.is_array(), ConfigError, "config key 'fallback-font-paths': expected a list of "
-                "paths, got {}", v.dump());
-    c.fallback_font_paths.clear();
-    for (const auto& p : v) c.fallback_font_paths.push_back(resolve_path(get_string(p, key), base_dir));
-  } else {
-    std::string known;
-    for (const auto& k : RenderConfig::keys()) known += (known.empty() ? "" : ", ") + k;
-    GLYPH_THROW(ConfigError, "unknown config key '{}' (known keys: {})", key, known);
-  }
+// One codec per FieldKind, over a member pointer M of the matching type.
+template <auto M>
+void load_number(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  c.*M = get_number(v, f.info.key);
+}
+template <auto M>
+void load_integer(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  GLYPH_CHECK(v.is_number_integer() || (v.is_number() && v.get<double>() == std::floor(v.get<double>())),
+              ConfigError, "config key '{}': expected a whole number, got {}", f.info.key, v.dump());
+  c.*M = static_cast<std::remove_reference_t<decltype(c.*M)>>(v.get<double>());
+}
+template <auto M>
+void load_bool(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  c.*M = get_bool(v, f.info.key);
+}
+template <auto M>
+void load_string(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  c.*M = get_string(v, f.info.key);
+}
+template <auto M>
+void load_path(RenderConfig& c, const Json& v, const Field& f, const std::string& base_dir) {
+  c.*M = resolve_path(get_string(v, f.info.key), base_dir);
+}
+template <auto M>
+void load_path_list(RenderConfig& c, const Json& v, const Field& f, const std::string& base_dir) {
+  GLYPH_CHECK(v.is_array(), ConfigError, "config key '{}': expected a list of paths, got {}",
+              f.info.key, v.dump());
+  std::vector<std::string> paths;
+  for (const auto& p : v) paths.push_back(resolve_path(get_string(p, f.info.key), base_dir));
+  c.*M = std::move(paths);
+}
+template <auto M>
+void load_color(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  c.*M = Rgb::parse(get_string(v, f.info.key), f.info.key);
+}
+template <auto M>
+void load_optional_color(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  if (v.is_null()) c.*M = std::nullopt;
+  else c.*M = Rgb::parse(get_string(v, f.info.key), f.info.key);
+}
+template <auto M>
+void load_alignment(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  c.*M = parse_alignment(get_string(v, f.info.key), /*strict=*/true);
+}
+void load_leading(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  if (v.is_null()) c.line_height.reset();
+  else c.line_height = get_number(v, f.info.key);
+}
+void load_page_size(RenderConfig& c, const Json& v, const Field&, const std::string&) {
+  parse_page_size(v, c);
 }
 
-json parse_json(std::string_view text, std::string_view what) {
+template <auto M>
+Json plain_value(const RenderConfig& c) {
+  return Json(c.*M);
+}
+template <auto M>
+Json color_value(const RenderConfig& c) {
+  return Json((c.*M).hex());
+}
+template <auto M>
+Json optional_color_value(const RenderConfig& c) {
+  return c.*M ? Json((c.*M)->hex()) : Json(nullptr);
+}
+template <auto M>
+Json alignment_value(const RenderConfig& c) {
+  return Json(alignment_name(c.*M));
+}
+Json leading_value(const RenderConfig& c) {
+  return c.line_height ? Json(*c.line_height) : Json(nullptr);
+}
+Json leading_saved(const RenderConfig& c) { return Json(c.leading()); }
+Json page_size_value(const RenderConfig& c) { return Json::array({c.page_width, c.page_height}); }
+Json page_size_saved(const RenderConfig& c) {
+  return Json(fmt_number(c.page_width) + "," + fmt_number(c.page_height));
+}
+
+template <auto M>
+double number_of(const RenderConfig& c) {
+  return static_cast<double>(c.*M);
+}
+double leading_number(const RenderConfig& c) { return c.leading(); }
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr Range kAny{};                                     // not range-checked
+constexpr Range kFinite{-kInf, false, kInf, false, true};   // any finite number
+constexpr Range kPositive{0, true, kInf, false, true};      // > 0
+constexpr Range kNonNegative{0, false, kInf, false, true};  // >= 0
+
+// The table builders, one per kind.
+template <auto M>
+Field num_field(std::string_view key, std::string_view attr, Range r, std::string_view doc,
+             bool extension = false) {
+  return {{key, attr, FieldKind::kNumber, extension, doc}, load_number<M>, plain_value<M>,
+          plain_value<M>, number_of<M>, r};
+}
+template <auto M>
+Field int_field(std::string_view key, std::string_view attr, Range r, std::string_view doc,
+                bool extension = false) {
+  return {{key, attr, FieldKind::kInteger, extension, doc}, load_integer<M>, plain_value<M>,
+          plain_value<M>, number_of<M>, r};
+}
+template <auto M>
+Field bool_field(std::string_view key, std::string_view attr, std::string_view doc,
+              bool extension = false) {
+  return {{key, attr, FieldKind::kBool, extension, doc}, load_bool<M>, plain_value<M>,
+          plain_value<M>, nullptr, kAny};
+}
+template <auto M>
+Field string_field(std::string_view key, std::string_view attr, std::string_view doc,
+             bool extension = false) {
+  return {{key, attr, FieldKind::kString, extension, doc}, load_string<M>, plain_value<M>,
+          plain_value<M>, nullptr, kAny};
+}
+template <auto M>
+Field path_field(std::string_view key, std::string_view attr, std::string_view doc,
+           bool extension = false) {
+  return {{key, attr, FieldKind::kPath, extension, doc}, load_path<M>, plain_value<M>,
+          plain_value<M>, nullptr, kAny};
+}
+template <auto M>
+Field paths_field(std::string_view key, std::string_view attr, std::string_view doc,
+                bool extension = false) {
+  return {{key, attr, FieldKind::kPathList, extension, doc}, load_path_list<M>, plain_value<M>,
+          plain_value<M>, nullptr, kAny};
+}
+template <auto M>
+Field color_field(std::string_view key, std::string_view attr, std::string_view doc,
+            bool extension = false) {
+  return {{key, attr, FieldKind::kColor, extension, doc}, load_color<M>, color_value<M>,
+          color_value<M>, nullptr, kAny};
+}
+template <auto M>
+Field opt_color_field(std::string_view key, std::string_view attr, std::string_view doc,
+                     bool extension = false) {
+  return {{key, attr, FieldKind::kOptionalColor, extension, doc}, load_optional_color<M>,
+          optional_color_value<M>, optional_color_value<M>, nullptr, kAny};
+}
+template <auto M>
+Field alignment_field(std::string_view key, std::string_view attr, std::string_view doc) {
+  return {{key, attr, FieldKind::kAlignment, false, doc}, load_alignment<M>, alignment_value<M>,
+          alignment_value<M>, nullptr, kAny};
+}
+
+// Glyph's keys in the order of its config files, then glyphcpp's extensions (a new key: one line
+// here with the builder of its kind, and its member in config.h; int_field serves whole numbers).
+std::vector<Field> make_fields() {
+  using C = RenderConfig;
+  return {
+      {{"page-size", "page_size", FieldKind::kPageSize, false,
+        "page width and height in points, \"w,h\" or a name (A4, Letter, ...)"},
+       load_page_size, page_size_value, page_size_saved, nullptr, kAny},
+      num_field<&C::dpi>("dpi", "dpi", Range{18, false, 1200, false, true},
+                      "rasterisation resolution; 72 = one pixel per point"),
+      num_field<&C::margin_x>("margin-x", "margin_x", kNonNegative, "left and right margins (points)"),
+      num_field<&C::margin_y>("margin-y", "margin_y", kNonNegative, "top and bottom margins (points)"),
+      path_field<&C::font_path>("font-path", "font_path", "TrueType/OpenType font file"),
+      num_field<&C::font_size>("font-size", "font_size", kPositive, "font size (points)"),
+      {{"line-height", "line_height", FieldKind::kLeading, false,
+        "leading (points); null: font-size + 1"},
+       load_leading, leading_value, leading_saved, leading_number, kPositive},
+      color_field<&C::font_color>("font-color", "font_color", "text colour"),
+      color_field<&C::page_bg_color>("page-bg-color", "page_bg_color", "page background colour"),
+      opt_color_field<&C::para_bg_color>("para-bg-color", "para_bg_color",
+                                        "rectangle behind each paragraph; null: none"),
+      opt_color_field<&C::para_border_color>("para-border-color", "para_border_color",
+                                            "paragraph border colour (with border-width > 0)"),
+      alignment_field<&C::alignment>("alignment", "alignment", "LEFT, CENTER, RIGHT or JUSTIFY"),
+      num_field<&C::horizontal_scale>("horizontal-scale", "horizontal_scale",
+                                   Range{0, true, 4, false, true},
+                                   "page image resized horizontally by this factor"),
+      num_field<&C::first_line_indent>("first-line-indent", "first_line_indent", kFinite,
+                                    "extra indent of each paragraph's first line (points)"),
+      num_field<&C::left_indent>("left-indent", "left_indent", kNonNegative, "points"),
+      num_field<&C::right_indent>("right-indent", "right_indent", kNonNegative, "points"),
+      num_field<&C::space_before>("space-before", "space_before", kNonNegative,
+                               "space above each paragraph (points)"),
+      num_field<&C::space_after>("space-after", "space_after", kNonNegative,
+                              "space below each paragraph (points)"),
+      num_field<&C::border_width>("border-width", "border_width", kNonNegative,
+                               "paragraph border line width (points)"),
+      num_field<&C::border_padding>("border-padding", "border_padding", kNonNegative,
+                                 "space between a paragraph and its border (points)"),
+      bool_field<&C::auto_crop_width>("auto-crop-width", "auto_crop_width",
+                                   "crop each page right of the last ink column + margin-x"),
+      bool_field<&C::auto_crop_last_page>("auto-crop-last-page", "auto_crop_last_page",
+                                       "crop the last page below the last ink row + margin-y"),
+      string_field<&C::newline_markup>("newline-markup", "newline_markup",
+                                 "what a newline becomes: <br/> or <font color=\"#RRGGBB\">TEXT</font>"),
+      paths_field<&C::fallback_font_paths>("fallback-font-paths", "fallback_font_paths",
+                                         "fonts tried in order for characters font-path lacks",
+                                         /*extension=*/true),
+  };
+}
+
+std::string known_keys() {
+  std::string known;
+  for (const auto& f : config::fields()) known += fmt::format("{}{}", known.empty() ? "" : ", ", f.info.key);
+  return known;
+}
+
+Json parse_json(std::string_view text, std::string_view what) {
   try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+    return Json::parse(text.begin(), text.end());
+  } catch (const Json::parse_error& e) {
     GLYPH_THROW(ConfigError, "{}: invalid JSON: {}", what, e.what());
   }
 }
+
 }  // namespace
 
+// ---------------------------------------------------------------- the table
+
+namespace config {
+
+bool Range::contains(double v) const {
+  if (!std::isfinite(v)) return false;
+  if (lo_open ? !(v > lo) : !(v >= lo)) return false;
+  if (hi_open ? !(v < hi) : !(v <= hi)) return false;
+  return true;
+}
+
+std::string Range::describe() const {
+  const bool has_lo = std::isfinite(lo), has_hi = std::isfinite(hi);
+  if (!has_lo && !has_hi) return "must be a finite number";
+  if (!has_hi) return fmt::format("must be {} {}", lo_open ? ">" : ">=", lo);
+  if (!has_lo) return fmt::format("must be {} {}", hi_open ? "<" : "<=", hi);
+  if (!lo_open && !hi_open) return fmt::format("must be between {} and {}", lo, hi);
+  return fmt::format("must be in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> table = make_fields();
+  return table;
+}
+
+const Field* find_field(std::string_view key) {
+  for (const auto& f : fields())
+    if (f.info.key == key) return &f;
+  return nullptr;
+}
+
+const Field& field(std::string_view key) {
+  const Field* f = find_field(key);
+  GLYPH_CHECK(f != nullptr, ConfigError, "unknown config key '{}' (known keys: {})", key,
+              known_keys());
+  return *f;
+}
+
+NewlineMarkup validate(const RenderConfig& c) {
+  GLYPH_CHECK(std::isfinite(c.page_width) && c.page_width > 0, ConfigError,
+              "config key 'page-size': must be > 0, got {}", c.page_width);
+  GLYPH_CHECK(std::isfinite(c.page_height) && c.page_height > 0, ConfigError,
+              "config key 'page-size': must be > 0, got {}", c.page_height);
+  GLYPH_CHECK(c.page_width <= 14400 && c.page_height <= 14400, ConfigError,
+              "config key 'page-size': {}x{} points is larger than PDF's 14400-point limit",
+              c.page_width, c.page_height);
+  for (const Field& f : fields()) {
+    if (!f.range.check || !f.number) continue;
+    const double v = f.number(c);
+    GLYPH_CHECK(f.range.contains(v), ConfigError, "config key '{}': {}, got {}", f.info.key,
+                f.range.describe(), v);
+  }
+  const RenderConfig::Frame frame = c.frame();
+  GLYPH_CHECK(frame.width > 0, ConfigError,
+              "config key 'margin-x': {} leaves no room on a {}-point-wide page (2 x margin + 12 "
+              "pt frame padding must be < page width)",
+              c.margin_x, c.page_width);
+  GLYPH_CHECK(frame.height >= c.leading(), ConfigError,
+              "config key 'margin-y': {} leaves less than one line ({} pt) on a {}-point-high page",
+              c.margin_y, c.leading(), c.page_height);
+  GLYPH_CHECK(c.text_width() > 0, ConfigError,
+              "config keys 'left-indent'/'right-indent': {} + {} leave no room in a {}-point-wide "
+              "frame",
+              c.left_indent, c.right_indent, frame.width);
+  return parse_newline_markup(c.newline_markup);  // throws ConfigError on unsupported markup
+}
+
+}  // namespace config
+
+// ---------------------------------------------------------------- RenderConfig
+
+RenderConfig::Frame RenderConfig::frame() const {
+  Frame f;
+  f.left = margin_x + kFramePadding;
+  f.top = margin_y + kFramePadding;
+  f.bottom = page_height - margin_y - kFramePadding;
+  f.width = page_width - 2 * margin_x - 2 * kFramePadding;
+  f.height = page_height - 2 * margin_y - 2 * kFramePadding;
+  return f;
+}
+
+double RenderConfig::text_width() const { return frame().width - left_indent - right_indent; }
+
+const std::vector<ConfigField>& RenderConfig::fields() {
+  static const std::vector<ConfigField> out = [] {
+    std::vector<ConfigField> v;
+    for (const auto& f : config::fields()) v.push_back(f.info);
+    return v;
+  }();
+  return out;
+}
+
 const std::vector<std::string>& RenderConfig::keys() {
-  static const std::vector<std::string> k = {
-      "page-size",        "dpi",           "margin-x",          "margin-y",
-      "font-path",        "font-size",     "line-height",       "font-color",
-      "page-bg-color",    "para-bg-color", "para-border-color", "alignment",
-      "horizontal-scale", "first-line-indent", "left-indent",   "right-indent",
-      "space-before",     "space-after",   "border-width",      "border-padding",
-      "auto-crop-width",  "auto-crop-last-page", "newline-markup", "fallback-font-paths"};
-  return k;
+  static const std::vector<std::string> out = [] {
+    std::vector<std::string> v;
+    for (const auto& f : config::fields()) v.emplace_back(f.info.key);
+    return v;
+  }();
+  return out;
 }
 
 RenderConfig RenderConfig::from_json(std::string_view text, const std::string& base_dir) {
-  json j = parse_json(text, "render config");
+  Json j = parse_json(text, "render config");
   GLYPH_CHECK(j.is_object(), ConfigError, "render config: expected a JSON object, got {}",
               j.type_name());
   RenderConfig c;
-  for (auto it = j.begin(); it != j.end(); ++it) apply_key(c, it.key(), it.value(), base_dir);
+  for (auto it = j.begin(); it != j.end(); ++it)
+    config::apply(c, config::field(it.key()), it.value(), base_dir);
   return c;
 }
 
 RenderConfig RenderConfig::from_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  GLYPH_CHECK(in.good(), ConfigError, "cannot open config file '{}'", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text;
+  try {
+    text = read_file(path, "config file");
+  } catch (const IoError& e) {
+    throw ConfigError(e.what());  // a config that cannot be read is a config error
+  }
   std::string dir = fs::absolute(fs::path(path)).parent_path().string();
   try {
-    return from_json(ss.str(), dir);
+    return from_json(text, dir);
   } catch (const ConfigError& e) {
     GLYPH_THROW(ConfigError, "{}: {}", path, e.what());
   }
 }
 
 void RenderConfig::set(std::string_view key, std::string_view json_value) {
-  json v = parse_json(json_value, fmt::format("config key '{}'", key));
-  apply_key(*this, key, v, "");
+  const config::Field& f = config::field(key);
+  config::apply(*this, f, parse_json(json_value, fmt::format("config key '{}'", key)));
+}
+
+std::string RenderConfig::get(std::string_view key) const {
+  return config::field(key).value(*this).dump();
+}
+
+double RenderConfig::number(std::string_view name) const {
+  if (const config::Field* f = config::find_field(name); f && f->number) return f->number(*this);
+  if (name == "leading") return leading();
+  if (name == "page-width") return page_width;
+  if (name == "page-height") return page_height;
+  if (name == "font-px") return font_size * dpi / 72.0;
+  if (name == "frame-width") return frame().width;
+  if (name == "frame-height") return frame().height;
+  if (name == "text-width") return text_width();
+  GLYPH_THROW(ConfigError,
+              "unknown numeric name '{}' (numeric config keys, page-width, page-height, font-px, "
+              "leading, frame-width, frame-height, text-width)",
+              name);
 }
 
 std::string RenderConfig::to_json(int indent) const {
-  json j;
-  j["page-size"] = fmt_number(page_width) + "," + fmt_number(page_height);
-  j["dpi"] = dpi;
-  j["margin-x"] = margin_x;
-  j["margin-y"] = margin_y;
-  j["font-path"] = font_path;
-  j["font-size"] = font_size;
-  j["line-height"] = leading();
-  j["font-color"] = font_color.hex();
-  j["page-bg-color"] = page_bg_color.hex();
-  j["para-bg-color"] = para_bg_color ? json(para_bg_color->hex()) : json(nullptr);
-  j["para-border-color"] = para_border_color ? json(para_border_color->hex()) : json(nullptr);
-  j["alignment"] = alignment_name(alignment);
-  j["horizontal-scale"] = horizontal_scale;
-  j["first-line-indent"] = first_line_indent;
-  j["left-indent"] = left_indent;
-  j["right-indent"] = right_indent;
-  j["space-before"] = space_before;
-  j["space-after"] = space_after;
-  j["border-width"] = border_width;
-  j["border-padding"] = border_padding;
-  j["auto-crop-width"] = auto_crop_width;
-  j["auto-crop-last-page"] = auto_crop_last_page;
-  j["newline-markup"] = newline_markup;
-  if (!fallback_font_paths.empty()) j["fallback-font-paths"] = fallback_font_paths;
+  static const RenderConfig defaults;
+  Json j = Json::object();
+  for (const auto& f : config::fields()) {
+    if (f.info.extension && f.value(*this) == f.value(defaults)) continue;
+    j[std::string(f.info.key)] = f.saved(*this);
+  }
   // Integral values are written as integers so saved files read like Glyph's own.
   for (auto& [k, v] : j.items())
     if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
@@ -316,57 +573,10 @@ std::string RenderConfig::to_json(int indent) const {
 }
 
 void RenderConfig::save(const std::string& path) const {
-  std::ofstream out(path, std::ios::binary);
-  GLYPH_CHECK(out.good(), IoError, "cannot write config file '{}'", path);
-  out << to_json() << "\n";
-  GLYPH_CHECK(out.good(), IoError, "error while writing config file '{}'", path);
+  write_file_atomic(path, to_json() + "\n", "config file");
 }
 
-void RenderConfig::validate() const {
-  auto finite = [](double v) { return std::isfinite(v); };
-  auto positive = [&](double v, const char* key) {
-    GLYPH_CHECK(finite(v) && v > 0, ConfigError, "config key '{}': must be > 0, got {}", key, v);
-  };
-  auto non_negative = [&](double v, const char* key) {
-    GLYPH_CHECK(finite(v) && v >= 0, ConfigError, "config key '{}': must be >= 0, got {}", key, v);
-  };
-  positive(page_width, "page-size");
-  positive(page_height, "page-size");
-  GLYPH_CHECK(page_width <= 14400 && page_height <= 14400, ConfigError,
-              "config key 'page-size': {}x{} points is larger than PDF's 14400-point limit",
-              page_width, page_height);
-  GLYPH_CHECK(finite(dpi) && dpi >= 18 && dpi <= 1200, ConfigError,
-              "config key 'dpi': must be between 18 and 1200, got {}", dpi);
-  positive(font_size, "font-size");
-  positive(leading(), "line-height");
-  non_negative(margin_x, "margin-x");
-  non_negative(margin_y, "margin-y");
-  non_negative(space_before, "space-before");
-  non_negative(space_after, "space-after");
-  non_negative(border_width, "border-width");
-  non_negative(border_padding, "border-padding");
-  non_negative(left_indent, "left-indent");
-  non_negative(right_indent, "right-indent");
-  GLYPH_CHECK(finite(first_line_indent), ConfigError,
-              "config key 'first-line-indent': must be a finite number, got {}", first_line_indent);
-  GLYPH_CHECK(finite(horizontal_scale) && horizontal_scale > 0 && horizontal_scale <= 4, ConfigError,
-              "config key 'horizontal-scale': must be in (0, 4], got {}", horizontal_scale);
-  // The frame has 6 pt padding on each side inside the margins (reportlab's Frame default).
-  const double frame_w = page_width - 2 * margin_x - 12;
-  const double frame_h = page_height - 2 * margin_y - 12;
-  GLYPH_CHECK(frame_w > 0, ConfigError,
-              "config key 'margin-x': {} leaves no room on a {}-point-wide page (2 x margin + 12 "
-              "pt frame padding must be < page width)",
-              margin_x, page_width);
-  GLYPH_CHECK(frame_h >= leading(), ConfigError,
-              "config key 'margin-y': {} leaves less than one line ({} pt) on a {}-point-high page",
-              margin_y, leading(), page_height);
-  GLYPH_CHECK(frame_w - left_indent - right_indent > 0, ConfigError,
-              "config keys 'left-indent'/'right-indent': {} + {} leave no room in a {}-point-wide "
-              "frame",
-              left_indent, right_indent, frame_w);
-  parse_newline_markup(newline_markup);  // throws ConfigError on unsupported markup
-}
+void RenderConfig::validate() const { (void)config::validate(*this); }
 
 // ---------------------------------------------------------------- defaults
 

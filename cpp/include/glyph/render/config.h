@@ -1,8 +1,10 @@
 // RenderConfig: every key of Glyph's rendering config files (kebab-case JSON), with the reference
-// defaults, validation and a JSON round trip.
+// defaults, validation and a JSON round trip. One table of fields (RenderConfig::fields()) drives
+// loading, saving, set/get, the numeric lookup and the Python attributes.
 //
 //   auto cfg = glyph::RenderConfig::from_file("config_en.json");  // relative font-path resolves
 //   cfg.font_size = 10;                                           // against the file's folder
+//   cfg.set("alignment", "\"JUSTIFY\"");                          // or by key, from JSON text
 //   cfg.validate();
 //   cfg.save("my_config.json");
 #pragma once
@@ -23,6 +25,7 @@ struct Rgb {
   // Throws ConfigError naming `key` on anything else.
   static Rgb parse(std::string_view text, std::string_view key = "colour");
   std::string hex() const;  // "#RRGGBB"
+  bool is_gray() const { return r == g && g == b; }
   bool operator==(const Rgb& o) const { return r == o.r && g == o.g && b == o.b; }
   bool operator!=(const Rgb& o) const { return !(*this == o); }
 };
@@ -33,10 +36,38 @@ const char* alignment_name(Alignment a);
 // a typo is reported instead of silently justifying.
 Alignment parse_alignment(std::string_view name, bool strict = false);
 
+// How a config key's value is written in JSON; also the type of its Python attribute.
+enum class FieldKind {
+  kNumber,         // a number (double)
+  kInteger,        // a whole number
+  kLeading,        // a number, or null for font-size + 1; saved as the effective value
+  kBool,           // true/false (also 0/1 and "true"/"false")
+  kString,         // text
+  kPath,           // a file path; a relative one resolves against the config file's folder
+  kPathList,       // a list of file paths, resolved the same way
+  kColor,          // "#RRGGBB", "#RGB" or a colour name; saved as "#RRGGBB"
+  kOptionalColor,  // a colour, or null for none
+  kAlignment,      // LEFT, CENTER, RIGHT or JUSTIFY
+  kPageSize,       // "width,height" in points, [width, height] or a name (A4, Letter, ...)
+};
+
+// One config key as the field table describes it (see docs/config.md for every key).
+struct ConfigField {
+  std::string_view key;   // kebab-case JSON name, e.g. "font-size"
+  std::string_view attr;  // the snake_case member / Python attribute, e.g. "font_size"
+  FieldKind kind;
+  // A glyphcpp extension rather than one of Glyph's keys: saved only when it differs from the
+  // default, so files written for Glyph's defaults read exactly like Glyph's own.
+  bool extension;
+  std::string_view doc;
+};
+
 struct RenderConfig {
   // reportlab's A4 in points.
   static constexpr double kA4Width = 595.2755905511812;
   static constexpr double kA4Height = 841.8897637795277;
+  // reportlab's Frame has this much padding on every side inside the page margins.
+  static constexpr double kFramePadding = 6.0;
 
   // ---- Glyph's keys (JSON name in comments) ----
   double page_width = kA4Width;    // page-size "w,h" (points)
@@ -65,23 +96,43 @@ struct RenderConfig {
   bool auto_crop_last_page = false;    // auto-crop-last-page
   std::string newline_markup = "<br/>";  // newline-markup
 
-  // ---- glyphcpp extensions (written to JSON only when set) ----
+  // ---- glyphcpp extensions (written to JSON only when they differ from the default) ----
   // Fonts tried in order for characters the primary font lacks ("fallback-font-paths").
   std::vector<std::string> fallback_font_paths;
 
   double leading() const { return line_height ? *line_height : font_size + 1; }
 
+  // The text frame in points from the page's top-left corner: reportlab's Frame inside the
+  // margins, with kFramePadding on every side. Each edge is computed the way reportlab does.
+  struct Frame {
+    double left, top, bottom;  // x of the left edge; y of the top and bottom edges
+    double width, height;
+  };
+  Frame frame() const;
+  // Width left for text between the indents: frame().width - left-indent - right-indent.
+  double text_width() const;
+
   // Parse a JSON object with Glyph's keys. Missing keys keep the defaults above; unknown keys are
   // an error (naming the key). A relative font path is resolved against `base_dir` when given.
   static RenderConfig from_json(std::string_view json, const std::string& base_dir = "");
+  // Any problem with the file, including that it cannot be read, is a ConfigError naming it.
   static RenderConfig from_file(const std::string& path);
   // Glyph-compatible JSON (kebab-case keys, page-size as "w,h").
   std::string to_json(int indent = 2) const;
-  void save(const std::string& path) const;
+  void save(const std::string& path) const;  // written atomically (temporary file + rename)
 
-  // Set one key from its JSON text (e.g. set("font-size", "10")). Used by search and bindings.
+  // Set one key from its JSON text (e.g. set("font-size", "10")). A relative path stays relative.
   void set(std::string_view key, std::string_view json_value);
-  // All keys this struct understands, Glyph's first.
+  // One key's value as JSON text, as set() takes it (null for an unset line-height or colour).
+  std::string get(std::string_view key) const;
+  // Numeric value of a numeric key or of a derived quantity: "leading", "page-width",
+  // "page-height", "font-px" (font-size * dpi / 72), "frame-width", "frame-height",
+  // "text-width". Throws ConfigError naming the known names otherwise.
+  double number(std::string_view name) const;
+
+  // The field table, Glyph's keys first.
+  static const std::vector<ConfigField>& fields();
+  // Every key's JSON name, in fields() order.
   static const std::vector<std::string>& keys();
 
   // Throws ConfigError with the key and value for: non-positive sizes, margins/indents leaving no
@@ -90,7 +141,7 @@ struct RenderConfig {
   void validate() const;
 
   // Glyph's searched config (config_en.json) with a free font: `font_path` from default_font_path()
-  // and a CJK fallback from find_cjk_font() when one is installed.
+  // and a CJK fallback from find_cjk_font() when one is installed. (Python: glyph_default().)
   static RenderConfig glyph_default();
 };
 
