@@ -1,6 +1,17 @@
-// Layout: prepared text -> paragraphs -> lines -> pages, reproducing reportlab 3.6's Paragraph
-// line breaking and Frame pagination as Glyph's reference renderer uses them
+// Layout: text -> pages of positioned lines, reproducing Glyph's text preparation and reportlab
+// 3.6's Paragraph line breaking and Frame pagination as Glyph's reference renderer uses them
 // (docs/reference-layout.md has the rules with references to reportlab's source).
+//
+// Four stages with narrow interfaces, run paragraph by paragraph by LayoutEngine:
+//   1. text preparation (text_prep.cpp): Glyph's clean-up, 30-line paragraphs, newline markup
+//      -> Paragraph {chars, frags}
+//   2. words (words.cpp): reportlab's paragraph parsing -> cleaned fragments and Words
+//   3. line breaking (line_break.cpp): breakLines / cjkFragSplit -> Lines
+//   4. pagination (paginate.cpp): Frame.add / Paragraph.split -> LaidPages, each line with the
+//      position poppler gives it (the PDF's moves replayed)
+// One feedback goes upstream, as in reportlab: a CJK paragraph split across pages is rebuilt and
+// wrapped again (stage 3) before the rest is paginated. LayoutEngine::layout_paragraph makes
+// that loop explicit.
 #pragma once
 
 #include <cstddef>
@@ -10,24 +21,93 @@
 #include <vector>
 
 #include "glyph/render/config.h"
-#include "glyph/render/layout.h"
 #include "render/font.h"
 #include "render/markup.h"
+#include "render/paragraph.h"
 
 namespace glyph {
 
-// One character as laid out. `src` is its code-point index in the caller's text.
-struct LChar {
-  char32_t cp;
-  std::uint32_t src;
-  std::uint8_t color;  // 0: font-color, 1: the newline markup's colour
+// What the stages read from the config, computed once per Renderer.
+struct LayoutParams {
+  LayoutParams(const RenderConfig& config, NewlineMarkup newline_markup);
+  const RenderConfig& cfg;       // owned by the Renderer, which outlives its layouts
+  RenderConfig::Frame frame;
+  double leading;
+  double first_width;            // width of a paragraph's first line (first-line-indent)
+  double later_width;            // and of the others: cfg.text_width()
+  NewlineMarkup markup;          // parsed once, by config::validate
 };
+
+// Character widths as reportlab measures them (font units / 1000 x font size).
+struct Measure {
+  FontSet& fonts;
+  double font_size;
+  double width(char32_t cp) const { return fonts.lookup(cp).width1000 * 0.001 * font_size; }
+  // stringWidth of a run: the 1/1000-em widths summed, then scaled once.
+  double width(const LChar* b, const LChar* e) const {
+    double w1000 = 0;
+    for (; b != e; ++b) w1000 += fonts.lookup(b->cp).width1000;
+    return w1000 * 0.001 * font_size;
+  }
+};
+
+// ---- stage 1: text preparation (Glyph's text_to_images) ---------------------------------------
+
+// Removes U+00AD, U+200B and control characters the reference cannot draw, turns runs of 2+
+// spaces into as many U+00A0, splits on '\n' and joins every 30 lines into one paragraph with the
+// newline markup between them. Calls on_paragraph for each paragraph (`para` is reused); returns
+// how many characters were removed.
+std::size_t prepare_text(const std::u32string& text, const NewlineMarkup& markup, Paragraph& para,
+                         const std::function<void(Paragraph&)>& on_paragraph);
+
+// ---- stage 2: words (reportlab's paragraph parsing) -------------------------------------------
+
+// cleanBlockQuotedText: strips the paragraph and collapses breakable whitespace runs to one
+// space, fragment by fragment. `scratch_*` are reused buffers.
+void clean_paragraph(Paragraph& para, std::vector<LChar>& scratch_chars,
+                     std::vector<Frag>& scratch_frags);
+// Sets para.single_frag: whether reportlab parses it into one fragment (kind-0 lines).
+void classify_paragraph(Paragraph& para);
+// _getFragWords (normal wrapping): para.words from para.frags.
+void frag_words(Paragraph& para, const Measure& measure);
+
+// ---- stage 3: line breaking --------------------------------------------------------------------
+
+class LineBreaker {
+ public:
+  explicit LineBreaker(const LayoutParams& params) : p_(params) {}
+  // breakLines with splitLongWords (normal mode). Replaces para.words with the words as placed
+  // (long words split into pieces), which the Lines index.
+  void break_words(Paragraph& para, const Measure& measure, std::vector<Line>& lines);
+  // cjkFragSplit (CJK mode): Lines index para.chars.
+  void break_cjk(Paragraph& para, const Measure& measure, double first_width,
+                 std::vector<Line>& lines);
+  // reportlab's _split_blParaHard for a CJK paragraph split before line `from`: turns `para` and
+  // `lines` into the continuation (lines [from, end) rebuilt, a space appended where reportlab
+  // appends one, wrapped again without first-line indent). False when that changes nothing.
+  bool rewrap_continuation(Paragraph& para, const Measure& measure, std::vector<Line>& lines,
+                           std::size_t from);
+  void release_big_buffers();
+
+ private:
+  const LayoutParams& p_;
+  std::vector<Word> words_;           // break_words: the words as placed
+  std::vector<std::uint32_t> units_;  // break_cjk: wrapping units
+  std::vector<LChar> cont_chars_;     // rewrap_continuation: the rebuilt paragraph
+  std::vector<Frag> cont_frags_;
+};
+
+// ---- stage 4: pagination -------------------------------------------------------------------------
 
 struct LaidLine {
   std::vector<LChar> chars;  // inter-word spaces included as ' ' (src of the original space)
-  // Line start in points from the frame's content left edge, minus left-indent: the PDF's Td
-  // moves (indent + alignment) summed as poppler sums them.
-  double pdf_line_x = 0;
+  // Where poppler starts the line in the paragraph's text space: Tm's x (left-indent, as the PDF
+  // writes it) plus the line's Td moves (indent, alignment) summed as poppler sums them. The
+  // raster draws from it.
+  double text_x = 0;
+  // The same start in points from the page's left edge: frame.left + left-indent + the moves
+  // (what Renderer::layout reports).
+  double x = 0;
   double baseline = 0;       // points from the page top
   // The same baseline as the reference PDF states it: the paragraph piece's origin (the `cm` y)
   // and the text-space y after the line moves (Tm y, then one T* per line). The raster maps them
@@ -55,6 +135,40 @@ struct LaidPage {
   bool has_text = false;
 };
 
+// Frame.add / Paragraph.split: fills pages with paragraph pieces and hands each full page to the
+// sink.
+class Paginator {
+ public:
+  explicit Paginator(const LayoutParams& params) : p_(params) {}
+  void start(const std::function<void(LaidPage&&)>& sink);
+  // Places the lines from `pos` on that fit on the current page (starting a new page first when
+  // not even the paragraph's next piece fits: no orphans) and returns the first line left for
+  // the next page (lines.size() when the paragraph is done). In normal mode a split after a <br/>
+  // may insert an empty line (reportlab's quirk), so `lines` is in-out. An empty paragraph still
+  // takes its spacing and background.
+  std::size_t place_piece(const Paragraph& para, bool cjk, std::vector<Line>& lines,
+                          std::size_t pos, bool first_piece);
+  // Hands the last page (even an empty one: the reference always makes one) to the sink.
+  void finish();
+
+ private:
+  void new_page();
+  void flush_page();
+  // The drawn lines of one piece, with poppler's positions.
+  void emit_lines(const Paragraph& para, bool cjk, const std::vector<Line>& lines,
+                  std::size_t pos, std::size_t take, bool first_piece, bool piece_is_last,
+                  double top, double height);
+
+  const LayoutParams& p_;
+  const std::function<void(LaidPage&&)>* sink_ = nullptr;
+  LaidPage page_;
+  double y_ = 0;  // current frame position (points from page top)
+  bool at_top_ = true;
+  double prev_space_after_ = 0;
+};
+
+// ---- the engine ----------------------------------------------------------------------------------
+
 struct LayoutStats {
   std::size_t characters = 0;       // code points of the source text
   std::size_t removed = 0;          // soft hyphens, zero-width spaces, control characters dropped
@@ -62,90 +176,30 @@ struct LayoutStats {
   std::vector<char32_t> missing_codepoints;  // distinct, first 64
 };
 
-// A fragment of a paragraph: text (a char range) or a forced break. A break normally holds no
-// characters; in a CJK continuation it can hold one (reportlab turns an empty <br/> into ' ').
-struct Frag {
-  std::size_t b = 0, e = 0;
-  bool brk = false;
-};
-
 // Streams pages to `sink` as they fill, so memory stays bounded by a page plus one paragraph.
 // An engine can run many texts; it keeps its working buffers between runs (one Glyph paragraph
 // can hold a whole document, so they are megabytes that would otherwise be faulted in anew).
 class LayoutEngine {
  public:
-  LayoutEngine(const RenderConfig& cfg, FontSet& fonts);
-  // `text` is decoded code points; returns statistics. Every page is passed to `sink` once.
+  LayoutEngine(const LayoutParams& params, FontSet& fonts);
+  // `text` is decoded code points. Every page is passed to `sink` once.
   LayoutStats run(const std::u32string& text, const std::function<void(LaidPage&&)>& sink);
 
  private:
-  struct Word {
-    std::size_t b = 0, e = 0;  // chars [b, e)
-    double width = 0;
-    bool hs = false;        // followed by a space (_HSFrag)
-    bool brk = false;       // a <br/> (or an injected break after a split long word)
-    bool injected = false;  // injected break: the line it ends is still justified
-    bool split_piece = false;
-  };
-  struct Line {
-    // normal mode: words [wb, we); CJK mode: chars [wb, we)
-    std::size_t wb = 0, we = 0;
-    double extra = 0;         // maxWidth - currentWidth
-    double width = 0;         // currentWidth
-    int word_count = 0;
-    bool line_break = false;  // ended by a real <br/> (not justified)
-    bool break_char = false;  // CJK: the <br/> that ends it is its last character (a ' ')
-  };
-  struct Para {
-    std::vector<LChar> chars;
-    std::vector<Frag> frags;
-    std::vector<Word> words;     // normal (non-CJK) mode
-    bool continuation = false;   // CJK: rebuilt from the lines left over by a page split
-    bool single_frag = false;    // CJK: wrapped as one fragment (reportlab's kind-0 lines)
-  };
-  // CJK wrapping units: an index into Para::chars, kBreak for a <br/> without text, or an index
-  // with kBreakChar set for a character that carries a <br/>.
-  static constexpr std::uint32_t kBreak = 0xFFFFFFFFu;
-  static constexpr std::uint32_t kBreakChar = 0x80000000u;
-
-  void classify(Para& para);
-  void layout_paragraph(Para& para);
-  // Fill lines_. break_lines replaces para.words with the words as placed, so that Line ranges
-  // index them; in CJK mode Line ranges index para.chars.
-  void break_lines(Para& para, double first_width, double later_width);
-  void break_lines_cjk(Para& para, double first_width, double later_width);
-  void place_lines(Para& para, std::vector<Line>& lines, std::size_t begin, std::size_t end,
-                   bool first_piece, bool last_piece);
-  // CJK page split: turns para and lines_ into the continuation paragraph of lines [from, end)
-  // as reportlab rebuilds and re-wraps it. Returns false when that changes nothing.
-  bool continue_cjk(Para& para, std::size_t from, std::size_t end);
-  void new_page();
+  void layout_paragraph(Paragraph& para);
   void release_big_buffers();
-  void flush_page();
-  double width_of(char32_t cp);
 
-  const RenderConfig& cfg_;
-  FontSet& fonts_;
-  NewlineMarkup markup_;
+  const LayoutParams& p_;
+  Measure measure_;
+  LineBreaker breaker_;
+  Paginator paginator_;
   bool cjk_ = false;
-  double frame_top_, frame_bottom_, frame_width_;
-  double space_width_ = 0;
-  // current page state
-  LaidPage page_;
-  double y_ = 0;  // current frame position (points from page top)
-  bool at_top_ = true;
-  double prev_space_after_ = 0;
-  const std::function<void(LaidPage&&)>* sink_ = nullptr;
   LayoutStats stats_;
   // working buffers, reused across paragraphs and runs
-  Para para_;
+  Paragraph para_;
   std::vector<LChar> clean_chars_;
   std::vector<Frag> clean_frags_;
-  std::vector<LChar> cont_chars_;
-  std::vector<Frag> cont_frags_;
   std::vector<Line> lines_;
-  std::vector<Word> words_;
-  std::vector<std::uint32_t> units_;
 };
 
 }  // namespace glyph

@@ -1,13 +1,13 @@
 #include "glyph/render/png.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
+#include <string_view>
 #include <vector>
 
 #include "common/check.h"
+#include "glyph/common/file.h"
 #include "glyph/render/page.h"
 
 // PNG = stb_image_write's container + libdeflate's compressor (2-3x faster than zlib at the same
@@ -128,20 +128,10 @@ std::vector<unsigned char> encode_png(const Page& page, int compression_level) {
 }
 
 void write_png(const Page& page, const std::string& path, int compression_level) {
-  std::vector<unsigned char> bytes = encode_png(page, compression_level);
-  // Write to a temporary name then rename, so a crash never leaves a truncated page behind.
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  GLYPH_CHECK(f != nullptr, IoError, "cannot write '{}': {}", path, std::strerror(errno));
-  const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const bool closed = std::fclose(f) == 0;
-  if (!ok || !closed) {
-    std::remove(tmp.c_str());
-    GLYPH_THROW(IoError, "error while writing '{}' (disk full?)", path);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  GLYPH_CHECK(!ec, IoError, "cannot move '{}' to '{}': {}", tmp, path, ec.message());
+  const std::vector<unsigned char> bytes = encode_png(page, compression_level);
+  write_file_atomic(path,
+                    std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                    "page");
 }
 
 }  // namespace glyph

@@ -246,13 +246,12 @@ void draw_page(Canvas<C>& cv, const LaidPage& laid, const RenderConfig& cfg, Fon
   const double scale = cfg.dpi / 72.0;
   auto bytes = [](Rgb c) { return std::array<std::uint8_t, 3>{c.r, c.g, c.b}; };
   const std::array<std::uint8_t, 3> text_colors[2] = {bytes(colors[0]), bytes(colors[1])};
-  // x as poppler computes it: the `cm` x (frame left + padding) enters the CTM as e*s, the text
-  // x is Tm's x (left indent) plus the line's Td moves plus the advances so far, all fp_str'd.
-  const double ctm4 = fp_str(cfg.margin_x + 6.0) * scale;
-  const double tm_x = fp_str(cfg.left_indent);
+  // x as poppler computes it: the `cm` x (the frame's left edge) enters the CTM as e*s; the
+  // text x starts where the layout put the line (Tm's x plus its Td moves) and adds the advances.
+  const double ctm4 = fp_str(cfg.frame().left) * scale;
   const double page_top = scale * fp_str(cfg.page_height);  // the page CTM's f (MediaBox top)
   auto draw_line = [&](const LaidLine& line) {
-    double x = line.pdf_line_x + tm_x;
+    double x = line.text_x;
     // poppler: the page CTM [s 0 0 -s 0 s*PH] concatenated with the piece's `cm`, then applied
     // to the text position, in this order of operations; Splash snaps glyph rows with floor.
     const double ctm5 = line.pdf_origin_y * -scale + page_top;
@@ -301,10 +300,9 @@ void rasterize(const LaidPage& laid, const RenderConfig& cfg, FontSet& fonts, Rg
   out.width = static_cast<int>(std::ceil(cfg.page_width * scale));
   out.height = static_cast<int>(std::ceil(cfg.page_height * scale));
   const Rgb colors[2] = {cfg.font_color, markup_color};
-  auto gray = [](Rgb c) { return c.r == c.g && c.g == c.b; };
-  bool all_gray = gray(cfg.page_bg_color) && gray(colors[0]) && gray(colors[1]);
+  bool all_gray = cfg.page_bg_color.is_gray() && colors[0].is_gray() && colors[1].is_gray();
   for (const Rect& r : laid.rects)
-    all_gray = all_gray && (!r.fill || gray(r.fill_color)) && (!r.stroke || gray(r.stroke_color));
+    all_gray = all_gray && (!r.fill || r.fill_color.is_gray()) && (!r.stroke || r.stroke_color.is_gray());
   if (all_gray) {
     out.channels = 1;
     out.stride = static_cast<std::size_t>(out.width) + kGrayPad;

@@ -12,6 +12,7 @@
 #include "glyph/render/vision_tokens.h"
 #include "render/font.h"
 #include "render/layout.h"
+#include "render/config_fields.h"
 #include "render/markup.h"
 #include "render/raster.h"
 
@@ -30,7 +31,9 @@ struct Workspace {
 };
 
 struct Renderer::Impl {
-  RenderConfig config;
+  explicit Impl(RenderConfig c) : config(std::move(c)), params(config, config::validate(config)) {}
+  const RenderConfig config;
+  const LayoutParams params;  // refers to `config`; holds the newline markup, parsed once
   std::vector<FontData> fonts;
   Rgb markup_color;
   std::mutex pool_mutex;
@@ -47,7 +50,7 @@ struct Renderer::Impl {
     }
     auto ws = std::make_unique<Workspace>();
     ws->fonts = std::make_unique<FontSet>(fonts, config.font_size, config.dpi / 72.0);
-    ws->layout = std::make_unique<LayoutEngine>(config, *ws->fonts);
+    ws->layout = std::make_unique<LayoutEngine>(params, *ws->fonts);
     return ws;
   }
   void release(std::unique_ptr<Workspace> ws) {
@@ -58,15 +61,13 @@ struct Renderer::Impl {
 
 Renderer::Renderer() : Renderer(RenderConfig::glyph_default()) {}
 
-Renderer::Renderer(RenderConfig config) : impl_(std::make_shared<Impl>()) {
-  config.validate();
-  impl_->config = std::move(config);
+Renderer::Renderer(RenderConfig config) : impl_(std::make_shared<Impl>(std::move(config))) {
   const RenderConfig& c = impl_->config;
   impl_->fonts.push_back(load_font_data(c.font_path, "font-path"));
   for (std::size_t i = 0; i < c.fallback_font_paths.size(); ++i)
     impl_->fonts.push_back(
         load_font_data(c.fallback_font_paths[i], fmt::format("fallback-font-paths[{}]", i)));
-  NewlineMarkup m = parse_newline_markup(c.newline_markup);
+  const NewlineMarkup& m = impl_->params.markup;
   impl_->markup_color = m.has_color ? m.color : c.font_color;
   impl_->release(impl_->acquire());  // build one workspace now: font errors surface here
 }
@@ -152,9 +153,9 @@ RenderResult Renderer::render(std::string_view utf8_text) const {
 std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
                                                  const std::string& out_dir,
                                                  const std::string& unique_id,
-                                                 int png_compression) const {
-  GLYPH_CHECK(png_compression >= 0 && png_compression <= 9, InputError,
-              "png_compression must be 0..9, got {}", png_compression);
+                                                 int compression) const {
+  GLYPH_CHECK(compression >= 0 && compression <= 9, InputError,
+              "PNG compression level must be 0..9, got {}", compression);
   // unique_id names one folder inside out_dir, never a path that leaves it.
   GLYPH_CHECK(unique_id.find('/') == std::string::npos && unique_id.find('\\') == std::string::npos &&
                   unique_id != "." && unique_id != "..",
@@ -166,7 +167,7 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
   std::vector<std::string> paths;
   render_each(utf8_text, [&](Page&& page) {
     std::string path = (dir / page.file_name()).string();
-    write_png(page, path, png_compression);
+    write_png(page, path, compression);
     paths.push_back(std::move(path));
   });
   return paths;
@@ -175,7 +176,6 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
 std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
   Lease lease(impl_.get());
   DecodedText decoded = decode_utf8(utf8_text);
-  const RenderConfig& cfg = impl_->config;
   std::vector<PageLayout> pages;
   lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
     PageLayout pl;
@@ -185,7 +185,7 @@ std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
       LineInfo li;
       for (const LChar& c : l.chars) append_utf8(li.text, c.cp);
       while (!li.text.empty() && li.text.back() == ' ') li.text.pop_back();
-      li.x = cfg.margin_x + 6.0 + cfg.left_indent + l.pdf_line_x;
+      li.x = l.x;
       li.baseline = l.baseline;
       li.width = l.width;
       li.char_begin = l.src_begin;

@@ -1,0 +1,81 @@
+// Stage 1 of the layout: Glyph's text preparation (text_to_images), before reportlab sees it.
+#include "render/layout.h"
+
+namespace glyph {
+
+namespace {
+
+constexpr int kLinesPerParagraph = 30;  // Glyph joins every 30 source lines into one Paragraph
+
+// Control characters the reference cannot draw; they are dropped (and counted). Whitespace
+// controls (tab, CR, VT, FF, FS..US, NEL) stay: reportlab breaks on them.
+bool is_dropped_control(char32_t c) {
+  if (c < 0x20) return !(c == 0x09 || c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D || c >= 0x1C);
+  if (c == 0x7F) return true;
+  if (c >= 0x80 && c <= 0x9F) return c != 0x85;
+  return false;
+}
+
+}  // namespace
+
+std::size_t prepare_text(const std::u32string& text, const NewlineMarkup& markup, Paragraph& para,
+                         const std::function<void(Paragraph&)>& on_paragraph) {
+  std::size_t removed = 0;
+  para.clear();
+  int lines_in_para = 0;
+  const bool br = markup.kind == NewlineMarkup::Kind::kBreak;
+  auto add_line = [&](std::size_t b, std::size_t e) {
+    if (lines_in_para > 0) {
+      if (br) {
+        para.frags.push_back({para.chars.size(), para.chars.size(), true});
+      } else {
+        std::size_t fb = para.chars.size();
+        const auto src = static_cast<std::uint32_t>(b > 0 ? b - 1 : 0);  // the '\n' it replaces
+        for (char32_t c : markup.text) para.chars.push_back({c, src, 1});
+        if (para.chars.size() > fb) para.frags.push_back({fb, para.chars.size(), false});
+      }
+    }
+    std::size_t fb = para.chars.size();
+    for (std::size_t i = b; i < e; ++i) {
+      char32_t c = text[i];
+      if (c == 0xAD || c == 0x200B || is_dropped_control(c)) {
+        ++removed;
+        continue;
+      }
+      if (c == U' ') {
+        std::size_t j = i;
+        while (j < e && text[j] == U' ') ++j;
+        if (j - i >= 2) {
+          for (std::size_t k = i; k < j; ++k)
+            para.chars.push_back({0xA0, static_cast<std::uint32_t>(k), 0});
+          i = j - 1;
+          continue;
+        }
+      }
+      para.chars.push_back({c, static_cast<std::uint32_t>(i), 0});
+    }
+    if (para.chars.size() > fb) {
+      // Consecutive text fragments (no markup between) merge, as the XML parser would.
+      if (!para.frags.empty() && !para.frags.back().brk && para.frags.back().e == fb && br)
+        para.frags.back().e = para.chars.size();
+      else
+        para.frags.push_back({fb, para.chars.size(), false});
+    }
+    if (++lines_in_para == kLinesPerParagraph) {
+      on_paragraph(para);
+      para.clear();
+      lines_in_para = 0;
+    }
+  };
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    if (i == text.size() || text[i] == U'\n') {
+      add_line(line_start, i);
+      line_start = i + 1;
+    }
+  }
+  if (lines_in_para > 0) on_paragraph(para);
+  return removed;
+}
+
+}  // namespace glyph
