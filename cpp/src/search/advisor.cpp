@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "search/compiled.h"
 #include "glyph/search/search.h"
 
 using json = nlohmann::ordered_json;
@@ -32,7 +33,9 @@ std::string clip(const std::string& s, std::size_t n) {
   return s.substr(0, n) + "...";
 }
 
-std::string describe_gene(const Gene& g) {
+using detail::CompiledOption;
+
+std::string describe_gene(const Gene& g, const std::vector<CompiledOption>& options) {
   if (g.kind == Gene::Kind::kRange) {
     std::string r = fmt::format("{} to {} in steps of {}", g.value(0), g.value(g.size() - 1), g.step);
     if (!g.relative_to.empty())
@@ -43,12 +46,11 @@ std::string describe_gene(const Gene& g) {
   std::string out = "one of ";
   for (int i = 0; i < g.size(); ++i) {
     if (i) out += ", ";
+    const json& opt = options[i].object;
     if (!g.labels.empty()) {
       out += json(g.labels[i]).dump();
-      json opt = json::parse(g.options[i]);
       if (opt.size() > 1) out += " " + opt.dump();
     } else {
-      json opt = json::parse(g.options[i]);
       out += opt.size() == 1 ? opt.begin().value().dump() : opt.dump();
     }
   }
@@ -142,12 +144,13 @@ bool as_number(const json& v, double* out) {
 std::string value_text(const json& v) { return clip(v.dump(), 80); }
 
 // Matches a value to a choice gene's option; -1 if none fits. `how` says what was repaired.
-int match_choice(const Gene& g, const json& v, std::string* how) {
+int match_choice(const Gene& g, const std::vector<CompiledOption>& options, const json& v,
+                 std::string* how) {
   // Exact JSON, then label / string case-insensitively, then basename for fonts, then nearest
   // number.
   std::string vs = v.is_string() ? lower(v.get<std::string>()) : "";
   for (int i = 0; i < g.size(); ++i) {
-    json opt = json::parse(g.options[i]);
+    const json& opt = options[i].object;
     if (opt == v || (opt.size() == 1 && opt.begin().value() == v)) return i;
     if (v.is_object()) {
       bool all = true;
@@ -159,7 +162,7 @@ int match_choice(const Gene& g, const json& v, std::string* how) {
   if (!vs.empty()) {
     for (int i = 0; i < g.size(); ++i) {
       if (!g.labels.empty() && lower(g.labels[i]) == vs) return i;
-      json opt = json::parse(g.options[i]);
+      const json& opt = options[i].object;
       if (opt.size() == 1 && opt.begin().value().is_string()) {
         std::string o = lower(opt.begin().value().get<std::string>());
         if (o == vs) return i;
@@ -177,7 +180,7 @@ int match_choice(const Gene& g, const json& v, std::string* how) {
     int best = -1;
     double best_d = 0;
     for (int i = 0; i < g.size(); ++i) {
-      json opt = json::parse(g.options[i]);
+      const json& opt = options[i].object;
       if (opt.size() != 1 || !opt.begin().value().is_number()) continue;
       double d = std::fabs(opt.begin().value().get<double>() - x);
       if (best < 0 || d < best_d) {
@@ -187,7 +190,7 @@ int match_choice(const Gene& g, const json& v, std::string* how) {
     }
     if (best >= 0 && best_d > 0)
       *how = fmt::format("{} is not an option, using nearest {}", x,
-                         json::parse(g.options[best]).begin().value().dump());
+                         options[best].object.begin().value().dump());
     return best;
   }
   return -1;
@@ -211,7 +214,10 @@ std::string advisor_prompt(const SearchSpace& space, const SearchOptions& option
   if (options.min_compression)
     p += fmt::format("; compression must be >= {}", *options.min_compression);
   p += ".\n\nSearch space (key: allowed values):\n";
-  for (const auto& g : space.genes()) p += "- " + g.name + ": " + describe_gene(g) + "\n";
+  const auto& genes = space.genes();
+  for (std::size_t i = 0; i < genes.size(); ++i)
+    p += "- " + genes[i].name + ": " +
+         describe_gene(genes[i], space.compiled().genes[i].options) + "\n";
   if (!space.constraints().empty()) {
     p += "Rules every config must satisfy (font-px = font-size * dpi / 72; text-width = page "
          "width - 2 * margin-x - 12 - indents):\n";
@@ -321,8 +327,9 @@ AdvisorReply parse_advisor_reply(const std::string& reply_in, const SearchSpace&
         if (genes[i].name == key) gi = i;
       if (gi == genes.size())
         for (std::size_t i = 0; i < genes.size(); ++i)
-          if (genes[i].kind == Gene::Kind::kRange ? genes[i].key == key
-                                                  : json::parse(genes[i].options[0]).contains(key))
+          if (genes[i].kind == Gene::Kind::kRange
+                  ? genes[i].key == key
+                  : space.compiled().genes[i].options[0].object.contains(key))
             gi = i;
       if (gi == genes.size()) {
         out.notes.push_back(fmt::format("{}: unknown key '{}' dropped", tag, clip(key, 60)));
@@ -352,11 +359,12 @@ AdvisorReply parse_advisor_reply(const std::string& reply_in, const SearchSpace&
         json want = v;
         if (gene.name != key) want = json{{key, v}};  // one key of a group (e.g. font-color)
         std::string how;
-        int idx = match_choice(gene, want, &how);
+        const auto& options = space.compiled().genes[gi].options;
+        int idx = match_choice(gene, options, want, &how);
         if (idx < 0 && gene.name != key) {
           // Partial group value: the option that sets this key to this value.
           for (int i = 0; i < gene.size() && idx < 0; ++i) {
-            json opt = json::parse(gene.options[i]);
+            const json& opt = options[i].object;
             if (opt.contains(key) &&
                 (opt[key] == v || (v.is_string() && opt[key].is_string() &&
                                    lower(opt[key].get<std::string>()) == lower(v.get<std::string>()))))

@@ -3,14 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "glyph/common/file.h"
+#include "render/config_fields.h"
+#include "search/compiled.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -59,31 +60,11 @@ std::string Constraint::describe() const {
 }
 
 double config_number(const RenderConfig& c, const std::string& name) {
-  if (name == "dpi") return c.dpi;
-  if (name == "margin-x") return c.margin_x;
-  if (name == "margin-y") return c.margin_y;
-  if (name == "font-size") return c.font_size;
-  if (name == "line-height" || name == "leading") return c.leading();
-  if (name == "horizontal-scale") return c.horizontal_scale;
-  if (name == "first-line-indent") return c.first_line_indent;
-  if (name == "left-indent") return c.left_indent;
-  if (name == "right-indent") return c.right_indent;
-  if (name == "space-before") return c.space_before;
-  if (name == "space-after") return c.space_after;
-  if (name == "border-width") return c.border_width;
-  if (name == "border-padding") return c.border_padding;
-  if (name == "page-width") return c.page_width;
-  if (name == "page-height") return c.page_height;
-  if (name == "font-px") return c.font_size * c.dpi / 72.0;
-  // reportlab's frame: 6 pt padding each side inside the margins.
-  if (name == "frame-width") return c.page_width - 2 * c.margin_x - 12;
-  if (name == "frame-height") return c.page_height - 2 * c.margin_y - 12;
-  if (name == "text-width")
-    return c.page_width - 2 * c.margin_x - 12 - c.left_indent - c.right_indent;
-  GLYPH_THROW(SearchError,
-              "unknown numeric name '{}' (numeric config keys, page-width, page-height, font-px, "
-              "leading, frame-width, frame-height, text-width)",
-              name);
+  try {
+    return c.number(name);
+  } catch (const ConfigError& e) {
+    throw SearchError(e.what());
+  }
 }
 
 namespace {
@@ -97,8 +78,8 @@ bool is_number_text(const std::string& s, double* out) {
   return true;
 }
 
-void apply_option(RenderConfig& c, const json& option) {
-  for (auto it = option.begin(); it != option.end(); ++it) c.set(it.key(), it.value().dump());
+void apply_option(RenderConfig& c, const detail::CompiledOption& option) {
+  for (const auto& a : option.set) config::apply(c, *a.field, a.value);
 }
 
 bool holds(double lhs, const std::string& op, double rhs) {
@@ -123,11 +104,13 @@ SearchSpace::SearchSpace(std::vector<Gene> genes, std::vector<Constraint> constr
                          RenderConfig base)
     : genes_(std::move(genes)), constraints_(std::move(constraints)), base_(std::move(base)) {
   GLYPH_CHECK(!genes_.empty(), SearchError, "search space: no genes");
+  auto compiled = std::make_shared<detail::CompiledSpace>();
   std::set<std::string> names;
   for (auto& g : genes_) {
     GLYPH_CHECK(!g.name.empty(), SearchError, "search space: a gene has no name");
     GLYPH_CHECK(names.insert(g.name).second, SearchError, "search space: gene '{}' given twice",
                 g.name);
+    detail::CompiledGene cg;
     if (g.kind == Gene::Kind::kRange) {
       if (g.key.empty()) g.key = g.name;
       GLYPH_CHECK(std::isfinite(g.min) && std::isfinite(g.max) && std::isfinite(g.step) &&
@@ -140,7 +123,8 @@ SearchSpace::SearchSpace(std::vector<Gene> genes, std::vector<Constraint> constr
       try {
         if (!g.relative_to.empty()) config_number(probe, g.relative_to);
         config_number(probe, g.key);
-        probe.set(g.key, json(g.value(0)).dump());
+        cg.key = &config::field(g.key);
+        config::apply(probe, *cg.key, json(g.value(0)));
       } catch (const Error& e) {
         GLYPH_THROW(SearchError, "search space gene '{}': {}", g.name, e.what());
       }
@@ -151,14 +135,18 @@ SearchSpace::SearchSpace(std::vector<Gene> genes, std::vector<Constraint> constr
                   g.options.size());
       for (const auto& o : g.options) {
         RenderConfig probe = base_;
+        detail::CompiledOption co;
         try {
-          json j = json::parse(o);
-          GLYPH_CHECK(j.is_object() && !j.empty(), SearchError, "choice {} is not a key object",
-                      o);
-          apply_option(probe, j);
+          co.object = json::parse(o);
+          GLYPH_CHECK(co.object.is_object() && !co.object.empty(), SearchError,
+                      "choice {} is not a key object", o);
+          for (auto it = co.object.begin(); it != co.object.end(); ++it)
+            co.set.push_back({&config::field(it.key()), it.value()});
+          apply_option(probe, co);
         } catch (const std::exception& e) {
           GLYPH_THROW(SearchError, "search space gene '{}': choice {}: {}", g.name, o, e.what());
         }
+        cg.options.push_back(std::move(co));
       }
     }
     if (!g.weights.empty()) {
@@ -173,6 +161,7 @@ SearchSpace::SearchSpace(std::vector<Gene> genes, std::vector<Constraint> constr
       }
       GLYPH_CHECK(sum > 0, SearchError, "search space gene '{}': weights sum to 0", g.name);
     }
+    compiled->genes.push_back(std::move(cg));
   }
   for (const auto& k : constraints_) {
     GLYPH_CHECK(k.op == ">=" || k.op == "<=" || k.op == ">" || k.op == "<", SearchError,
@@ -184,6 +173,7 @@ SearchSpace::SearchSpace(std::vector<Gene> genes, std::vector<Constraint> constr
       GLYPH_THROW(SearchError, "search space constraint '{}': {}", k.describe(), e.what());
     }
   }
+  compiled_ = std::move(compiled);
 }
 
 double SearchSpace::cardinality() const {
@@ -204,12 +194,13 @@ RenderConfig SearchSpace::decode(const Genome& g) const {
       if (relative != (pass == 1)) continue;
       GLYPH_CHECK(g[i] >= 0 && g[i] < gene.size(), SearchError,
                   "genome: gene '{}' index {} outside [0, {})", gene.name, g[i], gene.size());
+      const detail::CompiledGene& cg = compiled_->genes[i];
       if (gene.kind == Gene::Kind::kChoice) {
-        apply_option(c, json::parse(gene.options[g[i]]));
+        apply_option(c, cg.options[g[i]]);
       } else {
         double v = gene.value(g[i]);
         if (relative) v += config_number(c, gene.relative_to);
-        c.set(gene.key, json(v).dump());
+        config::apply(c, *cg.key, json(v));
       }
     }
   }
@@ -218,7 +209,6 @@ RenderConfig SearchSpace::decode(const Genome& g) const {
 
 Genome SearchSpace::encode(const RenderConfig& config, std::vector<std::string>* notes) const {
   Genome g(genes_.size(), 0);
-  const std::string whole = config.to_json(-1);
   for (std::size_t i = 0; i < genes_.size(); ++i) {
     const Gene& gene = genes_[i];
     if (gene.kind == Gene::Kind::kRange) {
@@ -234,22 +224,19 @@ Genome SearchSpace::encode(const RenderConfig& config, std::vector<std::string>*
     }
     // Choice: an exact match leaves the config unchanged; otherwise the option with the most keys
     // that match, then (single numeric key) the nearest value.
+    const auto& options = compiled_->genes[i].options;
     int best = 0;
     double best_score = -1;
-    for (std::size_t o = 0; o < gene.options.size(); ++o) {
-      json opt = json::parse(gene.options[o]);
+    for (std::size_t o = 0; o < options.size(); ++o) {
       double score = 0;
-      for (auto it = opt.begin(); it != opt.end(); ++it) {
+      for (const auto& a : options[o].set) {
         RenderConfig c = config;
-        c.set(it.key(), it.value().dump());
-        if (c.to_json(-1) == whole) {
+        config::apply(c, *a.field, a.value);
+        if (a.field->saved(c) == a.field->saved(config)) {
           score += 1;
-        } else if (opt.size() == 1 && it.value().is_number()) {
-          try {
-            double d = std::fabs(it.value().get<double>() - config_number(config, it.key()));
-            score += 0.5 / (1.0 + d);
-          } catch (const Error&) {
-          }
+        } else if (options[o].set.size() == 1 && a.value.is_number() && a.field->number) {
+          const double d = std::fabs(a.value.get<double>() - a.field->number(config));
+          score += 0.5 / (1.0 + d);
         }
       }
       if (score > best_score + 1e-12) {
@@ -258,7 +245,7 @@ Genome SearchSpace::encode(const RenderConfig& config, std::vector<std::string>*
       }
     }
     g[i] = best;
-    if (notes && best_score < static_cast<double>(json::parse(gene.options[best]).size()))
+    if (notes && best_score < static_cast<double>(options[best].set.size()))
       notes->push_back(fmt::format("{}: config value is not in the space, using {}", gene.name,
                                    gene.labels.empty() ? gene.options[best] : gene.labels[best]));
   }
@@ -327,7 +314,7 @@ std::string SearchSpace::describe(const Genome& g) const {
     } else if (!gene.labels.empty()) {
       out[gene.name] = gene.labels[g[i]];
     } else {
-      json opt = json::parse(gene.options[g[i]]);
+      const json& opt = compiled_->genes[i].options[g[i]].object;
       out[gene.name] = opt.size() == 1 ? opt.begin().value() : opt;
     }
   }
@@ -433,12 +420,14 @@ SearchSpace SearchSpace::from_json(const std::string& text, const std::string& b
 }
 
 SearchSpace SearchSpace::from_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  GLYPH_CHECK(in.good(), SearchError, "cannot open search space file '{}'", path);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text;
   try {
-    return from_json(ss.str(), fs::absolute(fs::path(path)).parent_path().string());
+    text = read_file(path, "search space file");
+  } catch (const IoError& e) {
+    throw SearchError(e.what());  // a space that cannot be read is a search error
+  }
+  try {
+    return from_json(text, fs::absolute(fs::path(path)).parent_path().string());
   } catch (const Error& e) {
     GLYPH_THROW(SearchError, "{}: {}", path, e.what());
   }
@@ -459,7 +448,8 @@ std::string SearchSpace::to_json(int indent) const {
       if (!g.relative_to.empty()) jg["relative-to"] = g.relative_to;
     } else {
       jg["choices"] = json::array();
-      for (const auto& o : g.options) jg["choices"].push_back(json::parse(o));
+      for (const auto& o : compiled_->genes[&g - genes_.data()].options)
+        jg["choices"].push_back(o.object);
       if (!g.labels.empty()) jg["labels"] = g.labels;
     }
     if (!g.weights.empty()) jg["weights"] = g.weights;

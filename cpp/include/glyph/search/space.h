@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,6 +54,10 @@ struct Constraint {
 
 using Genome = std::vector<int>;
 
+namespace detail {
+struct CompiledSpace;  // the genes' options parsed once (cpp/src/search/compiled.h)
+}
+
 class SearchSpace {
  public:
   SearchSpace() = default;
@@ -87,14 +92,18 @@ class SearchSpace {
   // Per gene: the option's value as JSON (plain genes) or label/object (groups), for logs.
   std::string describe(const Genome& g) const;
 
+  // For the library's own use: every option parsed into the config fields it sets.
+  const detail::CompiledSpace& compiled() const { return *compiled_; }
+
  private:
   std::vector<Gene> genes_;
   std::vector<Constraint> constraints_;
   RenderConfig base_;
+  std::shared_ptr<const detail::CompiledSpace> compiled_;
 };
 
-// Numeric value of a config key or derived quantity (see Constraint); throws SearchError on an
-// unknown name.
+// Numeric value of a config key or derived quantity (RenderConfig::number); throws SearchError
+// on an unknown name.
 double config_number(const RenderConfig& c, const std::string& name);
 
 // Deterministic helpers on a caller-owned engine (portable: no std::*_distribution, whose output
