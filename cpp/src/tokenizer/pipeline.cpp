@@ -1,0 +1,197 @@
+// Encoding, as `tokenizers` runs its pipeline: added tokens split out, the pre-tokenizer's
+// steps, byte-level BPE on each piece (with a per-thread cache of recent words), and the
+// post-processor's template.
+#include <algorithm>
+#include <atomic>
+
+#include "common/check.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/impl.h"
+
+namespace glyph {
+
+namespace {
+std::atomic<std::uint64_t> g_next_instance{1};
+}  // namespace
+
+Tokenizer::Impl::Impl() : instance(g_next_instance.fetch_add(1)) {}
+
+// Calls on_match(begin, end) for each match of a Split step's pattern (literal or regex) in piece.
+template <class OnMatch>
+void for_each_split_match(const tok::PreStep& s, std::string_view piece, OnMatch&& on_match) {
+  if (s.is_literal) {
+    if (s.literal.empty()) return;
+    for (std::size_t at = piece.find(s.literal); at != std::string_view::npos;
+         at = piece.find(s.literal, at + s.literal.size()))
+      on_match(at, at + s.literal.size());
+  } else {
+    s.regex->for_each_match(piece, on_match);
+  }
+}
+
+template <class Emit>
+void Tokenizer::Impl::split_step(const tok::PreStep& s, std::string_view piece, Emit&& emit) const {
+  if (s.behavior == tok::Behavior::kIsolated) {
+    // Matches and the gaps between them are all pieces: stream them.
+    std::size_t prev = 0;
+    auto on_match = [&](std::size_t a, std::size_t b) {
+      if (a > prev) emit(piece.substr(prev, a - prev));
+      if (b > a) emit(piece.substr(a, b - a));
+      prev = b;
+    };
+    for_each_split_match(s, piece, on_match);
+    if (prev < piece.size()) emit(piece.substr(prev));
+    return;
+  }
+  // The other behaviours, as `tokenizers`' NormalizedString::split applies them.
+  struct Part {
+    std::size_t a, b;
+    bool match;
+  };
+  std::vector<Part> parts;
+  std::size_t prev = 0;
+  auto on_match = [&](std::size_t a, std::size_t b) {
+    if (a > prev) parts.push_back({prev, a, false});
+    parts.push_back({a, b, true});
+    prev = b;
+  };
+  for_each_split_match(s, piece, on_match);
+  if (prev < piece.size()) parts.push_back({prev, piece.size(), false});
+  if (s.invert)
+    for (Part& p : parts) p.match = !p.match;
+  std::vector<Part> out;
+  if (s.behavior == tok::Behavior::kRemoved) {
+    for (const Part& p : parts)
+      if (!p.match) out.push_back(p);
+  } else if (s.behavior == tok::Behavior::kMergedWithPrevious) {
+    bool previous_match = false;
+    for (const Part& p : parts) {
+      if (p.match && !previous_match && !out.empty())
+        out.back().b = p.b;
+      else
+        out.push_back({p.a, p.b, false});
+      previous_match = p.match;
+    }
+  } else {  // kMergedWithNext
+    bool previous_match = false;
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      if (it->match && !previous_match && !out.empty())
+        out.back().a = it->a;
+      else
+        out.push_back({it->a, it->b, false});
+      previous_match = it->match;
+    }
+    std::reverse(out.begin(), out.end());
+  }
+  for (const Part& p : out)
+    if (p.b > p.a) emit(piece.substr(p.a, p.b - p.a));
+}
+
+template <class Emit>
+void Tokenizer::Impl::run_steps(std::size_t k, std::string_view piece, Emit& emit) const {
+  if (piece.empty()) return;
+  const tok::PreStep& s = steps[k];
+  if (!s.byte_level) {
+    split_step(s, piece, [&](std::string_view sub) { run_steps(k + 1, sub, emit); });
+    return;
+  }
+  auto finish = [&](std::string_view text) {
+    if (s.regex)
+      split_step(s, text, emit);
+    else
+      emit(text);
+  };
+  if (s.add_prefix_space && piece[0] != ' ') {
+    std::string spaced;
+    spaced.reserve(piece.size() + 1);
+    spaced += ' ';
+    spaced.append(piece);
+    finish(spaced);
+  } else {
+    finish(piece);
+  }
+}
+
+namespace {
+
+// Words seen recently on this thread, per tokenizer instance: text repeats words constantly.
+struct WordCache {
+  std::uint64_t owner = 0;
+  std::unordered_map<std::string, std::vector<std::int32_t>> map;
+  std::string key;
+};
+constexpr std::size_t kCacheEntries = 1 << 16;
+constexpr std::size_t kCacheMaxWord = 64;
+
+WordCache& word_cache(std::uint64_t owner) {
+  thread_local WordCache cache;
+  if (cache.owner != owner) {
+    cache.map.clear();
+    cache.owner = owner;
+  }
+  return cache;
+}
+
+}  // namespace
+
+void Tokenizer::Impl::encode_word(std::string_view word, std::vector<std::int32_t>* out) const {
+  if (ignore_merges) {
+    auto it = vocab.find(tok::byte_level(word));
+    if (it != vocab.end()) {
+      out->push_back(it->second);
+      return;
+    }
+  }
+  if (word.size() > kCacheMaxWord) {
+    bpe.encode_word(word, out);
+    return;
+  }
+  WordCache& cache = word_cache(instance);
+  cache.key.assign(word.data(), word.size());
+  auto it = cache.map.find(cache.key);
+  if (it != cache.map.end()) {
+    out->insert(out->end(), it->second.begin(), it->second.end());
+    return;
+  }
+  std::size_t start = out->size();
+  bpe.encode_word(word, out);
+  if (cache.map.size() >= kCacheEntries) cache.map.clear();
+  cache.map.emplace(cache.key, std::vector<std::int32_t>(out->begin() + start, out->end()));
+}
+
+// Added tokens are split out first: those that skip normalization on the raw text, then the
+// others on what is left (`tokenizers`' order).
+template <class OnWord, class OnToken>
+void Tokenizer::Impl::split_added(std::string_view text, OnWord&& on_word,
+                                  OnToken&& on_token) const {
+  raw_matcher.split(
+      text,
+      [&](std::string_view seg) {
+        normalized_matcher.split(
+            seg, [&](std::string_view s2) { run_steps(0, s2, on_word); }, on_token);
+      },
+      on_token);
+}
+
+void Tokenizer::Impl::encode_into(std::string_view text, bool add_special,
+                                  std::vector<std::int32_t>* out) const {
+  std::size_t bad = tok::invalid_utf8_at(text);
+  GLYPH_CHECK(bad == std::string_view::npos, InputError,
+              "Tokenizer input is not valid UTF-8 (byte {} of {}); decode it first, e.g. with "
+              "errors='replace'",
+              bad, text.size());
+  if (add_special) out->insert(out->end(), prefix.begin(), prefix.end());
+  auto emit_word = [&](std::string_view word) { encode_word(word, out); };
+  split_added(text, emit_word, [&](std::int32_t id) { out->push_back(id); });
+  if (add_special) out->insert(out->end(), suffix.begin(), suffix.end());
+}
+
+void Tokenizer::Impl::pre_tokenize_into(std::string_view text, std::vector<std::string>* out) const {
+  std::size_t bad = tok::invalid_utf8_at(text);
+  GLYPH_CHECK(bad == std::string_view::npos, InputError,
+              "Tokenizer input is not valid UTF-8 (byte {} of {})", bad, text.size());
+  auto emit = [&](std::string_view w) { out->push_back(tok::byte_level(w)); };
+  split_added(text, emit, [&](std::int32_t id) { out->push_back(tokens[id]); });
+}
+
+}  // namespace glyph
