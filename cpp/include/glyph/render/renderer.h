@@ -53,10 +53,11 @@ class Renderer {
   RenderStats render_each(std::string_view utf8_text,
                           const std::function<void(Page&&)>& sink) const;
   // Glyph's text_to_images contract: writes <out_dir>/<unique_id>/page_001.png, ... (directly into
-  // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9.
+  // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9. Each page
+  // is written atomically (write_file_atomic).
   std::vector<std::string> render_to_dir(std::string_view utf8_text, const std::string& out_dir,
                                          const std::string& unique_id = "",
-                                         int png_compression = 3) const;
+                                         int compression = 3) const;
   // Lines per page as data (no pixels).
   std::vector<PageLayout> layout(std::string_view utf8_text) const;
   // Many texts on `threads` workers (<= 0: all cores). Results are identical for any thread count.
