@@ -2,6 +2,7 @@
 #pragma once
 
 #include "glyph/common/error.h"
+#include "glyph/common/file.h"
 #include "glyph/common/thread_pool.h"
 #include "glyph/common/utf8.h"
 #include "glyph/render/config.h"

@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <fstream>
-#include <iterator>
 
 #include FT_TRUETYPE_TABLES_H
 #include <hb-ft.h>
 #include <hb-ot.h>
 
 #include "common/check.h"
+#include "glyph/common/file.h"
 #include "render/fp_str.h"
 
 namespace glyph {
@@ -58,10 +57,13 @@ HbFontPtr make_hb_font(const std::shared_ptr<const std::vector<unsigned char>>& 
 FontData load_font_data(const std::string& path, const std::string& config_key, int face_index) {
   GLYPH_CHECK(!path.empty(), FontError,
               "config key '{}': no font given (set it to a .ttf/.otf/.ttc file)", config_key);
-  std::ifstream in(path, std::ios::binary);
-  GLYPH_CHECK(in.good(), FontError, "config key '{}': cannot open font file '{}'", config_key, path);
-  auto bytes = std::make_shared<std::vector<unsigned char>>(std::istreambuf_iterator<char>(in),
-                                                            std::istreambuf_iterator<char>());
+  std::string data;
+  try {
+    data = read_file(path, "font file");
+  } catch (const IoError& e) {
+    GLYPH_THROW(FontError, "config key '{}': {}", config_key, e.what());
+  }
+  auto bytes = std::make_shared<std::vector<unsigned char>>(data.begin(), data.end());
   GLYPH_CHECK(!bytes->empty(), FontError, "config key '{}': font file '{}' is empty", config_key,
               path);
   FT_Library lib = nullptr;

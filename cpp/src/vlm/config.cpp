@@ -1,11 +1,10 @@
 #include "glyph/vlm/config.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "common/check.h"
+#include "glyph/common/file.h"
 
 namespace glyph::vlm {
 
@@ -150,12 +149,13 @@ Glm4vConfig parse_config(const std::string& text, const std::string& origin) {
 Glm4vConfig load_config(const std::string& path) {
   fs::path p(path);
   if (fs::is_directory(p)) p /= "config.json";
-  std::ifstream in(p, std::ios::binary);
-  GLYPH_CHECK(in, ModelLoadError, "cannot read {} (a GLM-4.1V checkpoint needs config.json)",
-              p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), p.string());
+  std::string text;
+  try {
+    text = read_file(p.string(), "model config");
+  } catch (const IoError& e) {
+    GLYPH_THROW(ModelLoadError, "{} (a GLM-4.1V checkpoint needs config.json)", e.what());
+  }
+  return parse_config(text, p.string());
 }
 
 }  // namespace glyph::vlm

@@ -1,11 +1,10 @@
 #include "glyph/vlm/image_processor.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "common/check.h"
+#include "glyph/common/file.h"
 #include "glyph/render/image.h"
 
 namespace glyph::vlm {
@@ -17,12 +16,15 @@ ImageProcessor ImageProcessor::from_pretrained(const std::string& dir) {
   ImageProcessorParams p;
   fs::path file = fs::path(dir) / "preprocessor_config.json";
   if (!fs::exists(file)) return ImageProcessor(p);
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::string text;
+  try {
+    text = read_file(file.string(), "preprocessor config");
+  } catch (const IoError& e) {
+    throw ModelLoadError(e.what());
+  }
   json j;
   try {
-    j = json::parse(ss.str());
+    j = json::parse(text);
     if (j.contains("size") && j["size"].is_object()) {
       const json& s = j["size"];
       if (s.contains("shortest_edge")) p.resize.min_pixels = s["shortest_edge"].get<std::int64_t>();

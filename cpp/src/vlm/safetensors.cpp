@@ -7,12 +7,11 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "common/check.h"
+#include "glyph/common/file.h"
 
 namespace glyph::vlm {
 
@@ -156,13 +155,15 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
   }
   std::map<std::string, std::string> expected_file;  // from the index: name -> shard
   if (!index.empty()) {
-    std::ifstream in(index);
-    GLYPH_CHECK(in, ModelLoadError, "cannot read {}", index.string());
-    std::stringstream ss;
-    ss << in.rdbuf();
+    std::string text;
+    try {
+      text = read_file(index.string(), "checkpoint index");
+    } catch (const IoError& e) {
+      throw ModelLoadError(e.what());
+    }
     json j;
     try {
-      j = json::parse(ss.str());
+      j = json::parse(text);
     } catch (const json::parse_error& e) {
       GLYPH_THROW(ModelLoadError, "{}: not valid JSON ({})", index.string(), e.what());
     }
