@@ -1,6 +1,8 @@
 // glyph::Tokenizer on a hand-made tokenizer.json (byte-level alphabet + a few merges + added
 // tokens). Parity with Hugging Face `tokenizers` on trained vocabularies is in
 // tests/python/test_tokenizer.py.
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -157,16 +159,29 @@ TEST_CASE("tokenizer: unsupported components are refused by name", "[tokenizer]"
 
 TEST_CASE("tokenizer: GLM-4.1V prompt", "[tokenizer]") {
   glyph::Tokenizer tok = load(make_tokenizer());
-  std::string p = glyph::build_glm4v_prompt({3, 1}, "Who?");
+  std::string p = glyph::glm4v_prompt({3, 1}, "Who?");
   CHECK(p ==
         "[gMASK]<sop><|user|>\n<|begin_of_image|><|image|><|image|><|image|><|end_of_image|>"
         "<|begin_of_image|><|image|><|end_of_image|>Who?<|assistant|>\n");
-  auto ids = glyph::build_glm4v_prompt_ids(tok, {630, 212}, "Who?");
+  auto ids = glyph::glm4v_prompt_ids(tok, {630, 212}, "Who?");
   std::int32_t image = tok.special_token_id("<|image|>");
   CHECK(std::count(ids.begin(), ids.end(), image) == 842);
   CHECK(ids.front() == tok.special_token_id("[gMASK]"));
-  CHECK(glyph::build_glm4v_prompt({1}, "q", "{{x}}{images}|{question}") ==
+  // Pages go in by id; the result equals encoding the whole prompt string.
+  CHECK(ids == tok.encode(glyph::glm4v_prompt({630, 212}, "Who?"), false));
+  CHECK(glyph::glm4v_prompt_ids(tok, {}, "Who?") == tok.encode(glyph::glm4v_prompt({}, "Who?"), false));
+  // With the model's image ids any codec works, even one without the image tokens.
+  glyph::ImageTokenIds custom{7, 8, 9};
+  auto by_id = glyph::glm4v_prompt_ids(glyph::TokenizerCodec(tok), {2}, "Who?",
+                                       glyph::kGlm4vPromptTemplate, custom);
+  const std::vector<std::int32_t> markup = {7, 8, 8, 9};
+  auto at = std::search(by_id.begin(), by_id.end(), markup.begin(), markup.end());
+  REQUIRE(at != by_id.end());
+  const std::vector<std::int32_t> before(by_id.begin(), at), after(at + 4, by_id.end());
+  CHECK(before == tok.encode("[gMASK]<sop><|user|>\n", false));
+  CHECK(after == tok.encode("Who?<|assistant|>\n", false));
+  CHECK(glyph::glm4v_prompt({1}, "q", "{{x}}{images}|{question}") ==
         "{x}<|begin_of_image|><|image|><|end_of_image|>|q");
-  CHECK_THROWS_AS(glyph::build_glm4v_prompt({-1}, "q"), glyph::InputError);
-  CHECK_THROWS_AS(glyph::build_glm4v_prompt({1}, "q", "{question}"), glyph::InputError);
+  CHECK_THROWS_AS(glyph::glm4v_prompt({-1}, "q"), glyph::InputError);
+  CHECK_THROWS_AS(glyph::glm4v_prompt({1}, "q", "{question}"), glyph::InputError);
 }
