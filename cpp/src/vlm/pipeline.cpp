@@ -2,12 +2,24 @@
 
 #include <chrono>
 
-#include "glyph/tokenizer/prompt.h"
-
 namespace glyph::vlm {
 
-Answer ask(const Renderer& renderer, const Glm4v& model, const Tokenizer& tokenizer,
-           std::string_view long_text, std::string_view question, const GenerateOptions& options) {
+std::vector<std::int64_t> prompt_ids(const Glm4v& model, const TextCodec& codec,
+                                     const std::vector<int>& tokens_per_image,
+                                     std::string_view question,
+                                     std::string_view prompt_template) {
+  const Glm4vConfig& c = model.config();
+  const ImageTokenIds image_ids{static_cast<std::int32_t>(c.image_start_token_id),
+                                static_cast<std::int32_t>(c.image_token_id),
+                                static_cast<std::int32_t>(c.image_end_token_id)};
+  const std::vector<std::int32_t> ids =
+      glm4v_prompt_ids(codec, tokens_per_image, question, prompt_template, image_ids);
+  return {ids.begin(), ids.end()};
+}
+
+Answer ask(const Renderer& renderer, const Glm4v& model, const TextCodec& codec,
+           std::string_view long_text, std::string_view question, const GenerateOptions& options,
+           std::string_view prompt_template) {
   using clock = std::chrono::steady_clock;
   Answer a;
   auto t0 = clock::now();
@@ -21,9 +33,8 @@ Answer ask(const Renderer& renderer, const Glm4v& model, const Tokenizer& tokeni
   if (!views.empty()) images = model.image_processor().process(views);
   for (int n : images.tokens_per_image) a.visual_tokens += n;
 
-  std::vector<std::int32_t> ids32 =
-      build_glm4v_prompt_ids(tokenizer, images.tokens_per_image, question);
-  std::vector<std::int64_t> ids(ids32.begin(), ids32.end());
+  const std::vector<std::int64_t> ids =
+      prompt_ids(model, codec, images.tokens_per_image, question, prompt_template);
   GenerateResult r = model.generate(ids, views.empty() ? nullptr : &images, options);
   a.tokens = r.tokens;
   a.prompt_tokens = r.prompt_tokens;
@@ -32,9 +43,16 @@ Answer ask(const Renderer& renderer, const Glm4v& model, const Tokenizer& tokeni
   a.stop_reason = r.stop_reason;
   std::vector<std::int32_t> answer(r.tokens.begin(), r.tokens.end());
   if (r.stop_reason == "stop_id" && !answer.empty()) answer.pop_back();
-  a.text = tokenizer.decode(answer, /*skip_special_tokens=*/true);
-  a.text_tokens = static_cast<std::int64_t>(tokenizer.count(long_text));
+  a.text = codec.decode(answer);
+  a.text_tokens = static_cast<std::int64_t>(codec.count(long_text));
   return a;
+}
+
+Answer ask(const Renderer& renderer, const Glm4v& model, const Tokenizer& tokenizer,
+           std::string_view long_text, std::string_view question, const GenerateOptions& options,
+           std::string_view prompt_template) {
+  return ask(renderer, model, TokenizerCodec(tokenizer), long_text, question, options,
+             prompt_template);
 }
 
 }  // namespace glyph::vlm

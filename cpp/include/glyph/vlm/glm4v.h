@@ -20,6 +20,7 @@
 
 #include "glyph/vlm/config.h"
 #include "glyph/vlm/image_processor.h"
+#include "glyph/vlm/results.h"
 
 namespace glyph::vlm {
 
@@ -40,14 +41,6 @@ struct GenerateOptions {
   std::vector<std::int64_t> stop_ids;
   // Called with each new token; return false to stop early.
   std::function<bool(std::int64_t)> on_token;
-};
-
-struct GenerateResult {
-  std::vector<std::int64_t> tokens;  // new tokens only (the stop token included when hit)
-  int prompt_tokens = 0;
-  double prefill_seconds = 0;
-  double decode_seconds = 0;
-  std::string stop_reason;  // "stop_id", "max_new_tokens", "callback"
 };
 
 // Per-layer key/value buffers [kv_heads, capacity, head_dim]; the first `length` positions are

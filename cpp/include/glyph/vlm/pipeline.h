@@ -1,5 +1,5 @@
 // Glyph end to end in C++: render a long text into pages, prompt GLM-4.1V with them and a
-// question (the tokenizer part's GLM-4.1V prompt), generate, and report what it cost.
+// question, generate, and report what it cost.
 //
 //   glyph::Renderer renderer;                                   // Glyph's config
 //   auto tok = glyph::Tokenizer::from_file("/models/Glyph/tokenizer.json");
@@ -14,27 +14,29 @@
 #include <vector>
 
 #include "glyph/render/renderer.h"
-#include "glyph/tokenizer/tokenizer.h"
+#include "glyph/tokenizer/codec.h"
+#include "glyph/tokenizer/prompt.h"
 #include "glyph/vlm/glm4v.h"
+#include "glyph/vlm/results.h"
 
 namespace glyph::vlm {
 
-struct Answer {
-  std::string text;                  // decoded new tokens (the stop token left out)
-  std::vector<std::int64_t> tokens;  // new tokens, the stop token included when hit
-  int pages = 0;
-  std::int64_t text_tokens = 0;      // what the context costs as text (this tokenizer)
-  std::int64_t visual_tokens = 0;    // what it costs as pages
-  int prompt_tokens = 0;
-  double render_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
-  std::string stop_reason;
-  double compression() const {
-    return visual_tokens ? static_cast<double>(text_tokens) / visual_tokens : 0.0;
-  }
-};
+// The GLM-4.1V prompt for pages of `tokens_per_image` visual tokens and a question: the
+// template's text through `codec`, the pages' markup by the ids in the model's config.
+std::vector<std::int64_t> prompt_ids(const Glm4v& model, const TextCodec& codec,
+                                     const std::vector<int>& tokens_per_image,
+                                     std::string_view question,
+                                     std::string_view prompt_template = kGlm4vPromptTemplate);
 
+// Renders `long_text`, prompts the model with its pages and `question`, generates. Text tokens
+// are counted with `codec`; the answer is decoded with it (special tokens left out).
+Answer ask(const Renderer& renderer, const Glm4v& model, const TextCodec& codec,
+           std::string_view long_text, std::string_view question,
+           const GenerateOptions& options = {},
+           std::string_view prompt_template = kGlm4vPromptTemplate);
 Answer ask(const Renderer& renderer, const Glm4v& model, const Tokenizer& tokenizer,
            std::string_view long_text, std::string_view question,
-           const GenerateOptions& options = {});
+           const GenerateOptions& options = {},
+           std::string_view prompt_template = kGlm4vPromptTemplate);
 
 }  // namespace glyph::vlm

@@ -1,0 +1,35 @@
+// What generation and the render-and-ask pipeline return. Plain data, no torch: the Python
+// package binds these in glyph._core, so `glyph.Answer` exists without torch installed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace glyph::vlm {
+
+struct GenerateResult {
+  std::vector<std::int64_t> tokens;  // new tokens only (the stop token included when hit)
+  int prompt_tokens = 0;
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+  std::string stop_reason;  // "stop_id", "max_new_tokens", "callback"
+};
+
+struct Answer {
+  std::string text;                  // decoded new tokens (the stop token left out)
+  std::vector<std::int64_t> tokens;  // new tokens, the stop token included when hit
+  int pages = 0;
+  std::int64_t text_tokens = 0;      // what the context costs as text (this tokenizer)
+  std::int64_t visual_tokens = 0;    // what it costs as pages
+  int prompt_tokens = 0;             // the whole multimodal prompt
+  double render_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
+  std::string stop_reason;
+  // Text tokens per visual token (the paper's rho); 0 without pages.
+  double compression() const {
+    return visual_tokens ? static_cast<double>(text_tokens) / static_cast<double>(visual_tokens)
+                         : 0.0;
+  }
+};
+
+}  // namespace glyph::vlm
