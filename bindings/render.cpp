@@ -1,6 +1,6 @@
 // Bindings for the renderer. Pages are shared with Python zero-copy: Page.pixels is a numpy view
-// on the C++ buffer that keeps the page alive.
-#include <pybind11/functional.h>
+// on the C++ buffer that keeps the page alive. RenderConfig's attributes come from its field
+// table, so every key is an attribute with the same checks as in a config file.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -8,9 +8,11 @@
 #include <memory>
 
 #include "glyph/glyph.h"
+#include "support.h"
 
 namespace py = pybind11;
 using namespace glyph;
+using namespace glyph::py_support;
 
 namespace {
 
@@ -25,36 +27,72 @@ py::array pixels_view(const PagePtr& page) {
                    page->pixels.data(), owner);
 }
 
-py::dict stats_dict(const RenderStats& s) {
-  py::dict d;
-  d["pages"] = s.pages;
-  d["characters"] = s.characters;
-  d["invalid_utf8"] = s.invalid_utf8;
-  d["removed"] = s.removed;
-  d["missing_glyphs"] = s.missing_glyphs;
-  py::list cps;
-  for (char32_t c : s.missing_codepoints) cps.append(static_cast<std::uint32_t>(c));
-  d["missing_codepoints"] = cps;
-  d["visual_tokens"] = s.visual_tokens;
-  return d;
-}
-
-// Python str -> UTF-8 (lone surrogates, which str may hold, become U+FFFD and are counted).
-std::string to_utf8(const py::handle& text) {
-  if (py::isinstance<py::bytes>(text)) return text.cast<std::string>();
-  if (!py::isinstance<py::str>(text))
-    throw py::type_error("text must be str or bytes, got " +
-                         std::string(py::str(text.get_type().attr("__name__"))));
-  PyObject* bytes = PyUnicode_AsEncodedString(text.ptr(), "utf-8", "surrogatepass");
-  if (!bytes) throw py::error_already_set();
-  py::bytes b = py::reinterpret_steal<py::bytes>(bytes);
-  return b.cast<std::string>();
-}
-
 py::list pages_to_list(std::vector<Page>&& pages) {
   py::list out;
   for (auto& p : pages) out.append(std::make_shared<Page>(std::move(p)));
   return out;
+}
+
+py::object json_loads(const std::string& text) {
+  return py::module_::import("json").attr("loads")(text);
+}
+std::string json_dumps(py::handle value) {
+  return py::module_::import("json").attr("dumps")(value).cast<std::string>();
+}
+
+const char* kind_name(FieldKind k) {
+  switch (k) {
+    case FieldKind::kNumber: return "number";
+    case FieldKind::kInteger: return "integer";
+    case FieldKind::kLeading: return "leading";
+    case FieldKind::kBool: return "bool";
+    case FieldKind::kString: return "string";
+    case FieldKind::kPath: return "path";
+    case FieldKind::kPathList: return "path-list";
+    case FieldKind::kColor: return "color";
+    case FieldKind::kOptionalColor: return "optional-color";
+    case FieldKind::kAlignment: return "alignment";
+    case FieldKind::kPageSize: return "page-size";
+  }
+  return "?";
+}
+
+bool numeric(FieldKind k) {
+  return k == FieldKind::kNumber || k == FieldKind::kInteger || k == FieldKind::kLeading;
+}
+
+// A key's value as its Python attribute shows it: the JSON value, with Alignment as the enum and
+// page-size as a (width, height) tuple.
+py::object attribute(const RenderConfig& c, const ConfigField& f) {
+  py::object v = json_loads(c.get(f.key));
+  if (f.kind == FieldKind::kAlignment) return py::cast(parse_alignment(v.cast<std::string>()));
+  if (f.kind == FieldKind::kPageSize) return py::tuple(v);
+  return v;
+}
+
+// Assigns through the same codec a config file uses (errors name the key).
+void set_attribute(RenderConfig& c, const ConfigField& f, py::object v) {
+  if (f.kind == FieldKind::kAlignment && py::isinstance<Alignment>(v))
+    v = py::str(alignment_name(v.cast<Alignment>()));
+  else if (f.kind == FieldKind::kPageSize && (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)))
+    v = py::list(v);
+  else if (numeric(f.kind) && !v.is_none() && !PyBool_Check(v.ptr()) && !PyUnicode_Check(v.ptr()) &&
+           PyNumber_Check(v.ptr()))
+    v = f.kind == FieldKind::kInteger ? py::object(py::int_(v)) : py::object(py::float_(v));
+  c.set(f.key, json_dumps(v));
+}
+
+RenderConfig config_from_dict(py::handle d, const std::string& base_dir) {
+  if (!py::isinstance(d, py::module_::import("collections.abc").attr("Mapping")))
+    throw py::type_error("config must be a dict of Glyph keys, got " +
+                         py::str(py::type::handle_of(d).attr("__name__")).cast<std::string>());
+  return RenderConfig::from_json(json_dumps(py::dict(py::reinterpret_borrow<py::object>(d))),
+                                 base_dir);
+}
+
+RenderStats with_surrogates(RenderStats s, const Utf8& text) {
+  s.invalid_utf8 += text.replaced();  // lone surrogates of a str count as invalid text too
+  return s;
 }
 
 }  // namespace
@@ -66,62 +104,60 @@ void init_render(py::module_& m) {
       .value("RIGHT", Alignment::kRight)
       .value("JUSTIFY", Alignment::kJustify);
 
-  py::class_<RenderConfig>(m, "RenderConfig", R"doc(
-Rendering config with every key of Glyph's config files (kebab-case JSON, same defaults).
+  py::class_<ConfigField> field(m, "ConfigField", "One key of the render config's field table.");
+  field.def_property_readonly("key", [](const ConfigField& f) { return std::string(f.key); })
+      .def_property_readonly("attr", [](const ConfigField& f) { return std::string(f.attr); })
+      .def_property_readonly("kind", [](const ConfigField& f) { return kind_name(f.kind); })
+      .def_readonly("extension", &ConfigField::extension)
+      .def_property_readonly("doc", [](const ConfigField& f) { return std::string(f.doc); });
+  add_record_methods(field, {"key", "attr", "kind", "extension", "doc"}, false);
+
+  py::class_<RenderConfig> cfg(m, "RenderConfig", R"doc(
+Rendering config with every key of Glyph's config files (kebab-case JSON, same defaults). Each key
+is also an attribute (font-size -> font_size), checked as the config file would be.
 
     cfg = glyph.RenderConfig.from_file("config_en.json")
     cfg = glyph.RenderConfig.from_dict({"font-size": 10, "dpi": 96})
-    cfg = glyph.RenderConfig.default()     # Glyph's searched config with DejaVu Sans
-)doc")
-      .def(py::init<>(), "Reference defaults (A4, margins 20, 9 pt, JUSTIFY, 72 dpi); no font set.")
-      .def_static("default", &RenderConfig::glyph_default,
+    cfg = glyph.RenderConfig.glyph_default()    # Glyph's searched config with DejaVu Sans
+    cfg.font_size = 10
+)doc");
+  cfg.def(py::init<>(), "Reference defaults (A4, margins 20, 9 pt, JUSTIFY, 72 dpi); no font set.")
+      .def_static("glyph_default", &RenderConfig::glyph_default,
                   "Glyph's config_en.json with a shipped free font (and a CJK fallback if found).")
       .def_static("from_json", &RenderConfig::from_json, py::arg("json"), py::arg("base_dir") = "")
       .def_static("from_file", &RenderConfig::from_file, py::arg("path"))
+      .def_static("from_dict", &config_from_dict, py::arg("config"), py::arg("base_dir") = "",
+                  "Glyph-style dict (kebab-case keys) -> RenderConfig; missing keys keep the "
+                  "defaults. A relative font path resolves against base_dir.")
       .def("to_json", &RenderConfig::to_json, py::arg("indent") = 2)
+      .def("to_dict", [](const RenderConfig& c) { return json_loads(c.to_json(-1)); },
+           "The config as Glyph's JSON keys (what save() writes).")
       .def("save", &RenderConfig::save, py::arg("path"))
       .def("set", &RenderConfig::set, py::arg("key"), py::arg("json_value"),
            "Set one key from its JSON text, e.g. cfg.set('font-size', '10').")
+      .def("get", &RenderConfig::get, py::arg("key"),
+           "One key's value as JSON text, e.g. cfg.get('font-size') == '9.0'.")
+      .def("number", [](const RenderConfig& c, const std::string& n) { return c.number(n); },
+           py::arg("name"),
+           "A numeric key or derived quantity (leading, font-px, frame-width, text-width, ...).")
       .def("validate", &RenderConfig::validate)
       .def_static("keys", &RenderConfig::keys)
+      .def_static("fields", &RenderConfig::fields, "The field table: one ConfigField per key.")
       .def_property_readonly("leading", &RenderConfig::leading)
-      .def_property(
-          "page_size",
-          [](const RenderConfig& c) { return py::make_tuple(c.page_width, c.page_height); },
-          [](RenderConfig& c, std::pair<double, double> wh) {
-            c.page_width = wh.first;
-            c.page_height = wh.second;
-          })
-      .def_readwrite("dpi", &RenderConfig::dpi)
-      .def_readwrite("margin_x", &RenderConfig::margin_x)
-      .def_readwrite("margin_y", &RenderConfig::margin_y)
-      .def_readwrite("font_path", &RenderConfig::font_path)
-      .def_readwrite("font_size", &RenderConfig::font_size)
-      .def_readwrite("line_height", &RenderConfig::line_height)
-      .def_property(
-          "font_color", [](const RenderConfig& c) { return c.font_color.hex(); },
-          [](RenderConfig& c, const std::string& v) { c.font_color = Rgb::parse(v, "font-color"); })
-      .def_property(
-          "page_bg_color", [](const RenderConfig& c) { return c.page_bg_color.hex(); },
-          [](RenderConfig& c, const std::string& v) {
-            c.page_bg_color = Rgb::parse(v, "page-bg-color");
-          })
-      .def_readwrite("alignment", &RenderConfig::alignment)
-      .def_readwrite("horizontal_scale", &RenderConfig::horizontal_scale)
-      .def_readwrite("first_line_indent", &RenderConfig::first_line_indent)
-      .def_readwrite("left_indent", &RenderConfig::left_indent)
-      .def_readwrite("right_indent", &RenderConfig::right_indent)
-      .def_readwrite("space_before", &RenderConfig::space_before)
-      .def_readwrite("space_after", &RenderConfig::space_after)
-      .def_readwrite("border_width", &RenderConfig::border_width)
-      .def_readwrite("border_padding", &RenderConfig::border_padding)
-      .def_readwrite("auto_crop_width", &RenderConfig::auto_crop_width)
-      .def_readwrite("auto_crop_last_page", &RenderConfig::auto_crop_last_page)
-      .def_readwrite("newline_markup", &RenderConfig::newline_markup)
-      .def_readwrite("fallback_font_paths", &RenderConfig::fallback_font_paths)
       .def("__copy__", [](const RenderConfig& c) { return RenderConfig(c); })
       .def("__deepcopy__", [](const RenderConfig& c, py::dict) { return RenderConfig(c); })
+      .def("__eq__", [](const RenderConfig& a, const RenderConfig& b) {
+        return a.to_json(-1) == b.to_json(-1);
+      })
       .def("__repr__", [](const RenderConfig& c) { return "RenderConfig(" + c.to_json(-1) + ")"; });
+  for (const ConfigField& f : RenderConfig::fields()) {
+    const std::string doc = std::string(f.key) + ": " + std::string(f.doc);
+    cfg.def_property(
+        std::string(f.attr).c_str(), [f](const RenderConfig& c) { return attribute(c, f); },
+        [f](RenderConfig& c, py::object v) { set_attribute(c, f, std::move(v)); },
+        doc.c_str());
+  }
+  deprecated_static(cfg, "default", "glyph_default");
 
   py::class_<Page, PagePtr>(m, "Page", py::buffer_protocol(),
                             "One rendered page: RGB pixels plus the source text span it shows.")
@@ -147,7 +183,7 @@ Rendering config with every key of Glyph's config files (kebab-case JSON, same d
             py::gil_scoped_release release;
             write_png(p, path, level);
           },
-          py::arg("path"), py::arg("compression") = 3, "Write a PNG (stb_image_write).")
+          py::arg("path"), py::arg("compression") = 3, "Write a PNG (stb_image_write), atomically.")
       .def(
           "to_png_bytes",
           [](const Page& p, int level) {
@@ -159,6 +195,12 @@ Rendering config with every key of Glyph's config files (kebab-case JSON, same d
             return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
           },
           py::arg("compression") = 3)
+      .def(
+          "to_pil",
+          [](const PagePtr& p) {
+            return py::module_::import("PIL.Image").attr("fromarray")(pixels_view(p), "RGB");
+          },
+          "A PIL.Image (RGB) copy of the page (needs Pillow).")
       .def("__repr__", [](const Page& p) {
         return "<glyph.Page " + std::to_string(p.index + 1) + ": " + std::to_string(p.width) + "x" +
                std::to_string(p.height) + ", chars [" + std::to_string(p.char_begin) + ", " +
@@ -166,18 +208,41 @@ Rendering config with every key of Glyph's config files (kebab-case JSON, same d
                " visual tokens>";
       });
 
-  py::class_<LineInfo>(m, "LineInfo")
-      .def_readonly("text", &LineInfo::text)
+  py::class_<LineInfo> line(m, "LineInfo", "One laid-out line: text, position, character span.");
+  line.def_readonly("text", &LineInfo::text)
       .def_readonly("x", &LineInfo::x)
       .def_readonly("baseline", &LineInfo::baseline)
       .def_readonly("width", &LineInfo::width)
       .def_readonly("char_begin", &LineInfo::char_begin)
-      .def_readonly("char_end", &LineInfo::char_end)
-      .def("__repr__", [](const LineInfo& l) { return "<LineInfo " + py::repr(py::str(l.text)).cast<std::string>() + ">"; });
-  py::class_<PageLayout>(m, "PageLayout")
-      .def_readonly("lines", &PageLayout::lines)
+      .def_readonly("char_end", &LineInfo::char_end);
+  add_record_methods(line, {"text", "x", "baseline", "width", "char_begin", "char_end"}, false);
+  py::class_<PageLayout> layout(m, "PageLayout", "The lines of one page.");
+  layout.def_readonly("lines", &PageLayout::lines)
       .def_readonly("char_begin", &PageLayout::char_begin)
       .def_readonly("char_end", &PageLayout::char_end);
+  add_record_methods(layout, {"lines", "char_begin", "char_end"}, false);
+
+  py::class_<RenderStats> stats(m, "RenderStats", "What rendering one text produced and found.");
+  stats.def_readonly("pages", &RenderStats::pages)
+      .def_readonly("characters", &RenderStats::characters, "code points of the decoded text")
+      .def_readonly("invalid_utf8", &RenderStats::invalid_utf8,
+                    "invalid UTF-8 sequences and lone surrogates, each replaced by U+FFFD")
+      .def_readonly("removed", &RenderStats::removed,
+                    "U+00AD, U+200B and control characters dropped")
+      .def_readonly("missing_glyphs", &RenderStats::missing_glyphs,
+                    "characters no font has (drawn as the .notdef box)")
+      .def_property_readonly(
+          "missing_codepoints",
+          [](const RenderStats& s) {
+            return std::vector<std::uint32_t>(s.missing_codepoints.begin(),
+                                              s.missing_codepoints.end());
+          },
+          "distinct missing code points, at most 64")
+      .def_readonly("visual_tokens", &RenderStats::visual_tokens, "summed over the pages");
+  add_record_methods(stats,
+                     {"pages", "characters", "invalid_utf8", "removed", "missing_glyphs",
+                      "missing_codepoints", "visual_tokens"},
+                     /*mapping_access=*/true);
 
   py::class_<Renderer>(m, "_Renderer")
       .def(py::init<RenderConfig>(), py::arg("config"))
@@ -186,62 +251,69 @@ Rendering config with every key of Glyph's config files (kebab-case JSON, same d
       .def(
           "render",
           [](const Renderer& r, py::handle text) {
-            std::string s = to_utf8(text);
+            Utf8 s(text, TextPolicy::kReplaceSurrogates);
             RenderResult res;
             {
               py::gil_scoped_release release;
-              res = r.render(s);
+              res = r.render(s.view());
             }
-            return py::make_tuple(pages_to_list(std::move(res.pages)), stats_dict(res.stats));
+            return py::make_tuple(pages_to_list(std::move(res.pages)), with_surrogates(res.stats, s));
           },
           py::arg("text"))
       .def(
           "render_each",
-          [](const Renderer& r, py::handle text, const py::function& fn) {
-            std::string s = to_utf8(text);
+          [](const Renderer& r, py::handle text, py::object callback) {
+            Utf8 s(text, TextPolicy::kReplaceSurrogates);
+            PyCallable fn(std::move(callback));
             RenderStats st;
             {
               py::gil_scoped_release release;
-              st = r.render_each(s, [&](Page&& p) {
-                py::gil_scoped_acquire acquire;
-                fn(std::make_shared<Page>(std::move(p)));
+              st = r.render_each(s.view(), [&](Page&& p) {
+                fn.invoke([](py::object&) {}, std::make_shared<Page>(std::move(p)));
               });
             }
-            return stats_dict(st);
+            return with_surrogates(st, s);
           },
           py::arg("text"), py::arg("callback"))
       .def(
           "render_to_dir",
           [](const Renderer& r, py::handle text, const std::string& out_dir,
              const std::string& unique_id, int level) {
-            std::string s = to_utf8(text);
+            Utf8 s(text, TextPolicy::kReplaceSurrogates);
             py::gil_scoped_release release;
-            return r.render_to_dir(s, out_dir, unique_id, level);
+            return r.render_to_dir(s.view(), out_dir, unique_id, level);
           },
           py::arg("text"), py::arg("out_dir"), py::arg("unique_id") = "",
           py::arg("compression") = 3)
       .def(
           "layout",
           [](const Renderer& r, py::handle text) {
-            std::string s = to_utf8(text);
+            Utf8 s(text, TextPolicy::kReplaceSurrogates);
             py::gil_scoped_release release;
-            return r.layout(s);
+            return r.layout(s.view());
           },
           py::arg("text"))
       .def(
           "render_batch",
-          [](const Renderer& r, const py::list& texts, int threads) {
+          [](const Renderer& r, const py::sequence& texts, int threads) {
             std::vector<std::string> v;
+            std::vector<std::size_t> replaced;
             v.reserve(texts.size());
-            for (auto t : texts) v.push_back(to_utf8(t));
+            for (auto t : texts) {
+              Utf8 s(t, TextPolicy::kReplaceSurrogates);
+              v.push_back(s.str());
+              replaced.push_back(s.replaced());
+            }
             std::vector<RenderResult> res;
             {
               py::gil_scoped_release release;
               res = r.render_batch(v, threads);
             }
             py::list out;
-            for (auto& rr : res)
-              out.append(py::make_tuple(pages_to_list(std::move(rr.pages)), stats_dict(rr.stats)));
+            for (std::size_t i = 0; i < res.size(); ++i) {
+              res[i].stats.invalid_utf8 += replaced[i];
+              out.append(py::make_tuple(pages_to_list(std::move(res[i].pages)), res[i].stats));
+            }
             return out;
           },
           py::arg("texts"), py::arg("threads") = 0);

@@ -1,6 +1,7 @@
 // Bindings for ConfigSearch. Python callables (fitness, evaluator, token counter, advisor,
-// progress) run on the search's worker threads: each call takes the GIL, and the search itself
-// runs with the GIL released.
+// progress) run on the search's worker threads through PyCallable (each call takes the GIL; the
+// search itself runs with the GIL released). An exception from one of them is that evaluation's
+// recorded error, except Ctrl-C, which stops the search.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -8,23 +9,17 @@
 #include <optional>
 
 #include "glyph/glyph.h"
+#include "support.h"
 
 namespace py = pybind11;
 using namespace glyph;
+using namespace glyph::py_support;
 
 namespace {
 
-// A Python object that may be copied and dropped on threads without the GIL.
-using PyRef = std::shared_ptr<py::object>;
-PyRef hold(py::object o) {
-  return PyRef(new py::object(std::move(o)), [](py::object* p) {
-    py::gil_scoped_acquire gil;
-    delete p;
-  });
-}
-
-// Python exception -> C++: KeyboardInterrupt stops the search; anything else is that call's error.
-[[noreturn]] void rethrow_python(py::error_already_set& e) {
+// The search's policy for Python errors: KeyboardInterrupt (or SystemExit) stops the search;
+// anything else becomes that call's SearchError, its message without the traceback.
+[[noreturn]] void search_error(py::error_already_set& e) {
   if (e.matches(PyExc_KeyboardInterrupt) || e.matches(PyExc_SystemExit))
     throw SearchInterrupted("search interrupted (KeyboardInterrupt)");
   std::string msg = e.what();
@@ -33,28 +28,59 @@ PyRef hold(py::object o) {
   throw SearchError(msg);
 }
 
-py::list pages_copy(const std::vector<Page>& pages) {
-  py::list out;
-  for (const auto& p : pages) out.append(std::make_shared<Page>(p));
-  return out;
+Scores scores_from_python(py::handle r) {
+  try {
+    Scores s;
+    if (py::isinstance<py::dict>(r)) {
+      py::dict d = py::reinterpret_borrow<py::dict>(r);
+      if (!d.contains("accuracy") || !d.contains("compression"))
+        throw SearchError("fitness returned a dict without 'accuracy' and 'compression'");
+      s.accuracy = d["accuracy"].cast<double>();
+      s.compression = d["compression"].cast<double>();
+      if (d.contains("details"))
+        s.details = py::module_::import("json").attr("dumps")(d["details"]).cast<std::string>();
+      return s;
+    }
+    auto t = r.cast<py::sequence>();
+    if (t.size() != 2) throw SearchError("fitness must return (accuracy, compression)");
+    s.accuracy = t[0].cast<double>();
+    s.compression = t[1].cast<double>();
+    return s;
+  } catch (const py::cast_error& e) {
+    throw SearchError(std::string("fitness returned a bad value: ") + e.what());
+  }
 }
 
-Scores scores_from_python(const py::handle& r) {
-  Scores s;
-  if (py::isinstance<py::dict>(r)) {
-    py::dict d = py::reinterpret_borrow<py::dict>(r);
-    if (!d.contains("accuracy") || !d.contains("compression"))
-      throw SearchError("fitness returned a dict without 'accuracy' and 'compression'");
-    s.accuracy = d["accuracy"].cast<double>();
-    s.compression = d["compression"].cast<double>();
-    if (d.contains("details")) s.details = py::module_::import("json").attr("dumps")(d["details"]).cast<std::string>();
-    return s;
+// The fitness of rendering `samples` ((id, text) pairs) and scoring them with `evaluator`
+// (config, pages, sample index) -> float; `text_tokens` (text) -> int counts text tokens.
+FitnessFn render_fitness(const py::sequence& samples, py::object evaluator,
+                         py::object text_tokens) {
+  std::vector<Sample> v;
+  for (auto item : samples) {
+    auto t = item.cast<py::tuple>();
+    v.push_back(Sample{v.size(), t[0].cast<std::string>(),
+                       Utf8(t[1], TextPolicy::kReplaceSurrogates).str()});
   }
-  auto t = r.cast<py::sequence>();
-  if (t.size() != 2) throw SearchError("fitness must return (accuracy, compression)");
-  s.accuracy = t[0].cast<double>();
-  s.compression = t[1].cast<double>();
-  return s;
+  PyCallable ev(std::move(evaluator), search_error);
+  Evaluator e = [ev](const RenderConfig& c, const std::vector<Page>& pages, const Sample& sample) {
+    return ev.invoke(
+        [](py::object& r) {
+          try {
+            return r.cast<double>();
+          } catch (const py::cast_error&) {
+            throw SearchError("evaluator must return a number");
+          }
+        },
+        c, pages, sample.index);  // the pages reach Python as copies
+  };
+  TextTokenCounter counter = approx_text_tokens;
+  if (!text_tokens.is_none()) {
+    PyCallable tt(std::move(text_tokens), search_error);
+    counter = [tt](const std::string& text) {
+      return tt.call<std::int64_t>(text);
+    };
+  }
+  return make_render_fitness(std::move(v), std::move(e), std::move(counter));
 }
 
 }  // namespace
@@ -136,6 +162,12 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
       .def_readwrite("max_attempts", &SearchOptions::max_attempts)
       .def_readwrite("text_token_counter", &SearchOptions::text_token_counter);
 
+  py::class_<Scores> scores(m, "Scores", "One config's objectives.");
+  scores.def_readonly("accuracy", &Scores::accuracy)
+      .def_readonly("compression", &Scores::compression)
+      .def_readonly("details", &Scores::details, "JSON text kept in the log");
+  add_record_methods(scores, {"accuracy", "compression", "details"}, false);
+
   py::class_<Individual>(m, "Individual", "One evaluated config of a search.")
       .def_readonly("genome", &Individual::genome)
       .def_readonly("origin", &Individual::origin)
@@ -167,6 +199,27 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
       .def_readonly("best_accuracy", &GenerationLog::best_accuracy)
       .def_readonly("best_compression", &GenerationLog::best_compression);
 
+  py::class_<Progress> progress(m, "SearchProgress",
+                                "Where a search is, passed to its progress callback.");
+  progress.def_readonly("generation", &Progress::generation)
+      .def_readonly("generations", &Progress::generations)
+      .def_readonly("done", &Progress::done_in_generation, "evaluations done this generation")
+      .def_readonly("to_do", &Progress::to_do_in_generation, "evaluations this generation")
+      .def_readonly("evaluations", &Progress::evaluations, "evaluations so far")
+      .def_readonly("generation_done", &Progress::generation_done)
+      .def_readonly("best_accuracy", &Progress::best_accuracy, "nan until a config is feasible")
+      .def_readonly("best_compression", &Progress::best_compression);
+  add_record_methods(progress,
+                     {"generation", "generations", "done", "to_do", "evaluations",
+                      "generation_done", "best_accuracy", "best_compression"},
+                     /*mapping_access=*/true);
+
+  py::class_<AdvisorReply> reply(m, "AdvisorReply", "An advisor's reply, parsed and repaired.");
+  reply.def_readonly("analysis", &AdvisorReply::analysis)
+      .def_readonly("candidates", &AdvisorReply::candidates, "feasible genomes")
+      .def_readonly("notes", &AdvisorReply::notes, "one line per repair or discard");
+  add_record_methods(reply, {"analysis", "candidates", "notes"}, /*mapping_access=*/true);
+
   py::class_<SearchResult>(m, "_SearchResult")
       .def_readonly("space", &SearchResult::space)
       .def_readonly("options", &SearchResult::options)
@@ -196,113 +249,54 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
              py::object progress) {
             FitnessFn fit;
             if (!fitness.is_none()) {
-              PyRef f = hold(fitness);
-              fit = [f](const RenderConfig& c) {
-                py::gil_scoped_acquire gil;
-                try {
-                  return scores_from_python((*f)(c));
-                } catch (py::error_already_set& e) {
-                  rethrow_python(e);
-                } catch (const py::cast_error& e) {
-                  throw SearchError(std::string("fitness returned a bad value: ") + e.what());
-                }
-              };
+              PyCallable f(std::move(fitness), search_error);
+              fit = [f](const RenderConfig& c) { return f.invoke(
+                  [](py::object& r) { return scores_from_python(r); }, c); };
             } else {
               if (samples.is_none() || evaluator.is_none())
-                throw py::value_error("run() needs fitness, or samples and an evaluator");
-              std::vector<Sample> v;
-              for (auto item : samples.cast<py::list>()) {
-                auto t = item.cast<py::tuple>();
-                v.push_back(Sample{v.size(), t[0].cast<std::string>(), t[1].cast<std::string>()});
-              }
-              PyRef ev = hold(evaluator);
-              Evaluator e = [ev](const RenderConfig& c, const std::vector<Page>& pages,
-                                 const Sample& sample) {
-                py::gil_scoped_acquire gil;
-                try {
-                  return (*ev)(c, pages_copy(pages), sample.index).cast<double>();
-                } catch (py::error_already_set& err) {
-                  rethrow_python(err);
-                } catch (const py::cast_error&) {
-                  throw SearchError("evaluator must return a number");
-                }
-              };
-              TextTokenCounter counter = approx_text_tokens;
-              if (!text_tokens.is_none()) {
-                PyRef tt = hold(text_tokens);
-                counter = [tt](const std::string& text) {
-                  py::gil_scoped_acquire gil;
-                  try {
-                    return (*tt)(py::str(text)).cast<std::int64_t>();
-                  } catch (py::error_already_set& err) {
-                    rethrow_python(err);
-                  }
-                };
-              }
-              fit = make_render_fitness(std::move(v), std::move(e), std::move(counter));
+                throw InputError("run() needs fitness, or samples and an evaluator");
+              fit = render_fitness(samples, std::move(evaluator), std::move(text_tokens));
             }
             Advisor adv;
             if (!advisor.is_none()) {
-              PyRef a = hold(advisor);
+              PyCallable a(std::move(advisor), search_error);
               adv = [a](const std::string& prompt) {
-                py::gil_scoped_acquire gil;
-                try {
-                  py::object r = (*a)(prompt);
-                  if (!py::isinstance<py::str>(r)) throw SearchError("advisor must return a str");
-                  return r.cast<std::string>();
-                } catch (py::error_already_set& err) {
-                  rethrow_python(err);
-                }
+                return a.invoke(
+                    [](py::object& r) {
+                      if (!py::isinstance<py::str>(r)) throw SearchError("advisor must return a str");
+                      return r.cast<std::string>();
+                    },
+                    prompt);
               };
             }
             ProgressFn prog;
             if (!progress.is_none()) {
-              PyRef p = hold(progress);
-              prog = [p](const Progress& st) {
-                py::gil_scoped_acquire gil;
-                py::dict d;
-                d["generation"] = st.generation;
-                d["generations"] = st.generations;
-                d["done"] = st.done_in_generation;
-                d["to_do"] = st.to_do_in_generation;
-                d["evaluations"] = st.evaluations;
-                d["generation_done"] = st.generation_done;
-                d["best_accuracy"] = st.best_accuracy;
-                d["best_compression"] = st.best_compression;
-                try {
-                  (*p)(d);
-                } catch (py::error_already_set& err) {
-                  rethrow_python(err);
-                }
-              };
+              PyCallable p(std::move(progress), search_error);
+              prog = [p](const Progress& st) { p.call(st); };
             }
-            try {
-              py::gil_scoped_release release;
-              return s.run(fit, adv, log_path, prog);
-            } catch (const SearchInterrupted&) {
-              PyErr_SetNone(PyExc_KeyboardInterrupt);
-              throw py::error_already_set();
-            }
+            py::gil_scoped_release release;
+            return s.run(fit, adv, log_path, prog);
           },
           py::arg("fitness") = py::none(), py::arg("samples") = py::none(),
           py::arg("evaluator") = py::none(), py::arg("text_tokens") = py::none(),
           py::arg("advisor") = py::none(), py::arg("log_path") = "",
           py::arg("progress") = py::none());
 
+  m.def(
+      "evaluate_config",
+      [](const RenderConfig& config, const py::sequence& samples, py::object evaluator,
+         py::object text_tokens) {
+        FitnessFn fit = render_fitness(samples, std::move(evaluator), std::move(text_tokens));
+        py::gil_scoped_release release;
+        return fit(config);
+      },
+      py::arg("config"), py::arg("samples"), py::arg("evaluator"),
+      py::arg("text_tokens") = py::none(),
+      "Scores of one config, computed as the search computes them (make_render_fitness).");
   m.def("advisor_prompt", &advisor_prompt, py::arg("space"), py::arg("options"),
         py::arg("evaluated"), py::arg("population"), py::arg("generation"));
-  m.def(
-      "parse_advisor_reply",
-      [](const std::string& reply, const SearchSpace& space, const Genome& fallback,
-         int max_candidates) {
-        AdvisorReply r = parse_advisor_reply(reply, space, fallback, max_candidates);
-        py::dict d;
-        d["analysis"] = r.analysis;
-        d["candidates"] = r.candidates;
-        d["notes"] = r.notes;
-        return d;
-      },
-      py::arg("reply"), py::arg("space"), py::arg("fallback"), py::arg("max_candidates") = 4);
+  m.def("parse_advisor_reply", &parse_advisor_reply, py::arg("reply"), py::arg("space"),
+        py::arg("fallback"), py::arg("max_candidates") = 4);
   m.def("approx_text_tokens", &approx_text_tokens, py::arg("text"),
         "Approximate GLM-4 text tokens (chars/4, CJK/1.5) when no tokenizer is given.");
   m.def(

@@ -8,33 +8,20 @@
 #include "glyph/common/thread_pool.h"
 #include "glyph/tokenizer/prompt.h"
 #include "glyph/tokenizer/tokenizer.h"
+#include "support.h"
 
 namespace py = pybind11;
 using namespace glyph;
+using namespace glyph::py_support;
 
 namespace {
 
-// UTF-8 of a str (cached inside the str object, so the view lives as long as it does) or bytes.
-// A str holding lone surrogates raises UnicodeEncodeError, as `tokenizers` does.
-std::string_view utf8_view(const py::handle& text) {
-  if (PyUnicode_Check(text.ptr())) {
-    Py_ssize_t n = 0;
-    const char* p = PyUnicode_AsUTF8AndSize(text.ptr(), &n);
-    if (!p) throw py::error_already_set();
-    return {p, static_cast<std::size_t>(n)};
-  }
-  if (PyBytes_Check(text.ptr())) {
-    return {PyBytes_AS_STRING(text.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(text.ptr()))};
-  }
-  throw py::type_error("text must be str or bytes, got " +
-                       std::string(py::str(text.get_type().attr("__name__"))));
-}
-
-std::vector<std::string_view> utf8_views(const py::sequence& texts) {
-  std::vector<std::string_view> views;
-  views.reserve(texts.size());
-  for (const py::handle& t : texts) views.push_back(utf8_view(t));
-  return views;
+// Tokenizer input must be exact (TextPolicy::kExact): views of the str's own UTF-8, no copy.
+std::vector<Utf8> utf8_all(const py::sequence& texts) {
+  std::vector<Utf8> out;
+  out.reserve(texts.size());
+  for (const py::handle& t : texts) out.emplace_back(t, TextPolicy::kExact);
+  return out;
 }
 
 py::list to_list(const std::vector<std::int32_t>& ids) {
@@ -52,7 +39,7 @@ py::str to_str(const std::string& s) {
 }  // namespace
 
 void init_tokenizer(py::module_& m) {
-  py::class_<Tokenizer>(m, "Tokenizer", R"doc(
+  py::class_<Tokenizer> tokenizer(m, "Tokenizer", R"doc(
 Hugging Face tokenizer.json byte-level BPE (GLM-4 / GLM-4.1V, Qwen2, GPT-2 family), encoding and
 decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release the GIL.
 
@@ -60,26 +47,28 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
     ids = tok.encode("Hello, 世界", add_special_tokens=False)
     tok.decode(ids)          # 'Hello, 世界'
     tok.count(long_text)     # number of tokens, no id list built
-)doc")
+)doc");
+  tokenizer
       .def_static("from_file", &Tokenizer::from_file, py::arg("path"),
                   py::arg("config_path") = "",
                   "Load tokenizer.json (and tokenizer_config.json beside it, or config_path).",
                   py::call_guard<py::gil_scoped_release>())
       .def_static(
-          "from_str",
+          "from_json",
           [](const std::string& tokenizer_json, const std::string& config_json) {
             py::gil_scoped_release release;
             return Tokenizer::from_json(tokenizer_json, config_json);
           },
-          py::arg("tokenizer_json"), py::arg("config_json") = "")
+          py::arg("tokenizer_json"), py::arg("config_json") = "",
+          "From the text of a tokenizer.json (and optionally of a tokenizer_config.json).")
       .def(
           "encode",
           [](const Tokenizer& t, const py::object& text, bool add_special_tokens) {
-            std::string_view v = utf8_view(text);
+            Utf8 v(text, TextPolicy::kExact);
             std::vector<std::int32_t> ids;
             {
               py::gil_scoped_release release;
-              ids = t.encode(v, add_special_tokens);
+              ids = t.encode(v.view(), add_special_tokens);
             }
             return to_list(ids);
           },
@@ -88,12 +77,12 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
           "encode_batch",
           [](const Tokenizer& t, const py::sequence& texts, bool add_special_tokens,
              int threads) {
-            std::vector<std::string_view> views = utf8_views(texts);
+            const std::vector<Utf8> views = utf8_all(texts);
             std::vector<std::vector<std::int32_t>> ids(views.size());
             {
               py::gil_scoped_release release;
               parallel_for(views.size(), threads, [&](std::size_t i) {
-                ids[i] = t.encode(views[i], add_special_tokens);
+                ids[i] = t.encode(views[i].view(), add_special_tokens);
               });
             }
             py::list out(ids.size());
@@ -105,9 +94,9 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
       .def(
           "count",
           [](const Tokenizer& t, const py::object& text, bool add_special_tokens) {
-            std::string_view v = utf8_view(text);
+            Utf8 v(text, TextPolicy::kExact);
             py::gil_scoped_release release;
-            return t.count(v, add_special_tokens);
+            return t.count(v.view(), add_special_tokens);
           },
           py::arg("text"), py::arg("add_special_tokens") = false,
           "Number of tokens encode() would return (special tokens excluded by default).")
@@ -115,11 +104,12 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
           "count_batch",
           [](const Tokenizer& t, const py::sequence& texts, bool add_special_tokens,
              int threads) {
-            std::vector<std::string_view> views = utf8_views(texts);
+            const std::vector<Utf8> views = utf8_all(texts);
             std::vector<std::size_t> out(views.size());
             py::gil_scoped_release release;
-            parallel_for(views.size(), threads,
-                         [&](std::size_t i) { out[i] = t.count(views[i], add_special_tokens); });
+            parallel_for(views.size(), threads, [&](std::size_t i) {
+              out[i] = t.count(views[i].view(), add_special_tokens);
+            });
             return out;
           },
           py::arg("texts"), py::arg("add_special_tokens") = false, py::arg("threads") = 0)
@@ -151,13 +141,13 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
       .def(
           "pre_tokenize",
           [](const Tokenizer& t, const py::object& text) {
-            return t.pre_tokenize(utf8_view(text));
+            return t.pre_tokenize(Utf8(text, TextPolicy::kExact).view());
           },
           py::arg("text"), "Byte-level pieces of the pre-tokenizer (added tokens kept whole).")
       .def(
           "tokenize",
           [](const Tokenizer& t, const py::object& text, bool add_special_tokens) {
-            return t.tokenize(utf8_view(text), add_special_tokens);
+            return t.tokenize(Utf8(text, TextPolicy::kExact).view(), add_special_tokens);
           },
           py::arg("text"), py::arg("add_special_tokens") = false)
       .def("token_to_id", &Tokenizer::token_to_id, py::arg("token"))
@@ -167,19 +157,32 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
       .def("is_special", &Tokenizer::is_special, py::arg("id"))
       .def_property_readonly("special_tokens", &Tokenizer::special_tokens)
       .def_property_readonly("vocab_size", &Tokenizer::vocab_size)
-      .def("get_vocab_size", [](const Tokenizer& t) { return t.vocab_size(); })
       .def_property_readonly("chat_template", &Tokenizer::chat_template)
       .def("__repr__", [](const Tokenizer& t) {
         return "glyph.Tokenizer(vocab_size=" + std::to_string(t.vocab_size()) + ")";
       });
 
+  deprecated_static(tokenizer, "from_str", "from_json");
+  tokenizer.def("get_vocab_size", [](const Tokenizer& t) {
+    warn_deprecated("Tokenizer.get_vocab_size()", "Tokenizer.vocab_size");
+    return t.vocab_size();
+  });
+
   m.attr("GLM4V_PROMPT_TEMPLATE") = std::string(kGlm4vPromptTemplate);
-  m.def("build_glm4v_prompt", &build_glm4v_prompt, py::arg("page_visual_tokens"),
-        py::arg("question"), py::arg("prompt_template") = std::string(kGlm4vPromptTemplate),
+  m.def("glm4v_prompt", &glm4v_prompt, py::arg("page_visual_tokens"), py::arg("question"),
+        py::arg("prompt_template") = std::string(kGlm4vPromptTemplate),
         "GLM-4.1V user turn: per page <|begin_of_image|> + N x <|image|> + <|end_of_image|>, "
         "then the question and <|assistant|>.");
-  m.def("build_glm4v_prompt_ids", &build_glm4v_prompt_ids, py::arg("tokenizer"),
-        py::arg("page_visual_tokens"), py::arg("question"),
-        py::arg("prompt_template") = std::string(kGlm4vPromptTemplate),
-        py::call_guard<py::gil_scoped_release>());
+  m.def(
+      "glm4v_prompt_ids",
+      [](py::handle tokenizer, const std::vector<int>& pages, const std::string& question,
+         const std::string& prompt_template) {
+        std::unique_ptr<TextCodec> codec = codec_of(tokenizer);
+        py::gil_scoped_release release;
+        return glm4v_prompt_ids(*codec, pages, question, prompt_template);
+      },
+      py::arg("tokenizer"), py::arg("page_visual_tokens"), py::arg("question"),
+      py::arg("prompt_template") = std::string(kGlm4vPromptTemplate),
+      "glm4v_prompt() as ids of `tokenizer` (glyph.Tokenizer, or any tokenizer glyph adapts); it "
+      "must know GLM-4.1V's image tokens.");
 }

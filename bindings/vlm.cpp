@@ -1,6 +1,5 @@
 // glyph._vlm: the torch-dependent half of glyphcpp (GLM-4.1V). A separate extension so that
 // `import glyph` never needs torch; python/glyph/vlm.py imports torch first, then this module.
-#include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -12,11 +11,13 @@
 #include "glyph/vlm/glm4v.h"
 #include "glyph/vlm/pipeline.h"
 #include "glyph/vlm/safetensors.h"
+#include "support.h"
 #include "vlm/ops/attention.h"
 #include "vlm/ops/patch_embed.h"
 
 namespace py = pybind11;
 using namespace glyph::vlm;
+using namespace glyph::py_support;
 
 namespace {
 
@@ -66,6 +67,30 @@ py::dict config_dict(const Glm4vConfig& c) {
   return d;
 }
 
+// GenerateOptions from the keyword arguments generate() and ask() share. `stream(token)` is
+// called for each new token; returning False stops generation.
+GenerateOptions generate_options(int max_new_tokens, bool do_sample, double temperature,
+                                 double top_p, int top_k, double repetition_penalty,
+                                 std::uint64_t seed, const std::vector<std::int64_t>& stop_ids,
+                                 py::object stream) {
+  GenerateOptions o;
+  o.max_new_tokens = max_new_tokens;
+  o.do_sample = do_sample;
+  o.temperature = temperature;
+  o.top_p = top_p;
+  o.top_k = top_k;
+  o.repetition_penalty = repetition_penalty;
+  o.seed = seed;
+  o.stop_ids = stop_ids;
+  if (!stream.is_none()) {
+    PyCallable cb(std::move(stream));
+    o.on_token = [cb](std::int64_t t) {
+      return cb.invoke([](py::object& r) { return r.ptr() != Py_False; }, t);
+    };
+  }
+  return o;
+}
+
 ImageBatch batch_of(const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
   if (pv.has_value() != grid.has_value())
     throw glyph::InputError("pixel_values and grid_thw go together");
@@ -82,27 +107,15 @@ ImageBatch batch_of(const std::optional<at::Tensor>& pv, const std::optional<at:
 PYBIND11_MODULE(_vlm, m) {
   m.doc() = "glyphcpp VLM (GLM-4.1V in LibTorch); loaded by glyph.vlm after torch";
 
-  // Reuse glyph._core's exception classes so `except glyph.ModelLoadError` works for both modules.
-  py::module_ core = py::module_::import("glyph._core");
-  static py::object base = core.attr("GlyphError");
-  static py::object model_error = core.attr("ModelLoadError");
-  static py::object input_error = core.attr("InputError");
-  static py::object ni_error = core.attr("GlyphNotImplementedError");
-  // Local: only for exceptions leaving this module's functions (a global translator would also
-  // catch glyph._core's errors and flatten their types).
-  py::register_local_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const glyph::ModelLoadError& e) {
-      PyErr_SetString(model_error.ptr(), e.what());
-    } catch (const glyph::InputError& e) {
-      PyErr_SetString(input_error.ptr(), e.what());
-    } catch (const glyph::NotImplementedError& e) {
-      PyErr_SetString(ni_error.ptr(), e.what());
-    } catch (const glyph::Error& e) {
-      PyErr_SetString(base.ptr(), e.what());
-    }
-  });
+  // glyph._core's exception classes, translated the same way.
+  register_errors_in(m);
+  // Renderer, Tokenizer, Answer, ... are glyph._core's types; pybind11 shares them only between
+  // modules built with the same pybind11 (torch vendors its own copy).
+  if (!py::detail::get_type_info(typeid(glyph::Renderer)))
+    throw py::import_error(
+        "glyph._vlm cannot see glyph._core's types: the two were built against different "
+        "pybind11 versions (torch ships its own); rebuild glyphcpp with the pybind11 your torch "
+        "was built with");
 
   m.def(
       "process_images",
@@ -137,38 +150,38 @@ PYBIND11_MODULE(_vlm, m) {
       },
       py::arg("path"), "Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)");
 
-  // The C++ pipeline (glyph::vlm::ask); Python's glyph.Pipeline does the same in Python and
-  // accepts any tokenizer. renderer / tokenizer are glyph._core objects (shared pybind11 types).
+  // The render-and-ask pipeline (glyph::vlm::ask). `tokenizer` is a glyph.Tokenizer or any
+  // tokenizer glyph._tokenizers adapts; renderer and model are the shared pybind11 types.
   m.def(
       "ask",
-      [](const glyph::Renderer& renderer, const Glm4v& model, const glyph::Tokenizer& tok,
-         const std::string& text, const std::string& question, int max_new_tokens,
-         const std::vector<std::int64_t>& stop_ids) {
-        GenerateOptions o;
-        o.max_new_tokens = max_new_tokens;
-        o.stop_ids = stop_ids;
-        Answer a;
-        {
-          py::gil_scoped_release release;
-          a = ask(renderer, model, tok, text, question, o);
-        }
-        py::dict d;
-        d["text"] = a.text;
-        d["tokens"] = a.tokens;
-        d["pages"] = a.pages;
-        d["text_tokens"] = a.text_tokens;
-        d["visual_tokens"] = a.visual_tokens;
-        d["prompt_tokens"] = a.prompt_tokens;
-        d["render_seconds"] = a.render_seconds;
-        d["prefill_seconds"] = a.prefill_seconds;
-        d["decode_seconds"] = a.decode_seconds;
-        d["stop_reason"] = a.stop_reason;
-        d["compression"] = a.compression();
-        return d;
+      [](const glyph::Renderer& renderer, const Glm4v& model, py::handle tokenizer,
+         py::handle text, const std::string& question, int max_new_tokens, bool do_sample,
+         double temperature, double top_p, int top_k, double repetition_penalty,
+         std::uint64_t seed, const std::vector<std::int64_t>& stop_ids, py::object stream,
+         const std::string& prompt_template) {
+        std::unique_ptr<glyph::TextCodec> codec = codec_of(tokenizer);
+        Utf8 context(text, TextPolicy::kReplaceSurrogates);
+        GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p, top_k,
+                                             repetition_penalty, seed, stop_ids, std::move(stream));
+        py::gil_scoped_release release;
+        return ask(renderer, model, *codec, context.view(), question, o, prompt_template);
       },
       py::arg("renderer"), py::arg("model"), py::arg("tokenizer"), py::arg("text"),
-      py::arg("question"), py::arg("max_new_tokens") = 128,
-      py::arg("stop_ids") = std::vector<std::int64_t>{});
+      py::arg("question"), py::arg("max_new_tokens") = 128, py::arg("do_sample") = false,
+      py::arg("temperature") = 1.0, py::arg("top_p") = 1.0, py::arg("top_k") = 0,
+      py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
+      py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none(),
+      py::arg("prompt_template") = std::string(glyph::kGlm4vPromptTemplate));
+  m.def(
+      "prompt_ids",
+      [](const Glm4v& model, py::handle tokenizer, const std::vector<int>& tokens_per_image,
+         const std::string& question, const std::string& prompt_template) {
+        std::unique_ptr<glyph::TextCodec> codec = codec_of(tokenizer);
+        py::gil_scoped_release release;
+        return prompt_ids(model, *codec, tokens_per_image, question, prompt_template);
+      },
+      py::arg("model"), py::arg("tokenizer"), py::arg("tokens_per_image"), py::arg("question"),
+      py::arg("prompt_template") = std::string(glyph::kGlm4vPromptTemplate));
 
   // The ops behind the model, exposed for their tests (tests/python/test_vlm_ops.py).
   m.def(
@@ -263,40 +276,18 @@ PYBIND11_MODULE(_vlm, m) {
           [](const Glm4v& m, const std::vector<std::int64_t>& ids,
              const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
              int max_new_tokens, bool do_sample, double temperature, double top_p, int top_k,
-             double repetition_penalty, std::uint64_t seed, const std::vector<std::int64_t>& stop_ids,
-             const std::function<bool(std::int64_t)>& on_token) {
+             double repetition_penalty, std::uint64_t seed,
+             const std::vector<std::int64_t>& stop_ids, py::object stream) {
             ImageBatch b = batch_of(pv, grid);
-            GenerateOptions o;
-            o.max_new_tokens = max_new_tokens;
-            o.do_sample = do_sample;
-            o.temperature = temperature;
-            o.top_p = top_p;
-            o.top_k = top_k;
-            o.repetition_penalty = repetition_penalty;
-            o.seed = seed;
-            o.stop_ids = stop_ids;
-            if (on_token) {
-              o.on_token = [on_token](std::int64_t t) {
-                py::gil_scoped_acquire gil;
-                return on_token(t);
-              };
-            }
-            GenerateResult r;
-            {
-              py::gil_scoped_release release;
-              r = m.generate(ids, pv ? &b : nullptr, o);
-            }
-            py::dict d;
-            d["tokens"] = r.tokens;
-            d["prompt_tokens"] = r.prompt_tokens;
-            d["prefill_seconds"] = r.prefill_seconds;
-            d["decode_seconds"] = r.decode_seconds;
-            d["stop_reason"] = r.stop_reason;
-            return d;
+            GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p,
+                                                 top_k, repetition_penalty, seed, stop_ids,
+                                                 std::move(stream));
+            py::gil_scoped_release release;
+            return m.generate(ids, pv ? &b : nullptr, o);
           },
           py::arg("input_ids"), py::arg("pixel_values") = py::none(),
           py::arg("grid_thw") = py::none(), py::arg("max_new_tokens") = 128,
           py::arg("do_sample") = false, py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
           py::arg("top_k") = 0, py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
-          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("on_token") = nullptr);
+          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none());
 }
