@@ -6,10 +6,11 @@
     result.pages[0].pixels                            # numpy (H, W, 3) uint8, zero-copy
     result.pages[0].to_pil().save("p1.png")
     glyph.Renderer("config_en.json").render_to_dir(text, "out", unique_id="doc-1")
-    tok = glyph.Tokenizer.from_file("tokenizer.json")  # HF byte-level BPE, e.g. GLM-4.1V's
+    tok = glyph.load_tokenizer("tokenizer.json")      # HF byte-level BPE, e.g. GLM-4.1V's
     result.summary(tokenizer=tok)                     # text tokens and compression ratio
 
-The VLM (glyph.vlm) needs torch and is imported on demand; nothing here imports torch.
+The VLM (glyph.vlm) needs torch and is imported on demand; nothing here imports torch. Every error
+glyph raises derives from glyph.GlyphError.
 """
 from __future__ import annotations
 
@@ -20,17 +21,23 @@ _os.environ.setdefault("GLYPH_FONT_DIR", _os.path.join(_os.path.dirname(__file__
 
 from ._core import (  # noqa: E402
     Alignment,
+    Answer,
     ConfigError,
+    ConfigField,
     FontError,
+    GenerateOutput,
     GlyphError,
-    GlyphIOError,
-    GlyphNotImplementedError,
     InputError,
+    IoError,
     LineInfo,
     ModelLoadError,
+    NotImplementedError,
     Page,
     PageLayout,
     RenderConfig,
+    RenderStats,
+    SearchError,
+    SearchProgress,
     Tokenizer,
     TokenizerError,
     default_font_path,
@@ -38,9 +45,11 @@ from ._core import (  # noqa: E402
     smart_resize,
     visual_tokens,
 )
-from .pipeline import Answer, Pipeline  # noqa: E402  (no torch: the model brings it)
+from ._deprecation import module_getattr as _module_getattr  # noqa: E402
+from .pipeline import Pipeline  # noqa: E402  (no torch: the model brings it)
 from .render import Renderer, RenderResult, render, render_to_dir, sample_text  # noqa: E402
 from .search import (  # noqa: E402
+    AdvisorError,
     ConfigSearch,
     HttpAdvisor,
     OcrEvaluator,
@@ -49,42 +58,56 @@ from .search import (  # noqa: E402
     SearchSpace,
     VlmEvaluator,
 )
-from ._core import SearchError  # noqa: E402
 from .tokenizer import (  # noqa: E402
     GLM4V_PROMPT_TEMPLATE,
+    count_tokens,
     glm4v_prompt,
     glm4v_prompt_ids,
     load_tokenizer,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# Names before 0.2 (removed in 0.3).
+__getattr__ = _module_getattr("glyph", {
+    "GlyphIOError": ("glyph.IoError", lambda: IoError),
+    "GlyphNotImplementedError": ("glyph.NotImplementedError", lambda: NotImplementedError),
+})
 
 __all__ = [
     "GLM4V_PROMPT_TEMPLATE",
+    "AdvisorError",
     "Alignment",
     "Answer",
     "ConfigError",
+    "ConfigField",
     "ConfigSearch",
     "FontError",
+    "GenerateOutput",
     "GlyphError",
-    "GlyphIOError",
-    "GlyphNotImplementedError",
     "HttpAdvisor",
     "InputError",
+    "IoError",
     "LineInfo",
     "ModelLoadError",
+    "NotImplementedError",
     "OcrEvaluator",
     "Page",
     "PageLayout",
     "Pipeline",
     "RenderConfig",
     "RenderResult",
+    "RenderStats",
     "Renderer",
     "SearchError",
     "SearchOptions",
+    "SearchProgress",
     "SearchResult",
     "SearchSpace",
+    "Tokenizer",
+    "TokenizerError",
     "VlmEvaluator",
+    "count_tokens",
     "default_font_path",
     "find_cjk_font",
     "glm4v_prompt",
@@ -94,8 +117,6 @@ __all__ = [
     "render_to_dir",
     "sample_text",
     "smart_resize",
-    "Tokenizer",
-    "TokenizerError",
     "visual_tokens",
     "__version__",
 ]

@@ -7,23 +7,26 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from tqdm.auto import tqdm
+
 import glyph
 
-from ._progress import Progress
+from . import search_cli, vlm_cli
+from ._tokenizers import as_codec
+from .io import JsonlWriter
 from .render import as_config
 
 
 def _load_tokenizer(path: Optional[str]):
     if not path:
         return None
-    return glyph.load_tokenizer(path)  # cached: a batch loads each tokenizer.json once
+    return as_codec(glyph.load_tokenizer(path))  # cached: a batch loads each tokenizer.json once
 
 
 def _read_text(path: str) -> str:
@@ -79,11 +82,11 @@ def _render_one(args) -> int:
         print(f"compression:     {summary['compression']:.2f}x  (text tokens / visual tokens)")
     else:
         print("text tokens:     n/a (pass --tokenizer path/to/tokenizer.json to count them)")
-    if stats.get("missing_glyphs"):
-        print(f"missing glyphs:  {stats['missing_glyphs']} characters no font has "
-              f"(e.g. {', '.join(f'U+{c:04X}' for c in stats['missing_codepoints'][:5])})")
-    if stats.get("invalid_utf8"):
-        print(f"invalid UTF-8:   {stats['invalid_utf8']} sequences replaced by U+FFFD")
+    if stats.missing_glyphs:
+        print(f"missing glyphs:  {stats.missing_glyphs} characters no font has "
+              f"(e.g. {', '.join(f'U+{c:04X}' for c in stats.missing_codepoints[:5])})")
+    if stats.invalid_utf8:
+        print(f"invalid UTF-8:   {stats.invalid_utf8} sequences replaced by U+FFFD")
     if paths:
         print(f"written:         {os.path.dirname(paths[0])}/page_001.png .. {os.path.basename(paths[-1])}")
     return 0
@@ -119,32 +122,17 @@ def _iter_records(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
                 raise SystemExit(f"error: {path}:{lineno}: invalid JSON line: {e}")
 
 
-def _done_ids(output: str) -> set:
-    """IDs already in the output; a torn last line (killed mid-write) is cut off first."""
-    done = set()
-    if not os.path.exists(output):
-        return done
-    with open(output, "rb+") as f:
-        data = f.read()
-        good = data.rfind(b"\n") + 1  # everything after the last newline is a partial record
-        if good < len(data):
-            f.truncate(good)
-        for line in data[:good].splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if "unique_id" in rec and "image_paths" in rec:
-                done.add(str(rec["unique_id"]))
-    return done
-
-
 def _render_batch(args) -> int:
-    base = as_config(args.config).to_dict()
     output = args.output or os.path.join(args.out, "records.jsonl")
     os.makedirs(args.out, exist_ok=True)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    done = _done_ids(output)
+    # Resumable: a torn last line (killed mid-write) is cut off, the ids written are skipped.
+    with JsonlWriter(output, key="unique_id", require=("image_paths",)) as writer:
+        return _render_batch_into(args, writer, output)
+
+
+def _render_batch_into(args, writer: JsonlWriter, output: str) -> int:
+    base = as_config(args.config).to_dict()
+    done = set(writer.done)
     tokenizer = _load_tokenizer(args.tokenizer)
 
     todo: List[Tuple[int, Dict[str, Any]]] = []
@@ -195,13 +183,11 @@ def _render_batch(args) -> int:
     failed = 0
     print(f"[glyph] {len(todo)} records to render, {skipped} already done (resuming {output})",
           file=sys.stderr)
-    with open(output, "a", encoding="utf-8") as out_f, \
-            ThreadPoolExecutor(max_workers=args.threads or glyph._core.hardware_threads()) as pool, \
-            Progress(len(todo), "render", "records") as bar:
+    with ThreadPoolExecutor(max_workers=args.threads or glyph._core.hardware_threads()) as pool, \
+            tqdm(total=len(todo), desc="render", unit="record", disable=None) as bar:
         for ok, err in pool.map(work, todo):
             if ok is not None:
-                out_f.write(json.dumps(ok, ensure_ascii=False) + "\n")
-                out_f.flush()
+                writer.write(ok)
             else:
                 failed += 1
                 print(f"[glyph] record {err['unique_id']!r} (line {err['line']}) failed: "
@@ -227,14 +213,11 @@ def _config(args) -> int:
         glyph.Renderer(cfg)  # opens the fonts too
         print(f"{args.check}: OK")
         return 0
-    print(glyph.RenderConfig.default().to_json())
+    print(glyph.RenderConfig.glyph_default().to_json())
     return 0
 
 
 # ----------------------------------------------------------------------------- main
-
-_EXTENSIONS = ("search_cli", "vlm_cli")  # optional subcommands: module with add_parser/run
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glyph", description="glyphcpp: Glyph visual-text compression")
@@ -259,14 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--check", metavar="CFG.json", help="validate a config and its fonts")
     c.set_defaults(func=_config)
 
-    for name in _EXTENSIONS:
-        try:
-            mod = importlib.import_module(f"glyph.{name}")
-        except ImportError:
-            continue
-        parser = mod.add_parser(sub)
-        if parser is not None and hasattr(mod, "run"):
-            parser.set_defaults(func=mod.run)
+    search_cli.add_parser(sub)
+    vlm_cli.add_parser(sub)
     return p
 
 

@@ -1,13 +1,12 @@
 """Python face of the C++ renderer: config coercion, results, PIL helpers."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from . import _core
-from ._core import Page, RenderConfig
+from ._core import InputError, Page, RenderConfig, RenderStats
 
 ConfigLike = Union[None, RenderConfig, Mapping[str, Any], str, "os.PathLike[str]"]
 
@@ -20,39 +19,14 @@ def sample_text() -> str:
         return f.read()
 
 
-def _config_from_dict(d: Mapping[str, Any], base_dir: str = "") -> RenderConfig:
-    """Glyph-style dict (kebab-case keys) -> RenderConfig; missing keys take Glyph's defaults."""
-    if not isinstance(d, Mapping):
-        raise TypeError(f"config must be a dict of Glyph keys, got {type(d).__name__}")
-    return RenderConfig.from_json(json.dumps(dict(d)), str(base_dir))
-
-
-def _config_to_dict(self: RenderConfig) -> dict:
-    return json.loads(self.to_json())
-
-
-RenderConfig.from_dict = staticmethod(_config_from_dict)  # type: ignore[attr-defined]
-RenderConfig.to_dict = _config_to_dict  # type: ignore[attr-defined]
-
-
-def _page_to_pil(self: Page):
-    """A PIL.Image (RGB) copy of the page."""
-    from PIL import Image
-
-    return Image.fromarray(self.pixels, "RGB")
-
-
-Page.to_pil = _page_to_pil  # type: ignore[attr-defined]
-
-
 def as_config(config: ConfigLike) -> RenderConfig:
     """RenderConfig from None (the default), a RenderConfig, a dict or a JSON file path."""
     if config is None:
-        return RenderConfig.default()
+        return RenderConfig.glyph_default()
     if isinstance(config, RenderConfig):
         return config
     if isinstance(config, Mapping):
-        return _config_from_dict(config)
+        return RenderConfig.from_dict(config)
     if isinstance(config, (str, os.PathLike)):
         return RenderConfig.from_file(os.fspath(config))
     raise TypeError(
@@ -60,37 +34,45 @@ def as_config(config: ConfigLike) -> RenderConfig:
     )
 
 
+def _stat(stats: Any, name: str, default: Any = 0) -> Any:
+    """A field of RenderStats (or of a plain dict of the same fields)."""
+    if isinstance(stats, Mapping):
+        return stats.get(name, default)
+    return getattr(stats, name, default)
+
+
 @dataclass
 class RenderResult:
-    """Pages of one text plus what it cost."""
+    """Pages of one text plus what it cost (``stats``: a glyph.RenderStats)."""
 
     pages: list
-    stats: dict = field(default_factory=dict)
+    stats: Any = None
     text: Optional[str] = field(default=None, repr=False)  # the rendered text, for token counts
 
     @property
     def visual_tokens(self) -> int:
-        return int(self.stats.get("visual_tokens", sum(p.visual_tokens for p in self.pages)))
+        return int(_stat(self.stats, "visual_tokens", sum(p.visual_tokens for p in self.pages)))
 
     def summary(self, text_tokens: Optional[int] = None, tokenizer: Any = None) -> dict:
         """pages, visual tokens and, given the text's token count, the compression ratio.
 
-        ``tokenizer`` (a glyph.Tokenizer or a tokenizer.json path) counts the text tokens of the
-        rendered text when ``text_tokens`` is not given.
+        ``tokenizer`` (anything glyph.load_tokenizer takes: a glyph.Tokenizer, a tokenizer.json
+        path, a Hugging Face tokenizer) counts the text tokens of the rendered text when
+        ``text_tokens`` is not given.
         """
         if text_tokens is None and tokenizer is not None:
             if self.text is None:
-                raise ValueError("summary(tokenizer=...) needs the text: use Renderer.render()")
-            from .tokenizer import load_tokenizer
+                raise InputError("summary(tokenizer=...) needs the text: use Renderer.render()")
+            from .tokenizer import count_tokens
 
             text = self.text.decode("utf-8", "replace") if isinstance(self.text, bytes) else self.text
-            text_tokens = load_tokenizer(tokenizer).count(text)
+            text_tokens = count_tokens(tokenizer, text)
         out = {
             "pages": len(self.pages),
-            "characters": self.stats.get("characters", 0),
+            "characters": _stat(self.stats, "characters"),
             "visual_tokens": self.visual_tokens,
-            "missing_glyphs": self.stats.get("missing_glyphs", 0),
-            "invalid_utf8": self.stats.get("invalid_utf8", 0),
+            "missing_glyphs": _stat(self.stats, "missing_glyphs"),
+            "invalid_utf8": _stat(self.stats, "invalid_utf8"),
         }
         if text_tokens is not None:
             out["text_tokens"] = int(text_tokens)
@@ -126,8 +108,8 @@ class Renderer:
         pages, stats = self._impl.render(text)
         return RenderResult(pages, stats, text)
 
-    def render_each(self, text: Union[str, bytes], callback: Callable[[Page], None]) -> dict:
-        """Stream pages to ``callback`` as they are finished (bounded memory); returns stats."""
+    def render_each(self, text: Union[str, bytes], callback: Callable[[Page], None]) -> RenderStats:
+        """Stream pages to ``callback`` as they are finished (bounded memory); returns the stats."""
         return self._impl.render_each(text, callback)
 
     def render_to_dir(
@@ -162,13 +144,25 @@ def render(text: Union[str, bytes], config: ConfigLike = None) -> RenderResult:
 
 def render_to_dir(
     text: Union[str, bytes],
-    output_dir: Union[str, "os.PathLike[str]"],
+    out_dir: Union[str, "os.PathLike[str]", None] = None,
     config: ConfigLike = None,
     unique_id: Optional[str] = None,
     compression: int = 3,
+    **deprecated: Any,
 ) -> list:
-    """Drop-in for Glyph's ``text_to_images(text, output_dir, config, unique_id)``."""
+    """Drop-in for Glyph's ``text_to_images(text, output_dir, config, unique_id)``: the pages go
+    to out_dir/unique_id/page_001.png ... (a fresh uuid4 when ``unique_id`` is None, as Glyph
+    does); returns the paths. Renderer.render_to_dir takes the same names."""
+    if "output_dir" in deprecated:
+        from ._deprecation import warn
+
+        warn("render_to_dir(output_dir=...)", "render_to_dir(out_dir=...)")
+        out_dir = deprecated.pop("output_dir")
+    if deprecated:
+        raise TypeError(f"render_to_dir() got unexpected keyword arguments {sorted(deprecated)}")
+    if out_dir is None:
+        raise TypeError("render_to_dir() needs out_dir")
     import uuid
 
     uid = unique_id if unique_id is not None else str(uuid.uuid4())
-    return Renderer(config).render_to_dir(text, output_dir, uid, compression)
+    return Renderer(config).render_to_dir(text, out_dir, uid, compression)

@@ -4,8 +4,8 @@
     glyph search --space space.json --val a.txt b.txt --evaluator mypkg.eval:score \
                  --advisor http://localhost:8000/v1 --advisor-model qwen --min-accuracy 0.9
 
-The cli module wires it in with ``search_cli.add_parser(subparsers)``; ``python -m
-glyph.search_cli ...`` runs it alone. Re-running with the same --out resumes from out/search.jsonl.
+glyph.cli adds it with add_parser(subparsers); ``python -m glyph.search_cli ...`` runs it alone.
+Re-running with the same --out resumes from out/search.jsonl.
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import math
 import os
 import sys
 from typing import Callable, List, Optional
+
+from tqdm.auto import tqdm
 
 __all__ = ["add_parser", "run", "main", "load_callable"]
 
@@ -79,26 +81,50 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class _GenerationBar(tqdm):
+    """tqdm with a free-text status after the bar (notebooks get a widget)."""
+
+    status = ""
+
+    @property
+    def format_dict(self):
+        d = super().format_dict
+        d["status"] = self.status
+        return d
+
+
 class ProgressBar:
-    """One line per generation, redrawn after every evaluation."""
+    """One bar per generation, updated after every evaluation: "gen   3/20 [####....] 5/16
+    evals 37  best acc 0.9412  comp 3.210"."""
 
-    def __init__(self, stream=sys.stderr, width: int = 24):
+    def __init__(self, stream=None, width: int = 24):
         self.stream, self.width = stream, width
+        self.bar: Optional[_GenerationBar] = None
+        self.generation = -1
 
-    def __call__(self, p: dict) -> None:
-        to_do = max(p["to_do"], 1)
-        done = to_do if p["generation_done"] else p["done"]
-        filled = int(self.width * done / to_do)
-        acc, comp = p["best_accuracy"], p["best_compression"]
+    def __call__(self, p) -> None:
+        if self.bar is None or p.generation != self.generation:
+            self.close()
+            self.generation = p.generation
+            self.bar = _GenerationBar(
+                total=max(p.to_do, 1), desc=f"gen {p.generation + 1:>3}/{p.generations}",
+                bar_format="{desc} [{bar:%d}] {status}" % self.width, ascii=".#",
+                file=self.stream or sys.stderr, disable=False, leave=True)
+        acc, comp = p.best_accuracy, p.best_compression
         best = "no feasible config yet" if math.isnan(acc) else f"best acc {acc:.4f}  comp {comp:.3f}"
-        line = (f"\rgen {p['generation'] + 1:>3}/{p['generations']} "
-                f"[{'#' * filled}{'.' * (self.width - filled)}] "
-                f"{'done' if p['generation_done'] else f'{done}/{to_do}'}  "
-                f"evals {p['evaluations']}  {best}")
-        self.stream.write(line.ljust(100))
-        if p["generation_done"]:
-            self.stream.write("\n")
-        self.stream.flush()
+        if p.generation_done:
+            self.bar.n = self.bar.total
+            self.bar.status = f"done  evals {p.evaluations}  {best}"
+            self.close()
+        else:
+            self.bar.total = max(p.to_do, 1)
+            self.bar.status = f"{p.done}/{p.to_do}  evals {p.evaluations}  {best}"
+            self.bar.update(p.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,8 +150,13 @@ def run(args: argparse.Namespace) -> int:
     log = os.path.join(args.out, "search.jsonl")
     if os.path.exists(log) and os.path.getsize(log) > 0:
         print(f"[glyph] resuming from {log}", file=sys.stderr)
-    result = search.run(samples, evaluator, text_tokens=text_tokens, advisor=advisor, log=log,
-                        progress=None if args.quiet else ProgressBar())
+    bar = None if args.quiet else ProgressBar()
+    try:
+        result = search.run(samples, evaluator, text_tokens=text_tokens, advisor=advisor, log=log,
+                            progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     for note in search.seed_notes:
         print(f"[glyph] seed: {note}", file=sys.stderr)
     paths = result.save(args.out, plot=not args.no_plot)

@@ -1,34 +1,63 @@
-"""Python face of the C++ tokenizer: cached loading and GLM-4.1V prompts from rendered pages."""
+"""Python face of the C++ tokenizer: one way to load a tokenizer, GLM-4.1V prompts from pages."""
 from __future__ import annotations
 
 import functools
 import os
-from typing import Iterable, List, Union
+from typing import Any, Iterable, List, Union
 
 from . import _core
-from ._core import GLM4V_PROMPT_TEMPLATE, Tokenizer
+from ._core import GLM4V_PROMPT_TEMPLATE, IoError, Tokenizer, TokenizerError
+from ._tokenizers import as_codec
 
 PathLike = Union[str, "os.PathLike[str]"]
-TokenizerLike = Union[Tokenizer, PathLike]
+TokenizerLike = Union[Tokenizer, PathLike, Any]
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str, mtime_ns: int) -> Tokenizer:
-    return Tokenizer.from_file(path)
+def _load(path: str, mtime_ns: int, fallback: bool):
+    try:
+        return Tokenizer.from_file(path)
+    except TokenizerError as e:
+        if not fallback:
+            raise
+        try:
+            from tokenizers import Tokenizer as HFTokenizer
+        except ImportError:
+            raise e from None
+        try:
+            return HFTokenizer.from_file(path)
+        except Exception as hf_error:  # noqa: BLE001  (tokenizers raises its own types)
+            raise TokenizerError(f"{e}; Hugging Face tokenizers cannot read it either: "
+                                 f"{hf_error}") from None
 
 
-def load_tokenizer(tokenizer: TokenizerLike) -> Tokenizer:
-    """A Tokenizer as is, or loaded from a tokenizer.json path (cached while the file is unchanged)."""
-    if isinstance(tokenizer, Tokenizer):
+def load_tokenizer(tokenizer: TokenizerLike, *, fallback: bool = True):
+    """The tokenizer behind ``tokenizer``, in the one form every glyph API takes.
+
+    - a ``glyph.Tokenizer``, or another library's tokenizer object (Hugging Face ``tokenizers``,
+      transformers): returned as it is;
+    - a ``tokenizer.json`` path, or a folder holding one (a model checkpoint): loaded by
+      ``glyph.Tokenizer`` (with tokenizer_config.json beside it), cached while the file is
+      unchanged. When glyph.Tokenizer refuses the file (a component it does not implement) and
+      ``fallback`` is on, Hugging Face ``tokenizers`` loads it, if installed.
+
+    Raises IoError when there is no such file, TokenizerError when nothing can read it.
+    """
+    if not isinstance(tokenizer, (str, os.PathLike)):
         return tokenizer
     path = os.path.abspath(os.fspath(tokenizer))
     if os.path.isdir(path):
         path = os.path.join(path, "tokenizer.json")
     try:
         mtime = os.stat(path).st_mtime_ns
-    except OSError:
-        mtime = 0  # let from_file raise its own error naming the path
-    return _load(path, mtime)
+    except OSError as e:
+        raise IoError(f"cannot open tokenizer file {path!r}: {e.strerror}") from None
+    return _load(path, mtime, bool(fallback))
+
+
+def count_tokens(tokenizer: TokenizerLike, text: str) -> int:
+    """Text tokens of ``text`` (no special tokens) with any tokenizer ``load_tokenizer`` takes."""
+    return as_codec(load_tokenizer(tokenizer)).count(text)
 
 
 def _visual_tokens(pages: Iterable) -> List[int]:
@@ -42,7 +71,7 @@ def glm4v_prompt(
     prompt_template: str = GLM4V_PROMPT_TEMPLATE,
 ) -> str:
     """The GLM-4.1V prompt for rendered pages (ints, Pages or a RenderResult) and a question."""
-    return _core.build_glm4v_prompt(_visual_tokens(pages), question, prompt_template)
+    return _core.glm4v_prompt(_visual_tokens(pages), question, prompt_template)
 
 
 def glm4v_prompt_ids(
@@ -51,8 +80,8 @@ def glm4v_prompt_ids(
     question: str,
     prompt_template: str = GLM4V_PROMPT_TEMPLATE,
 ) -> List[int]:
-    """glm4v_prompt() as token ids of a GLM-4.1V tokenizer."""
-    return _core.build_glm4v_prompt_ids(
+    """glm4v_prompt() as token ids of a GLM-4.1V tokenizer (anything load_tokenizer takes)."""
+    return _core.glm4v_prompt_ids(
         load_tokenizer(tokenizer), _visual_tokens(pages), question, prompt_template
     )
 
@@ -60,6 +89,7 @@ def glm4v_prompt_ids(
 __all__ = [
     "GLM4V_PROMPT_TEMPLATE",
     "Tokenizer",
+    "count_tokens",
     "glm4v_prompt",
     "glm4v_prompt_ids",
     "load_tokenizer",

@@ -2,16 +2,18 @@
 
     import glyph, glyph.vlm
     model = glyph.vlm.Glm4v.from_pretrained("/models/Glyph", device="cpu", dtype="bfloat16")
+    tok = glyph.load_tokenizer("/models/Glyph")
+    answer = glyph.vlm.ask(glyph.Renderer(), model, tok, long_text, "Who wrote it?")
+    # or step by step:
     pages = glyph.Renderer().render(long_text).pages
-    ids = model.build_prompt(tokenizer, "Who wrote it?", images=pages)
+    ids = model.build_prompt(tok, "Who wrote it?", images=pages)
     out = model.generate(ids, images=pages, max_new_tokens=64)
-    tokenizer.decode(out.tokens)
+    tok.decode(out.tokens)
 
 Needs torch (the compiled half, glyph._vlm, links libtorch); `import glyph` alone never does.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 
@@ -33,22 +35,14 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-__all__ = ["Glm4v", "GenerateOutput", "ask_cpp", "process_images", "checkpoint_tensors",
+from ._core import GLM4V_PROMPT_TEMPLATE, Answer, GenerateOutput, InputError
+from ._deprecation import warn as _warn
+from ._tokenizers import as_codec as _as_codec
+
+__all__ = ["Answer", "Glm4v", "GenerateOutput", "ask", "process_images", "checkpoint_tensors",
            "to_rgb_arrays"]
 
 ImageLike = Any  # glyph.Page, numpy (H, W, 3) uint8, PIL.Image, or a file path
-
-# GLM-4.1V's chat-format special tokens (DESIGN.md section 5).
-_SPECIAL = {
-    "[gMASK]": 151331,
-    "<sop>": 151333,
-    "<|system|>": 151335,
-    "<|user|>": 151336,
-    "<|assistant|>": 151337,
-    "<|begin_of_image|>": 151339,
-    "<|end_of_image|>": 151340,
-    "<|image|>": 151343,
-}
 
 
 def to_rgb_arrays(images: Union[ImageLike, Iterable[ImageLike]]) -> List[np.ndarray]:
@@ -71,7 +65,7 @@ def to_rgb_arrays(images: Union[ImageLike, Iterable[ImageLike]]) -> List[np.ndar
         else:
             raise TypeError(f"cannot use {type(im).__name__} as an image")
         if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
-            raise ValueError(f"images must be (H, W, 3) uint8, got {a.shape} {a.dtype}")
+            raise InputError(f"images must be (H, W, 3) uint8, got {a.shape} {a.dtype}")
         out.append(np.ascontiguousarray(a))
     return out
 
@@ -86,15 +80,6 @@ def process_images(images, min_pixels: int = 12544, max_pixels: int = 9633792, p
 def checkpoint_tensors(path: str) -> dict:
     """{name: (dtype, shape)} of a safetensors checkpoint (file, folder or sharded index)."""
     return _vlm.checkpoint_tensors(str(path))
-
-
-@dataclasses.dataclass
-class GenerateOutput:
-    tokens: List[int]
-    prompt_tokens: int
-    prefill_seconds: float
-    decode_seconds: float
-    stop_reason: str  # "stop_id", "max_new_tokens" or "callback"
 
 
 class Glm4v:
@@ -132,7 +117,7 @@ class Glm4v:
     def _inputs(self, images, pixel_values, grid_thw):
         if images is not None:
             if pixel_values is not None:
-                raise ValueError("give images or pixel_values/grid_thw, not both")
+                raise InputError("give images or pixel_values/grid_thw, not both")
             arrays = to_rgb_arrays(images)
             if arrays:
                 pixel_values, grid_thw = self.process_images(arrays)
@@ -161,30 +146,23 @@ class Glm4v:
         m = self.config["vision_config"]["spatial_merge_size"]
         return [int(t * h * w) // (m * m) for t, h, w in grid.tolist()]
 
-    def build_prompt(self, tokenizer, question: str, images=None, system: Optional[str] = None) -> List[int]:
-        """GLM-4.1V chat prompt: [gMASK]<sop><|user|>\\n (images) question <|assistant|>\\n.
-
-        `tokenizer` is any object with encode(str) -> ids (glyph.Tokenizer or a transformers
-        tokenizer); special tokens are inserted by id, never through the tokenizer."""
-        cfg = self.config
+    def build_prompt(self, tokenizer, question: str, images=None, system: Optional[str] = None,
+                     prompt_template: str = GLM4V_PROMPT_TEMPLATE) -> List[int]:
+        """GLM-4.1V chat prompt: [gMASK]<sop><|user|>\n (images) question <|assistant|>\n, the
+        C++ builder's ids (glyph::vlm::prompt_ids): the text through `tokenizer` (a
+        glyph.Tokenizer or any tokenizer glyph.load_tokenizer takes; it must know GLM-4.1V's chat
+        tokens), the images' markup by this model's ids. `system` puts a system turn first."""
         counts = self.image_token_counts(images) if images is not None else []
-        from . import _core
-
-        if isinstance(tokenizer, getattr(_core, "Tokenizer", ())) and not system:
-            # glyph.Tokenizer: the tokenizer part's GLM-4.1V prompt builder (same ids)
-            from .tokenizer import glm4v_prompt_ids
-
-            return glm4v_prompt_ids(tokenizer, counts, question)
-        sp = lambda name: _special_id(tokenizer, name)  # noqa: E731
-        ids = [sp("[gMASK]"), sp("<sop>")]
         if system:
-            ids += [sp("<|system|>")] + _encode(tokenizer, "\n" + system)
-        ids += [sp("<|user|>")] + _encode(tokenizer, "\n")
-        for n in counts:
-            ids += [cfg["image_start_token_id"]] + [cfg["image_token_id"]] * n + [cfg["image_end_token_id"]]
-        ids += _encode(tokenizer, question)
-        ids += [sp("<|assistant|>")] + _encode(tokenizer, "\n")
-        return ids
+            escaped = system.replace("{", "{{").replace("}", "}}")
+            prompt_template = prompt_template.replace(
+                "[gMASK]<sop>", "[gMASK]<sop><|system|>\n" + escaped, 1)
+        return _vlm.prompt_ids(self._m, tokenizer, counts, question, prompt_template)
+
+    def ask(self, renderer, tokenizer, text: str, question: str, **generate_kw) -> Answer:
+        """glyph::vlm::ask: render `text` with `renderer`, prompt with its pages and `question`,
+        generate (keywords as generate()). See glyph.vlm.ask."""
+        return ask(renderer, self, tokenizer, text, question, **generate_kw)
 
     def generate(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None, *,
                  max_new_tokens: int = 128, do_sample: bool = False, temperature: float = 1.0,
@@ -195,13 +173,10 @@ class Glm4v:
 
         stream(token) is called for each new token; returning False stops generation."""
         pv, g = self._inputs(images, pixel_values, grid_thw)
-        cb = None
-        if stream is not None:
-            cb = lambda t: stream(t) is not False  # noqa: E731
-        r = self._m.generate(list(map(int, input_ids)), pv, g, int(max_new_tokens), bool(do_sample),
-                             float(temperature), float(top_p), int(top_k), float(repetition_penalty),
-                             int(seed), [int(s) for s in (stop_ids or [])], cb)
-        return GenerateOutput(**r)
+        return self._m.generate(list(map(int, input_ids)), pv, g, int(max_new_tokens),
+                                bool(do_sample), float(temperature), float(top_p), int(top_k),
+                                float(repetition_penalty), int(seed),
+                                [int(s) for s in (stop_ids or [])], stream)
 
     def __repr__(self) -> str:
         t = self.config["text_config"]
@@ -209,34 +184,32 @@ class Glm4v:
                 f"device={self.device}, dtype={self.dtype})")
 
 
-def ask_cpp(renderer, model: "Glm4v", tokenizer, text: str, question: str, *,
-            max_new_tokens: int = 128, stop_ids: Optional[Sequence[int]] = None) -> dict:
-    """glyph::vlm::ask, the C++ pipeline (render, GLM-4.1V prompt, generate) in one call; needs a
-    glyph.Tokenizer. Same answer as glyph.Pipeline(renderer, model, tokenizer).ask(...)."""
-    return _vlm.ask(renderer._impl, model._m, tokenizer, text, question, int(max_new_tokens),
-                    [int(s) for s in (stop_ids or [])])
+def ask(renderer, model: Glm4v, tokenizer, text: str, question: str, *,
+        max_new_tokens: int = 128, do_sample: bool = False, temperature: float = 1.0,
+        top_p: float = 1.0, top_k: int = 0, repetition_penalty: float = 1.0, seed: int = 0,
+        stop_ids: Optional[Sequence[int]] = None,
+        stream: Optional[Callable[[int], Optional[bool]]] = None,
+        prompt_template: str = GLM4V_PROMPT_TEMPLATE) -> Answer:
+    """Glyph end to end, in C++ (glyph::vlm::ask): render `text` into pages with `renderer` (a
+    glyph.Renderer), prompt `model` with them and `question`, generate, decode.
 
-
-def _special_id(tokenizer, name: str) -> int:
-    """The tokenizer's id for a chat special token; GLM-4.1V's id when it does not know it."""
-    for attr in ("token_to_id", "convert_tokens_to_ids"):
-        fn = getattr(tokenizer, attr, None)
-        if fn is None:
-            continue
-        try:
-            i = fn(name)
-        except Exception:  # noqa: BLE001
-            continue
-        if i is not None and i != getattr(tokenizer, "unk_token_id", None):
-            return int(i)
-    return _SPECIAL[name]
+    `tokenizer` is a glyph.Tokenizer or any tokenizer glyph.load_tokenizer takes; text tokens
+    (for the compression ratio) are counted with it. stop_ids default to the checkpoint's eos ids;
+    stream(token) is called for each new token, returning False stops."""
+    impl = getattr(renderer, "_impl", renderer)
+    return _vlm.ask(impl, model._m, tokenizer, text, question, int(max_new_tokens),
+                    bool(do_sample), float(temperature), float(top_p), int(top_k),
+                    float(repetition_penalty), int(seed), [int(s) for s in (stop_ids or [])],
+                    stream, prompt_template)
 
 
 def _encode(tokenizer, text: str) -> List[int]:
-    try:
-        ids = tokenizer.encode(text, add_special_tokens=False)
-    except TypeError:
-        ids = tokenizer.encode(text)
-    if hasattr(ids, "ids"):  # tokenizers.Encoding
-        ids = ids.ids
-    return [int(i) for i in ids]
+    """Ids of `text` (no special tokens added) with any tokenizer."""
+    return _as_codec(tokenizer).encode(text)
+
+
+def __getattr__(name: str):
+    if name == "ask_cpp":
+        _warn("glyph.vlm.ask_cpp", "glyph.vlm.ask")
+        return ask
+    raise AttributeError(f"module 'glyph.vlm' has no attribute {name!r}")

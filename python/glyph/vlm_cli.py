@@ -1,7 +1,8 @@
 """`glyph ask`: answer a question about a long text file through rendered pages and GLM-4.1V.
 
-Wired into glyph.cli by the lead: vlm_cli.add_parser(subparsers); args.func = vlm_cli.run.
     glyph ask --model /models/Glyph --text book.txt --question "Who is the narrator?"
+
+glyph.cli adds it with add_parser(subparsers); torch is imported only when it runs.
 """
 from __future__ import annotations
 
@@ -31,12 +32,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     import glyph
     from glyph import vlm
-    from glyph.pipeline import Pipeline, load_tokenizer
 
     text = sys.stdin.read() if args.text == "-" else open(args.text, encoding="utf-8").read()
     model = vlm.Glm4v.from_pretrained(args.model, device=args.device, dtype=args.dtype)
-    tok = load_tokenizer(args.tokenizer or args.model)
-    pipe = Pipeline(glyph.Renderer(args.config), model, tok)
+    tok = glyph.load_tokenizer(args.tokenizer or args.model)
+    pipe = glyph.Pipeline(glyph.Renderer(args.config), model, tok)
     kw = {}
     if args.temperature is not None:
         kw = dict(do_sample=True, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
@@ -48,7 +48,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    """Stand-alone entry (python -m glyph.vlm_cli ask ...) until glyph.cli wires it in."""
+    """Stand-alone entry: python -m glyph.vlm_cli ask ... (the same as `glyph ask ...`)."""
     parser = argparse.ArgumentParser(prog="glyph")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
