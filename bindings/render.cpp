@@ -146,9 +146,6 @@ is also an attribute (font-size -> font_size), checked as the config file would 
       .def_property_readonly("leading", &RenderConfig::leading)
       .def("__copy__", [](const RenderConfig& c) { return RenderConfig(c); })
       .def("__deepcopy__", [](const RenderConfig& c, py::dict) { return RenderConfig(c); })
-      .def("__eq__", [](const RenderConfig& a, const RenderConfig& b) {
-        return a.to_json(-1) == b.to_json(-1);
-      })
       .def("__repr__", [](const RenderConfig& c) { return "RenderConfig(" + c.to_json(-1) + ")"; });
   for (const ConfigField& f : RenderConfig::fields()) {
     const std::string doc = std::string(f.key) + ": " + std::string(f.doc);

@@ -150,39 +150,6 @@ PYBIND11_MODULE(_vlm, m) {
       },
       py::arg("path"), "Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)");
 
-  // The render-and-ask pipeline (glyph::vlm::ask). `tokenizer` is a glyph.Tokenizer or any
-  // tokenizer glyph._tokenizers adapts; renderer and model are the shared pybind11 types.
-  m.def(
-      "ask",
-      [](const glyph::Renderer& renderer, const Glm4v& model, py::handle tokenizer,
-         py::handle text, const std::string& question, int max_new_tokens, bool do_sample,
-         double temperature, double top_p, int top_k, double repetition_penalty,
-         std::uint64_t seed, const std::vector<std::int64_t>& stop_ids, py::object stream,
-         const std::string& prompt_template) {
-        std::unique_ptr<glyph::TextCodec> codec = codec_of(tokenizer);
-        Utf8 context(text, TextPolicy::kReplaceSurrogates);
-        GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p, top_k,
-                                             repetition_penalty, seed, stop_ids, std::move(stream));
-        py::gil_scoped_release release;
-        return ask(renderer, model, *codec, context.view(), question, o, prompt_template);
-      },
-      py::arg("renderer"), py::arg("model"), py::arg("tokenizer"), py::arg("text"),
-      py::arg("question"), py::arg("max_new_tokens") = 128, py::arg("do_sample") = false,
-      py::arg("temperature") = 1.0, py::arg("top_p") = 1.0, py::arg("top_k") = 0,
-      py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
-      py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none(),
-      py::arg("prompt_template") = std::string(glyph::kGlm4vPromptTemplate));
-  m.def(
-      "prompt_ids",
-      [](const Glm4v& model, py::handle tokenizer, const std::vector<int>& tokens_per_image,
-         const std::string& question, const std::string& prompt_template) {
-        std::unique_ptr<glyph::TextCodec> codec = codec_of(tokenizer);
-        py::gil_scoped_release release;
-        return prompt_ids(model, *codec, tokens_per_image, question, prompt_template);
-      },
-      py::arg("model"), py::arg("tokenizer"), py::arg("tokens_per_image"), py::arg("question"),
-      py::arg("prompt_template") = std::string(glyph::kGlm4vPromptTemplate));
-
   // The ops behind the model, exposed for their tests (tests/python/test_vlm_ops.py).
   m.def(
       "op_attention",
@@ -290,4 +257,37 @@ PYBIND11_MODULE(_vlm, m) {
           py::arg("do_sample") = false, py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
           py::arg("top_k") = 0, py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
           py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none());
+
+  // The render-and-ask pipeline (glyph::vlm::ask). `tokenizer` is a glyph.Tokenizer or any
+  // tokenizer glyph._tokenizers adapts; renderer and model are the shared pybind11 types.
+  m.def(
+      "ask",
+      [](const glyph::Renderer& renderer, const Glm4v& model, py::handle tokenizer,
+         py::handle text, const std::string& question, int max_new_tokens, bool do_sample,
+         double temperature, double top_p, int top_k, double repetition_penalty,
+         std::uint64_t seed, const std::vector<std::int64_t>& stop_ids, py::object stream,
+         const std::string& prompt_template) {
+        std::unique_ptr<glyph::TextCodec> codec = codec_of(tokenizer);
+        Utf8 context(text, TextPolicy::kReplaceSurrogates);
+        GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p, top_k,
+                                             repetition_penalty, seed, stop_ids, std::move(stream));
+        py::gil_scoped_release release;
+        return ask(renderer, model, *codec, context.view(), question, o, prompt_template);
+      },
+      py::arg("renderer"), py::arg("model"), py::arg("tokenizer"), py::arg("text"),
+      py::arg("question"), py::arg("max_new_tokens") = 128, py::arg("do_sample") = false,
+      py::arg("temperature") = 1.0, py::arg("top_p") = 1.0, py::arg("top_k") = 0,
+      py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
+      py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none(),
+      py::arg("prompt_template") = std::string(glyph::kGlm4vPromptTemplate));
+  m.def(
+      "prompt_ids",
+      [](const Glm4v& model, py::handle tokenizer, const std::vector<int>& tokens_per_image,
+         const std::string& question, const std::string& prompt_template) {
+        std::unique_ptr<glyph::TextCodec> codec = codec_of(tokenizer);
+        py::gil_scoped_release release;
+        return prompt_ids(model, *codec, tokens_per_image, question, prompt_template);
+      },
+      py::arg("model"), py::arg("tokenizer"), py::arg("tokens_per_image"), py::arg("question"),
+      py::arg("prompt_template") = std::string(glyph::kGlm4vPromptTemplate));
 }
