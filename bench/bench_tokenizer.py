@@ -24,8 +24,6 @@ from pathlib import Path
 import tokenizers
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 
-import glyph
-
 ROOT = Path(__file__).resolve().parents[1]
 PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -80,6 +78,8 @@ def rate(fn, tokens: int, seconds: float) -> float:
 
 
 def main() -> int:
+    import glyph  # here, so that bench/compare_builds.py can reuse corpus() and train()
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vocab", type=int, default=16000)
     ap.add_argument("--seconds", type=float, default=2.0)
@@ -98,7 +98,7 @@ def main() -> int:
         wrapped = PATTERN.replace("\\", "\\\\").replace('"', '\\"')
         text = text.replace(wrapped, "(?:" + wrapped + ")", 1)
         assert "(?:" in text
-        g_pcre2 = glyph.Tokenizer.from_str(text)
+        g_pcre2 = glyph.Tokenizer.from_json(text)
     big = "\n".join(docs)
     want = [e.ids for e in hf.encode_batch(docs, add_special_tokens=False)]
     assert g.encode_batch(docs, add_special_tokens=False) == want, "ids differ"

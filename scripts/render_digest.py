@@ -53,7 +53,9 @@ def texts() -> dict:
 
 
 def base_config() -> dict:
-    cfg = json.loads(glyph.RenderConfig.default().to_json())
+    # glyph_default() since 0.2; default() before (the digest compares builds across versions)
+    default = getattr(glyph.RenderConfig, "glyph_default", None) or glyph.RenderConfig.default
+    cfg = json.loads(default().to_json())
     if REF.is_dir():
         cfg["font-path"] = str(REF / "Verdana.ttf")
     return cfg

@@ -7,7 +7,7 @@ with Glyph's own config_en.json (compression and OCR accuracy side by side).
 Needs tesseract-ocr (Debian: apt-get install tesseract-ocr tesseract-ocr-eng) and Glyph's
 reference data in ../shared/data/glyph-reference (or --ref). Re-running with the same --out
 resumes from its log. Compression uses the approximate token counter unless --tokenizer is given
-(a tokenizer.json for glyph.Tokenizer, when that part is built).
+(a tokenizer.json glyph.Tokenizer reads).
 """
 import argparse
 import json
@@ -42,7 +42,7 @@ def main():
     samples = load_samples([str(ref / "input.txt"), str(ref / "case1.txt")], limit_chars=args.chars)
     text_tokens = None
     if args.tokenizer:
-        text_tokens = glyph.Tokenizer(args.tokenizer).count  # issue 3; not in every build
+        text_tokens = glyph.load_tokenizer(args.tokenizer, fallback=False).count
 
     ocr = OcrEvaluator()
     glyph_cfg = json.loads((ref / "config_en.json").read_text())
@@ -65,10 +65,10 @@ def main():
         patience=3,
     )
 
-    def progress(p):
-        if p["generation_done"]:
-            print(f"  generation {p['generation'] + 1}/{p['generations']}: {p['evaluations']} "
-                  f"evaluations, best feasible compression {p['best_compression']:.3f}",
+    def progress(p):  # a glyph.SearchProgress
+        if p.generation_done:
+            print(f"  generation {p.generation + 1}/{p.generations}: {p.evaluations} "
+                  f"evaluations, best feasible compression {p.best_compression:.3f}",
                   file=sys.stderr)
 
     os.makedirs(args.out, exist_ok=True)

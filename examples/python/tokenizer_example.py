@@ -14,7 +14,7 @@ import glyph
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    tok = glyph.Tokenizer.from_file(sys.argv[1])  # tokenizer_config.json beside it is read too
+    tok = glyph.load_tokenizer(sys.argv[1], fallback=False)  # + tokenizer_config.json beside it
     text = open(sys.argv[2], encoding="utf-8").read() if len(sys.argv) > 2 else glyph.sample_text()
 
     ids = tok.encode(text, add_special_tokens=False)
