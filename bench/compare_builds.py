@@ -37,22 +37,25 @@ def best_rate(fn, units, seconds):
         t = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t)
     return units / best
 
-text = open(args["text"], encoding="utf-8").read()
-cfg = json.load(open(args["config"]))
-cfg["font-path"] = args["font"]
-r = glyph.Renderer(cfg)
-pages = len(r.render(text).pages)
 out = {}
-out["render_each (pages/s)"] = best_rate(lambda: r.render_each(text, lambda p: None), pages, args["seconds"])
-out["render, kept (pages/s)"] = best_rate(lambda: r.render(text), pages, args["seconds"])
-with tempfile.TemporaryDirectory() as tmp:
-    out["render_to_dir PNG (pages/s)"] = best_rate(lambda: r.render_to_dir(text, tmp, "d"), pages, args["seconds"])
-tok = glyph.Tokenizer.from_file(args["tokenizer"])
-docs = json.load(open(args["docs"]))
-n = sum(tok.count(d) for d in docs)
-big = "\n".join(docs)
-out["encode per doc (Mtokens/s)"] = best_rate(lambda: [tok.encode(d, add_special_tokens=False) for d in docs], n / 1e6, args["seconds"])
-out["encode big text (Mtokens/s)"] = best_rate(lambda: tok.encode(big, add_special_tokens=False), tok.count(big) / 1e6, args["seconds"])
+if args["workloads"] in ("all", "render"):
+    text = open(args["text"], encoding="utf-8").read()
+    cfg = json.load(open(args["config"]))
+    cfg["font-path"] = args["font"]
+    r = glyph.Renderer(cfg)
+    pages = len(r.render(text).pages)
+    out["render_each (pages/s)"] = best_rate(lambda: r.render_each(text, lambda p: None), pages, args["seconds"])
+    out["render, kept (pages/s)"] = best_rate(lambda: r.render(text), pages, args["seconds"])
+    with tempfile.TemporaryDirectory() as tmp:
+        out["render_to_dir PNG (pages/s)"] = best_rate(lambda: r.render_to_dir(text, tmp, "d"), pages, args["seconds"])
+if args["workloads"] in ("all", "tokenizer"):
+    tok = glyph.Tokenizer.from_file(args["tokenizer"])
+    docs = json.load(open(args["docs"]))
+    n = sum(tok.count(d) for d in docs)
+    big = "\n".join(docs)
+    out["encode per doc (Mtokens/s)"] = best_rate(lambda: [tok.encode(d, add_special_tokens=False) for d in docs], n / 1e6, args["seconds"])
+    out["encode big text (Mtokens/s)"] = best_rate(lambda: tok.encode(big, add_special_tokens=False), tok.count(big) / 1e6, args["seconds"])
+    out["count per doc (Mtokens/s)"] = best_rate(lambda: [tok.count(d) for d in docs], n / 1e6, args["seconds"])
 print(json.dumps(out))
 """
 
@@ -73,6 +76,7 @@ def main() -> int:
     ap.add_argument("after")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--workloads", choices=["all", "render", "tokenizer"], default="all")
     args = ap.parse_args()
     if not (REF / "case2.txt").exists():
         raise SystemExit(f"needs Glyph's reference data at {REF}")
@@ -88,7 +92,7 @@ def main() -> int:
         font = str(ROOT / "python" / "glyph" / "fonts" / "DejaVuSans.ttf")
         payload = {"text": str(REF / "case2.txt"), "config": str(REF / "config_en.json"),
                    "font": font, "tokenizer": tok_path, "docs": docs_path,
-                   "seconds": args.seconds}
+                   "seconds": args.seconds, "workloads": args.workloads}
         best = {"before": {}, "after": {}}
         for r in range(args.rounds):
             for name, build in (("before", args.before), ("after", args.after)):

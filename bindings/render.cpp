@@ -76,9 +76,10 @@ void set_attribute(RenderConfig& c, const ConfigField& f, py::object v) {
     v = py::str(alignment_name(v.cast<Alignment>()));
   else if (f.kind == FieldKind::kPageSize && (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)))
     v = py::list(v);
-  else if (numeric(f.kind) && !v.is_none() && !PyBool_Check(v.ptr()) && !PyUnicode_Check(v.ptr()) &&
-           PyNumber_Check(v.ptr()))
-    v = f.kind == FieldKind::kInteger ? py::object(py::int_(v)) : py::object(py::float_(v));
+  else if (numeric(f.kind) && !v.is_none() && !PyBool_Check(v.ptr()) && !PyLong_Check(v.ptr()) &&
+           !PyFloat_Check(v.ptr()) && !PyUnicode_Check(v.ptr()) && PyNumber_Check(v.ptr()))
+    v = py::float_(v);  // numpy scalars and the like (json cannot write them); whole numbers
+                        // stay whole for integer keys, which check that
   c.set(f.key, json_dumps(v));
 }
 

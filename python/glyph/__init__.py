@@ -74,6 +74,8 @@ __getattr__ = _module_getattr("glyph", {
     "GlyphNotImplementedError": ("glyph.NotImplementedError", lambda: NotImplementedError),
 })
 
+# glyph.NotImplementedError is left out of __all__, so that `from glyph import *` does not shadow
+# the builtin (it derives from the builtin anyway).
 __all__ = [
     "GLM4V_PROMPT_TEMPLATE",
     "AdvisorError",
@@ -90,7 +92,6 @@ __all__ = [
     "IoError",
     "LineInfo",
     "ModelLoadError",
-    "NotImplementedError",
     "OcrEvaluator",
     "Page",
     "PageLayout",
