@@ -285,109 +285,92 @@ constexpr Range kFinite{-kInf, false, kInf, false, true};   // any finite number
 constexpr Range kPositive{0, true, kInf, false, true};      // > 0
 constexpr Range kNonNegative{0, false, kInf, false, true};  // >= 0
 
-// The table builders, one per kind.
-template <auto M>
-Field num_field(std::string_view key, std::string_view attr, Range r, std::string_view doc,
-             bool extension = false) {
-  return {{key, attr, FieldKind::kNumber, extension, doc}, load_number<M>, plain_value<M>,
-          plain_value<M>, number_of<M>, r};
-}
-template <auto M>
-Field int_field(std::string_view key, std::string_view attr, Range r, std::string_view doc,
-                bool extension = false) {
-  return {{key, attr, FieldKind::kInteger, extension, doc}, load_integer<M>, plain_value<M>,
-          plain_value<M>, number_of<M>, r};
-}
-template <auto M>
-Field bool_field(std::string_view key, std::string_view attr, std::string_view doc,
-              bool extension = false) {
-  return {{key, attr, FieldKind::kBool, extension, doc}, load_bool<M>, plain_value<M>,
-          plain_value<M>, nullptr, kAny};
-}
-template <auto M>
-Field string_field(std::string_view key, std::string_view attr, std::string_view doc,
-             bool extension = false) {
-  return {{key, attr, FieldKind::kString, extension, doc}, load_string<M>, plain_value<M>,
-          plain_value<M>, nullptr, kAny};
-}
-template <auto M>
-Field path_field(std::string_view key, std::string_view attr, std::string_view doc,
-           bool extension = false) {
-  return {{key, attr, FieldKind::kPath, extension, doc}, load_path<M>, plain_value<M>,
-          plain_value<M>, nullptr, kAny};
-}
-template <auto M>
-Field paths_field(std::string_view key, std::string_view attr, std::string_view doc,
-                bool extension = false) {
-  return {{key, attr, FieldKind::kPathList, extension, doc}, load_path_list<M>, plain_value<M>,
-          plain_value<M>, nullptr, kAny};
-}
-template <auto M>
-Field color_field(std::string_view key, std::string_view attr, std::string_view doc,
+// One table entry: the codecs of kind K over member M (page-size and line-height, which span or
+// derive values, are written out in the table).
+template <auto M, FieldKind K>
+Field field(std::string_view key, std::string_view attr, std::string_view doc, Range range = kAny,
             bool extension = false) {
-  return {{key, attr, FieldKind::kColor, extension, doc}, load_color<M>, color_value<M>,
-          color_value<M>, nullptr, kAny};
-}
-template <auto M>
-Field opt_color_field(std::string_view key, std::string_view attr, std::string_view doc,
-                     bool extension = false) {
-  return {{key, attr, FieldKind::kOptionalColor, extension, doc}, load_optional_color<M>,
-          optional_color_value<M>, optional_color_value<M>, nullptr, kAny};
-}
-template <auto M>
-Field alignment_field(std::string_view key, std::string_view attr, std::string_view doc) {
-  return {{key, attr, FieldKind::kAlignment, false, doc}, load_alignment<M>, alignment_value<M>,
-          alignment_value<M>, nullptr, kAny};
+  Field f{{key, attr, K, extension, doc}, nullptr, nullptr, nullptr, nullptr, range};
+  if constexpr (K == FieldKind::kColor) {
+    f.load = load_color<M>;
+    f.value = f.saved = color_value<M>;
+  } else if constexpr (K == FieldKind::kOptionalColor) {
+    f.load = load_optional_color<M>;
+    f.value = f.saved = optional_color_value<M>;
+  } else if constexpr (K == FieldKind::kAlignment) {
+    f.load = load_alignment<M>;
+    f.value = f.saved = alignment_value<M>;
+  } else {
+    f.value = f.saved = plain_value<M>;
+    if constexpr (K == FieldKind::kNumber) f.load = load_number<M>;
+    if constexpr (K == FieldKind::kInteger) f.load = load_integer<M>;
+    if constexpr (K == FieldKind::kBool) f.load = load_bool<M>;
+    if constexpr (K == FieldKind::kString) f.load = load_string<M>;
+    if constexpr (K == FieldKind::kPath) f.load = load_path<M>;
+    if constexpr (K == FieldKind::kPathList) f.load = load_path_list<M>;
+    if constexpr (K == FieldKind::kNumber || K == FieldKind::kInteger) f.number = number_of<M>;
+  }
+  return f;
 }
 
 // Glyph's keys in the order of its config files, then glyphcpp's extensions (a new key: one line
-// here with the builder of its kind, and its member in config.h; int_field serves whole numbers).
+// here, field<&member, kind>(key, attr, doc[, range[, extension]]), and its member in config.h).
 std::vector<Field> make_fields() {
   using C = RenderConfig;
+  using K = FieldKind;
   return {
-      {{"page-size", "page_size", FieldKind::kPageSize, false,
+      {{"page-size", "page_size", K::kPageSize, false,
         "page width and height in points, \"w,h\" or a name (A4, Letter, ...)"},
        load_page_size, page_size_value, page_size_saved, nullptr, kAny},
-      num_field<&C::dpi>("dpi", "dpi", Range{18, false, 1200, false, true},
-                      "rasterisation resolution; 72 = one pixel per point"),
-      num_field<&C::margin_x>("margin-x", "margin_x", kNonNegative, "left and right margins (points)"),
-      num_field<&C::margin_y>("margin-y", "margin_y", kNonNegative, "top and bottom margins (points)"),
-      path_field<&C::font_path>("font-path", "font_path", "TrueType/OpenType font file"),
-      num_field<&C::font_size>("font-size", "font_size", kPositive, "font size (points)"),
-      {{"line-height", "line_height", FieldKind::kLeading, false,
-        "leading (points); null: font-size + 1"},
+      field<&C::dpi, K::kNumber>("dpi", "dpi",
+                                 "rasterisation resolution; 72 = one pixel per point",
+                                 Range{18, false, 1200, false, true}),
+      field<&C::margin_x, K::kNumber>("margin-x", "margin_x", "left and right margins (points)",
+                                      kNonNegative),
+      field<&C::margin_y, K::kNumber>("margin-y", "margin_y", "top and bottom margins (points)",
+                                      kNonNegative),
+      field<&C::font_path, K::kPath>("font-path", "font_path", "TrueType/OpenType font file"),
+      field<&C::font_size, K::kNumber>("font-size", "font_size", "font size (points)", kPositive),
+      {{"line-height", "line_height", K::kLeading, false, "leading (points); null: font-size + 1"},
        load_leading, leading_value, leading_saved, leading_number, kPositive},
-      color_field<&C::font_color>("font-color", "font_color", "text colour"),
-      color_field<&C::page_bg_color>("page-bg-color", "page_bg_color", "page background colour"),
-      opt_color_field<&C::para_bg_color>("para-bg-color", "para_bg_color",
-                                        "rectangle behind each paragraph; null: none"),
-      opt_color_field<&C::para_border_color>("para-border-color", "para_border_color",
-                                            "paragraph border colour (with border-width > 0)"),
-      alignment_field<&C::alignment>("alignment", "alignment", "LEFT, CENTER, RIGHT or JUSTIFY"),
-      num_field<&C::horizontal_scale>("horizontal-scale", "horizontal_scale",
-                                   Range{0, true, 4, false, true},
-                                   "page image resized horizontally by this factor"),
-      num_field<&C::first_line_indent>("first-line-indent", "first_line_indent", kFinite,
-                                    "extra indent of each paragraph's first line (points)"),
-      num_field<&C::left_indent>("left-indent", "left_indent", kNonNegative, "points"),
-      num_field<&C::right_indent>("right-indent", "right_indent", kNonNegative, "points"),
-      num_field<&C::space_before>("space-before", "space_before", kNonNegative,
-                               "space above each paragraph (points)"),
-      num_field<&C::space_after>("space-after", "space_after", kNonNegative,
-                              "space below each paragraph (points)"),
-      num_field<&C::border_width>("border-width", "border_width", kNonNegative,
-                               "paragraph border line width (points)"),
-      num_field<&C::border_padding>("border-padding", "border_padding", kNonNegative,
-                                 "space between a paragraph and its border (points)"),
-      bool_field<&C::auto_crop_width>("auto-crop-width", "auto_crop_width",
-                                   "crop each page right of the last ink column + margin-x"),
-      bool_field<&C::auto_crop_last_page>("auto-crop-last-page", "auto_crop_last_page",
-                                       "crop the last page below the last ink row + margin-y"),
-      string_field<&C::newline_markup>("newline-markup", "newline_markup",
-                                 "what a newline becomes: <br/> or <font color=\"#RRGGBB\">TEXT</font>"),
-      paths_field<&C::fallback_font_paths>("fallback-font-paths", "fallback_font_paths",
-                                         "fonts tried in order for characters font-path lacks",
-                                         /*extension=*/true),
+      field<&C::font_color, K::kColor>("font-color", "font_color", "text colour"),
+      field<&C::page_bg_color, K::kColor>("page-bg-color", "page_bg_color",
+                                          "page background colour"),
+      field<&C::para_bg_color, K::kOptionalColor>("para-bg-color", "para_bg_color",
+                                                  "rectangle behind each paragraph; null: none"),
+      field<&C::para_border_color, K::kOptionalColor>(
+          "para-border-color", "para_border_color",
+          "paragraph border colour (with border-width > 0)"),
+      field<&C::alignment, K::kAlignment>("alignment", "alignment",
+                                          "LEFT, CENTER, RIGHT or JUSTIFY"),
+      field<&C::horizontal_scale, K::kNumber>("horizontal-scale", "horizontal_scale",
+                                              "page image resized horizontally by this factor",
+                                              Range{0, true, 4, false, true}),
+      field<&C::first_line_indent, K::kNumber>(
+          "first-line-indent", "first_line_indent",
+          "extra indent of each paragraph's first line (points)", kFinite),
+      field<&C::left_indent, K::kNumber>("left-indent", "left_indent", "points", kNonNegative),
+      field<&C::right_indent, K::kNumber>("right-indent", "right_indent", "points", kNonNegative),
+      field<&C::space_before, K::kNumber>("space-before", "space_before",
+                                          "space above each paragraph (points)", kNonNegative),
+      field<&C::space_after, K::kNumber>("space-after", "space_after",
+                                         "space below each paragraph (points)", kNonNegative),
+      field<&C::border_width, K::kNumber>("border-width", "border_width",
+                                          "paragraph border line width (points)", kNonNegative),
+      field<&C::border_padding, K::kNumber>("border-padding", "border_padding",
+                                            "space between a paragraph and its border (points)",
+                                            kNonNegative),
+      field<&C::auto_crop_width, K::kBool>("auto-crop-width", "auto_crop_width",
+                                           "crop each page right of the last ink column + margin-x"),
+      field<&C::auto_crop_last_page, K::kBool>(
+          "auto-crop-last-page", "auto_crop_last_page",
+          "crop the last page below the last ink row + margin-y"),
+      field<&C::newline_markup, K::kString>(
+          "newline-markup", "newline_markup",
+          "what a newline becomes: <br/> or <font color=\"#RRGGBB\">TEXT</font>"),
+      field<&C::fallback_font_paths, K::kPathList>(
+          "fallback-font-paths", "fallback_font_paths",
+          "fonts tried in order for characters font-path lacks", kAny, /*extension=*/true),
   };
 }
 
