@@ -159,6 +159,35 @@ PYBIND11_MODULE(_vlm, m) {
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("causal"), py::arg("scale"),
       py::arg("segments") = std::vector<std::int64_t>{});
+  m.def(
+      "op_attention_varlen",
+      [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+         const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k, std::int64_t max_seqlen_q,
+         std::int64_t max_seqlen_k, bool causal, double scale,
+         const std::optional<at::Tensor>& out) {
+        py::gil_scoped_release release;
+        return glyph::vlm::ops::attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k,
+                                                 max_seqlen_q, max_seqlen_k, causal, scale, out);
+      },
+      py::arg("q"), py::arg("k"), py::arg("v"), py::arg("cu_seqlens_q"), py::arg("cu_seqlens_k"),
+      py::arg("max_seqlen_q"), py::arg("max_seqlen_k"), py::arg("causal"), py::arg("scale"),
+      py::arg("out") = py::none(),
+      "Attention over packed sequences: q [Tq, H, d], k/v [Tk, Hkv, d], int32 cu_seqlens.");
+  m.def(
+      "op_attention_kvcache",
+      [](const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+         const at::Tensor& cache_seqlens, const std::optional<at::Tensor>& k_new,
+         const std::optional<at::Tensor>& v_new, bool causal, double scale,
+         const std::optional<at::Tensor>& out) {
+        py::gil_scoped_release release;
+        return glyph::vlm::ops::attention_with_kvcache(q, k_cache, v_cache, cache_seqlens, k_new,
+                                                       v_new, causal, scale, out);
+      },
+      py::arg("q"), py::arg("k_cache"), py::arg("v_cache"), py::arg("cache_seqlens"),
+      py::arg("k_new") = py::none(), py::arg("v_new") = py::none(), py::arg("causal") = true,
+      py::arg("scale") = 1.0, py::arg("out") = py::none(),
+      "New queries q [B, Lq, H, d] against caches [B, capacity, Hkv, d] holding cache_seqlens "
+      "tokens; k_new/v_new are written into the caches first.");
   m.def("op_patch_embed", &glyph::vlm::ops::patch_embed, py::arg("patches"), py::arg("weight"),
         py::arg("bias"));
 

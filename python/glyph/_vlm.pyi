@@ -55,6 +55,14 @@ def checkpoint_tensors(path: str) -> dict:
     """
 def op_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, scale: typing.SupportsFloat | typing.SupportsIndex, segments: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> torch.Tensor:
     ...
+def op_attention_kvcache(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cache_seqlens: torch.Tensor, k_new: torch.Tensor | None = None, v_new: torch.Tensor | None = None, causal: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 1.0, out: torch.Tensor | None = None) -> torch.Tensor:
+    """
+    New queries q [B, Lq, H, d] against caches [B, capacity, Hkv, d] holding cache_seqlens tokens; k_new/v_new are written into the caches first.
+    """
+def op_attention_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens_q: torch.Tensor, cu_seqlens_k: torch.Tensor, max_seqlen_q: typing.SupportsInt | typing.SupportsIndex, max_seqlen_k: typing.SupportsInt | typing.SupportsIndex, causal: bool, scale: typing.SupportsFloat | typing.SupportsIndex, out: torch.Tensor | None = None) -> torch.Tensor:
+    """
+    Attention over packed sequences: q [Tq, H, d], k/v [Tk, Hkv, d], int32 cu_seqlens.
+    """
 def op_patch_embed(patches: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     ...
 def process_images(images: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]], min_pixels: typing.SupportsInt | typing.SupportsIndex = 12544, max_pixels: typing.SupportsInt | typing.SupportsIndex = 9633792, patch_size: typing.SupportsInt | typing.SupportsIndex = 14, merge_size: typing.SupportsInt | typing.SupportsIndex = 2, temporal_patch_size: typing.SupportsInt | typing.SupportsIndex = 2) -> tuple[torch.Tensor, torch.Tensor]:

@@ -68,3 +68,111 @@ def test_patch_embed_matches_conv3d(device):
     assert ((out.double().cpu() - ref).abs().max() / ref.abs().max()).item() < 1e-5
     with pytest.raises(RuntimeError, match="patch_embed"):
         _vlm.op_patch_embed(x[:, :10].float(), w.float(), b.float())
+
+
+# ---- the packed (varlen) and KV-cache forms ----
+
+def _check_close(out, q_seqs, k_seqs, v_seqs, causal, scale):
+    """Each sequence's rows of `out` against float64 eager attention, within 2x the error of eager
+    attention at the inputs' precision; rows that see no key must be zeros."""
+    for o, q, k, v in zip(out, q_seqs, k_seqs, v_seqs):
+        lq, lk = q.shape[1], k.shape[1]
+        blind = lq if lk == 0 else (lq - lk if causal and lq > lk else 0)
+        assert torch.equal(o[:, :blind], torch.zeros_like(o[:, :blind]))
+        if blind == lq:
+            continue
+        q = q[:, blind:]
+        ref = ref_attention(q, k, v, causal, scale)
+        own = ref_attention(q, k, v, causal, scale, upcast=False)
+        own_err = (own.double() - ref).abs().max().item()
+        err = (o[:, blind:].double() - ref).abs().max().item()
+        assert err <= 2 * own_err + 1e-6, (err, own_err)
+
+
+VARLEN = [
+    # heads, kv_heads, d, query lengths, key lengths, causal
+    (4, 2, 32, [1, 5, 17, 1, 33, 2], None, False),   # many short sequences, 1-token ones
+    (12, 12, 64, [36, 64, 100], None, False),         # pages of the vision tower, MHA
+    (8, 1, 32, [257], None, True),                    # one long causal prefill, MQA
+    (8, 2, 32, [3, 9, 1], [10, 9, 6], True),          # chunks at an offset into their keys
+    (4, 4, 16, [5, 2], [3, 0], True),                 # more queries than keys; no keys at all
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("case", range(len(VARLEN)))
+def test_attention_varlen(device, dtype, case):
+    heads, kv, d, lq, lk, causal = VARLEN[case]
+    lk = lk or lq
+    g = torch.Generator().manual_seed(31 + case)
+    q = torch.randn(sum(lq), heads, d, generator=g).to(device, dtype)
+    k = torch.randn(sum(lk), kv, d, generator=g).to(device, dtype)
+    v = torch.randn(sum(lk), kv, d, generator=g).to(device, dtype)
+    cq = torch.tensor([0] + list(torch.tensor(lq).cumsum(0)), dtype=torch.int32, device=device)
+    ck = torch.tensor([0] + list(torch.tensor(lk).cumsum(0)), dtype=torch.int32, device=device)
+    scale = 1 / math.sqrt(d)
+    poisoned = torch.full_like(q, float("nan"))
+    out = _vlm.op_attention_varlen(q, k, v, cq, ck, max(lq), max(lk), causal, scale, poisoned)
+    assert out.data_ptr() == poisoned.data_ptr() and not out.isnan().any()
+    assert torch.equal(out, _vlm.op_attention_varlen(q, k, v, cq, ck, max(lq), max(lk), causal,
+                                                     scale))
+    split = lambda t, lens: [s.transpose(0, 1) for s in t.split(lens)]  # noqa: E731
+    _check_close([o for o in split(out, lq)], split(q, lq), split(k, lk), split(v, lk), causal,
+                 scale)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("new_tokens", [1, 9])   # a decode step; a chunk of a prefill
+def test_attention_with_kvcache(device, dtype, new_tokens):
+    heads, kv, d, capacity = 8, 2, 32, 80
+    lens = [0, 7, 33, 60]  # different cache lengths in one batch
+    g = torch.Generator().manual_seed(new_tokens)
+    b = len(lens)
+    q = torch.randn(b, new_tokens, heads, d, generator=g).to(device, dtype)
+    kc = torch.randn(b, capacity, kv, d, generator=g).to(device, dtype)
+    vc = torch.randn(b, capacity, kv, d, generator=g).to(device, dtype)
+    kn = torch.randn(b, new_tokens, kv, d, generator=g).to(device, dtype)
+    vn = torch.randn(b, new_tokens, kv, d, generator=g).to(device, dtype)
+    before_k, before_v = kc.clone(), vc.clone()
+    seqlens = torch.tensor(lens, dtype=torch.int32, device=device)
+    scale = 1 / math.sqrt(d)
+    out = _vlm.op_attention_kvcache(q, kc, vc, seqlens, kn, vn, True, scale,
+                                    torch.full_like(q, float("nan")))
+    assert out.shape == q.shape and not out.isnan().any()
+    for i, s in enumerate(lens):  # the new tokens went in at their offset, nothing else moved
+        assert torch.equal(kc[i, s:s + new_tokens], kn[i]) and torch.equal(vc[i, s:s + new_tokens], vn[i])
+        assert torch.equal(kc[i, :s], before_k[i, :s]) and torch.equal(kc[i, s + new_tokens:], before_k[i, s + new_tokens:])
+        assert torch.equal(vc[i, :s], before_v[i, :s]) and torch.equal(vc[i, s + new_tokens:], before_v[i, s + new_tokens:])
+    heads_first = lambda t: t.transpose(0, 1)  # noqa: E731
+    _check_close([heads_first(out[i]) for i in range(b)], [heads_first(q[i]) for i in range(b)],
+                 [heads_first(kc[i, :s + new_tokens]) for i, s in enumerate(lens)],
+                 [heads_first(vc[i, :s + new_tokens]) for i, s in enumerate(lens)], True, scale)
+    # Without new tokens: attention over what is cached (here bidirectional).
+    out2 = _vlm.op_attention_kvcache(q, kc, vc, seqlens + new_tokens, causal=False, scale=scale)
+    _check_close([heads_first(out2[i]) for i in range(b)], [heads_first(q[i]) for i in range(b)],
+                 [heads_first(kc[i, :s + new_tokens]) for i, s in enumerate(lens)],
+                 [heads_first(vc[i, :s + new_tokens]) for i, s in enumerate(lens)], False, scale)
+
+
+def test_attention_ops_name_what_is_wrong():
+    q, k = torch.randn(6, 4, 8), torch.randn(6, 3, 8)
+    cu = torch.tensor([0, 6], dtype=torch.int32)
+    with pytest.raises(RuntimeError, match="multiple of kv heads"):
+        _vlm.op_attention_varlen(q, k, k, cu, cu, 6, 6, False, 1.0)
+    with pytest.raises(RuntimeError, match="int32"):
+        _vlm.op_attention_varlen(q, q, q, cu.long(), cu, 6, 6, False, 1.0)
+    with pytest.raises(RuntimeError, match="cu_seqlens end at 5"):
+        _vlm.op_attention_varlen(q, q, q, torch.tensor([0, 5], dtype=torch.int32), cu, 6, 6,
+                                 False, 1.0)
+    with pytest.raises(RuntimeError, match="exceeds max_seqlen"):
+        _vlm.op_attention_varlen(q, q, q, cu, cu, 4, 6, False, 1.0)
+    cache = torch.randn(1, 4, 2, 8)
+    with pytest.raises(RuntimeError, match="capacity|more than the cache"):
+        _vlm.op_attention_kvcache(torch.randn(1, 2, 4, 8), cache, cache.clone(),
+                                  torch.tensor([3], dtype=torch.int32), torch.randn(1, 2, 2, 8),
+                                  torch.randn(1, 2, 2, 8), True, 1.0)
+    with pytest.raises(RuntimeError, match="k_new and v_new"):
+        _vlm.op_attention_kvcache(torch.randn(1, 2, 4, 8), cache, cache.clone(),
+                                  torch.tensor([0], dtype=torch.int32), k_new=torch.randn(1, 2, 2, 8))

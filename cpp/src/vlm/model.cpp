@@ -299,15 +299,20 @@ Tensor Glm4vImpl::vision(const Tensor& pixel_values, const Tensor& grid_thw_in) 
 
   const std::int64_t heads = v.num_heads, hd = v.hidden_size / v.num_heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // Every image's patches in one packed attention, bidirectional within each image.
+  std::int64_t max_len = 0;
+  for (std::size_t i = 0; i + 1 < cu.size(); ++i) max_len = std::max(max_len, cu[i + 1] - cu[i]);
+  const Tensor cu_seqlens =
+      at::tensor(std::vector<std::int32_t>(cu.begin(), cu.end()), at::kInt).to(device);
   for (const auto& b : vblocks) {
     Tensor h = rms_norm(x, b.norm1, v.rms_norm_eps);
     Tensor qkv = at::linear(h, b.qkv_w, b.qkv_b).view({n, 3, heads, hd}).permute({1, 0, 2, 3});
-    Tensor q = qkv[0].to(at::kFloat), k = qkv[1].to(at::kFloat), vv = qkv[2];
+    Tensor q = qkv[0].to(at::kFloat), k = qkv[1].to(at::kFloat), vv = qkv[2];  // [n, heads, hd]
     q = (q * cos + rotate_half(q) * sin).to(x.scalar_type());
     k = (k * cos + rotate_half(k) * sin).to(x.scalar_type());
-    Tensor a = ops::attention(q.transpose(0, 1), k.transpose(0, 1), vv.transpose(0, 1), false,
-                              scale, cu);
-    x = x + at::linear(a.transpose(0, 1).reshape({n, -1}), b.proj_w);
+    Tensor a = ops::attention_varlen(q, k, vv, cu_seqlens, cu_seqlens, max_len, max_len,
+                                     /*causal=*/false, scale);
+    x = x + at::linear(a.reshape({n, -1}), b.proj_w);
     h = rms_norm(x, b.norm2, v.rms_norm_eps);
     x = x + at::linear(at::silu(at::linear(h, b.gate_w)) * at::linear(h, b.up_w), b.down_w);
   }
@@ -406,10 +411,10 @@ Tensor Glm4vImpl::text(const Tensor& embeds, const Tensor& positions, KvCache& c
   Tensor sel = freqs.permute({1, 2, 0})                       // [L, rot/2, 3]
                    .gather(2, axis_idx.view({1, half, 1}).expand({L, half, 1}))
                    .squeeze(-1);                              // [L, rot/2]
-  Tensor cos = sel.cos().to(embeds.scalar_type()).repeat_interleave(2, -1).unsqueeze(0);
-  Tensor sin = sel.sin().to(embeds.scalar_type()).repeat_interleave(2, -1).unsqueeze(0);
+  Tensor cos = sel.cos().to(embeds.scalar_type()).repeat_interleave(2, -1).unsqueeze(1);
+  Tensor sin = sel.sin().to(embeds.scalar_type()).repeat_interleave(2, -1).unsqueeze(1);
   const std::int64_t rot = 2 * half;
-  auto rope = [&](const Tensor& x) {  // x [heads, L, hd]
+  auto rope = [&](const Tensor& x) {  // x [L, heads, hd]
     Tensor xr = x.slice(-1, 0, rot);
     return at::cat({xr * cos + rotate_pairs(xr) * sin, x.slice(-1, rot)}, -1);
   };
@@ -418,20 +423,24 @@ Tensor Glm4vImpl::text(const Tensor& embeds, const Tensor& positions, KvCache& c
     cache.keys.resize(layers.size());
     cache.values.resize(layers.size());
   }
+  const std::int64_t past = cache.length, total = past + L;
+  // The op appends this chunk's keys and values at `past` and attends over the whole cache.
+  const Tensor cache_seqlens =
+      at::tensor(std::vector<std::int32_t>{static_cast<std::int32_t>(past)}, at::kInt).to(device);
   Tensor x = embeds;
   for (std::size_t li = 0; li < layers.size(); ++li) {
     const auto& w = layers[li];
     Tensor h = rms_norm(x, w.in_norm, t.rms_norm_eps);
-    Tensor q = rope(at::linear(h, w.q_w, w.q_b).view({L, nh, hd}).transpose(0, 1));
-    Tensor k = rope(at::linear(h, w.k_w, w.k_b).view({L, kvh, hd}).transpose(0, 1));
-    Tensor v = at::linear(h, w.v_w, w.v_b).view({L, kvh, hd}).transpose(0, 1);
-    const std::int64_t past = cache.length, total = past + L;
+    Tensor q = rope(at::linear(h, w.q_w, w.q_b).view({L, nh, hd}));
+    Tensor k = rope(at::linear(h, w.k_w, w.k_b).view({L, kvh, hd}));
+    Tensor v = at::linear(h, w.v_w, w.v_b).view({L, kvh, hd});
     at::Tensor& kb = cache.keys[li];
     at::Tensor& vb = cache.values[li];
-    if (!kb.defined() || kb.size(1) < total) {
+    if (!kb.defined() || kb.size(1) < total) {  // [1, capacity, kv_heads, hd] (ops/attention.h)
       const std::int64_t cap = std::max<std::int64_t>(
           {total, kb.defined() ? 2 * kb.size(1) : 0, total + 256});
-      at::Tensor nk = at::empty({kvh, cap, hd}, k.options()), nv = at::empty({kvh, cap, hd}, v.options());
+      at::Tensor nk = at::empty({1, cap, kvh, hd}, k.options()),
+                 nv = at::empty({1, cap, kvh, hd}, v.options());
       if (past > 0) {
         nk.slice(1, 0, past).copy_(kb.slice(1, 0, past));
         nv.slice(1, 0, past).copy_(vb.slice(1, 0, past));
@@ -439,12 +448,9 @@ Tensor Glm4vImpl::text(const Tensor& embeds, const Tensor& positions, KvCache& c
       kb = nk;
       vb = nv;
     }
-    kb.slice(1, past, total).copy_(k);
-    vb.slice(1, past, total).copy_(v);
-    k = kb.slice(1, 0, total);
-    v = vb.slice(1, 0, total);
-    Tensor a = ops::attention(q, k, v, /*causal=*/true, scale);
-    h = at::linear(a.transpose(0, 1).reshape({L, nh * hd}), w.o_w);
+    Tensor a = ops::attention_with_kvcache(q.unsqueeze(0), kb, vb, cache_seqlens, k.unsqueeze(0),
+                                           v.unsqueeze(0), /*causal=*/true, scale);
+    h = at::linear(a.view({L, nh * hd}), w.o_w);
     x = x + rms_norm(h, w.post_self_attn_norm, t.rms_norm_eps);
     h = rms_norm(x, w.post_attn_norm, t.rms_norm_eps);
     Tensor gu = at::linear(h, w.gate_up_w);

@@ -43,8 +43,9 @@ struct GenerateOptions {
   std::function<bool(std::int64_t)> on_token;
 };
 
-// Per-layer key/value buffers [kv_heads, capacity, head_dim]; the first `length` positions are
-// filled. Capacity grows geometrically, so decoding appends in place instead of re-copying.
+// Per-layer key/value buffers [1, capacity, kv_heads, head_dim] (the ops' KV-cache layout,
+// vlm/ops/attention.h); the first `length` positions are filled. Capacity grows geometrically,
+// so decoding appends in place instead of re-copying.
 struct KvCache {
   std::vector<at::Tensor> keys, values;
   std::int64_t length = 0;      // tokens cached

@@ -4,28 +4,139 @@
 
 namespace glyph::vlm::ops {
 
+namespace {
+
+void check_same(const at::Tensor& a, const at::Tensor& b, const char* op, const char* an,
+                const char* bn) {
+  TORCH_CHECK(a.device() == b.device(), op, ": ", an, " is on ", a.device(), ", ", bn, " on ",
+              b.device());
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(), op, ": ", an, " is ", a.scalar_type(), ", ", bn,
+              " is ", b.scalar_type());
+}
+
+void check_lengths(const at::Tensor& t, const at::Tensor& q, const char* op, const char* name) {
+  TORCH_CHECK(t.dim() == 1 && t.scalar_type() == at::kInt, op, ": ", name,
+              " must be a 1-D int32 tensor, got ", t.scalar_type(), " ", t.sizes());
+  TORCH_CHECK(t.device() == q.device(), op, ": ", name, " must be on q's device (", q.device(),
+              "), got ", t.device());
+}
+
+at::Tensor output(const std::optional<at::Tensor>& out, const at::Tensor& q, const char* op) {
+  if (!out) return at::empty_like(q, at::MemoryFormat::Contiguous);
+  TORCH_CHECK(out->sizes() == q.sizes() && out->scalar_type() == q.scalar_type() &&
+                  out->device() == q.device(),
+              op, ": out must match q (", q.sizes(), " ", q.scalar_type(), "), got ",
+              out->sizes(), " ", out->scalar_type());
+  return *out;
+}
+
+}  // namespace
+
+at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
+                            std::int64_t max_seqlen_q, std::int64_t max_seqlen_k, bool causal,
+                            double scale, const std::optional<at::Tensor>& out) {
+  constexpr const char* op = "attention_varlen";
+  TORCH_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, op,
+              ": q [tokens, heads, d], k and v [tokens, kv_heads, d] must be 3-D, got ",
+              q.sizes(), ", ", k.sizes(), ", ", v.sizes());
+  TORCH_CHECK(k.sizes() == v.sizes(), op, ": k ", k.sizes(), " and v ", v.sizes(), " differ");
+  TORCH_CHECK(q.size(2) == k.size(2), op, ": head dims differ: q ", q.size(2), ", k ", k.size(2));
+  TORCH_CHECK(k.size(1) > 0 && q.size(1) % k.size(1) == 0, op, ": query heads (", q.size(1),
+              ") must be a multiple of kv heads (", k.size(1), ")");
+  check_same(q, k, op, "q", "k");
+  check_same(q, v, op, "q", "v");
+  check_lengths(cu_seqlens_q, q, op, "cu_seqlens_q");
+  check_lengths(cu_seqlens_k, q, op, "cu_seqlens_k");
+  TORCH_CHECK(cu_seqlens_q.size(0) >= 1 && cu_seqlens_q.size(0) == cu_seqlens_k.size(0), op,
+              ": cu_seqlens_q and cu_seqlens_k must both hold batch + 1 offsets, got ",
+              cu_seqlens_q.size(0), " and ", cu_seqlens_k.size(0));
+  TORCH_CHECK(max_seqlen_q >= 0 && max_seqlen_k >= 0, op, ": max_seqlen must be >= 0");
+  VarlenArgs a{q, k, v, cu_seqlens_q, cu_seqlens_k, output(out, q, op), max_seqlen_q,
+               max_seqlen_k, causal, scale};
+  if (q.numel() == 0) return a.out;
+#ifdef GLYPH_WITH_CUDA
+  if (q.is_cuda() && cuda::attention_varlen_supported(a)) {
+    cuda::attention_varlen_kernel(a);
+    return a.out;
+  }
+#endif
+  cpu::attention_varlen_kernel(a);
+  return a.out;
+}
+
+at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache,
+                                  const at::Tensor& v_cache, const at::Tensor& cache_seqlens,
+                                  const std::optional<at::Tensor>& k_new,
+                                  const std::optional<at::Tensor>& v_new, bool causal,
+                                  double scale, const std::optional<at::Tensor>& out) {
+  constexpr const char* op = "attention_with_kvcache";
+  TORCH_CHECK(q.dim() == 4, op, ": q must be [batch, new tokens, heads, d], got ", q.sizes());
+  TORCH_CHECK(k_cache.dim() == 4 && k_cache.sizes() == v_cache.sizes(), op,
+              ": k_cache and v_cache must both be [batch, capacity, kv_heads, d], got ",
+              k_cache.sizes(), " and ", v_cache.sizes());
+  TORCH_CHECK(k_cache.size(0) == q.size(0), op, ": q has ", q.size(0), " sequences, the cache ",
+              k_cache.size(0));
+  TORCH_CHECK(k_cache.size(3) == q.size(3), op, ": head dims differ: q ", q.size(3), ", cache ",
+              k_cache.size(3));
+  TORCH_CHECK(k_cache.size(2) > 0 && q.size(2) % k_cache.size(2) == 0, op, ": query heads (",
+              q.size(2), ") must be a multiple of kv heads (", k_cache.size(2), ")");
+  check_same(q, k_cache, op, "q", "k_cache");
+  check_same(q, v_cache, op, "q", "v_cache");
+  check_lengths(cache_seqlens, q, op, "cache_seqlens");
+  TORCH_CHECK(cache_seqlens.size(0) == q.size(0), op, ": cache_seqlens has ",
+              cache_seqlens.size(0), " entries for ", q.size(0), " sequences");
+  TORCH_CHECK(k_new.has_value() == v_new.has_value(), op, ": k_new and v_new go together");
+  at::Tensor kn, vn;
+  if (k_new) {
+    const std::vector<std::int64_t> want = {q.size(0), q.size(1), k_cache.size(2), q.size(3)};
+    TORCH_CHECK(k_new->sizes() == want && v_new->sizes() == want, op,
+                ": k_new and v_new must be [batch, new tokens, kv_heads, d] = ", want, ", got ",
+                k_new->sizes(), " and ", v_new->sizes());
+    check_same(q, *k_new, op, "q", "k_new");
+    check_same(q, *v_new, op, "q", "v_new");
+    kn = *k_new;
+    vn = *v_new;
+  }
+  KvCacheArgs a{q, k_cache, v_cache, cache_seqlens, kn, vn, output(out, q, op), causal, scale};
+  if (q.numel() == 0) return a.out;
+#ifdef GLYPH_WITH_CUDA
+  if (q.is_cuda() && cuda::attention_with_kvcache_supported(a)) {
+    cuda::attention_with_kvcache_kernel(a);
+    return a.out;
+  }
+#endif
+  cpu::attention_with_kvcache_kernel(a);
+  return a.out;
+}
+
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                      double scale, const std::vector<std::int64_t>& segments) {
   TORCH_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, "attention: q, k, v must be 3-D");
   TORCH_CHECK(k.sizes() == v.sizes(), "attention: k and v shapes differ");
-  TORCH_CHECK(q.size(2) == k.size(2), "attention: head dims differ");
-  TORCH_CHECK(k.size(0) > 0 && q.size(0) % k.size(0) == 0,
-              "attention: query heads must be a multiple of kv heads");
-  TORCH_CHECK(q.device() == k.device() && q.device() == v.device(), "attention: device mismatch");
-  TORCH_CHECK(q.scalar_type() == k.scalar_type() && q.scalar_type() == v.scalar_type(),
-              "attention: dtype mismatch");
+  std::vector<std::int32_t> cq, ck;
   if (!segments.empty()) {
     TORCH_CHECK(!causal, "attention: segments are bidirectional");
     TORCH_CHECK(q.size(1) == k.size(1), "attention: segments need Lq == Lk");
     TORCH_CHECK(segments.front() == 0 && segments.back() == q.size(1),
                 "attention: segments must run from 0 to the sequence length");
+    cq.assign(segments.begin(), segments.end());
+    ck = cq;
+  } else {
+    cq = {0, static_cast<std::int32_t>(q.size(1))};
+    ck = {0, static_cast<std::int32_t>(k.size(1))};
   }
-  AttentionParams p{q, k, v, causal, scale, segments};
-  if (q.numel() == 0) return at::empty_like(q);
-#ifdef GLYPH_WITH_CUDA
-  if (q.is_cuda() && cuda::attention_supported(p)) return cuda::attention_kernel(p);
-#endif
-  return cpu::attention_kernel(p);
+  std::int64_t max_q = 0, max_k = 0;
+  for (std::size_t i = 0; i + 1 < cq.size(); ++i) {
+    max_q = std::max<std::int64_t>(max_q, cq[i + 1] - cq[i]);
+    max_k = std::max<std::int64_t>(max_k, ck[i + 1] - ck[i]);
+  }
+  auto offsets = [&](const std::vector<std::int32_t>& c) {
+    return at::tensor(c, at::TensorOptions().dtype(at::kInt)).to(q.device());
+  };
+  return attention_varlen(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), offsets(cq),
+                          offsets(ck), max_q, max_k, causal, scale)
+      .transpose(0, 1);
 }
 
 }  // namespace glyph::vlm::ops

@@ -1,38 +1,79 @@
-// Attention op: declared once here; ops/cpu/attention_kernel.cpp is the always-built
-// implementation (ATen's scaled_dot_product_attention, which also runs on CUDA tensors);
-// a hand-written CUDA kernel registers in attention.cpp's dispatch when GLYPH_WITH_CUDA is on.
+// Attention ops, declared once here and validated once at their entry (attention.cpp); each
+// dispatches to a backend: ops/cpu/attention_kernel.cpp is always built (ATen; runs on any
+// device), a CUDA kernel in ops/cuda/ takes the shapes it supports when built with
+// GLYPH_WITH_CUDA. Model code calls these and never tests the device.
+//
+// Two forms, after flash-attention's varlen and kvcache interfaces:
+//
+//   attention_varlen: packed sequences of any lengths in one call (the vision tower: every page's
+//     patches, bidirectional within a page; a text prefill).
+//       q [Tq, H, d], k/v [Tk, Hkv, d]; cu_seqlens_q/k int32 [B + 1] (0 first, cumulative) on q's
+//       device: sequence b's queries are rows [cu_q[b], cu_q[b+1]) of q, its keys rows
+//       [cu_k[b], cu_k[b+1]) of k and v. Returns [Tq, H, d].
+//
+//   attention_with_kvcache: new queries of B sequences against their caches (chunked prefill:
+//     Lq tokens per sequence; decode: Lq = 1), with static shapes whatever the lengths (a decode
+//     step can be captured in a CUDA graph).
+//       q [B, Lq, H, d]; k_cache/v_cache [B, capacity, Hkv, d] (THE KV-cache layout: per layer,
+//       one such pair); cache_seqlens int32 [B] on q's device: tokens cached per sequence;
+//       k_new/v_new [B, Lq, Hkv, d] (optional): written into the cache at cache_seqlens[b] first,
+//       in place (the caller then advances its lengths). Returns [B, Lq, H, d].
+//
+// Shared rules: GQA without copying K/V (query head h reads kv head h / (H / Hkv)); `scale`
+// multiplies q.k; causal: query i of a sequence with lq queries and lk visible keys sees keys
+// j <= i + (lk - lq) (queries are the last lq positions, bottom-right aligned); a query that sees
+// no key gets zeros. `out`, when given, receives the result (same shape and dtype as q).
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace glyph::vlm::ops {
 
-// Validated arguments handed to a kernel. q [heads, Lq, d]; k, v [kv_heads, Lk, d] with
-// heads % kv_heads == 0 (GQA: query head h reads kv head h / (heads / kv_heads)).
-// causal: query i (of Lq) sees keys j <= i + (Lk - Lq), i.e. queries are the last Lq positions.
-// segments: optional cumulative lengths (cu_seqlens); attention stays inside each segment
-// (bidirectional within; used by the vision tower, where each image is one segment).
-struct AttentionParams {
-  at::Tensor q, k, v;
-  bool causal = false;
-  double scale = 1.0;
-  std::vector<std::int64_t> segments;
-};
+at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
+                            std::int64_t max_seqlen_q, std::int64_t max_seqlen_k, bool causal,
+                            double scale, const std::optional<at::Tensor>& out = std::nullopt);
 
-// Returns [heads, Lq, d] in q's dtype.
+at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache,
+                                  const at::Tensor& v_cache, const at::Tensor& cache_seqlens,
+                                  const std::optional<at::Tensor>& k_new,
+                                  const std::optional<at::Tensor>& v_new, bool causal,
+                                  double scale,
+                                  const std::optional<at::Tensor>& out = std::nullopt);
+
+// One sequence in the heads-first layout (q [H, Lq, d], k/v [Hkv, Lk, d]), optionally split into
+// bidirectional segments (cumulative lengths on the host). The form before attention_varlen;
+// kept for its tests and for callers outside the model, it runs through attention_varlen.
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                      double scale, const std::vector<std::int64_t>& segments = {});
 
+// Validated arguments, as the backends receive them.
+struct VarlenArgs {
+  at::Tensor q, k, v, cu_seqlens_q, cu_seqlens_k, out;
+  std::int64_t max_seqlen_q = 0, max_seqlen_k = 0;
+  bool causal = false;
+  double scale = 1.0;
+};
+struct KvCacheArgs {
+  at::Tensor q, k_cache, v_cache, cache_seqlens, k_new, v_new, out;  // k_new/v_new may be undefined
+  bool causal = false;
+  double scale = 1.0;
+};
+
 namespace cpu {
-at::Tensor attention_kernel(const AttentionParams& p);
-}
+void attention_varlen_kernel(const VarlenArgs& a);
+void attention_with_kvcache_kernel(const KvCacheArgs& a);
+}  // namespace cpu
 #ifdef GLYPH_WITH_CUDA
 namespace cuda {
-bool attention_supported(const AttentionParams& p);
-at::Tensor attention_kernel(const AttentionParams& p);
+bool attention_varlen_supported(const VarlenArgs& a);
+void attention_varlen_kernel(const VarlenArgs& a);
+bool attention_with_kvcache_supported(const KvCacheArgs& a);
+void attention_with_kvcache_kernel(const KvCacheArgs& a);
 }  // namespace cuda
 #endif
 
