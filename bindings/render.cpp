@@ -262,6 +262,7 @@ is also an attribute (font-size -> font_size), checked as the config file would 
           "render_each",
           [](const Renderer& r, py::handle text, py::object callback) {
             Utf8 s(text, TextPolicy::kReplaceSurrogates);
+            if (callback.is_none()) throw py::type_error("render_each needs a callback");
             PyCallable fn(std::move(callback));
             RenderStats st;
             {

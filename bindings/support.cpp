@@ -134,6 +134,9 @@ void propagate(py::error_already_set& error) { throw; }
 
 PyCallable::PyCallable(py::object fn, ErrorPolicy on_error) : on_error_(on_error) {
   if (fn.is_none()) return;
+  if (!PyCallable_Check(fn.ptr()))
+    throw py::type_error("expected a callable, got " +
+                         py::str(py::type::handle_of(fn).attr("__name__")).cast<std::string>());
   fn_ = std::shared_ptr<py::object>(new py::object(std::move(fn)), [](py::object* p) {
     py::gil_scoped_acquire gil;
     delete p;

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "glyph/common/error.h"
 #include "glyph/tokenizer/codec.h"
 
 namespace glyph::py_support {
@@ -73,7 +74,8 @@ using ErrorPolicy = void (*)(py::error_already_set& error);
 class PyCallable {
  public:
   PyCallable() = default;
-  // Needs the GIL. A None `fn` gives an empty PyCallable.
+  // Needs the GIL. A None `fn` gives an empty PyCallable; anything else not callable is a
+  // TypeError.
   explicit PyCallable(py::object fn, ErrorPolicy on_error = propagate);
   explicit operator bool() const { return static_cast<bool>(fn_); }
 
@@ -82,6 +84,7 @@ class PyCallable {
   // made without it).
   template <class Convert, class... Args>
   auto invoke(Convert&& convert, Args&&... args) const {
+    if (!fn_) throw InputError("a callback was called but none was given");
     py::gil_scoped_acquire gil;
     try {
       py::object result = (*fn_)(std::forward<Args>(args)...);
