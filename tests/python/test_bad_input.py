@@ -150,3 +150,26 @@ def test_ten_megabytes_stream_in_bounded_memory(renderer):
 def test_unique_id_cannot_leave_the_output_folder(renderer, tmp_path, uid):
     with pytest.raises(glyph.InputError, match="unique_id"):
         renderer.render_to_dir("hi", str(tmp_path), uid)
+
+
+def test_a_lone_surrogate_is_one_replacement_character(renderer):
+    # One U+FFFD per surrogate, so character spans stay Python string indices.
+    text = "ab\ud800cd " * 3 + "end"
+    res = renderer.render(text)
+    assert res.stats.invalid_utf8 == 3
+    assert res.pages[-1].char_end == len(text)
+    assert renderer.layout(text)[0].lines[0].text.count("\ufffd") == 3
+
+
+def test_an_exception_in_render_each_reaches_the_caller(renderer):
+    seen = []
+
+    def stop(page):
+        seen.append(page.index)
+        raise KeyError("stop here")
+
+    with pytest.raises(KeyError, match="stop here"):
+        renderer.render_each(glyph.sample_text() * 20, stop)
+    assert seen == [0]  # rendering stopped at the first page
+    with pytest.raises(TypeError):
+        renderer.render_each("x", None)
