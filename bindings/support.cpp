@@ -21,7 +21,7 @@ struct ErrorClass {
   PyObject* builtin;  // a second base, or nullptr
   const char* doc;
 };
-enum ErrorIndex { kBase, kConfig, kFont, kIo, kInput, kTokenizer, kModelLoad, kSearch, kNotImpl, kCount };
+enum ErrorIndex { kBase, kConfig, kFont, kIo, kInput, kTokenizer, kModelLoad, kSearch, kNotImpl, kOom, kCount };
 const ErrorClass kErrors[kCount] = {
     {"GlyphError", nullptr, "Base of every error glyphcpp raises."},
     {"ConfigError", nullptr, "A render config key holds a bad value, or a config file is unusable."},
@@ -33,6 +33,8 @@ const ErrorClass kErrors[kCount] = {
     {"SearchError", nullptr, "A search space, option or evaluation is unusable."},
     {"NotImplementedError", PyExc_NotImplementedError,
      "A feature glyphcpp does not implement (yet); never a silent wrong answer."},
+    {"OutOfMemoryError", PyExc_MemoryError,
+     "Host or device memory ran out; the message says what to reduce."},
 };
 PyObject* g_types[kCount] = {};
 
@@ -59,6 +61,8 @@ void translate(std::exception_ptr p) {
     set_error(kSearch, e);
   } catch (const NotImplementedError& e) {
     set_error(kNotImpl, e);
+  } catch (const OutOfMemoryError& e) {
+    set_error(kOom, e);
   } catch (const Error& e) {
     set_error(kBase, e);
   }

@@ -52,6 +52,12 @@ class SearchError : public Error {
   using Error::Error;
 };
 
+// Memory ran out (host or device); the message says what to reduce.
+class OutOfMemoryError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A feature that glyphcpp does not implement (yet); never a silent wrong answer.
 class NotImplementedError : public Error {
  public:
