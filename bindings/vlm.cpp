@@ -21,11 +21,41 @@ using namespace glyph::py_support;
 
 namespace {
 
+std::optional<at::ScalarType> parse_dtype_or_auto(const std::string& s);
+
 at::ScalarType parse_dtype(const std::string& s) {
   if (s == "float32" || s == "float" || s == "fp32") return at::kFloat;
   if (s == "bfloat16" || s == "bf16") return at::kBFloat16;
   if (s == "float16" || s == "half" || s == "fp16") return at::kHalf;
   throw glyph::InputError("dtype must be float32, bfloat16 or float16, got '" + s + "'");
+}
+
+std::optional<at::ScalarType> parse_dtype_or_auto(const std::string& s) {
+  if (s.empty() || s == "auto") return std::nullopt;
+  return parse_dtype(s);
+}
+
+RuntimeOptions runtime_options(std::int64_t prefill_chunk, int vision_batch_pages,
+                               std::int64_t feature_cache_bytes) {
+  RuntimeOptions r;
+  r.prefill_chunk = prefill_chunk;
+  r.vision_batch_pages = vision_batch_pages;
+  r.feature_cache_bytes = feature_cache_bytes;
+  if (r.prefill_chunk <= 0) throw glyph::InputError("prefill_chunk must be > 0");
+  if (r.vision_batch_pages <= 0) throw glyph::InputError("vision_batch_pages must be > 0");
+  if (r.feature_cache_bytes < 0) throw glyph::InputError("feature_cache_bytes must be >= 0");
+  return r;
+}
+
+py::dict options_dict(const GenerateOptions& o) {
+  py::dict d;
+  d["do_sample"] = o.do_sample;
+  d["temperature"] = o.temperature;
+  d["top_p"] = o.top_p;
+  d["top_k"] = o.top_k;
+  d["repetition_penalty"] = o.repetition_penalty;
+  d["stop_ids"] = o.stop_ids;
+  return d;
 }
 
 std::vector<ImageView> views_of(const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& a) {
@@ -48,6 +78,7 @@ py::dict config_dict(const Glm4vConfig& c) {
   t["num_attention_heads"] = c.text.num_attention_heads;
   t["num_key_value_heads"] = c.text.num_key_value_heads;
   t["head_dim"] = c.text.head_dim;
+  t["max_position_embeddings"] = c.text.max_position_embeddings;
   t["rope_theta"] = c.text.rope_theta;
   t["partial_rotary_factor"] = c.text.partial_rotary_factor;
   t["mrope_section"] = c.text.mrope_section;
@@ -64,6 +95,7 @@ py::dict config_dict(const Glm4vConfig& c) {
   d["image_start_token_id"] = c.image_start_token_id;
   d["image_end_token_id"] = c.image_end_token_id;
   d["eos_token_ids"] = c.eos_token_ids;
+  d["torch_dtype"] = c.torch_dtype;
   return d;
 }
 
@@ -191,23 +223,96 @@ PYBIND11_MODULE(_vlm, m) {
   m.def("op_patch_embed", &glyph::vlm::ops::patch_embed, py::arg("patches"), py::arg("weight"),
         py::arg("bias"));
 
+  m.attr("GLYPH_PRESET") = options_dict(GenerateOptions::glyph_preset());
+  m.def(
+      "parse_config", [](const std::string& json_text) { return config_dict(parse_config(json_text)); },
+      py::arg("json_text"), "config.json text -> the config as glyphcpp reads it (dict)");
+
   py::class_<KvCache>(m, "KvCache")
       .def(py::init<>())
-      .def_readonly("length", &KvCache::length)
-      .def_readonly("rope_delta", &KvCache::rope_delta)
+      .def_property_readonly("length", [](const KvCache& c) { return c.length(); })
+      .def_property_readonly("rope_delta", [](const KvCache& c) { return c.rope_delta(); })
+      .def_property_readonly("capacity", &KvCache::capacity,
+                             "tokens each sequence has room for")
+      .def_property_readonly("batch", &KvCache::batch)
+      .def_readonly("reallocations", &KvCache::reallocations,
+                    "times the buffers grew after their first allocation")
       .def("clear", &KvCache::clear);
 
   py::class_<Glm4v>(m, "Glm4v")
       .def_static(
           "from_pretrained",
-          [](const std::string& path, const std::string& device, const std::string& dtype) {
+          [](const std::string& path, const std::string& device, const std::string& dtype,
+             std::int64_t prefill_chunk, int vision_batch_pages, std::int64_t feature_cache_bytes,
+             std::int64_t staging_bytes) {
             LoadOptions o;
             o.device = at::Device(device);
-            o.dtype = parse_dtype(dtype);
+            o.dtype = parse_dtype_or_auto(dtype);
+            o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes);
+            o.staging_bytes = staging_bytes;
             py::gil_scoped_release release;
             return Glm4v::from_pretrained(path, o);
           },
-          py::arg("path"), py::arg("device") = "cpu", py::arg("dtype") = "float32")
+          py::arg("path"), py::arg("device") = "cpu", py::arg("dtype") = "auto",
+          py::arg("prefill_chunk") = 4096, py::arg("vision_batch_pages") = 8,
+          py::arg("feature_cache_bytes") = std::int64_t{256} << 20,
+          py::arg("staging_bytes") = std::int64_t{64} << 20)
+      .def_static(
+          "random",
+          [](const std::string& config_json, const std::string& device, const std::string& dtype,
+             std::uint64_t seed, std::int64_t prefill_chunk, int vision_batch_pages,
+             std::int64_t feature_cache_bytes) {
+            LoadOptions o;
+            o.device = at::Device(device);
+            o.dtype = parse_dtype_or_auto(dtype);
+            o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes);
+            Glm4vConfig cfg = parse_config(config_json, "config");
+            py::gil_scoped_release release;
+            return Glm4v::random(cfg, o, seed);
+          },
+          py::arg("config_json"), py::arg("device") = "cpu", py::arg("dtype") = "auto",
+          py::arg("seed") = 0, py::arg("prefill_chunk") = 4096, py::arg("vision_batch_pages") = 8,
+          py::arg("feature_cache_bytes") = std::int64_t{256} << 20)
+      .def_property_readonly("load_info",
+                             [](const Glm4v& m) {
+                               const LoadInfo& i = m.load_info();
+                               py::dict d;
+                               d["skipped_tensors"] = i.skipped_tensors;
+                               d["seconds"] = i.seconds;
+                               d["bytes"] = i.bytes;
+                               d["gb_per_second"] = i.gb_per_second();
+                               return d;
+                             })
+      .def_property_readonly("generation_defaults",
+                             [](const Glm4v& m) { return options_dict(m.generation_defaults()); })
+      .def_property_readonly("runtime_options",
+                             [](const Glm4v& m) {
+                               const RuntimeOptions& r = m.runtime_options();
+                               py::dict d;
+                               d["prefill_chunk"] = r.prefill_chunk;
+                               d["vision_batch_pages"] = r.vision_batch_pages;
+                               d["feature_cache_bytes"] = r.feature_cache_bytes;
+                               return d;
+                             })
+      .def(
+          "set_runtime_options",
+          [](Glm4v& m, std::int64_t prefill_chunk, int vision_batch_pages,
+             std::int64_t feature_cache_bytes) {
+            m.set_runtime_options(
+                runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes));
+          },
+          py::arg("prefill_chunk"), py::arg("vision_batch_pages"), py::arg("feature_cache_bytes"))
+      .def_property_readonly("feature_cache_stats",
+                             [](const Glm4v& m) {
+                               auto s = m.feature_cache_stats();
+                               py::dict d;
+                               d["bytes"] = s[0];
+                               d["entries"] = s[1];
+                               d["hits"] = s[2];
+                               d["misses"] = s[3];
+                               return d;
+                             })
+      .def("clear_feature_cache", &Glm4v::clear_feature_cache)
       .def_property_readonly("config", [](const Glm4v& m) { return config_dict(m.config()); })
       .def_property_readonly("device", [](const Glm4v& m) { return m.device().str(); })
       .def_property_readonly("dtype", [](const Glm4v& m) {
@@ -243,13 +348,14 @@ PYBIND11_MODULE(_vlm, m) {
       .def(
           "forward",
           [](const Glm4v& m, const std::vector<std::int64_t>& ids,
-             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
+             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
+             const std::vector<std::int64_t>& positions) {
             ImageBatch b = batch_of(pv, grid);
             py::gil_scoped_release release;
-            return m.forward(ids, pv ? &b : nullptr);
+            return m.forward(ids, pv ? &b : nullptr, positions);
           },
           py::arg("input_ids"), py::arg("pixel_values") = py::none(),
-          py::arg("grid_thw") = py::none())
+          py::arg("grid_thw") = py::none(), py::arg("positions") = std::vector<std::int64_t>{})
       .def(
           "prefill",
           [](const Glm4v& m, const std::vector<std::int64_t>& ids, KvCache& cache,
@@ -285,7 +391,34 @@ PYBIND11_MODULE(_vlm, m) {
           py::arg("grid_thw") = py::none(), py::arg("max_new_tokens") = 128,
           py::arg("do_sample") = false, py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
           py::arg("top_k") = 0, py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
-          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none());
+          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none())
+      .def(
+          "generate_batch",
+          [](const Glm4v& m, const std::vector<std::vector<std::int64_t>>& ids,
+             const std::vector<std::optional<at::Tensor>>& pvs,
+             const std::vector<std::optional<at::Tensor>>& grids, int max_new_tokens,
+             bool do_sample, double temperature, double top_p, int top_k,
+             double repetition_penalty, std::uint64_t seed,
+             const std::vector<std::int64_t>& stop_ids) {
+            if (pvs.size() != ids.size() || grids.size() != ids.size())
+              throw glyph::InputError("generate_batch: one (pixel_values, grid_thw) per prompt");
+            std::vector<ImageBatch> batches(ids.size());
+            std::vector<BatchPrompt> prompts(ids.size());
+            for (std::size_t i = 0; i < ids.size(); ++i) {
+              batches[i] = batch_of(pvs[i], grids[i]);
+              prompts[i] = {ids[i], pvs[i] ? &batches[i] : nullptr};
+            }
+            GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p,
+                                                 top_k, repetition_penalty, seed, stop_ids,
+                                                 py::none());
+            py::gil_scoped_release release;
+            return m.generate_batch(prompts, o);
+          },
+          py::arg("input_ids"), py::arg("pixel_values"), py::arg("grid_thw"),
+          py::arg("max_new_tokens") = 128, py::arg("do_sample") = false,
+          py::arg("temperature") = 1.0, py::arg("top_p") = 1.0, py::arg("top_k") = 0,
+          py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
+          py::arg("stop_ids") = std::vector<std::int64_t>{});
 
   // The render-and-ask pipeline (glyph::vlm::ask). `tokenizer` is a glyph.Tokenizer or any
   // tokenizer glyph._tokenizers adapts; renderer and model are the shared pybind11 types.

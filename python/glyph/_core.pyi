@@ -28,6 +28,9 @@ class ModelLoadError(GlyphError):
 class NotImplementedError(GlyphError, builtins.NotImplementedError):
     """A feature glyphcpp does not implement (yet); never a silent wrong answer."""
 
+class OutOfMemoryError(GlyphError, MemoryError):
+    """Host or device memory ran out; the message says what to reduce."""
+
 class SearchError(GlyphError):
     """A search space, option or evaluation is unusable."""
 
@@ -985,6 +988,16 @@ class GenerateOutput:
     def decode_seconds(self) -> float:
         ...
     @property
+    def kv_capacity(self) -> int:
+        """
+        tokens the KV cache was sized for (prompt + max_new_tokens)
+        """
+    @property
+    def kv_reallocations(self) -> int:
+        """
+        times the cache grew after that (0: sized once)
+        """
+    @property
     def prefill_seconds(self) -> float:
         ...
     @property
@@ -1028,6 +1041,11 @@ class Answer:
         text tokens per visual token (the paper's rho)
         """
     @property
+    def content(self) -> str:
+        """
+        the answer: text without the reasoning and the <answer> tags, trimmed
+        """
+    @property
     def decode_seconds(self) -> float:
         ...
     @property
@@ -1042,6 +1060,11 @@ class Answer:
         the whole multimodal prompt
         """
     @property
+    def reasoning(self) -> str:
+        """
+        the <think> part of text, trimmed ('' when the model did not think aloud)
+        """
+    @property
     def render_seconds(self) -> float:
         ...
     @property
@@ -1050,7 +1073,7 @@ class Answer:
     @property
     def text(self) -> str:
         """
-        the answer (the stop token left out)
+        what the model wrote (the stop token left out)
         """
     @property
     def text_tokens(self) -> int:
@@ -1067,6 +1090,45 @@ class Answer:
         """
         what it costs as rendered pages
         """
+class ReasoningSplit:
+    """
+    What split_reasoning returns.
+    """
+    def __repr__(self) -> str:
+        ...
+    def to_dict(self) -> dict:
+        """
+        The fields as a dict.
+        """
+    @property
+    def content(self) -> str:
+        ...
+    @property
+    def has_reasoning(self) -> bool:
+        """
+        the text opened a <think> block
+        """
+    @property
+    def reasoning(self) -> str:
+        ...
+    @property
+    def reasoning_done(self) -> bool:
+        """
+        and closed it
+        """
+class ReasoningParser:
+    """
+    split_reasoning for streamed text: feed(piece) -> (reasoning, content) new text; tags may be cut anywhere; finish() flushes.
+    """
+    def __init__(self) -> None:
+        ...
+    def feed(self, piece: str) -> tuple[str, str]:
+        ...
+    def finish(self) -> tuple[str, str]:
+        ...
+    @property
+    def in_reasoning(self) -> bool:
+        ...
 def advisor_prompt(space: SearchSpace, options: SearchOptions, evaluated: collections.abc.Sequence[Individual], population: collections.abc.Sequence[Individual], generation: typing.SupportsInt | typing.SupportsIndex) -> str:
     ...
 def approx_text_tokens(text: str) -> int:
@@ -1100,6 +1162,10 @@ def parse_advisor_reply(reply: str, space: SearchSpace, fallback: collections.ab
 def smart_resize(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, int]:
     """
     GLM-4.1V smart_resize -> (height, width)
+    """
+def split_reasoning(text: str) -> ReasoningSplit:
+    """
+    Split GLM-4.1V output into reasoning and answer: reasoning only when the text starts (after whitespace) with <think>, up to </think> or the end; the rest is the answer with <answer>/</answer> removed. Both trimmed.
     """
 def visual_tokens(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> int:
     """

@@ -15,20 +15,40 @@ class KvCache:
     def clear(self) -> None:
         ...
     @property
+    def batch(self) -> int:
+        ...
+    @property
+    def capacity(self) -> int:
+        """
+        tokens each sequence has room for
+        """
+    @property
     def length(self) -> int:
         ...
+    @property
+    def reallocations(self) -> int:
+        """
+        times the buffers grew after their first allocation
+        """
     @property
     def rope_delta(self) -> int:
         ...
 class Glm4v:
     @staticmethod
-    def from_pretrained(path: str, device: str = 'cpu', dtype: str = 'float32') -> Glm4v:
+    def from_pretrained(path: str, device: str = 'cpu', dtype: str = 'auto', prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, staging_bytes: typing.SupportsInt | typing.SupportsIndex = 67108864) -> Glm4v:
+        ...
+    @staticmethod
+    def random(config_json: str, device: str = 'cpu', dtype: str = 'auto', seed: typing.SupportsInt | typing.SupportsIndex = 0, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456) -> Glm4v:
+        ...
+    def clear_feature_cache(self) -> None:
         ...
     def decode_step(self, token: typing.SupportsInt | typing.SupportsIndex, cache: KvCache) -> torch.Tensor:
         ...
-    def forward(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None, positions: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> torch.Tensor:
         ...
     def generate(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None, max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], stream: typing.Any = None) -> glyph._core.GenerateOutput:
+        ...
+    def generate_batch(self, input_ids: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], pixel_values: collections.abc.Sequence[torch.Tensor | None], grid_thw: collections.abc.Sequence[torch.Tensor | None], max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> list[glyph._core.GenerateOutput]:
         ...
     def image_features(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
         ...
@@ -38,6 +58,8 @@ class Glm4v:
         ...
     def rope_index(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], grid_thw: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
         ...
+    def set_runtime_options(self, prefill_chunk: typing.SupportsInt | typing.SupportsIndex, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+        ...
     @property
     def config(self) -> dict:
         ...
@@ -46,6 +68,18 @@ class Glm4v:
         ...
     @property
     def dtype(self) -> str:
+        ...
+    @property
+    def feature_cache_stats(self) -> dict:
+        ...
+    @property
+    def generation_defaults(self) -> dict:
+        ...
+    @property
+    def load_info(self) -> dict:
+        ...
+    @property
+    def runtime_options(self) -> dict:
         ...
 def ask(renderer: glyph._core._Renderer, model: Glm4v, tokenizer: typing.Any, text: typing.Any, question: str, max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], stream: typing.Any = None, prompt_template: str = '[gMASK]<sop><|user|>\n{images}{question}<|assistant|>\n') -> glyph._core.Answer:
     ...
@@ -65,9 +99,14 @@ def op_attention_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_se
     """
 def op_patch_embed(patches: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     ...
+def parse_config(json_text: str) -> dict:
+    """
+    config.json text -> the config as glyphcpp reads it (dict)
+    """
 def process_images(images: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]], min_pixels: typing.SupportsInt | typing.SupportsIndex = 12544, max_pixels: typing.SupportsInt | typing.SupportsIndex = 9633792, patch_size: typing.SupportsInt | typing.SupportsIndex = 14, merge_size: typing.SupportsInt | typing.SupportsIndex = 2, temporal_patch_size: typing.SupportsInt | typing.SupportsIndex = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """
     GLM-4.1V image processor: list of (H, W, 3) uint8 arrays -> (pixel_values, grid_thw)
     """
 def prompt_ids(model: Glm4v, tokenizer: typing.Any, tokens_per_image: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], question: str, prompt_template: str = '[gMASK]<sop><|user|>\n{images}{question}<|assistant|>\n') -> list[int]:
     ...
+GLYPH_PRESET: dict = {'do_sample': False, 'temperature': 1.0, 'top_p': 1.0, 'top_k': 0, 'repetition_penalty': 1.1, 'stop_ids': [151329, 151348, 151336]}

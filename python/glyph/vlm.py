@@ -14,7 +14,9 @@ Needs torch (the compiled half, glyph._vlm, links libtorch); `import glyph` alon
 """
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 
 try:
@@ -39,8 +41,14 @@ from ._core import GLM4V_PROMPT_TEMPLATE, Answer, GenerateOutput, InputError
 from ._deprecation import warn as _warn
 from ._tokenizers import as_codec as _as_codec
 
-__all__ = ["Answer", "Glm4v", "GenerateOutput", "ask", "process_images", "checkpoint_tensors",
-           "to_rgb_arrays"]
+__all__ = ["Answer", "GLYPH_PRESET", "Glm4v", "GenerateOutput", "ask", "process_images",
+           "checkpoint_tensors", "parse_config", "to_rgb_arrays"]
+
+#: Glyph's recommended request settings (greedy, repetition penalty 1.1, its three stop ids), as
+#: keywords for Glm4v.generate / generate_batch / ask: ``model.generate(ids, **GLYPH_PRESET)``.
+GLYPH_PRESET: dict = dict(_vlm.GLYPH_PRESET)
+
+_SAMPLING_KEYS = ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "stop_ids")
 
 ImageLike = Any  # glyph.Page, numpy (H, W, 3) uint8, PIL.Image, or a file path
 
@@ -90,10 +98,42 @@ class Glm4v:
 
     @classmethod
     def from_pretrained(cls, path: Union[str, os.PathLike], device: str = "cpu",
-                        dtype: Union[str, "torch.dtype"] = "float32") -> "Glm4v":
-        if not isinstance(dtype, str):
-            dtype = str(dtype).replace("torch.", "")
-        return cls(_vlm.Glm4v.from_pretrained(str(path), str(device), dtype))
+                        dtype: Union[None, str, "torch.dtype"] = None, *,
+                        prefill_chunk: int = 4096, vision_batch_pages: int = 8,
+                        feature_cache_bytes: int = 256 << 20,
+                        staging_bytes: int = 64 << 20) -> "Glm4v":
+        """Loads a GLM-4.1V checkpoint folder (config.json, safetensors single or sharded,
+        preprocessor_config.json, generation_config.json).
+
+        dtype: None (the checkpoint's ``torch_dtype``), "float32", "bfloat16" or "float16".
+        prefill_chunk: tokens per decoder pass when prefilling (bounds activations at long
+        prompts). vision_batch_pages: pages per vision-tower pass. feature_cache_bytes: vision
+        features kept by page content (0 turns the cache off). staging_bytes: the pinned buffer
+        weights travel through to a GPU. Tensors the model does not use are skipped with one
+        warning (see ``load_info``)."""
+        impl = _vlm.Glm4v.from_pretrained(str(path), str(device), _dtype_name(dtype),
+                                          int(prefill_chunk), int(vision_batch_pages),
+                                          int(feature_cache_bytes), int(staging_bytes))
+        skipped = impl.load_info["skipped_tensors"]
+        if skipped:
+            shown = ", ".join(skipped[:10]) + (f" ... ({len(skipped)} in all)" if len(skipped) > 10 else "")
+            warnings.warn(f"{path}: skipped {len(skipped)} tensor(s) GLM-4.1V does not use: {shown}",
+                          RuntimeWarning, stacklevel=2)
+        return cls(impl)
+
+    @classmethod
+    def random(cls, config: Any = None, device: str = "cpu",
+               dtype: Union[None, str, "torch.dtype"] = None, seed: int = 0, *,
+               prefill_chunk: int = 4096, vision_batch_pages: int = 8,
+               feature_cache_bytes: int = 256 << 20) -> "Glm4v":
+        """A model with random weights made directly on `device` (normal(0, 0.02) matrices, unit
+        norms, zero biases), for benchmarks without a download.
+
+        config: None (GLM-4.1V-9B's shapes, bfloat16), a dict or JSON string as in config.json, a
+        path to a config.json or checkpoint folder, or a transformers ``Glm4vConfig``."""
+        return cls(_vlm.Glm4v.random(_config_json(config), str(device), _dtype_name(dtype),
+                                     int(seed), int(prefill_chunk), int(vision_batch_pages),
+                                     int(feature_cache_bytes)))
 
     @property
     def config(self) -> dict:
@@ -106,6 +146,40 @@ class Glm4v:
     @property
     def dtype(self) -> str:
         return self._m.dtype
+
+    @property
+    def load_info(self) -> dict:
+        """{skipped_tensors, seconds, bytes, gb_per_second} of from_pretrained."""
+        return self._m.load_info
+
+    @property
+    def generation_defaults(self) -> dict:
+        """Sampling defaults and stop ids from generation_config.json (greedy without one)."""
+        return self._m.generation_defaults
+
+    @property
+    def runtime_options(self) -> dict:
+        """{prefill_chunk, vision_batch_pages, feature_cache_bytes}."""
+        return self._m.runtime_options
+
+    def set_runtime_options(self, **options) -> None:
+        """Change prefill_chunk, vision_batch_pages or feature_cache_bytes of a loaded model."""
+        cur = dict(self._m.runtime_options)
+        unknown = set(options) - set(cur)
+        if unknown:
+            raise InputError(f"unknown runtime option(s): {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(cur)})")
+        cur.update(options)
+        self._m.set_runtime_options(int(cur["prefill_chunk"]), int(cur["vision_batch_pages"]),
+                                    int(cur["feature_cache_bytes"]))
+
+    @property
+    def feature_cache_stats(self) -> dict:
+        """{bytes, entries, hits, misses} of the vision-feature cache."""
+        return self._m.feature_cache_stats
+
+    def clear_feature_cache(self) -> None:
+        self._m.clear_feature_cache()
 
     def process_images(self, images):
         """Images -> (pixel_values, grid_thw) with this checkpoint's preprocessor settings."""
@@ -123,10 +197,14 @@ class Glm4v:
                 pixel_values, grid_thw = self.process_images(arrays)
         return pixel_values, grid_thw
 
-    def forward(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None):
-        """Logits [len(input_ids), vocab] (float32) for a full prompt."""
+    def forward(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None,
+                positions: Optional[Sequence[int]] = None):
+        """Logits (float32) for a full prompt: [len(input_ids), vocab], or [len(positions), vocab]
+        for the rows in `positions` only (at long prompts every row's logits are large: vocab x 4
+        bytes a token)."""
         pv, g = self._inputs(images, pixel_values, grid_thw)
-        return self._m.forward(list(map(int, input_ids)), pv, g)
+        return self._m.forward(list(map(int, input_ids)), pv, g,
+                               [int(p) for p in (positions or [])])
 
     def new_cache(self):
         """An empty KV cache for prefill / decode_step (one conversation)."""
@@ -164,19 +242,59 @@ class Glm4v:
         generate (keywords as generate()). See glyph.vlm.ask."""
         return ask(renderer, self, tokenizer, text, question, **generate_kw)
 
-    def generate(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None, *,
-                 max_new_tokens: int = 128, do_sample: bool = False, temperature: float = 1.0,
-                 top_p: float = 1.0, top_k: int = 0, repetition_penalty: float = 1.0, seed: int = 0,
-                 stop_ids: Optional[Sequence[int]] = None,
-                 stream: Optional[Callable[[int], Optional[bool]]] = None) -> GenerateOutput:
-        """Greedy (default) or sampled generation with a KV cache.
+    def _sampling(self, given: dict) -> dict:
+        """The sampling keywords: what the caller gave, the rest from generation_config.json."""
+        out = dict(self._m.generation_defaults)
+        out.update({k: v for k, v in given.items() if v is not None})
+        return out
 
+    def generate(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None, *,
+                 max_new_tokens: int = 128, do_sample: Optional[bool] = None,
+                 temperature: Optional[float] = None, top_p: Optional[float] = None,
+                 top_k: Optional[int] = None, repetition_penalty: Optional[float] = None,
+                 seed: int = 0, stop_ids: Optional[Sequence[int]] = None,
+                 stream: Optional[Callable[[int], Optional[bool]]] = None) -> GenerateOutput:
+        """Generation with a KV cache sized once for the prompt and max_new_tokens.
+
+        Sampling keywords left as None come from the checkpoint's generation_config.json (greedy
+        without one); ``**glyph.vlm.GLYPH_PRESET`` gives Glyph's recommended settings.
         stream(token) is called for each new token; returning False stops generation."""
         pv, g = self._inputs(images, pixel_values, grid_thw)
+        o = self._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
+                                top_k=top_k, repetition_penalty=repetition_penalty,
+                                stop_ids=stop_ids))
         return self._m.generate(list(map(int, input_ids)), pv, g, int(max_new_tokens),
-                                bool(do_sample), float(temperature), float(top_p), int(top_k),
-                                float(repetition_penalty), int(seed),
-                                [int(s) for s in (stop_ids or [])], stream)
+                                bool(o["do_sample"]), float(o["temperature"]), float(o["top_p"]),
+                                int(o["top_k"]), float(o["repetition_penalty"]), int(seed),
+                                [int(s) for s in o["stop_ids"]], stream)
+
+    def generate_batch(self, prompts: Sequence[Any], *, max_new_tokens: int = 128,
+                       do_sample: Optional[bool] = None, temperature: Optional[float] = None,
+                       top_p: Optional[float] = None, top_k: Optional[int] = None,
+                       repetition_penalty: Optional[float] = None, seed: int = 0,
+                       stop_ids: Optional[Sequence[int]] = None) -> List[GenerateOutput]:
+        """Several prompts decoded together, each stopping on its own; greedy tokens equal
+        generate() on each alone. `prompts`: input_ids lists, or (input_ids, images) pairs (images
+        as generate() takes them, or None). Sampling keywords as generate()."""
+        ids, pvs, grids = [], [], []
+        for i, p in enumerate(prompts):
+            if isinstance(p, tuple):
+                if len(p) != 2:
+                    raise InputError(f"prompt {i}: give input_ids or (input_ids, images)")
+                p_ids, images = p
+            else:
+                p_ids, images = p, None
+            pv, g = self._inputs(images, None, None)
+            ids.append(list(map(int, p_ids)))
+            pvs.append(pv)
+            grids.append(g)
+        o = self._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
+                                top_k=top_k, repetition_penalty=repetition_penalty,
+                                stop_ids=stop_ids))
+        return self._m.generate_batch(ids, pvs, grids, int(max_new_tokens), bool(o["do_sample"]),
+                                      float(o["temperature"]), float(o["top_p"]), int(o["top_k"]),
+                                      float(o["repetition_penalty"]), int(seed),
+                                      [int(s) for s in o["stop_ids"]])
 
     def __repr__(self) -> str:
         t = self.config["text_config"]
@@ -185,8 +303,9 @@ class Glm4v:
 
 
 def ask(renderer, model: Glm4v, tokenizer, text: str, question: str, *,
-        max_new_tokens: int = 128, do_sample: bool = False, temperature: float = 1.0,
-        top_p: float = 1.0, top_k: int = 0, repetition_penalty: float = 1.0, seed: int = 0,
+        max_new_tokens: int = 128, do_sample: Optional[bool] = None,
+        temperature: Optional[float] = None, top_p: Optional[float] = None,
+        top_k: Optional[int] = None, repetition_penalty: Optional[float] = None, seed: int = 0,
         stop_ids: Optional[Sequence[int]] = None,
         stream: Optional[Callable[[int], Optional[bool]]] = None,
         prompt_template: str = GLM4V_PROMPT_TEMPLATE) -> Answer:
@@ -194,13 +313,54 @@ def ask(renderer, model: Glm4v, tokenizer, text: str, question: str, *,
     glyph.Renderer), prompt `model` with them and `question`, generate, decode.
 
     `tokenizer` is a glyph.Tokenizer or any tokenizer glyph.load_tokenizer takes; text tokens
-    (for the compression ratio) are counted with it. stop_ids default to the checkpoint's eos ids;
-    stream(token) is called for each new token, returning False stops."""
+    (for the compression ratio) are counted with it. Sampling keywords left as None come from
+    the checkpoint's generation_config.json (stop ids: its eos ids); stream(token) is called for
+    each new token, returning False stops. The Answer holds the raw text and, split by
+    glyph.split_reasoning, its ``reasoning`` and ``content``."""
     impl = getattr(renderer, "_impl", renderer)
+    o = model._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
+                             top_k=top_k, repetition_penalty=repetition_penalty,
+                             stop_ids=stop_ids))
     return _vlm.ask(impl, model._m, tokenizer, text, question, int(max_new_tokens),
-                    bool(do_sample), float(temperature), float(top_p), int(top_k),
-                    float(repetition_penalty), int(seed), [int(s) for s in (stop_ids or [])],
-                    stream, prompt_template)
+                    bool(o["do_sample"]), float(o["temperature"]), float(o["top_p"]),
+                    int(o["top_k"]), float(o["repetition_penalty"]), int(seed),
+                    [int(s) for s in o["stop_ids"]], stream, prompt_template)
+
+
+def parse_config(config: Any = None) -> dict:
+    """The GLM-4.1V config as glyphcpp reads it (what Glm4v.random builds), from the same inputs
+    as Glm4v.random: None gives GLM-4.1V-9B's shapes."""
+    return _vlm.parse_config(_config_json(config))
+
+
+def _dtype_name(dtype) -> str:
+    if dtype is None:
+        return "auto"
+    if not isinstance(dtype, str):
+        dtype = str(dtype).replace("torch.", "")
+    return dtype
+
+
+def _config_json(config) -> str:
+    """A config.json text from None (GLM-4.1V-9B), a dict, JSON text, a path or a transformers
+    config."""
+    if config is None:
+        return json.dumps({"model_type": "glm4v", "text_config": {}, "vision_config": {}})
+    if hasattr(config, "to_dict"):
+        config = config.to_dict()
+    if isinstance(config, dict):
+        return json.dumps(config, default=str)
+    if isinstance(config, os.PathLike) or (isinstance(config, str)
+                                          and not config.lstrip().startswith("{")):
+        p = os.fspath(config)
+        if os.path.isdir(p):
+            p = os.path.join(p, "config.json")
+        with open(p, encoding="utf-8") as f:
+            return f.read()
+    if isinstance(config, str):
+        return config
+    raise TypeError(f"config must be a dict, JSON text, a path or a transformers config, "
+                    f"not {type(config).__name__}")
 
 
 def _encode(tokenizer, text: str) -> List[int]:

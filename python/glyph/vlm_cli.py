@@ -19,9 +19,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="render config JSON (default: Glyph's)")
     p.add_argument("--tokenizer", default=None, help="folder with tokenizer.json (default: --model)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="bfloat16", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                   help="weights' dtype (default: the checkpoint's torch_dtype)")
+    p.add_argument("--preset", choices=["glyph"], default=None,
+                   help="glyph: Glyph's request settings (greedy, repetition penalty 1.1, its "
+                        "stop ids); default: the checkpoint's generation_config.json")
+    p.add_argument("--raw", action="store_true",
+                   help="print what the model wrote, <think> reasoning included (default: the "
+                        "answer only; the reasoning goes to stderr with --stats)")
     p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=None, help="sample (default: greedy)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="sample at this temperature (default: the checkpoint's or greedy)")
     p.add_argument("--top-p", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stats", action="store_true", help="print statistics as JSON to stderr")
@@ -34,14 +42,15 @@ def run(args) -> int:
     from glyph import vlm
 
     text = sys.stdin.read() if args.text == "-" else open(args.text, encoding="utf-8").read()
-    model = vlm.Glm4v.from_pretrained(args.model, device=args.device, dtype=args.dtype)
+    model = vlm.Glm4v.from_pretrained(args.model, device=args.device,
+                                      dtype=None if args.dtype == "auto" else args.dtype)
     tok = glyph.load_tokenizer(args.tokenizer or args.model)
     pipe = glyph.Pipeline(glyph.Renderer(args.config), model, tok)
-    kw = {}
+    kw = dict(vlm.GLYPH_PRESET) if args.preset == "glyph" else {}
     if args.temperature is not None:
-        kw = dict(do_sample=True, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+        kw.update(do_sample=True, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     ans = pipe.ask(text, args.question, max_new_tokens=args.max_new_tokens, **kw)
-    print(ans.text)
+    print(ans.text if args.raw else ans.content)
     if args.stats:
         print(json.dumps(ans.summary(), indent=2), file=sys.stderr)
     return 0

@@ -272,18 +272,33 @@ def test_missing_tensor_is_named(tiny, tmp_path):
         gv.Glm4v.from_pretrained(p)
 
 
-def test_wrong_shape_and_unexpected_tensor_are_named(tiny, tmp_path):
+def test_wrong_shape_is_named(tiny, tmp_path):
     p = _copy(tiny[1], tmp_path / "m")
 
     def edit(sd):
         sd["model.visual.post_layernorm.weight"] = torch.ones(7)
-        sd["model.extra.weight"] = torch.ones(2)
 
     _rewrite_safetensors(p, edit)
     with pytest.raises(glyph.ModelLoadError) as e:
         gv.Glm4v.from_pretrained(p)
-    msg = str(e.value)
-    assert "post_layernorm.weight [7]" in msg and "model.extra.weight" in msg
+    assert "post_layernorm.weight [7] (config needs [32])" in str(e.value)
+
+
+def test_unexpected_tensors_warn_once_and_load(tiny, tmp_path):
+    p = _copy(tiny[1], tmp_path / "m")
+
+    def edit(sd):
+        sd["model.extra.weight"] = torch.ones(2)
+        sd["mtp.layers.0.weight"] = torch.ones(3)
+
+    _rewrite_safetensors(p, edit)
+    with pytest.warns(RuntimeWarning, match=r"skipped 2 tensor\(s\).*model\.extra\.weight") as rec:
+        m = gv.Glm4v.from_pretrained(p)
+    assert len([w for w in rec if "skipped" in str(w.message)]) == 1
+    assert sorted(m.load_info["skipped_tensors"]) == ["model.extra.weight", "mtp.layers.0.weight"]
+    ref = gv.Glm4v.from_pretrained(tiny[1])
+    ids = [5, 6, 7, 8]
+    assert torch.equal(m.forward(ids), ref.forward(ids))
 
 
 def test_truncated_safetensors(tiny, tmp_path):
@@ -356,7 +371,10 @@ def test_cli_parser_builds():
     sub = parser.add_subparsers()
     vlm_cli.add_parser(sub)
     args = parser.parse_args(["ask", "--model", "m", "--text", "t.txt", "--question", "q"])
-    assert args.func is vlm_cli.run and args.dtype == "bfloat16"
+    assert args.func is vlm_cli.run and args.dtype == "auto" and args.preset is None
+    args = parser.parse_args(["ask", "--model", "m", "--text", "t", "--question", "q",
+                              "--preset", "glyph", "--raw"])
+    assert args.preset == "glyph" and args.raw
 
 
 def test_cli_ask_runs(tiny, tmp_path, capsys):
@@ -414,9 +432,14 @@ def test_bf16_checkpoint(tmp_path):
     ref = hf_processor()(images=imgs, return_tensors="pt")
     ids = vlm_tiny.prompt_ids(model.config, [int(ref["image_grid_thw"][0].prod()) // 4], [5, 4])
     expected = hf_logits(model, ids, ref)
-    assert rel_err(gv.Glm4v.from_pretrained(str(tmp_path)).forward(ids, images=imgs), expected) < RTOL
-    g16 = gv.Glm4v.from_pretrained(str(tmp_path), dtype=torch.bfloat16)
+    g32 = gv.Glm4v.from_pretrained(str(tmp_path), dtype="float32")
+    assert rel_err(g32.forward(ids, images=imgs), expected) < RTOL
+    g16 = gv.Glm4v.from_pretrained(str(tmp_path))  # the checkpoint's torch_dtype by default
+    assert g16.dtype == "BFloat16"
     assert rel_err(g16.forward(ids, images=imgs), expected) < 5e-2
+    assert torch.equal(g16.forward(ids, images=imgs),
+                       gv.Glm4v.from_pretrained(str(tmp_path), dtype=torch.bfloat16).forward(
+                           ids, images=imgs))
 
 
 def test_pipeline_with_glyph_tokenizer(tmp_path):

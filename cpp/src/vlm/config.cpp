@@ -20,8 +20,8 @@ void get(const json& j, const char* key, T& out, const std::string& origin, cons
   try {
     out = it->get<T>();
   } catch (const json::exception& e) {
-    GLYPH_THROW(ModelLoadError, "{}: key {}.{} has the wrong type ({})", origin, section, key,
-                e.what());
+    GLYPH_THROW(ModelLoadError, "{}: key {}{}{} has the wrong type ({})", origin, section,
+                *section ? "." : "", key, e.what());
   }
 }
 
@@ -62,6 +62,9 @@ Glm4vConfig parse_config(const std::string& text, const std::string& origin) {
   get(t, "partial_rotary_factor", tc.partial_rotary_factor, origin, "text_config");
   get(t, "attention_bias", tc.attention_bias, origin, "text_config");
   get(t, "hidden_act", tc.hidden_act, origin, "text_config");
+  get(t, "max_position_embeddings", tc.max_position_embeddings, origin, "text_config");
+  int head_dim = 0;
+  get(t, "head_dim", head_dim, origin, "text_config");
   // rope settings live in rope_scaling (transformers 4.x) or rope_parameters (5.x).
   for (const char* key : {"rope_scaling", "rope_parameters"}) {
     if (t.contains(key) && t[key].is_object()) {
@@ -82,10 +85,19 @@ Glm4vConfig parse_config(const std::string& text, const std::string& origin) {
   positive(tc.num_hidden_layers, "text_config.num_hidden_layers", origin);
   positive(tc.num_attention_heads, "text_config.num_attention_heads", origin);
   positive(tc.num_key_value_heads, "text_config.num_key_value_heads", origin);
-  GLYPH_CHECK(tc.hidden_size % tc.num_attention_heads == 0, ModelLoadError,
-              "{}: text_config.hidden_size {} is not a multiple of num_attention_heads {}", origin,
-              tc.hidden_size, tc.num_attention_heads);
-  tc.head_dim = tc.hidden_size / tc.num_attention_heads;
+  positive(tc.max_position_embeddings, "text_config.max_position_embeddings", origin);
+  if (head_dim > 0) {
+    tc.head_dim = head_dim;  // may differ from hidden / heads (q/o projections are heads x head_dim)
+  } else {
+    GLYPH_CHECK(tc.hidden_size % tc.num_attention_heads == 0, ModelLoadError,
+                "{}: text_config.hidden_size {} is not a multiple of num_attention_heads {} (and "
+                "no head_dim is given)",
+                origin, tc.hidden_size, tc.num_attention_heads);
+    tc.head_dim = tc.hidden_size / tc.num_attention_heads;
+  }
+  GLYPH_CHECK(tc.head_dim % 4 == 0, ModelLoadError,
+              "{}: text_config head_dim {} must be a multiple of 4 (M-RoPE rotates pairs of half "
+              "the dims)", origin, tc.head_dim);
   GLYPH_CHECK(tc.num_attention_heads % tc.num_key_value_heads == 0, ModelLoadError,
               "{}: text_config.num_attention_heads {} is not a multiple of num_key_value_heads {}",
               origin, tc.num_attention_heads, tc.num_key_value_heads);
@@ -144,6 +156,44 @@ Glm4vConfig parse_config(const std::string& text, const std::string& origin) {
   if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
   if (j.contains("dtype") && j["dtype"].is_string()) c.torch_dtype = j["dtype"];
   return c;
+}
+
+GenerationDefaults parse_generation_config(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    GLYPH_THROW(ModelLoadError, "{}: not valid JSON ({})", origin, e.what());
+  }
+  GLYPH_CHECK(j.is_object(), ModelLoadError, "{}: expected a JSON object", origin);
+  GenerationDefaults g;
+  g.from_file = true;
+  get(j, "do_sample", g.do_sample, origin, "");
+  get(j, "temperature", g.temperature, origin, "");
+  get(j, "top_p", g.top_p, origin, "");
+  get(j, "top_k", g.top_k, origin, "");
+  get(j, "repetition_penalty", g.repetition_penalty, origin, "");
+  if (j.contains("eos_token_id")) {
+    const json& e = j["eos_token_id"];
+    if (e.is_number_integer()) g.eos_token_ids = {e.get<std::int64_t>()};
+    else if (e.is_array()) get(j, "eos_token_id", g.eos_token_ids, origin, "");
+    else if (!e.is_null())
+      GLYPH_THROW(ModelLoadError, "{}: eos_token_id must be an id or a list of ids", origin);
+  }
+  GLYPH_CHECK(g.temperature > 0, ModelLoadError, "{}: temperature must be > 0, got {}", origin,
+              g.temperature);
+  GLYPH_CHECK(g.top_p > 0 && g.top_p <= 1, ModelLoadError, "{}: top_p must be in (0, 1], got {}",
+              origin, g.top_p);
+  GLYPH_CHECK(g.top_k >= 0, ModelLoadError, "{}: top_k must be >= 0, got {}", origin, g.top_k);
+  GLYPH_CHECK(g.repetition_penalty > 0, ModelLoadError,
+              "{}: repetition_penalty must be > 0, got {}", origin, g.repetition_penalty);
+  return g;
+}
+
+GenerationDefaults load_generation_config(const std::string& dir) {
+  fs::path p = fs::path(dir) / "generation_config.json";
+  if (!fs::exists(p)) return {};
+  return parse_generation_config(read_file(p.string(), "generation config"), p.string());
 }
 
 Glm4vConfig load_config(const std::string& path) {

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "glyph/common/reasoning.h"
+
 namespace glyph::vlm {
 
 std::vector<std::int64_t> prompt_ids(const Glm4v& model, const TextCodec& codec,
@@ -44,6 +46,9 @@ Answer ask(const Renderer& renderer, const Glm4v& model, const TextCodec& codec,
   std::vector<std::int32_t> answer(r.tokens.begin(), r.tokens.end());
   if (r.stop_reason == "stop_id" && !answer.empty()) answer.pop_back();
   a.text = codec.decode(answer);
+  ReasoningSplit split = split_reasoning(a.text);
+  a.reasoning = std::move(split.reasoning);
+  a.content = std::move(split.content);
   a.text_tokens = static_cast<std::int64_t>(codec.count(long_text));
   return a;
 }

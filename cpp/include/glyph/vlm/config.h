@@ -18,7 +18,10 @@ struct Glm4vTextConfig {
   int num_hidden_layers = 40;
   int num_attention_heads = 32;
   int num_key_value_heads = 2;
-  int head_dim = 128;  // hidden_size / num_attention_heads (as transformers computes it)
+  int head_dim = 128;  // config's head_dim when given, else hidden_size / num_attention_heads
+  // Longest sequence (prompt + generated tokens) the positions were trained for; longer prompts
+  // are refused.
+  std::int64_t max_position_embeddings = 32768;
   double rms_norm_eps = 1e-5;
   double rope_theta = 10000.0;
   double partial_rotary_factor = 0.5;
@@ -57,9 +60,27 @@ struct Glm4vConfig {
   std::string torch_dtype = "bfloat16";  // the checkpoint's declared dtype
 };
 
+// Sampling defaults and stop ids from a checkpoint's generation_config.json (transformers'
+// GenerationConfig keys). Absent keys keep these defaults (greedy, no penalty).
+struct GenerationDefaults {
+  bool do_sample = false;
+  double temperature = 1.0;
+  double top_p = 1.0;
+  int top_k = 0;
+  double repetition_penalty = 1.0;
+  std::vector<std::int64_t> eos_token_ids;  // empty: config.json's
+  bool from_file = false;                   // generation_config.json was found and read
+};
+
 // Reads and validates config.json (path to the file or to the folder holding it). Throws
 // ModelLoadError naming the file and key for bad JSON, a wrong model_type or impossible values.
 Glm4vConfig load_config(const std::string& path);
 Glm4vConfig parse_config(const std::string& json_text, const std::string& origin = "config.json");
+
+// generation_config.json from a checkpoint folder (defaults when the file is absent). Throws
+// ModelLoadError naming the file and key when it is present but malformed.
+GenerationDefaults load_generation_config(const std::string& dir);
+GenerationDefaults parse_generation_config(const std::string& json_text,
+                                           const std::string& origin = "generation_config.json");
 
 }  // namespace glyph::vlm

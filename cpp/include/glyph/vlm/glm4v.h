@@ -11,6 +11,7 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,9 +25,23 @@
 
 namespace glyph::vlm {
 
+// Memory bounds of a loaded model; change them any time with Glm4v::set_runtime_options.
+struct RuntimeOptions {
+  // Tokens per decoder pass when prefilling: activations stay bounded at any prompt length.
+  std::int64_t prefill_chunk = 4096;
+  // Pages per vision-tower pass (all pages of a pass attend in one packed call).
+  int vision_batch_pages = 8;
+  // Bytes of vision features kept by page content, least recently used out (0: no cache), so a
+  // second question about the same pages does not encode them again.
+  std::int64_t feature_cache_bytes = std::int64_t{256} << 20;
+};
+
 struct LoadOptions {
   at::Device device = at::kCPU;
-  at::ScalarType dtype = at::kFloat;
+  std::optional<at::ScalarType> dtype;  // default: the checkpoint's torch_dtype
+  RuntimeOptions runtime;
+  // Weights travel to a non-CPU device through a pinned host buffer of this size.
+  std::int64_t staging_bytes = std::int64_t{64} << 20;
 };
 
 struct GenerateOptions {
@@ -37,20 +52,49 @@ struct GenerateOptions {
   int top_k = 0;                    // 0: off
   double repetition_penalty = 1.0;  // HF semantics: logits of seen tokens / (or *) penalty
   std::uint64_t seed = 0;
-  // Generation stops after emitting one of these; empty: the config's eos ids.
+  // Generation stops after emitting one of these; empty: generation_config.json's eos ids, else
+  // config.json's.
   std::vector<std::int64_t> stop_ids;
-  // Called with each new token; return false to stop early.
+  // Called with each new token; return false to stop early (generate only).
   std::function<bool(std::int64_t)> on_token;
+
+  // Glyph's recommended request settings: greedy, repetition penalty 1.1, stop at
+  // <|user|> (151336), <|endoftext|> (151329) and <|observation|> (151348).
+  static GenerateOptions glyph_preset();
 };
 
-// Per-layer key/value buffers [1, capacity, kv_heads, head_dim] (the ops' KV-cache layout,
-// vlm/ops/attention.h); the first `length` positions are filled. Capacity grows geometrically,
-// so decoding appends in place instead of re-copying.
+// Per-layer key/value buffers [batch, capacity, kv_heads, head_dim] (the ops' KV-cache layout,
+// vlm/ops/attention.h). generate sizes them once for prompt + max_new_tokens; prefill and
+// decode_step on a cache of your own grow them when needed (counted in `reallocations`).
 struct KvCache {
   std::vector<at::Tensor> keys, values;
-  std::int64_t length = 0;      // tokens cached
-  std::int64_t rope_delta = 0;  // M-RoPE position of the next token = length + rope_delta
-  void clear() { keys.clear(); values.clear(); length = 0; rope_delta = 0; }
+  std::vector<std::int64_t> lengths;      // tokens cached, per sequence
+  std::vector<std::int64_t> rope_deltas;  // M-RoPE position of the next token = length + delta
+  at::Tensor seqlens;                     // int32 [batch] on the model's device (= lengths)
+  int reallocations = 0;
+
+  std::int64_t batch() const { return static_cast<std::int64_t>(lengths.size()); }
+  std::int64_t capacity() const { return keys.empty() ? 0 : keys[0].size(1); }
+  std::int64_t length(std::int64_t seq = 0) const { return seq < batch() ? lengths[seq] : 0; }
+  std::int64_t rope_delta(std::int64_t seq = 0) const {
+    return seq < batch() ? rope_deltas[seq] : 0;
+  }
+  void clear() { *this = KvCache(); }
+};
+
+// One prompt of a batch: ids holding the images' <|image|> runs, and the images (may be null).
+struct BatchPrompt {
+  std::vector<std::int64_t> ids;
+  const ImageBatch* images = nullptr;
+};
+
+// How from_pretrained went. Unexpected tensors (not in GLM-4.1V's weight table) are skipped and
+// listed here; the Python binding turns the list into one warning.
+struct LoadInfo {
+  std::vector<std::string> skipped_tensors;
+  double seconds = 0;
+  double bytes = 0;  // weight bytes placed on the device
+  double gb_per_second() const { return seconds > 0 ? bytes / seconds / 1e9 : 0.0; }
 };
 
 class Glm4vImpl;
@@ -61,19 +105,35 @@ class Glm4v {
   // dtype and shape is checked against the config before any weight is read; errors name the
   // offending tensors (ModelLoadError).
   static Glm4v from_pretrained(const std::string& dir, const LoadOptions& opt = {});
+  // Random weights built directly on opt.device from any config (transformers' Glm4vConfig()
+  // defaults are GLM-4.1V-9B's shapes): full-size benchmarks without a download. dtype default:
+  // the config's torch_dtype.
+  static Glm4v random(const Glm4vConfig& config, const LoadOptions& opt = {},
+                      std::uint64_t seed = 0);
 
   const Glm4vConfig& config() const;
   const ImageProcessor& image_processor() const;
   at::Device device() const;
   at::ScalarType dtype() const;
+  // generation_config.json's sampling defaults and stop ids as options (greedy without it).
+  GenerateOptions generation_defaults() const;
+  const LoadInfo& load_info() const;
+  const RuntimeOptions& runtime_options() const;
+  void set_runtime_options(const RuntimeOptions& r);
+  // The vision-feature cache: {bytes held, entries, hits, misses}.
+  std::array<std::int64_t, 4> feature_cache_stats() const;
+  void clear_feature_cache() const;
 
   // Vision tower + merger: [sum(t*h*w)/4, text hidden] image embeddings.
   at::Tensor image_features(const at::Tensor& pixel_values, const at::Tensor& grid_thw) const;
   // M-RoPE positions [3, seq] and the delta of the next text position (get_rope_index).
   std::pair<at::Tensor, std::int64_t> rope_index(const std::vector<std::int64_t>& ids,
                                                  const at::Tensor& grid_thw) const;
-  // Logits [seq, vocab] (float32) for a full prompt; images fill the <|image|> slots in order.
-  at::Tensor forward(const std::vector<std::int64_t>& ids, const ImageBatch* images = nullptr) const;
+  // Logits (float32) for a full prompt; images fill the <|image|> slots in order. `positions`:
+  // the rows wanted ([n, vocab]); empty: every row ([seq, vocab], which at long prompts is
+  // large: vocab x 4 bytes a token). Runs in prefill chunks like generate.
+  at::Tensor forward(const std::vector<std::int64_t>& ids, const ImageBatch* images = nullptr,
+                     const std::vector<std::int64_t>& positions = {}) const;
   // Extends `cache` by `ids` and their images (a first turn, or a later turn of the same
   // conversation); returns the logits [vocab] of the last token.
   at::Tensor prefill(const std::vector<std::int64_t>& ids, const ImageBatch* images,
@@ -82,6 +142,10 @@ class Glm4v {
 
   GenerateResult generate(const std::vector<std::int64_t>& ids, const ImageBatch* images,
                           const GenerateOptions& opt) const;
+  // Several prompts at once (each with its own pages), decoded together with per-sequence
+  // stopping; greedy tokens equal generating each alone. on_token is not called.
+  std::vector<GenerateResult> generate_batch(const std::vector<BatchPrompt>& prompts,
+                                             const GenerateOptions& opt) const;
 
  private:
   std::shared_ptr<Glm4vImpl> impl_;

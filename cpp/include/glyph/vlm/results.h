@@ -14,10 +14,14 @@ struct GenerateResult {
   double prefill_seconds = 0;
   double decode_seconds = 0;
   std::string stop_reason;  // "stop_id", "max_new_tokens", "callback"
+  std::int64_t kv_capacity = 0;  // tokens the KV cache was sized for (prompt + max_new_tokens)
+  int kv_reallocations = 0;      // times the cache had to grow after that (0 in generate)
 };
 
 struct Answer {
-  std::string text;                  // decoded new tokens (the stop token left out)
+  std::string text;                  // decoded new tokens (the stop token left out), raw
+  std::string reasoning;             // text's <think> part (glyph/common/reasoning.h), trimmed
+  std::string content;               // the answer without the reasoning and <answer> tags
   std::vector<std::int64_t> tokens;  // new tokens, the stop token included when hit
   int pages = 0;
   std::int64_t text_tokens = 0;      // what the context costs as text (this tokenizer)

@@ -1,0 +1,173 @@
+// Generation: the sampler (repetition penalty, temperature, top-k, top-p) on device tensors,
+// and one decode loop for a single prompt and for a batch. Per token, the only copy to the host
+// is the chosen ids (to test the stop ids and call on_token).
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <set>
+
+#include "common/check.h"
+#include "vlm/model_impl.h"
+
+namespace glyph::vlm {
+
+using at::Tensor;
+
+
+namespace {
+
+class Sampler {
+ public:
+  Sampler(const GenerateOptions& opt, at::Device device, const std::vector<BatchPrompt>& prompts,
+          std::int64_t vocab)
+      : opt_(opt), gen_(at::globalContext().defaultGenerator(device).clone()) {
+    gen_.set_current_seed(opt.seed);
+    if (opt.repetition_penalty != 1.0) {
+      const auto b = static_cast<std::int64_t>(prompts.size());
+      seen_ = at::zeros({b, vocab}, at::TensorOptions().dtype(at::kBool).device(device));
+      for (std::int64_t i = 0; i < b; ++i)
+        seen_[i].index_fill_(0, at::tensor(prompts[i].ids, at::kLong).to(device), true);
+    }
+  }
+
+  // logits [B, vocab] float32 -> chosen ids [B] int64, on the logits' device.
+  Tensor choose(Tensor l) {
+    if (seen_.defined()) {
+      const double p = opt_.repetition_penalty;
+      l = at::where(seen_, at::where(l < 0, l * p, l / p), l);
+    }
+    if (!opt_.do_sample) return l.argmax(-1);
+    l = l / opt_.temperature;
+    const std::int64_t vocab = l.size(-1);
+    if (opt_.top_k > 0 && opt_.top_k < vocab) {
+      Tensor kth = std::get<0>(l.topk(opt_.top_k, -1)).narrow(-1, opt_.top_k - 1, 1);
+      l = l.masked_fill(l < kth, -std::numeric_limits<float>::infinity());
+    }
+    if (opt_.top_p < 1.0) {  // keep the smallest prefix whose mass reaches top_p (>= 1 token)
+      auto [sorted, idx] = l.sort(-1, /*descending=*/true);
+      Tensor probs = sorted.softmax(-1);
+      Tensor before = probs.cumsum(-1) - probs;
+      Tensor drop = before >= opt_.top_p;
+      drop.narrow(-1, 0, 1).fill_(false);
+      sorted = sorted.masked_fill(drop, -std::numeric_limits<float>::infinity());
+      l = at::empty_like(l).scatter_(-1, idx, sorted);
+    }
+    return at::multinomial(l.softmax(-1), 1, /*replacement=*/false, gen_).squeeze(-1);
+  }
+
+  void observe(const Tensor& tokens) {
+    if (seen_.defined()) seen_.scatter_(1, tokens.unsqueeze(1), true);
+  }
+
+ private:
+  const GenerateOptions& opt_;
+  at::Generator gen_;
+  Tensor seen_;  // bool [B, vocab]: tokens each sequence has seen (repetition penalty)
+};
+
+void check_options(const GenerateOptions& opt) {
+  GLYPH_CHECK(opt.max_new_tokens >= 0, InputError, "max_new_tokens must be >= 0, got {}",
+              opt.max_new_tokens);
+  GLYPH_CHECK(opt.temperature > 0, InputError, "temperature must be > 0, got {}", opt.temperature);
+  GLYPH_CHECK(opt.top_p > 0 && opt.top_p <= 1, InputError, "top_p must be in (0, 1], got {}",
+              opt.top_p);
+  GLYPH_CHECK(opt.top_k >= 0, InputError, "top_k must be >= 0, got {}", opt.top_k);
+  GLYPH_CHECK(opt.repetition_penalty > 0, InputError, "repetition_penalty must be > 0, got {}",
+              opt.repetition_penalty);
+}
+
+// Waits for the device (a tiny copy to the host), so the clock reads the work's end.
+void sync(const Tensor& t) {
+  if (!t.device().is_cpu()) (void)t.reshape({-1}).narrow(0, 0, 1).to(at::kCPU);
+}
+
+}  // namespace
+
+std::vector<GenerateResult> run_generation(const Glm4vImpl& m,
+                                           const std::vector<BatchPrompt>& prompts,
+                                           const GenerateOptions& opt) {
+  using clock = std::chrono::steady_clock;
+  check_options(opt);
+  const std::int64_t B = static_cast<std::int64_t>(prompts.size());
+  GLYPH_CHECK(B > 0, InputError, "generate_batch: no prompts");
+  std::vector<GenerateResult> res(B);
+  std::int64_t longest = 0;
+  for (std::int64_t b = 0; b < B; ++b) {
+    GLYPH_CHECK(!prompts[b].ids.empty(), InputError, "prompt {} is empty", b);
+    res[b].prompt_tokens = static_cast<int>(prompts[b].ids.size());
+    res[b].stop_reason = "max_new_tokens";
+    longest = std::max<std::int64_t>(longest, prompts[b].ids.size());
+  }
+  const std::int64_t max_pos = m.cfg.text.max_position_embeddings;
+  GLYPH_CHECK(longest <= max_pos, InputError,
+              "a prompt of {} tokens is longer than this model's {} positions "
+              "(text_config.max_position_embeddings): shorten the text or render it into pages",
+              longest, max_pos);
+  if (opt.max_new_tokens == 0) return res;
+  // Tokens beyond the model's positions are not generated (stop_reason "max_position_embeddings").
+  const std::int64_t budget = std::min<std::int64_t>(opt.max_new_tokens, max_pos - longest + 1);
+  std::vector<std::int64_t> stops = opt.stop_ids;
+  if (stops.empty()) stops = m.gen.eos_token_ids.empty() ? m.cfg.eos_token_ids : m.gen.eos_token_ids;
+  const std::set<std::int64_t> stop(stops.begin(), stops.end());
+
+  KvCache cache;
+  // One allocation for the whole generation: the longest prompt plus every new token.
+  guard_oom("KV cache allocation", "max_new_tokens, the batch size or the prompt length", [&] {
+    reserve_cache(m, cache, B, longest + budget);
+    return 0;
+  });
+  const std::int64_t capacity = cache.capacity();
+
+  std::vector<Tensor> last(B);
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto t0 = clock::now();
+    last[b] = m.logits(m.prefill_sequence(prompts[b].ids, prompts[b].images, cache, b));
+    sync(last[b]);
+    res[b].prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  }
+  Tensor logits = B == 1 ? last[0] : at::cat(last, 0);  // [B, vocab]
+  Sampler sampler(opt, m.device, prompts, m.cfg.text.vocab_size);
+  std::vector<std::int64_t> next_host(B);
+  for (std::int64_t b = 0; b < B; ++b) next_host[b] = cache.lengths[b] + cache.rope_deltas[b];
+  Tensor next_pos = at::tensor(next_host, at::kLong).to(m.device);  // M-RoPE position, per sequence
+
+  const auto t1 = clock::now();
+  std::vector<bool> active(B, true);
+  std::int64_t n_active = B;
+  for (std::int64_t step = 0; step < budget && n_active > 0; ++step) {
+    Tensor tok = sampler.choose(logits);
+    Tensor tok_host = tok.to(at::kCPU);  // the one copy to the host per token
+    const auto* th = tok_host.data_ptr<std::int64_t>();
+    for (std::int64_t b = 0; b < B; ++b) {
+      if (!active[b]) continue;
+      res[b].tokens.push_back(th[b]);
+      const char* why = nullptr;
+      if (opt.on_token && !opt.on_token(th[b])) why = "callback";
+      else if (stop.count(th[b])) why = "stop_id";
+      else if (step + 1 == budget)
+        why = budget < opt.max_new_tokens ? "max_position_embeddings" : "max_new_tokens";
+      if (why) {
+        res[b].stop_reason = why;
+        active[b] = false;
+        --n_active;
+      }
+    }
+    if (n_active == 0) break;
+    sampler.observe(tok);
+    Tensor x = at::embedding(m.w.embed, tok.unsqueeze(1));  // [B, 1, D]
+    Tensor pos = next_pos.view({1, B, 1}).expand({3, B, 1});
+    Tensor h = guard_oom("decoding", "the batch size or max_new_tokens",
+                         [&] { return m.decoder(x, pos, cache, 0); });
+    next_pos.add_(1);
+    logits = m.logits(h.squeeze(1));
+  }
+  const double decode = std::chrono::duration<double>(clock::now() - t1).count();
+  for (auto& r : res) {
+    r.decode_seconds = decode;
+    r.kv_capacity = capacity;
+    r.kv_reallocations = cache.reallocations;
+  }
+  return res;
+}
+
+}  // namespace glyph::vlm
