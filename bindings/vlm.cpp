@@ -313,6 +313,16 @@ PYBIND11_MODULE(_vlm, m) {
                                return d;
                              })
       .def("clear_feature_cache", &Glm4v::clear_feature_cache)
+      .def(
+          "benchmark_decode",
+          [](const Glm4v& m, std::int64_t batch, std::int64_t context, int steps,
+             std::uint64_t seed) {
+            py::gil_scoped_release release;
+            return m.benchmark_decode(batch, context, steps, seed);
+          },
+          py::arg("batch"), py::arg("context"), py::arg("steps") = 8, py::arg("seed") = 0,
+          "Seconds per greedy decode step of `batch` sequences over `context` random cached "
+          "tokens each (for benchmarks; after 2 warm-up steps).")
       .def_property_readonly("config", [](const Glm4v& m) { return config_dict(m.config()); })
       .def_property_readonly("device", [](const Glm4v& m) { return m.device().str(); })
       .def_property_readonly("dtype", [](const Glm4v& m) {

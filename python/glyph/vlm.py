@@ -181,6 +181,12 @@ class Glm4v:
     def clear_feature_cache(self) -> None:
         self._m.clear_feature_cache()
 
+    def benchmark_decode(self, batch: int, context: int, steps: int = 8, seed: int = 0) -> float:
+        """Seconds per greedy decode step of `batch` sequences over caches of `context` random
+        keys and values each (decode speed does not depend on their content), run as generate
+        runs it; for benchmarks."""
+        return self._m.benchmark_decode(int(batch), int(context), int(steps), int(seed))
+
     def process_images(self, images):
         """Images -> (pixel_values, grid_thw) with this checkpoint's preprocessor settings."""
         return self._m.process_images(to_rgb_arrays(images))

@@ -170,4 +170,39 @@ std::vector<GenerateResult> run_generation(const Glm4vImpl& m,
   return res;
 }
 
+double benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t context, int steps,
+                        std::uint64_t seed) {
+  using clock = std::chrono::steady_clock;
+  GLYPH_CHECK(batch > 0 && context > 0 && steps > 0, InputError,
+              "benchmark_decode: batch, context and steps must be > 0");
+  constexpr int kWarmup = 2;
+  KvCache cache;
+  guard_oom("the decode benchmark's KV cache", "the batch or the context", [&] {
+    reserve_cache(m, cache, batch, context + steps + kWarmup);
+    return 0;
+  });
+  at::Generator gen = at::globalContext().defaultGenerator(m.device).clone();
+  gen.set_current_seed(seed);
+  for (std::size_t l = 0; l < cache.keys.size(); ++l) {
+    cache.keys[l].slice(1, 0, context).normal_(0.0, 1.0, gen);
+    cache.values[l].slice(1, 0, context).normal_(0.0, 1.0, gen);
+  }
+  std::fill(cache.lengths.begin(), cache.lengths.end(), context);
+  cache.seqlens.fill_(context);
+  const auto dev_long = at::TensorOptions().dtype(at::kLong).device(m.device);
+  Tensor tok = at::randint(m.cfg.text.vocab_size, {batch}, gen, dev_long);
+  Tensor next_pos = at::full({batch}, context, dev_long);
+  auto step = [&] {
+    Tensor x = at::embedding(m.w.embed, tok.unsqueeze(1));
+    Tensor h = m.decoder(x, next_pos.view({1, batch, 1}).expand({3, batch, 1}), cache, 0);
+    next_pos.add_(1);
+    tok = m.logits(h.squeeze(1)).argmax(-1);
+    (void)tok.to(at::kCPU);  // generate's one copy per token
+  };
+  for (int i = 0; i < kWarmup; ++i) step();
+  const auto t0 = clock::now();
+  for (int i = 0; i < steps; ++i) step();
+  return std::chrono::duration<double>(clock::now() - t0).count() / steps;
+}
+
 }  // namespace glyph::vlm

@@ -207,3 +207,13 @@ std::vector<GenerateResult> Glm4v::generate_batch(const std::vector<BatchPrompt>
 }
 
 }  // namespace glyph::vlm
+
+namespace glyph::vlm {
+
+double Glm4v::benchmark_decode(std::int64_t batch, std::int64_t context, int steps,
+                               std::uint64_t seed) const {
+  at::InferenceMode guard;
+  return vlm::benchmark_decode(*impl_, batch, context, steps, seed);
+}
+
+}  // namespace glyph::vlm

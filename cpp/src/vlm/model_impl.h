@@ -150,6 +150,9 @@ std::vector<GenerateResult> run_generation(const Glm4vImpl& m,
                                            const std::vector<BatchPrompt>& prompts,
                                            const GenerateOptions& opt);
 
+double benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t context, int steps,
+                        std::uint64_t seed);
+
 // Runs f(); an out-of-memory error from torch (host or device) becomes glyph::OutOfMemoryError
 // saying what ran out during `what` and what to reduce, instead of a c10::Error.
 template <typename F>

@@ -147,6 +147,12 @@ class Glm4v {
   std::vector<GenerateResult> generate_batch(const std::vector<BatchPrompt>& prompts,
                                              const GenerateOptions& opt) const;
 
+  // For benchmarks: seconds per greedy decode step of `batch` sequences over caches holding
+  // `context` random keys and values each (decode speed does not depend on their content), as
+  // generate runs it (one host copy of the chosen ids per step); `steps` timed after 2 warm-up.
+  double benchmark_decode(std::int64_t batch, std::int64_t context, int steps,
+                          std::uint64_t seed = 0) const;
+
  private:
   std::shared_ptr<Glm4vImpl> impl_;
 };

@@ -1,0 +1,436 @@
+"""The GPU check of glyphcpp's VLM (issues 10 and 11): CUDA correctness first, then the full-size
+benchmarks the Glyph paper's speedups are measured by. One run, in priority order, inside a time
+budget; results are written as JSON under --out after every step (a cut-off run still reports),
+and a table is printed last.
+
+    bash scripts/gpu_check.sh                  # on the GPU machine: build, then this script
+    python scripts/gpu_check.py --tiny         # on the CPU (CI): every step on tiny shapes
+
+Steps:
+  0. the device: card, driver, torch, commit; copy bandwidth and bf16 matrix rate measured here
+  1. parity on the device: tiny transformers model vs glyphcpp, float32 (< 1e-4) and bfloat16
+     (within 2x transformers' own bf16-vs-float32 error); greedy tokens; the attention op tests
+  2. prefill, text vs pages: a full-size random GLM-4.1V (Glm4v.random) on real rendered pages
+     (Glyph's default config, the sample text repeated); text tokens from a byte-level BPE trained
+     here with GLM-4's split pattern; also the curve at the paper's 3.3x compression; peak memory
+  3. decode throughput over random caches (benchmark_decode), text vs pages, batch 1 and the
+     largest batch that fits; time over its floor (bytes each step reads / copy bandwidth)
+  4. glyphcpp vs transformers (bf16, sdpa, the same weights) prefill and batch-1 decode
+  5. the loader on the checkpoint step 4 saved (seconds, GB/s, peak host memory)
+The model is random: only the timings mean anything, not the answers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import glyph  # noqa: E402
+import glyph.vlm as gv  # noqa: E402
+import vlm_tiny  # noqa: E402
+
+# GLM-4's pre-tokenizer split (tokenizer.json of GLM-4 / GLM-4.1V).
+GLM4_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+"
+              r"[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+PAPER_RATIO = 3.3
+PAPER_PREFILL = {4096: 1.8, 131072: 4.8}
+
+
+class Run:
+    """Results so far, written to OUT/gpu_check.json after every step."""
+
+    def __init__(self, out, budget):
+        self.out, self.t0, self.budget = out, time.time(), budget
+        self.results = {"steps": {}, "skipped": [], "errors": {}}
+        os.makedirs(out, exist_ok=True)
+
+    def left(self):
+        return self.budget - (time.time() - self.t0)
+
+    def save(self):
+        self.results["elapsed_s"] = round(time.time() - self.t0, 1)
+        tmp = os.path.join(self.out, "gpu_check.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(self.results, f, indent=1, default=str)
+        os.replace(tmp, os.path.join(self.out, "gpu_check.json"))
+
+    def step(self, name, need_s, fn):
+        if self.left() < need_s:
+            self.results["skipped"].append(f"{name} (needs ~{need_s:.0f} s, {self.left():.0f} left)")
+            self.save()
+            return None
+        print(f"[gpu_check] {name} ({self.left():.0f} s left)", flush=True)
+        t = time.time()
+        try:
+            r = fn()
+            self.results["steps"][name] = r
+        except Exception as e:  # a failed step is reported; the later ones still run
+            self.results["errors"][name] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+            r = None
+        self.results.setdefault("seconds", {})[name] = round(time.time() - t, 1)
+        self.save()
+        return r
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(dev, fn, repeat=3):
+    best = float("inf")
+    for _ in range(repeat):
+        sync(dev)
+        t = time.perf_counter()
+        fn()
+        sync(dev)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# ---- 0: the device ----------------------------------------------------------------------------
+
+def device_info(dev, tiny):
+    info = {"torch": torch.__version__, "device": str(dev), "tiny": tiny}
+    try:
+        info["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                        capture_output=True, text=True).stdout.strip()
+    except OSError:
+        info["commit"] = None
+    if dev.type == "cuda":
+        info["card"] = torch.cuda.get_device_name(0)
+        info["cuda"] = torch.version.cuda
+        try:
+            info["driver"] = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True, text=True).stdout.strip()
+        except OSError:
+            info["driver"] = None
+    n = (1 << 20) if tiny else (1 << 30)  # bytes copied
+    a = torch.empty(n, dtype=torch.uint8, device=dev)
+    b = torch.empty_like(a)
+    s = timed(dev, lambda: b.copy_(a), repeat=5)
+    info["copy_GBps"] = round(2 * n / s / 1e9, 1)  # read + write
+    m = 256 if tiny else 8192
+    x = torch.randn(m, m, device=dev, dtype=torch.bfloat16)
+    y = torch.randn(m, m, device=dev, dtype=torch.bfloat16)
+    s = timed(dev, lambda: x @ y, repeat=5)
+    info["bf16_TFLOPs"] = round(2 * m ** 3 / s / 1e12, 2)
+    del a, b, x, y
+    return info
+
+
+# ---- 1: parity ------------------------------------------------------------------------------
+
+def rel_err(a, b):
+    a, b = a.float().cpu(), b.float().cpu()
+    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
+
+
+def parity(dev, tmp, run_op_tests):
+    from transformers import Glm4vImageProcessor
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    hf = vlm_tiny.make_model(seed=3).eval()
+    path = os.path.join(tmp, "tiny")
+    vlm_tiny.save(hf, path)
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)]
+    proc = Glm4vImageProcessor(size={"shortest_edge": 12544, "longest_edge": 9633792})
+    ref_in = proc(images=imgs, return_tensors="pt")
+    counts = [int(r.prod()) // 4 for r in ref_in["image_grid_thw"]]
+    ids = vlm_tiny.prompt_ids(hf.config, counts, [6, 5], seed=1)
+    inp = torch.tensor([ids], device=dev)
+    kw = dict(pixel_values=ref_in["pixel_values"].to(dev), image_grid_thw=ref_in["image_grid_thw"].to(dev),
+              mm_token_type_ids=(inp == hf.config.image_token_id).int())
+    out = {}
+    logits = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        m = hf.to(dev, dtype)
+        with torch.no_grad():
+            logits[("hf", dtype)] = m(input_ids=inp, **kw).logits[0].float().cpu()
+        g = gv.Glm4v.from_pretrained(path, device=str(dev), dtype=str(dtype).replace("torch.", ""))
+        logits[("glyph", dtype)] = g.forward(ids, images=imgs).float().cpu()
+        if dtype == torch.float32:
+            r = g.generate(ids, images=imgs, max_new_tokens=8, stop_ids=[-1])
+            with torch.no_grad():
+                hf_tok = m.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
+                                    max_new_tokens=8, do_sample=False, eos_token_id=None,
+                                    pad_token_id=0, **kw)[0, len(ids):].tolist()
+            out["greedy_equal"] = r.tokens == hf_tok
+    f32 = logits[("hf", torch.float32)]
+    out["fp32_rel_err"] = rel_err(logits[("glyph", torch.float32)], f32)
+    out["bf16_rel_err"] = rel_err(logits[("glyph", torch.bfloat16)], f32)
+    out["hf_bf16_rel_err"] = rel_err(logits[("hf", torch.bfloat16)], f32)
+    out["fp32_ok"] = out["fp32_rel_err"] < 1e-4
+    out["bf16_ok"] = out["bf16_rel_err"] <= 2 * out["hf_bf16_rel_err"] + 1e-3
+    if run_op_tests:
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x",
+                            os.path.join(ROOT, "tests", "python", "test_vlm_ops.py")],
+                           capture_output=True, text=True, timeout=240)
+        out["op_tests"] = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
+        out["op_tests_ok"] = p.returncode == 0
+    out["ok"] = bool(out["fp32_ok"] and out["bf16_ok"] and out["greedy_equal"]
+                     and out.get("op_tests_ok", True))
+    return out
+
+
+# ---- 2: prefill, text vs pages -------------------------------------------------------------
+
+def train_bpe(text, vocab):
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(GLM4_SPLIT), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([text], trainer)
+    return tok
+
+
+def long_text(min_chars):
+    base = glyph.sample_text()
+    parts, n, i = [], 0, 0
+    while n < min_chars:  # numbered copies, so pages differ (the feature cache is off anyway)
+        parts.append(f"[{i}] " + base)
+        n += len(parts[-1])
+        i += 1
+    return "\n".join(parts)
+
+
+def page_prompt(cfg, tokens_per_page, question):
+    ids = []
+    for n in tokens_per_page:
+        ids += [cfg["image_start_token_id"]] + [cfg["image_token_id"]] * n + [cfg["image_end_token_id"]]
+    return ids + question
+
+
+def prefill(run, dev, model, lengths, bpe_vocab):
+    cfg = model.config
+    text = long_text(max(lengths) * 6)
+    tok = train_bpe(text[:2_000_000], bpe_vocab)
+    enc = tok.encode(text)
+    renderer = glyph.Renderer()
+    question = enc.ids[:24]
+    rows = []
+    for n in lengths:
+        if run.left() < 30:
+            run.results["skipped"].append(f"prefill N={n}")
+            break
+        ids = enc.ids[:n]
+        chunk = text[: enc.offsets[n - 1][1]]
+        t = time.perf_counter()
+        pages = renderer.render(chunk).pages
+        render_s = time.perf_counter() - t
+        t = time.perf_counter()
+        pv, grid = model.process_images(pages)
+        process_s = time.perf_counter() - t
+        per_page = [int(r.prod()) // 4 for r in grid]
+        visual = sum(per_page)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        r_text = model.generate(ids + question, max_new_tokens=1, stop_ids=[-1])
+        peak_text = torch.cuda.max_memory_allocated() / 1e9 if dev.type == "cuda" else None
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        p_ids = page_prompt(cfg, per_page, question)
+        r_pages = model.generate(p_ids, pixel_values=pv, grid_thw=grid, max_new_tokens=1, stop_ids=[-1])
+        peak_pages = torch.cuda.max_memory_allocated() / 1e9 if dev.type == "cuda" else None
+        # The paper's 3.3x: the same N as pages holding N / 3.3 visual tokens (the pages above,
+        # repeated or cut to that count).
+        want = max(1, round(n / PAPER_RATIO))
+        per = per_page[0]
+        k = max(1, math.ceil(want / per))
+        reps = [i % len(per_page) for i in range(k)]
+        pv33 = torch.cat([pv[sum(int(grid[j].prod()) for j in range(i)):
+                             sum(int(grid[j].prod()) for j in range(i + 1))] for i in reps])
+        grid33 = grid[reps]
+        r33 = model.generate(page_prompt(cfg, [per_page[i] for i in reps], question),
+                             pixel_values=pv33, grid_thw=grid33, max_new_tokens=1, stop_ids=[-1])
+        row = dict(N=n, pages=len(pages), visual_tokens=visual, ratio=round(n / visual, 2),
+                   render_s=round(render_s, 3), process_images_s=round(process_s, 3),
+                   text_prefill_s=round(r_text.prefill_seconds, 4),
+                   pages_prefill_s=round(r_pages.prefill_seconds, 4),
+                   speedup=round(r_text.prefill_seconds / r_pages.prefill_seconds, 2),
+                   pages33_visual_tokens=sum(per_page[i] for i in reps),
+                   pages33_prefill_s=round(r33.prefill_seconds, 4),
+                   speedup33=round(r_text.prefill_seconds / r33.prefill_seconds, 2),
+                   paper=PAPER_PREFILL.get(n), peak_text_GB=peak_text, peak_pages_GB=peak_pages)
+        rows.append(row)
+        run.results["steps"]["prefill"] = rows
+        run.save()
+    return rows
+
+
+# ---- 3: decode -----------------------------------------------------------------------------
+
+def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
+    t = model.config["text_config"]
+    kv_per_token = t["num_hidden_layers"] * 2 * t["num_key_value_heads"] * t["head_dim"] * 2
+    wsize = 2 if "BFloat16" in model.dtype or "Half" in model.dtype else 4
+    kv_per_token = kv_per_token // 2 * wsize
+    h, inter, layers = t["hidden_size"], t["intermediate_size"], t["num_hidden_layers"]
+    q, kv = t["num_attention_heads"] * t["head_dim"], t["num_key_value_heads"] * t["head_dim"]
+    per_layer = h * (q + 2 * kv) + q * h + 2 * inter * h + inter * h
+    weight_bytes = (layers * per_layer + t["vocab_size"] * h * 2) * wsize  # decoder + embed/lm_head
+    rows = []
+    for ctx in contexts:
+        for kind, c in (("text", ctx), ("pages", max(1, round(ctx / ratio)))):
+            if dev.type == "cuda":
+                free = torch.cuda.mem_get_info()[0] - (4 << 30)
+                biggest = max(1, min(64, int(free // (kv_per_token * (c + 16)))))
+            else:
+                biggest = 4
+            for b in sorted({1, biggest}):
+                if run.left() < 20:
+                    run.results["skipped"].append(f"decode {kind} ctx={c} batch={b}")
+                    continue
+                s = model.benchmark_decode(b, c, steps=4 if tiny else 16)
+                floor = (weight_bytes + b * c * kv_per_token) / (copy_gbps * 1e9 / 2)
+                rows.append(dict(context=ctx, kind=kind, cached=c, batch=b,
+                                 step_ms=round(1e3 * s, 3), tokens_per_s=round(b / s, 1),
+                                 floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2)))
+                run.results["steps"]["decode"] = rows
+                run.save()
+    return rows
+
+
+# ---- 4 and 5: transformers on the same weights; the loader ------------------------------------
+
+def versus_transformers(run, dev, cfg_hf, lengths, tmp, tiny):
+    from transformers import Glm4vForConditionalGeneration
+
+    torch.manual_seed(0)
+    with torch.device(dev):
+        hf = Glm4vForConditionalGeneration(cfg_hf).to(torch.bfloat16).eval()
+    path = os.path.join(tmp, "full")
+    t = time.perf_counter()
+    hf.save_pretrained(path, max_shard_size="5GB")
+    save_s = time.perf_counter() - t
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    g = gv.Glm4v.from_pretrained(path, device=str(dev), feature_cache_bytes=0)
+    info = g.load_info
+    loader = dict(save_s=round(save_s, 1), load_s=round(info["seconds"], 2),
+                  GBps=round(info["gb_per_second"], 2), weights_GB=round(info["bytes"] / 1e9, 2),
+                  weights_bytes=int(info["bytes"]),
+                  peak_host_GB=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+                  host_GB_before=round(rss0, 2))
+    run.results["steps"]["loader"] = loader
+    run.save()
+    rows = []
+    vocab = cfg_hf.text_config.vocab_size
+    for n in lengths:
+        if run.left() < 40:
+            run.results["skipped"].append(f"transformers N={n}")
+            break
+        ids = torch.randint(0, vocab - 1000, (1, n), device=dev)
+        with torch.no_grad():
+            hf_pre = timed(dev, lambda: hf(input_ids=ids, logits_to_keep=1), repeat=2)
+            steps = 4 if tiny else 32
+
+            def gen(k):
+                return hf.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                   max_new_tokens=k, min_new_tokens=k, do_sample=False,
+                                   pad_token_id=0)
+
+            hf_dec = (timed(dev, lambda: gen(steps + 1), repeat=1)
+                      - timed(dev, lambda: gen(1), repeat=1)) / steps
+        r = min((g.generate(ids[0].tolist(), max_new_tokens=steps + 1, stop_ids=[-1])
+                 for _ in range(2)), key=lambda r: r.prefill_seconds)
+        ours_dec = r.decode_seconds / steps
+        rows.append(dict(N=n, hf_prefill_s=round(hf_pre, 4), glyph_prefill_s=round(r.prefill_seconds, 4),
+                         prefill_speedup=round(hf_pre / r.prefill_seconds, 2),
+                         hf_decode_ms=round(1e3 * hf_dec, 3), glyph_decode_ms=round(1e3 * ours_dec, 3),
+                         decode_speedup=round(hf_dec / ours_dec, 2)))
+        run.results["steps"]["transformers"] = rows
+        run.save()
+    return rows
+
+
+def table(res):
+    lines = ["", "== glyphcpp GPU check =="]
+    s = res["steps"]
+    d = s.get("device", {})
+    lines.append(f"device {d.get('card', d.get('device'))}  driver {d.get('driver')}  torch {d.get('torch')}"
+                 f"  commit {d.get('commit')}  copy {d.get('copy_GBps')} GB/s  bf16 {d.get('bf16_TFLOPs')} TFLOP/s")
+    if "parity" in s and s["parity"]:
+        p = s["parity"]
+        lines.append(f"parity ok={p['ok']}  fp32 {p['fp32_rel_err']:.2e}  bf16 {p['bf16_rel_err']:.2e}"
+                     f" (transformers bf16 {p['hf_bf16_rel_err']:.2e})  greedy equal {p['greedy_equal']}"
+                     f"  ops {p.get('op_tests', '-')}")
+    for r in s.get("prefill") or []:
+        lines.append(f"prefill N={r['N']:>6}  pages {r['pages']:>3}  ratio {r['ratio']:>5}  text {r['text_prefill_s']:.3f}s"
+                     f"  pages {r['pages_prefill_s']:.3f}s  x{r['speedup']}  (at 3.3x: x{r['speedup33']})"
+                     f"  paper x{r['paper']}")
+    for r in s.get("decode") or []:
+        lines.append(f"decode ctx={r['context']:>6} {r['kind']:<5} cached {r['cached']:>6} batch {r['batch']:>3}"
+                     f"  {r['step_ms']:.2f} ms/step  {r['tokens_per_s']} tok/s  floor {r['floor_ms']:.2f} ms"
+                     f"  x{r['over_floor']} of floor")
+    for r in s.get("transformers") or []:
+        lines.append(f"vs transformers N={r['N']:>6}  prefill x{r['prefill_speedup']}  decode x{r['decode_speedup']}")
+    if s.get("loader"):
+        lines.append(f"loader {s['loader']}")
+    for k, v in res["errors"].items():
+        lines.append(f"ERROR in {k}: {v.splitlines()[0]}")
+    for k in res["skipped"]:
+        lines.append(f"skipped: {k}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tiny", action="store_true", help="tiny shapes (CPU, CI)")
+    ap.add_argument("--out", default=os.environ.get("OUT", os.path.join(ROOT, "build", "gpu_check")))
+    ap.add_argument("--budget", type=float, default=None, help="seconds for all steps")
+    ap.add_argument("--device", default=None)
+    a = ap.parse_args(argv)
+    dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    run = Run(a.out, a.budget or (300 if a.tiny else 360))
+    tiny = a.tiny
+    lengths = [256, 512] if tiny else [4096, 32768, 131072, 16384, 65536]
+    with tempfile.TemporaryDirectory() as tmp:
+        info = run.step("device", 5, lambda: device_info(dev, tiny))
+        run.step("parity", 20, lambda: parity(dev, tmp, run_op_tests=dev.type == "cuda"))
+        if tiny:
+            cfg = vlm_tiny.tiny_config(vocab=2048, layers=2)
+            model = gv.Glm4v.random(cfg.to_dict(), device=str(dev), dtype="float32",
+                                    feature_cache_bytes=0)
+        else:
+            from transformers import Glm4vConfig
+
+            cfg = Glm4vConfig()
+            model = gv.Glm4v.random(None, device=str(dev), dtype="bfloat16", feature_cache_bytes=0)
+        rows = run.step("prefill", 60, lambda: prefill(run, dev, model, lengths,
+                                                       bpe_vocab=1000 if tiny else 32000))
+        ratio = (sum(r["ratio"] for r in rows) / len(rows)) if rows else PAPER_RATIO
+        copy = (info or {}).get("copy_GBps") or 1.0
+        run.step("decode", 40, lambda: decode(run, dev, model, [lengths[0], lengths[2] if not tiny else lengths[1]],
+                                              ratio, copy, tiny))
+        del model
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+        run.step("transformers", 90, lambda: versus_transformers(run, dev, cfg, lengths[:2], tmp, tiny))
+    print(table(run.results), flush=True)
+    ok = not run.results["errors"] and (run.results["steps"].get("parity") or {}).get("ok", False)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

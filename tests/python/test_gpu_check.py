@@ -1,0 +1,33 @@
+"""scripts/gpu_check.py in its tiny CPU mode: every step of the GPU check runs here (on tiny
+shapes), so the script cannot fail on the GPU machine for a typo."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
+pytest.importorskip("glyph.vlm")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gpu_check.py"), "--tiny",
+                        "--device", "cpu", "--budget", "600", "--out", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    res = json.loads((out / "gpu_check.json").read_text())
+    assert res["errors"] == {} and res["skipped"] == []
+    s = res["steps"]
+    assert s["parity"]["ok"] and s["parity"]["fp32_rel_err"] < 1e-4 and s["parity"]["greedy_equal"]
+    assert [r["N"] for r in s["prefill"]] == [256, 512]
+    assert all(r["visual_tokens"] > 0 and r["text_prefill_s"] > 0 and r["pages_prefill_s"] > 0
+               for r in s["prefill"])
+    assert {(r["kind"], r["batch"]) for r in s["decode"]} >= {("text", 1), ("pages", 1)}
+    assert len(s["transformers"]) == 2 and s["loader"]["weights_bytes"] > 0
+    assert "== glyphcpp GPU check ==" in p.stdout
