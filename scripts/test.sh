@@ -20,6 +20,15 @@ cmake -S examples/cpp -B build/example -DCMAKE_PREFIX_PATH="$GLYPH_ROOT/build/in
 cmake --build build/example -j "$jobs" >/dev/null
 ./build/example/render_example "$GLYPH_ROOT/python/glyph/data/sample.txt" build/example/out
 
+if "$GLYPH_VENV/bin/python" -c "import torch" 2>/dev/null; then
+  echo "[glyph] C++: the VLM alone (GLYPH_WITH_RENDER=OFF; FreeType, HarfBuzz, pkg-config hidden)"
+  cmake -S . -B build/vlm-alone -DCMAKE_BUILD_TYPE=Release -DGLYPH_WITH_RENDER=OFF \
+    -DCMAKE_DISABLE_FIND_PACKAGE_Freetype=ON -DCMAKE_DISABLE_FIND_PACKAGE_harfbuzz=ON \
+    -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON -DPython_EXECUTABLE="$GLYPH_VENV/bin/python" >/dev/null
+  cmake --build build/vlm-alone -j "$jobs" --target vlm_random
+  ./build/vlm-alone/cpp/vlm_random
+fi
+
 echo "[glyph] Python: build the package, run pytest"
 glyph_install_python
 "$GLYPH_VENV/bin/python" -m pytest -q tests/python "$@"

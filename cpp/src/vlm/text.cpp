@@ -217,7 +217,9 @@ Tensor Glm4vImpl::prefill_sequence(const std::vector<std::int64_t>& ids, const I
   Tensor pos_dev = pos.to(device);
   Tensor idt = at::tensor(ids, at::kLong).to(device);
   const std::int64_t chunk = std::max<std::int64_t>(1, runtime.prefill_chunk);
-  std::vector<Tensor> kept(rows.size());
+  // The rows kept are copied out of each chunk as it passes, so no chunk's activations outlive it.
+  Tensor kept;
+  const Tensor row_index = at::tensor(rows, at::kLong);
   std::int64_t image_offset = 0;
   for (std::int64_t s = 0; s < L; s += chunk) {
     const std::int64_t e = std::min(L, s + chunk);
@@ -227,11 +229,15 @@ Tensor Glm4vImpl::prefill_sequence(const std::vector<std::int64_t>& ids, const I
     Tensor h = guard_oom("prefill", "RuntimeOptions.prefill_chunk or the prompt length", [&] {
       return decoder(x.unsqueeze(0), pos_dev.slice(1, s, e).unsqueeze(1), cache, slot);
     });
-    for (std::size_t k = 0; k < rows.size(); ++k)
-      if (rows[k] >= s && rows[k] < e) kept[k] = h[0][rows[k] - s];
+    if (!kept.defined()) kept = at::empty({static_cast<std::int64_t>(rows.size()), h.size(2)}, h.options());
+    Tensor here = ((row_index >= s) & (row_index < e)).nonzero().squeeze(1);
+    if (here.numel() > 0) {
+      Tensor local = row_index.index_select(0, here) - s;
+      kept.index_copy_(0, here.to(device), h[0].index_select(0, local.to(device)));
+    }
   }
   cache.rope_deltas[slot] = next - (past + L);
-  return at::stack(kept, 0);
+  return kept;
 }
 
 Tensor Glm4vImpl::logits(const Tensor& hidden) const {
