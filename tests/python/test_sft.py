@@ -12,6 +12,7 @@ import pytest
 import glyph
 import glyph.sft
 from glyph.sft.targets import newline_rule, page_text
+from glyph.sft.tasks import spans_of
 
 from sft_helpers import (check_json_rows, png_pixels, qa_records, real_texts, rows, tree,
                          write_jsonl)
@@ -42,8 +43,8 @@ def test_qa_llamafactory_rows_images_and_configs(tmp_path):
         cfg = json.loads(r["glyph"]["config"])
         pages = glyph.Renderer(cfg).render(src["context"]).pages
         assert len(pages) == len(r["images"])
-        for page, img, meta in zip(pages, r["images"], r["glyph"]["pages"]):
-            assert (meta["char_begin"], meta["char_end"]) == (page.char_begin, page.char_end)
+        for page, span, img, meta in zip(pages, spans_of(pages), r["images"], r["glyph"]["pages"]):
+            assert (meta["char_begin"], meta["char_end"]) == span
             assert meta["visual_tokens"] == page.visual_tokens
             np.testing.assert_array_equal(png_pixels(tmp_path / img), page.pixels)
     info = json.loads((tmp_path / "dataset_info.json").read_text())
@@ -77,23 +78,36 @@ def test_ocr_targets_are_the_page_spans(tmp_path, markup):
         mine = [r for r in rs if r["glyph"]["record_id"] == rid]
         pages = renderer.render(text).pages  # the renderer's spans, independently of glyph.sft
         assert len(mine) == len(pages)
-        for r, page in zip(mine, pages):
-            span = text[page.char_begin:page.char_end]
+        for r, (b, e) in zip(mine, spans_of(pages)):
+            span = text[b:e]
             expected = span.replace("\u00ad", "").replace("\u0007", "")
             if markup != "<br/>":  # the marker where the page draws it, '\n' at paragraph breaks
-                before = text.count("\n", 0, page.char_begin)
+                before = text.count("\n", 0, b)
                 parts = expected.split("\n")
                 expected = parts[0]
                 for i, part in enumerate(parts[1:], 1):
                     expected += ("\n" if (before + i) % 30 == 0 else "\u23ce") + part
             assert r["messages"][-1]["content"] == expected
-            assert r["glyph"]["pages"][0]["char_begin"] == page.char_begin
+            assert r["glyph"]["pages"][0]["char_begin"] == b
             seen += 1
     assert seen == len(rs)
     if markup != "<br/>":
         lines = [r for r in rs if r["glyph"]["record_id"] == "lines"]
         joined = "".join(r["messages"][-1]["content"] for r in lines)
         assert joined.count("\u23ce") == 40 - 1 and joined.count("\n") == 1
+
+
+def test_page_spans_tile_the_text():
+    """Each page's span starts where the previous one ended, whatever the renderer reports for a
+    page that opens with the continuation's empty line (it says char_begin 0 there)."""
+    text = (real_texts().get("gpl3") or glyph.sample_text()) * 3
+    pages = glyph.Renderer(small_config()).render(text).pages
+    spans = spans_of(pages)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    for (b0, e0), (b1, e1) in zip(spans, spans[1:]):
+        assert e0 <= b1 <= e1
+        assert text[e0:b1].strip() == ""  # only the line breaks between pages are left out
+    assert sum(e - b for b, e in spans) > 0.99 * len(text)
 
 
 def test_ocr_record_unit_and_page_text_rule():

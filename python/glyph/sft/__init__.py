@@ -14,7 +14,7 @@ pipeline on Ray Data. See docs/sft.md.
 """
 from __future__ import annotations
 
-from .build import BuildResult, Options, Processor, build
+from .pipeline import BuildResult, Options, Processor, build
 from .formats import FORMATS
 from .inputs import iter_items
 from .styles import StyleSampler, load_style

@@ -23,7 +23,7 @@ class RayProcessor:
 
     def __init__(self, options: Dict[str, Any], task: Any, out: str, config: Dict[str, Any],
                  style: Optional[str]):
-        from .build import Options, Processor
+        from .pipeline import Options, Processor
 
         o = Options(**{**options, "task": task})
         self.proc = Processor(o, out, config, style)

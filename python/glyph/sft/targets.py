@@ -43,8 +43,9 @@ def _dropped(c: int) -> bool:
     return 0x80 <= c <= 0x9F and c != 0x85
 
 
-_DROP_TABLE = {c: None for c in list(range(0x20)) + [0x7F, 0xAD, 0x200B] + list(range(0x80, 0xA0))
-               if _dropped(c)}
+_DROP = re.compile("[" + "".join(re.escape(chr(c)) for c in
+                                  list(range(0x20)) + [0x7F, 0xAD, 0x200B] + list(range(0x80, 0xA0))
+                                  if _dropped(c)) + "]")
 
 
 class NewlineRule:
@@ -73,7 +74,9 @@ def page_text(text: str, begin: int, end: int, rule: NewlineRule,
               newlines_before: Optional[int] = None) -> str:
     """The target for ``text[begin:end]``. ``newlines_before`` (the count of ``\\n`` in
     ``text[:begin]``) saves a scan of the prefix when the caller tracks it."""
-    span = text[begin:end].translate(_DROP_TABLE)
+    span = text[begin:end]
+    if _DROP.search(span):
+        span = _DROP.sub("", span)
     if rule.marker is None or "\n" not in span:
         return span
     n = text.count("\n", 0, begin) if newlines_before is None else newlines_before

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from .targets import NewlineRule, page_text
 
-__all__ = ["Chunk", "Dropped", "PageRef", "RecordError", "TaskContext", "TASKS", "resolve_task"]
+__all__ = ["Chunk", "Dropped", "PageRef", "RecordError", "TaskContext", "TASKS", "resolve_task", "spans_of"]
 
 
 class RecordError(Exception):
@@ -59,6 +59,19 @@ class Chunk:
     @property
     def visual_tokens(self) -> int:
         return sum(p.visual_tokens for p in self.pages)
+
+
+def spans_of(pages: Sequence[Any]) -> List[tuple]:
+    """(char_begin, char_end) of each page, in document order, as glyph.sft records them: a
+    span never starts before the previous page's end (the renderer reports 0 for a page that
+    opens with an empty continuation line)."""
+    out, last = [], 0
+    for p in pages:
+        b = max(p.char_begin, last)
+        e = max(p.char_end, b)
+        out.append((b, e))
+        last = e
+    return out
 
 
 def image(page: PageRef) -> Dict[str, Any]:
@@ -121,7 +134,7 @@ class TaskContext:
         folder = os.path.join(self._image_dir, part)
         os.makedirs(folder, exist_ok=True)
         pages: List[PageRef] = []
-        state = {"nl": 0, "pos": 0, "tokens": 0}
+        state = {"nl": 0, "pos": 0, "tokens": 0, "end": 0}
         max_p, max_t, rule = o.max_pages, o.max_visual_tokens, o.over_budget
 
         class _Stop(Exception):
@@ -134,14 +147,19 @@ class TaskContext:
                 raise _Stop()
             if max_t and vt > max_t:
                 raise Dropped(f"one page costs {vt} visual tokens, over max_visual_tokens={max_t}")
-            state["nl"] += text.count("\n", state["pos"], page.char_begin)
-            state["pos"] = page.char_begin
+            # A page that opens with the continuation's empty line (docs/reference-layout.md)
+            # reports char_begin 0 (that line's span is (0, 1)): the page starts where the
+            # previous one ended, so spans never reach back (see spans_of).
+            begin = max(page.char_begin, state["end"])
+            end = max(page.char_end, begin)
+            state["end"] = end
+            state["nl"] += text.count("\n", state["pos"], begin)
+            state["pos"] = begin
             path = os.path.join(folder, page.file_name)
             page.save(path, self._compression)
             state["tokens"] += vt
             pages.append(PageRef(path, os.path.relpath(path, self._out_dir), part, page.index,
-                                 page.char_begin, page.char_end, vt, page.width, page.height,
-                                 state["nl"]))
+                                 begin, end, vt, page.width, page.height, state["nl"]))
 
         try:
             self.renderer.render_each(text, on_page)

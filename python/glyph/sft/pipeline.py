@@ -45,6 +45,7 @@ from .tasks import Dropped, RecordError, TaskContext, resolve_task
 __all__ = ["Options", "BuildResult", "Processor", "build"]
 
 STATE_DIR = ".glyph-sft"
+_NOT_ATTEMPTED = "not made: an earlier write failed (disk full?); rerun to finish the build"
 _DEFAULT_FIELDS = {"id": "id", "context": "context", "question": "question", "answer": "answer"}
 
 
@@ -159,6 +160,8 @@ class Processor:
     def process(self, rid: str, index: int, record: Dict[str, Any]) -> Dict[str, Any]:
         entry: Dict[str, Any] = {"id": rid, "index": index}
         image_dir = os.path.join(self.out, "images", record_dir_name(rid))
+        if os.path.isdir(image_dir):  # left by a killed or failed run: this record starts over
+            shutil.rmtree(image_dir, ignore_errors=True)
         try:
             cfg = self.sampler.config_for(rid)
             renderer = self.renderer(cfg)
@@ -250,11 +253,8 @@ class _Shards:
         del self.weights[:m["taken"]]
         self.next = int(m["shard"]) + 1
 
-    def _take(self, final: bool) -> int:
-        if len(self.rows) >= self.o.shard_size:
-            n = self.o.shard_size
-        else:
-            n = len(self.rows) if final else 0
+    def _take(self) -> int:
+        n = self.o.shard_size if len(self.rows) >= self.o.shard_size else 0
         if self.o.shard_bytes:
             total = 0
             for i, w in enumerate(self.weights[: n or len(self.rows)]):
@@ -263,24 +263,44 @@ class _Shards:
                     return i + 1
         return n
 
+    def _write(self, n: int) -> bool:
+        name = formats.shard_name(self.o.format, self.next)
+        try:
+            formats.write_shard(os.path.join(self.out, "data", name), self.rows[:n], self.o.format,
+                                self.out, bool(self.o.embed_images))
+            return True
+        except (OSError, GlyphError) as e:
+            self.broken = True  # the rows stay in the journal: a rerun writes this shard
+            self.failures.append({"id": f"shard {name}", "kind": "write_error",
+                                  "reason": f"cannot write shard: {e}"})
+            return False
+
     def flush(self, final: bool = False) -> None:
+        """Writes every full shard (and marks it done in the journal). ``final`` also writes the
+        rows left as the last shard, unmarked: a later run that adds records rewrites it with
+        them, so shard boundaries never depend on where a run stopped."""
         while self.rows and not self.broken:
-            n = self._take(final)
+            n = self._take()
             if not n:
+                break
+            if not self._write(n):
                 return
-            name = formats.shard_name(self.o.format, self.next)
             try:
-                formats.write_shard(os.path.join(self.out, "data", name), self.rows[:n], self.o.format,
-                                    self.out, bool(self.o.embed_images))
-                self.journal.write({"shard": self.next, "taken": n, "name": name})
-            except (OSError, GlyphError) as e:
-                self.broken = True  # the rows stay in the journal: a rerun writes this shard
-                self.failures.append({"id": f"shard {name}", "kind": "write_error",
-                                      "reason": f"cannot write shard: {e}"})
+                self.journal.write({"shard": self.next, "taken": n,
+                                    "name": formats.shard_name(self.o.format, self.next)})
+            except OSError as e:  # the shard is whole; a rerun writes it again and marks it
+                self.broken = True
+                self.failures.append({"id": "journal", "kind": "write_error", "reason": str(e)})
                 return
             del self.rows[:n]
             del self.weights[:n]
             self.next += 1
+        if final and self.rows and not self.broken:
+            self._write(len(self.rows))
+
+    @property
+    def count(self) -> int:
+        return self.next + (1 if self.rows else 0)
 
 
 def _scan_journal(path: str, stats: Stats, shards: _Shards) -> set:
@@ -326,6 +346,11 @@ def _prepare_out(out: str, o: Options, config: Dict[str, Any], style: Optional[s
             raise InputError(f"{out} holds a build made with other options ({', '.join(diff) or 'version'}): "
                              "resume with the same options, use another output folder, or overwrite")
     os.makedirs(state, exist_ok=True)
+    for folder in (out, os.path.join(out, "data"), state):  # temporary files a kill left
+        for name in os.listdir(folder) if os.path.isdir(folder) else ():
+            if name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(folder, name))
     if not os.path.exists(run_file):
         atomic_write(run_file, json.dumps(fp, indent=2, ensure_ascii=False) + "\n")
     return os.path.join(state, "journal.jsonl")
@@ -390,6 +415,9 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
         done = _scan_journal(journal_path, stats, shards)
         shards.flush()  # shards a kill left unwritten (rows in the journal, no marker)
         seen: set = set()
+        # After a write error (a full disk) no further record is made: the journal stays the
+        # input order, so the rerun that finishes the build writes what one clean run writes.
+        stopped: List[str] = []
 
         def fail(rid: str, kind: str, reason: str, where: str = "") -> None:
             f = {"id": rid, "kind": kind, "reason": reason}
@@ -421,6 +449,10 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                     counters["skipped"] += 1
                     bar.update()
                     continue
+                if stopped:
+                    fail(rid, "write_error", _NOT_ATTEMPTED)
+                    bar.update()
+                    continue
                 yield rid, item.index, rec
 
         total = None
@@ -442,8 +474,14 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                   disable=(not progress) if progress is not None else None) as bar:
             for entry in results:
                 bar.update()
+                if stopped and "failure" not in entry:  # made after the write error: redo later
+                    with contextlib.suppress(OSError):
+                        shutil.rmtree(os.path.join(out, "images", record_dir_name(entry["id"])))
+                    entry["failure"] = {"kind": "write_error", "reason": _NOT_ATTEMPTED}
                 if "failure" in entry:
                     fail(entry["id"], entry["failure"]["kind"], entry["failure"]["reason"])
+                    if entry["failure"]["kind"] == "write_error":
+                        stopped.append(entry["id"])
                     continue
                 try:
                     journal.write(entry)
@@ -451,6 +489,7 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                     with contextlib.suppress(OSError):
                         shutil.rmtree(os.path.join(out, "images", record_dir_name(entry["id"])))
                     fail(entry["id"], "write_error", f"cannot write the journal: {e}")
+                    stopped.append(entry["id"])
                     continue
                 stats.add(entry)
                 counters["new"] += 1
@@ -464,7 +503,7 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                                     f"{counters['samples']} samples", refresh=False)
         shards.flush(final=True)
     stats.failures = failures
-    shard_paths = [os.path.join(out, "data", formats.shard_name(o.format, k)) for k in range(shards.next)]
+    shard_paths = [os.path.join(out, "data", formats.shard_name(o.format, k)) for k in range(shards.count)]
     extra = {"task": o.task_name(), "format": o.format, "seed": o.seed,
              "inputs": [os.fspath(i) if isinstance(i, (str, os.PathLike)) else type(i).__name__
                         for i in (inputs if isinstance(inputs, (list, tuple)) and not
