@@ -68,7 +68,7 @@ def test_ocr_targets_are_the_page_spans(tmp_path, markup):
     recs = [{"id": k, "context": v} for k, v in texts.items()]
     cfg = small_config()
     cfg["newline-markup"] = markup
-    res = glyph.sft.build(recs, tmp_path, task="ocr", format="swift", config=cfg, progress=False)
+    res = glyph.sft.build(recs, tmp_path, task="ocr", format="swift", config=cfg, progress=False, plot=False)
     assert res.exit_code == 0, res.failures
     rs = check_json_rows(tmp_path)
     renderer = glyph.Renderer(cfg)
@@ -128,13 +128,13 @@ def test_budget_split_drop_truncate(tmp_path):
     n = len(glyph.Renderer(cfg).render(text).pages)
     assert n > 3
     split = glyph.sft.build(recs, tmp_path / "split", config=cfg, max_pages=2, over_budget="split",
-                            progress=False)
+                            progress=False, plot=False)
     rs = check_json_rows(tmp_path / "split")
     long_rows = [r for r in rs if r["glyph"]["record_id"] == "long"]
     assert len(long_rows) == (n + 1) // 2 and all(len(r["images"]) <= 2 for r in long_rows)
     assert [r["glyph"]["id"] for r in long_rows] == [f"long#{k}" for k in range(len(long_rows))]
     assert split.exit_code == 0
-    drop = glyph.sft.build(recs, tmp_path / "drop", config=cfg, max_pages=2, progress=False)  # qa: drop
+    drop = glyph.sft.build(recs, tmp_path / "drop", config=cfg, max_pages=2, progress=False, plot=False)  # qa: drop
     assert drop.exit_code == 0 and drop.dropped == 1
     assert [r["glyph"]["record_id"] for r in rows(tmp_path / "drop")] == ["short"]
     dropped = [json.loads(l) for l in (tmp_path / "drop" / "dropped.jsonl").read_text().splitlines()]
@@ -143,7 +143,7 @@ def test_budget_split_drop_truncate(tmp_path):
     tokens = [p.visual_tokens for p in glyph.Renderer(cfg).render(text).pages]
     budget = sum(tokens[:3])
     trunc = glyph.sft.build(recs, tmp_path / "trunc", config=cfg, max_visual_tokens=budget,
-                            over_budget="truncate", progress=False)
+                            over_budget="truncate", progress=False, plot=False)
     assert trunc.exit_code == 0
     first = rows(tmp_path / "trunc")[0]
     assert [p["visual_tokens"] for p in first["glyph"]["pages"]] == tokens[:3]
@@ -155,9 +155,9 @@ def test_sampled_configs_are_seeded_and_recorded(tmp_path):
              "alignment": {"choices": ["LEFT", "JUSTIFY"]},
              "theme": {"choices": [{"font-color": "#000000", "page-bg-color": "#FFFFFF"},
                                    {"font-color": "#E0E0E0", "page-bg-color": "#202020"}]}}
-    a = glyph.sft.build(recs, tmp_path / "a", style=style, seed=7, workers=1, progress=False)
-    b = glyph.sft.build(recs, tmp_path / "b", style=style, seed=7, workers=3, progress=False)
-    c = glyph.sft.build(recs, tmp_path / "c", style=style, seed=8, workers=2, progress=False)
+    a = glyph.sft.build(recs, tmp_path / "a", style=style, seed=7, workers=1, progress=False, plot=False)
+    b = glyph.sft.build(recs, tmp_path / "b", style=style, seed=7, workers=3, progress=False, plot=False)
+    c = glyph.sft.build(recs, tmp_path / "c", style=style, seed=8, workers=2, progress=False, plot=False)
     assert a.exit_code == b.exit_code == c.exit_code == 0
     assert tree(tmp_path / "a") == tree(tmp_path / "b")  # same seed, any worker count
     cfg_a = [json.loads(r["glyph"]["config"]) for r in rows(tmp_path / "a")]
@@ -176,12 +176,12 @@ def test_completion_interleaved_and_user_task(tmp_path):
     recs = [{"id": "d1", "context": text}]
     cfg = small_config()
     glyph.sft.build(recs, tmp_path / "c", task="completion", config=cfg, completion_chars=300,
-                    progress=False)
+                    progress=False, plot=False)
     (row,) = check_json_rows(tmp_path / "c")
     end = row["glyph"]["pages"][-1]["char_end"]
     assert row["messages"][-1]["content"] == text[end:end + 300]
     res = glyph.sft.build(recs, tmp_path / "i", task="interleaved", config=cfg, segment_chars=1500,
-                          render_ratio=0.5, seed=3, progress=False)
+                          render_ratio=0.5, seed=3, progress=False, plot=False)
     assert res.exit_code == 0
     rs = check_json_rows(tmp_path / "i")
     user = rs[0]["messages"][0]["content"]
@@ -193,7 +193,7 @@ def test_completion_interleaved_and_user_task(tmp_path):
         return [ctx.sample([chunks[0], "How many characters are shown?"],
                            str(chunks[0].end - chunks[0].begin))]
 
-    res = glyph.sft.build(recs, tmp_path / "u", task=summary_task, config=cfg, progress=False)
+    res = glyph.sft.build(recs, tmp_path / "u", task=summary_task, config=cfg, progress=False, plot=False)
     (row,) = check_json_rows(tmp_path / "u")
     assert row["glyph"]["task"].endswith("summary_task")
     p = row["glyph"]["pages"]
@@ -206,7 +206,7 @@ def test_reasoning_fields_and_prompt(tmp_path):
     glyph.sft.build(recs, tmp_path / "g", config=small_config(), reasoning_format="glm",
                     fields={"context": "doc", "question": "q", "answer": "a", "reasoning": "why",
                             "id": "uid"}, prompt="Question: {question}\nAnswer:", system="Be brief.",
-                    progress=False)
+                    progress=False, plot=False)
     (row,) = check_json_rows(tmp_path / "g")
     assert row["glyph"]["id"] == "17"
     assert row["messages"][0] == {"role": "system", "content": "Be brief."}
@@ -218,7 +218,7 @@ def test_parquet_loads_with_datasets(tmp_path):
     datasets = pytest.importorskip("datasets")
     recs = qa_records()[:3]
     res = glyph.sft.build(recs, tmp_path / "p", format="parquet", config=small_config(),
-                          shard_size=2, progress=False)
+                          shard_size=2, progress=False, plot=False)
     assert res.exit_code == 0 and len(res.shards) == 2
     ds = datasets.load_dataset("parquet", data_files=[str(s) for s in res.shards], split="train",
                                cache_dir=str(tmp_path / "cache"))
@@ -236,7 +236,7 @@ def test_parquet_loads_with_datasets(tmp_path):
         np.testing.assert_array_equal(np.asarray(img.convert("RGB")), page.pixels)
     # paths instead of bytes, absolute: datasets opens the files
     res = glyph.sft.build(recs, tmp_path / "q", format="parquet", config=small_config(),
-                          embed_images=False, image_paths="absolute", progress=False)
+                          embed_images=False, image_paths="absolute", progress=False, plot=False)
     ds = datasets.load_dataset("parquet", data_files=[str(s) for s in res.shards], split="train",
                                cache_dir=str(tmp_path / "cache2"))
     assert ds[0]["images"][0].size == glyph.Renderer(small_config()).render(recs[0]["context"]).pages[0].size
@@ -247,10 +247,10 @@ def test_inputs_json_parquet_and_datasets(tmp_path):
     write_jsonl(tmp_path / "in.jsonl", recs)
     (tmp_path / "in.json").write_text(json.dumps(recs, ensure_ascii=False), encoding="utf-8")
     ref = glyph.sft.build(str(tmp_path / "in.jsonl"), tmp_path / "o1", config=small_config(),
-                          progress=False)
+                          progress=False, plot=False)
     assert ref.records == 2
     j = glyph.sft.build(str(tmp_path / "in.json"), tmp_path / "o2", config=small_config(),
-                        progress=False)
+                        progress=False, plot=False)
     assert j.records == 2
     assert [r["messages"] for r in rows(tmp_path / "o1")] == [r["messages"] for r in rows(tmp_path / "o2")]
     pa = pytest.importorskip("pyarrow")
@@ -258,13 +258,13 @@ def test_inputs_json_parquet_and_datasets(tmp_path):
 
     pq.write_table(pa.Table.from_pylist(recs), tmp_path / "in.parquet")
     p = glyph.sft.build(str(tmp_path / "in.parquet"), tmp_path / "o3", config=small_config(),
-                        progress=False)
+                        progress=False, plot=False)
     assert [r["messages"] for r in rows(tmp_path / "o3")] == [r["messages"] for r in rows(tmp_path / "o1")]
     datasets = pytest.importorskip("datasets")
     ds = datasets.Dataset.from_list(recs)
-    m = glyph.sft.build(ds, tmp_path / "o4", config=small_config(), progress=False)
+    m = glyph.sft.build(ds, tmp_path / "o4", config=small_config(), progress=False, plot=False)
     ds.save_to_disk(str(tmp_path / "saved"))
-    d = glyph.sft.build(str(tmp_path / "saved"), tmp_path / "o5", config=small_config(), progress=False)
+    d = glyph.sft.build(str(tmp_path / "saved"), tmp_path / "o5", config=small_config(), progress=False, plot=False)
     assert m.records == d.records == 2
     assert tree(tmp_path / "o4") == tree(tmp_path / "o5") or \
         [r["messages"] for r in rows(tmp_path / "o4")] == [r["messages"] for r in rows(tmp_path / "o5")]
@@ -272,10 +272,10 @@ def test_inputs_json_parquet_and_datasets(tmp_path):
 
 def test_resume_refuses_other_options(tmp_path):
     recs = qa_records()[:1]
-    glyph.sft.build(recs, tmp_path, config=small_config(), progress=False)
+    glyph.sft.build(recs, tmp_path, config=small_config(), progress=False, plot=False)
     with pytest.raises(glyph.InputError, match="other options.*seed"):
-        glyph.sft.build(recs, tmp_path, config=small_config(), seed=5, progress=False)
-    again = glyph.sft.build(recs, tmp_path, config=small_config(), progress=False)
+        glyph.sft.build(recs, tmp_path, config=small_config(), seed=5, progress=False, plot=False)
+    again = glyph.sft.build(recs, tmp_path, config=small_config(), progress=False, plot=False)
     assert again.skipped == 1 and again.new_records == 0 and again.records == 1
 
 
@@ -286,7 +286,7 @@ def test_cli_sft(tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(small_config()))
     rc = main(["sft", "--input", str(src), "--task", "qa", "--config", str(cfg), "--format",
-               "llamafactory", "--out", str(tmp_path / "out"), "--quiet"])
+               "llamafactory", "--out", str(tmp_path / "out"), "--quiet", "--no-plot"])
     assert rc == 0
     assert "2 records" in capsys.readouterr().err
     check_json_rows(tmp_path / "out")

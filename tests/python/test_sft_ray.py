@@ -23,7 +23,7 @@ def test_ray_output_equals_local_output(tmp_path, local_ray):
     recs = qa_records()
     style = {"font-size": {"min": 7, "max": 10}, "dpi": [48, 60],
              "alignment": {"choices": ["LEFT", "JUSTIFY"]}}
-    kw = dict(task="ocr", style=style, seed=5, shard_size=7, progress=False)
+    kw = dict(task="ocr", style=style, seed=5, shard_size=7, progress=False, plot=False)
     local = glyph.sft.build(recs, tmp_path / "local", workers=2, **kw)
     dist = glyph.sft.build(recs, tmp_path / "ray", ray="auto", workers=2, **kw)
     assert local.exit_code == dist.exit_code == 0

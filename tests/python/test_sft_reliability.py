@@ -77,7 +77,7 @@ def test_bad_input_is_reported_per_record(tmp_path):
     from glyph.cli import main
 
     rc = main(["sft", "--input", str(src), "--input", str(missing), "--input", str(notparquet),
-               "--out", str(tmp_path / "out"), "--config", _cfg_file(tmp_path), "--quiet"])
+               "--out", str(tmp_path / "out"), "--config", _cfg_file(tmp_path), "--quiet", "--no-plot"])
     assert rc == 1
     fails = {f["id"]: f for f in map(json.loads, (tmp_path / "out" / "failures.jsonl").read_text().splitlines())}
     kinds = {k: f["kind"] for k, f in fails.items()}
@@ -101,7 +101,7 @@ def _cfg_file(tmp_path: Path) -> str:
 
 
 def _child(recs, out, kw):
-    glyph.sft.build(recs, out, progress=False, **kw)
+    glyph.sft.build(recs, out, progress=False, plot=False, **kw)
     os._exit(0)
 
 
@@ -115,7 +115,7 @@ def _journal_lines(out: Path) -> int:
 def test_sigkill_then_resume_gives_the_uninterrupted_output(tmp_path):
     recs = pieces(18)
     kw = dict(config=config(), shard_size=4, workers=2, seed=1)
-    ref = glyph.sft.build(recs, tmp_path / "ref", progress=False, **kw)
+    ref = glyph.sft.build(recs, tmp_path / "ref", progress=False, plot=False, **kw)
     assert ref.exit_code == 0 and len(ref.shards) == 5
     out = tmp_path / "run"
     ctx = multiprocessing.get_context("fork")
@@ -135,7 +135,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_output(tmp_path):
         for r in rows(out) if (out / "data").exists() else []:
             assert r["images"]  # shards on disk are whole at every kill point
     assert kills >= 2, "the build finished before it could be killed"
-    res = glyph.sft.build(recs, out, progress=False, **kw)
+    res = glyph.sft.build(recs, out, progress=False, plot=False, **kw)
     assert res.exit_code == 0 and res.records == len(recs)
     assert res.skipped > 0
     all_valid(out)
@@ -152,7 +152,7 @@ def test_file_size_limit_fails_records_not_files(tmp_path):
     recs = pieces(30, size=500)
     src = write_jsonl(tmp_path / "in.jsonl", recs)
     cfg = _cfg_file(tmp_path)
-    ref = glyph.sft.build(str(src), tmp_path / "ref", config=cfg, shard_size=100, progress=False)
+    ref = glyph.sft.build(str(src), tmp_path / "ref", config=cfg, shard_size=100, progress=False, plot=False)
     assert ref.exit_code == 0
     journal_size = (tmp_path / "ref" / ".glyph-sft" / "journal.jsonl").stat().st_size
     biggest_png = max(p.stat().st_size for p in (tmp_path / "ref" / "images").rglob("*.png"))
@@ -160,7 +160,7 @@ def test_file_size_limit_fails_records_not_files(tmp_path):
     assert journal_size > limit + 4096
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "glyph", "sft", "--input", str(src), "--out", str(out),
-           "--config", cfg, "--shard-size", "100", "--quiet", "--workers", "1"]
+           "--config", cfg, "--shard-size", "100", "--quiet", "--no-plot", "--workers", "1"]
 
     def limited():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -187,14 +187,14 @@ def test_unwritable_output_folder(tmp_path):
         out.mkdir()
         out.chmod(0o500)
     with pytest.raises(OSError):
-        glyph.sft.build(pieces(1), out, config=config(), progress=False)
+        glyph.sft.build(pieces(1), out, config=config(), progress=False, plot=False)
 
 
 def _rss_child(path, out, q):
     import glyph.sft as sft
 
     res = sft.build(str(path), out, task="ocr", config=config(), max_pages=50, over_budget="split",
-                    progress=False, workers=1)
+                    progress=False, plot=False, workers=1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     q.put((peak, res.records, res.samples, res.pages, res.exit_code))
 

@@ -63,6 +63,7 @@ def add_parser(sub) -> None:
     s.add_argument("--limit", type=int, help="only the first N records")
     s.add_argument("--overwrite", action="store_true", help="start over (delete the earlier build in --out)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--no-plot", action="store_true", help="no stats.png (skips matplotlib)")
     s.set_defaults(func=run)
 
 
@@ -72,6 +73,7 @@ def run(args) -> int:
     res = build(args.input, args.out, task=args.task, format=args.format, config=args.config,
                 style=args.style, seed=args.seed, fields=_fields(args.field), workers=args.workers,
                 ray=args.ray, overwrite=args.overwrite, progress=not args.quiet, limit=args.limit,
+                plot=not args.no_plot,
                 max_pages=args.max_pages, max_visual_tokens=args.max_visual_tokens,
                 over_budget=args.over_budget, ocr_unit=args.ocr_unit, prompt=args.prompt,
                 system=args.system, reasoning_format=args.reasoning_format,

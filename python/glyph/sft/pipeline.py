@@ -381,13 +381,14 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
           format: str = "llamafactory", config: Any = None, style: Any = None, seed: int = 0,
           fields: Optional[Mapping[str, str]] = None, workers: int = 0, ray: Optional[str] = None,
           overwrite: bool = False, progress: Optional[bool] = None, limit: Optional[int] = None,
-          **options: Any) -> BuildResult:
+          plot: bool = True, **options: Any) -> BuildResult:
     """Build a training set. ``inputs``: paths (JSONL, JSON, Parquet, a save_to_disk folder), a
     ``datasets.Dataset``, a list of dicts, or a list of those. ``task``: qa, ocr, interleaved,
     completion or ``f(ctx) -> samples``. ``format``: llamafactory, swift or parquet. ``config``:
     the render config (default Glyph's searched config); ``style``: a distribution to draw a
     config per record from (a SearchSpace, a space or ranges JSON file/dict, or "builtin").
     ``ray``: a Ray address ("auto", "local", "ray://host:10001") to render on a cluster.
+    ``plot=False`` skips the histogram (matplotlib costs a second or two per build).
     Other keywords are :class:`Options` fields. See docs/sft.md."""
     t0 = time.time()
     unknown = set(options) - set(Options.__dataclass_fields__)
@@ -519,7 +520,7 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
         atomic_write(os.path.join(out, "dropped.jsonl"),
                      "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in stats.dropped))
         formats.write_dataset_info(out, o.format, o.dataset_name)
-        report = stats.write(out, extra)
+        report = stats.write(out, extra, plot=plot)
     except (OSError, GlyphError) as e:
         failures.append({"id": "report", "kind": "write_error", "reason": f"cannot write the report: {e}"})
         print(f"[glyph sft] cannot write the report files: {e}", file=sys.stderr)

@@ -65,9 +65,17 @@ class Stats:
             "dropped_reasons": dict(Counter(d["reason"].split(" after ")[0] for d in self.dropped)),
         }
 
-    def write(self, out_dir: str, extra: Dict[str, Any]) -> Dict[str, Any]:
+    def write(self, out_dir: str, extra: Dict[str, Any], plot: bool = True) -> Dict[str, Any]:
         d = self.to_dict(extra)
-        plot = self._plot(os.path.join(out_dir, "stats.png"))
+        png = os.path.join(out_dir, "stats.png")
+        if plot:
+            plot_name = self._plot(png)
+            why = "matplotlib is not installed (pip install matplotlib)"
+        else:
+            plot_name, why = "", "not asked for (plot=False / --no-plot)"
+            if os.path.exists(png):
+                os.unlink(png)
+        plot = plot_name
         d["plot"] = plot
         atomic_write(os.path.join(out_dir, "stats.json"), json.dumps(d, indent=2, ensure_ascii=False) + "\n")
         with atomic_open(os.path.join(out_dir, "stats.md")) as f:
@@ -94,8 +102,7 @@ class Stats:
                 f.write("\n## Dropped by the budget (dropped.jsonl)\n\n| reason | records |\n| --- | ---: |\n")
                 for k, n in sorted(d["dropped_reasons"].items()):
                     f.write(f"| {k} | {n} |\n")
-            f.write("\n" + (f"![histograms](stats.png)\n" if plot else
-                            "No histogram: matplotlib is not installed (pip install matplotlib).\n"))
+            f.write("\n" + ("![histograms](stats.png)\n" if plot else f"No histogram: {why}.\n"))
         return d
 
     def _plot(self, path: str) -> str:
