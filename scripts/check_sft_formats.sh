@@ -34,10 +34,10 @@ with open(os.path.join(work, "records.jsonl"), "w", encoding="utf-8") as f:
 PYEOF
 for fmt in llamafactory swift parquet; do
   "$PY" -m glyph sft --input "$WORK/records.jsonl" --task qa --format "$fmt" --out "$WORK/$fmt" \
-    --overwrite --quiet --max-pages 8
+    --overwrite --quiet --no-plot --max-pages 8
 done
 "$PY" -m glyph sft --input "$WORK/records.jsonl" --task ocr --format swift --out "$WORK/swift-abs" \
-  --overwrite --quiet --image-paths absolute
+  --overwrite --quiet --no-plot --image-paths absolute
 
 make_venv() {  # name, pip requirement...
   local v="$WORK/venv-$1"; shift
