@@ -6,8 +6,9 @@ reference pipeline (reportlab -> PDF -> pdftoppm -> PIL -> PNG) on the same reco
                               [--ref-records 3] [--no-ray] [--memory-mb 50]
 
 Records are cut from Glyph's case1-4 texts. Each glyph.sft row is one full build (render, PNG,
-rows, journal, shards, report) into a fresh folder; the reference renders the first --ref-records
-records to PNG files. --memory-mb also builds one record of that size (ocr, split by a 64-page
+rows, journal, shards, report without the plot) into a fresh folder; "renderer alone" writes the
+same pages with Renderer.render_to_dir (what the pipeline costs on top); the Ray row counts the
+actor start-up but not ray.init; the reference renders the first --ref-records records to PNGs. --memory-mb also builds one record of that size (ocr, split by a 64-page
 budget) in a child process and prints its peak RSS. Machines here are noisy: read the ratios.
 """
 from __future__ import annotations
@@ -54,7 +55,7 @@ def timed_build(recs, cfg, args, **kw):
     out = tempfile.mkdtemp(prefix="glyph-bench-sft-")
     t = time.perf_counter()
     res = glyph.sft.build(recs, out, task=args.task, format=args.format, config=cfg,
-                          progress=False, **kw)
+                          progress=False, plot=False, **kw)
     dt = time.perf_counter() - t
     assert res.exit_code == 0, res.failures
     return dt, res
@@ -111,6 +112,12 @@ def main(argv=None):
     print(f"{len(recs)} records of {args.chars} chars from Glyph's case1-4 -> {n_pages} pages; "
           f"task {args.task}, format {args.format}; config {args.config}; {cores} cores")
     rows = []
+    r = glyph.Renderer(cfg)
+    d = tempfile.mkdtemp(prefix="glyph-bench-r2d-")
+    t = time.perf_counter()
+    pages = sum(len(r.render_to_dir(x["context"], d, x["id"])) for x in recs)
+    dt = time.perf_counter() - t
+    rows.append(("renderer alone (Renderer.render_to_dir), 1 thread", len(recs) / dt, pages / dt))
     t, res = timed_build(recs, cfg, args, workers=1)
     rows.append(("glyph.sft, 1 worker", len(recs) / t, res.pages / t))
     t, res = timed_build(recs, cfg, args, workers=cores)

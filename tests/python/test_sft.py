@@ -306,3 +306,16 @@ def test_cli_sft(tmp_path, capsys):
     rc = main(["sft", "--input", str(src), "--out", str(tmp_path / "bad"), "--max-pages", "-1"])
     assert rc == 1
     assert "max_pages must be >= 0" in capsys.readouterr().err
+
+
+def test_edited_journal_is_an_error_naming_the_line(tmp_path):
+    recs = qa_records()[:2]
+    glyph.sft.build(recs, tmp_path, config=small_config(), progress=False, plot=False)
+    journal = tmp_path / ".glyph-sft" / "journal.jsonl"
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    journal.write_text("\n".join([lines[0], "garbage", *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(glyph.InputError, match=r"journal.jsonl:2: not a journal line"):
+        glyph.sft.build(recs, tmp_path, config=small_config(), progress=False, plot=False)
+    res = glyph.sft.build(recs, tmp_path, config=small_config(), progress=False, plot=False,
+                          overwrite=True)
+    assert res.records == 2 and res.skipped == 0

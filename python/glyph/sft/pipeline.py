@@ -142,6 +142,7 @@ class Processor:
         self.sampler = StyleSampler(RenderConfig.from_dict(config), space, options.seed)
         self._renderers: "collections.OrderedDict[str, Renderer]" = collections.OrderedDict()
         self._lock = threading.Lock()
+        self._rules: Dict[int, Any] = {}  # newline rule per renderer (kept with it: ids recycle)
 
     def renderer(self, cfg: Dict[str, Any]) -> Renderer:
         key = json.dumps(cfg, sort_keys=True)
@@ -157,6 +158,13 @@ class Processor:
                 self._renderers.popitem(last=False)
         return r
 
+    def rule(self, renderer: Renderer):
+        key = id(renderer)
+        r = self._rules.get(key)
+        if r is None or r[0] is not renderer:
+            r = self._rules[key] = (renderer, newline_rule(renderer))
+        return r[1]
+
     def process(self, rid: str, index: int, record: Dict[str, Any]) -> Dict[str, Any]:
         entry: Dict[str, Any] = {"id": rid, "index": index}
         image_dir = os.path.join(self.out, "images", record_dir_name(rid))
@@ -165,8 +173,7 @@ class Processor:
         try:
             cfg = self.sampler.config_for(rid)
             renderer = self.renderer(cfg)
-            ctx = TaskContext(rid, record, self.o, cfg, renderer,
-                              newline_rule(cfg.get("newline-markup", "<br/>")),
+            ctx = TaskContext(rid, record, self.o, cfg, renderer, self.rule(renderer),
                               random.Random(derive_seed(self.o.seed, "task", rid)), image_dir,
                               self.out, self.o.compression)
             samples = self.task(ctx)
@@ -309,10 +316,16 @@ def _scan_journal(path: str, stats: Stats, shards: _Shards) -> set:
         return done
     repair_jsonl(path)
     with open(path, "rb") as f:
-        for line in f:
+        for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            e = json.loads(line)
+            try:
+                e = json.loads(line)
+                if not isinstance(e, dict) or ("shard" not in e and "id" not in e):
+                    raise ValueError
+            except ValueError:
+                raise InputError(f"{path}:{lineno}: not a journal line (was the build folder "
+                                 "edited?); start over with --overwrite") from None
             if "shard" in e:
                 shards.replay_marker(e)
                 continue

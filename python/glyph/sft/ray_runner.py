@@ -15,7 +15,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 __all__ = ["RayProcessor", "ray_results"]
 
-_CHUNK = 512  # records handed to Ray Data per dataset (bounded memory on the driver)
+# Records handed to Ray Data per dataset: each dataset starts its actor pool (seconds), so the
+# blocks are large, and bounded by bytes so the driver's memory stays bounded too.
+_CHUNK_RECORDS = 16384
+_CHUNK_BYTES = 256 << 20
 
 
 class RayProcessor:
@@ -77,10 +80,12 @@ def ray_results(proc_args: Tuple[Any, str, Dict[str, Any], Optional[str]], jobs:
         for row in ds.iter_rows():
             yield json.loads(row["result"])
 
+    size = 0
     for rid, index, record in jobs:
         chunk.append(pickle.dumps((rid, index, record), protocol=pickle.HIGHEST_PROTOCOL))
-        if len(chunk) >= _CHUNK:
+        size += len(chunk[-1])
+        if len(chunk) >= _CHUNK_RECORDS or size >= _CHUNK_BYTES:
             yield from run(chunk)
-            chunk = []
+            chunk, size = [], 0
     if chunk:
         yield from run(chunk)

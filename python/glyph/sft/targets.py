@@ -15,37 +15,31 @@ source: a target is the source span ``text[page.char_begin:page.char_end]`` with
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
+
+from .._core import RenderConfig
 
 __all__ = ["NewlineRule", "newline_rule", "page_text"]
 
-_BREAK = re.compile(r"^\s*<\s*br\s*/?\s*>\s*$", re.I)
-_FONT = re.compile(r"^<\s*font\s+colou?r\s*=\s*[\"']([^\"']*)[\"']\s*>([\s\S]*)<\s*/\s*font\s*>$", re.I)
-_ENTITY = re.compile(r"&([^;]*);")
-_NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'", "nbsp": "\u00a0"}
 _LINES_PER_PARAGRAPH = 30
 
 
-def _entity(m: "re.Match[str]") -> str:
-    name = m.group(1)
-    if name in _NAMED:
-        return _NAMED[name]
-    if name[:2] in ("#x", "#X"):
-        return chr(int(name[2:], 16))
-    return chr(int(name[1:]))
+_CANDIDATES = [c for c in range(0xA0) if c != 0x0A] + [0xAD, 0x200B]
+_drop_re: "Optional[re.Pattern[str]]" = None
 
 
-def _dropped(c: int) -> bool:
-    if c == 0xAD or c == 0x200B or c == 0x7F:
-        return True
-    if c < 0x20:
-        return not (c in (0x09, 0x0A, 0x0B, 0x0C, 0x0D) or c >= 0x1C)
-    return 0x80 <= c <= 0x9F and c != 0x85
+def _dropped() -> "re.Pattern[str]":
+    """The characters the renderer leaves out (its text preparation, asked once: the layout of
+    "a?b" for each candidate), as a pattern."""
+    global _drop_re
+    if _drop_re is None:
+        from ..render import Renderer
 
-
-_DROP = re.compile("[" + "".join(re.escape(chr(c)) for c in
-                                  list(range(0x20)) + [0x7F, 0xAD, 0x200B] + list(range(0x80, 0xA0))
-                                  if _dropped(c)) + "]")
+        r = Renderer()
+        gone = [c for c in _CANDIDATES
+                if [line.text for page in r.layout(f"a{chr(c)}b") for line in page.lines] == ["ab"]]
+        _drop_re = re.compile("[" + "".join(re.escape(chr(c)) for c in gone) + "]") if gone else re.compile("(?!)")
+    return _drop_re
 
 
 class NewlineRule:
@@ -61,13 +55,24 @@ class NewlineRule:
                 f"so; every 30th newline (Glyph's paragraph boundary) is a line break, '\\n'")
 
 
-def newline_rule(markup: str) -> NewlineRule:
-    if _BREAK.match(markup):
-        return NewlineRule(None)
-    m = _FONT.match(markup)
-    if not m:
-        raise ValueError(f"unsupported newline-markup {markup!r}")
-    return NewlineRule(_ENTITY.sub(_entity, m.group(2)))
+def newline_rule(config: Any) -> NewlineRule:
+    """How ``config`` (a RenderConfig, a config dict, a Renderer, or a newline-markup string)
+    draws a newline. The renderer itself is asked (the layout of "a\nb"), so the markup is parsed
+    by the same code that draws it."""
+    from ..render import Renderer, as_config
+
+    if isinstance(config, str):
+        cfg = RenderConfig.glyph_default()
+        cfg.newline_markup = config
+        renderer = Renderer(cfg)
+    elif isinstance(config, Renderer):
+        renderer = config
+    else:
+        renderer = Renderer(as_config(config))
+    lines = [line.text for page in renderer.layout("a\nb") for line in page.lines]
+    if len(lines) == 1 and lines[0].startswith("a") and lines[0].endswith("b"):
+        return NewlineRule(lines[0][1:-1])
+    return NewlineRule(None)
 
 
 def page_text(text: str, begin: int, end: int, rule: NewlineRule,
@@ -75,8 +80,9 @@ def page_text(text: str, begin: int, end: int, rule: NewlineRule,
     """The target for ``text[begin:end]``. ``newlines_before`` (the count of ``\\n`` in
     ``text[:begin]``) saves a scan of the prefix when the caller tracks it."""
     span = text[begin:end]
-    if _DROP.search(span):
-        span = _DROP.sub("", span)
+    drop = _dropped()
+    if drop.search(span):
+        span = drop.sub("", span)
     if rule.marker is None or "\n" not in span:
         return span
     n = text.count("\n", 0, begin) if newlines_before is None else newlines_before
