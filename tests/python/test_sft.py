@@ -319,3 +319,14 @@ def test_edited_journal_is_an_error_naming_the_line(tmp_path):
     res = glyph.sft.build(recs, tmp_path, config=small_config(), progress=False, plot=False,
                           overwrite=True)
     assert res.records == 2 and res.skipped == 0
+
+
+def test_shard_bytes_and_image_tag(tmp_path):
+    recs = qa_records()[:3]
+    tag = "<|begin_of_image|><|image|><|end_of_image|>"
+    res = glyph.sft.build(recs, tmp_path, config=small_config(), format="swift", shard_bytes=1,
+                          image_tag=tag, progress=False, plot=False)
+    assert len(res.shards) == 3  # every row passes one byte: one row a shard
+    rs = check_json_rows(tmp_path, tag=tag)
+    assert [r["glyph"]["record_id"] for r in rs] == [r["id"] for r in recs]
+    assert all(len(Path(s).read_text(encoding="utf-8").splitlines()) == 1 for s in res.shards)
