@@ -102,6 +102,14 @@ class Options:
             o.embed_images = o.format == "parquet"
         if o.embed_images and o.format != "parquet":
             raise InputError("embed_images is for format parquet (JSON formats list image paths)")
+        if not o.image_tag:
+            raise InputError("image_tag must not be empty (one tag marks each image)")
+        if o.task == "qa" and o.prompt is not None:
+            try:
+                o.prompt.format(question="")
+            except (KeyError, IndexError, ValueError) as e:
+                raise InputError(f"prompt {o.prompt!r}: a template with {{question}} only "
+                                 f"(write other braces as {{{{ }}}}): {e!r}") from None
         resolve_task(o.task)  # fails early on an unknown task
         return o
 
