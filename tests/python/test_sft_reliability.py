@@ -186,8 +186,11 @@ def test_unwritable_output_folder(tmp_path):
         out = tmp_path / "ro"
         out.mkdir()
         out.chmod(0o500)
-    with pytest.raises(OSError):
+    with pytest.raises(glyph.IoError, match="cannot write the output folder"):
         glyph.sft.build(pieces(1), out, config=config(), progress=False, plot=False)
+    from glyph.cli import main
+
+    assert main(["sft", "--input", "x.jsonl", "--out", str(out), "--quiet"]) == 1  # no traceback
 
 
 def _rss_child(path, out, q):
@@ -224,3 +227,36 @@ def test_large_record_in_bounded_memory(tmp_path):
     # measured: about 75 MB over the parent for 4 MB (the text, its spans, the rows); keeping
     # every page, or every page's text slice of the whole record, would pass these bounds
     assert peak - base < min(25 * len(big), all_pixels), (peak, base, all_pixels)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 2 MB tmpfs: a disk that really fills up (ENOSPC). Needs root (mount); skipped otherwise."""
+    d = tmp_path / "tmpfs"
+    d.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({p.stderr.strip() or 'mount failed'}); "
+                    "test_file_size_limit_fails_records_not_files covers write errors")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+def test_full_disk_then_resume_with_room(tmp_path, small_tmpfs):
+    recs = pieces(60, size=3000)
+    kw = dict(config=config(), shard_size=16, progress=False, plot=False)
+    ref = glyph.sft.build(recs, tmp_path / "ref", **kw)
+    out = small_tmpfs / "out"
+    res = glyph.sft.build(recs, out, **kw)
+    assert res.exit_code == 1 and 0 < res.records < len(recs)
+    assert all(f["kind"] == "write_error" for f in res.failures)
+    assert any("No space left" in f["reason"] or "disk full" in f["reason"] for f in res.failures)
+    all_valid(out)  # whole files only, whatever ran out of room
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
+    again = glyph.sft.build(recs, out, **kw)
+    assert again.exit_code == 0 and again.records == len(recs) and again.skipped == res.records
+    all_valid(out)
+    assert tree(out) == tree(tmp_path / "ref")

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from .. import _core
-from .._core import GlyphError, InputError, RenderConfig, SearchSpace
+from .._core import GlyphError, InputError, IoError, RenderConfig, SearchSpace
 from ..io import JsonlWriter, atomic_write, repair_jsonl
 from ..render import Renderer, as_config
 from . import formats
@@ -366,7 +366,10 @@ def _prepare_out(out: str, o: Options, config: Dict[str, Any], style: Optional[s
                 diff.append("style")
             raise InputError(f"{out} holds a build made with other options ({', '.join(diff) or 'version'}): "
                              "resume with the same options, use another output folder, or overwrite")
-    os.makedirs(state, exist_ok=True)
+    try:
+        os.makedirs(state, exist_ok=True)
+    except OSError as e:
+        raise IoError(f"cannot write the output folder {out!r}: {e.strerror or e}") from None
     for folder in (out, os.path.join(out, "data"), state):  # temporary files a kill left
         for name in os.listdir(folder) if os.path.isdir(folder) else ():
             if name.endswith(".tmp"):
