@@ -330,3 +330,23 @@ def test_shard_bytes_and_image_tag(tmp_path):
     rs = check_json_rows(tmp_path, tag=tag)
     assert [r["glyph"]["record_id"] for r in rs] == [r["id"] for r in recs]
     assert all(len(Path(s).read_text(encoding="utf-8").splitlines()) == 1 for s in res.shards)
+
+
+def test_stats_count_text_tokens_with_a_tokenizer(tmp_path):
+    pytest.importorskip("tokenizers")
+    from vlm_tiny import make_glm_tokenizer
+
+    recs = qa_records()[:2]
+    tok = make_glm_tokenizer("\n".join(r["context"] for r in recs))
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    res = glyph.sft.build(recs, tmp_path / "out", config=small_config(), tokenizer=str(path),
+                          progress=False, plot=False)
+    assert res.exit_code == 0
+    journal = [json.loads(l) for l in (tmp_path / "out" / ".glyph-sft" / "journal.jsonl").read_text().splitlines()]
+    for entry, rec in zip(journal, recs):
+        pages = glyph.Renderer(small_config()).render(rec["context"]).pages
+        b, e = spans_of(pages)[0][0], spans_of(pages)[-1][1]
+        ids = tok.encode(rec["context"][b:e], add_special_tokens=False).ids
+        assert entry["stats"]["text_tokens"] == len(ids)  # Hugging Face tokenizers' own count
+    assert res.stats["text_token_counter"].startswith("counted with")

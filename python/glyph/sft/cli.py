@@ -64,6 +64,8 @@ def add_parser(sub) -> None:
     s.add_argument("--overwrite", action="store_true", help="start over (delete the earlier build in --out)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--no-plot", action="store_true", help="no stats.png (skips matplotlib)")
+    s.add_argument("--tokenizer", help="tokenizer.json (or folder) to count text tokens in the stats "
+                                       "exactly (default: an approximation)")
     s.set_defaults(func=run)
 
 
@@ -73,7 +75,7 @@ def run(args) -> int:
     res = build(args.input, args.out, task=args.task, format=args.format, config=args.config,
                 style=args.style, seed=args.seed, fields=_fields(args.field), workers=args.workers,
                 ray=args.ray, overwrite=args.overwrite, progress=not args.quiet, limit=args.limit,
-                plot=not args.no_plot,
+                plot=not args.no_plot, tokenizer=args.tokenizer,
                 max_pages=args.max_pages, max_visual_tokens=args.max_visual_tokens,
                 over_budget=args.over_budget, ocr_unit=args.ocr_unit, prompt=args.prompt,
                 system=args.system, reasoning_format=args.reasoning_format,

@@ -141,8 +141,9 @@ class Processor:
     pool or Ray actor; thread-safe; holds a Renderer per distinct config."""
 
     def __init__(self, options: Options, out_dir: str, config: Dict[str, Any],
-                 style: Optional[str] = None):
+                 style: Optional[str] = None, tokenizer: Optional[str] = None):
         self.o = options
+        self.count_tokens = _token_counter(tokenizer)
         self.out = os.path.abspath(out_dir)
         self.task = resolve_task(options.task)
         self.task_name = options.task_name()
@@ -184,6 +185,7 @@ class Processor:
             ctx = TaskContext(rid, record, self.o, cfg, renderer, self.rule(renderer),
                               random.Random(derive_seed(self.o.seed, "task", rid)), image_dir,
                               self.out, self.o.compression)
+            ctx.count_tokens = self.count_tokens
             samples = self.task(ctx)
             if not samples:
                 raise RecordError("no_samples", "the task made no samples from this record")
@@ -212,6 +214,16 @@ class Processor:
         with contextlib.suppress(OSError):
             shutil.rmtree(image_dir)
         return entry
+
+
+def _token_counter(tokenizer: Optional[str]) -> Callable[[str], int]:
+    """Text tokens of a span: the tokenizer's count, or glyph's approximation without one."""
+    if not tokenizer:
+        return _core.approx_text_tokens
+    from .._tokenizers import as_codec
+    from ..tokenizer import load_tokenizer
+
+    return as_codec(load_tokenizer(tokenizer)).count
 
 
 @dataclass
@@ -344,10 +356,12 @@ def _scan_journal(path: str, stats: Stats, shards: _Shards) -> set:
 
 
 def _prepare_out(out: str, o: Options, config: Dict[str, Any], style: Optional[str],
-                 overwrite: bool) -> str:
+                 overwrite: bool, tokenizer: Optional[str] = None) -> str:
     state = os.path.join(out, STATE_DIR)
     run_file = os.path.join(state, "run.json")
     fp = {"glyph_sft": 1, "options": o.fingerprint(), "config": config, "style": style}
+    if tokenizer:  # counts in the journal come from it
+        fp["tokenizer"] = tokenizer
     if overwrite:
         for name in ("data", "images", STATE_DIR):
             shutil.rmtree(os.path.join(out, name), ignore_errors=True)
@@ -364,6 +378,8 @@ def _prepare_out(out: str, o: Options, config: Dict[str, Any], style: Optional[s
                 diff.append("config")
             if old.get("style") != fp["style"]:
                 diff.append("style")
+            if old.get("tokenizer") != fp.get("tokenizer"):
+                diff.append("tokenizer")
             raise InputError(f"{out} holds a build made with other options ({', '.join(diff) or 'version'}): "
                              "resume with the same options, use another output folder, or overwrite")
     try:
@@ -405,7 +421,7 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
           format: str = "llamafactory", config: Any = None, style: Any = None, seed: int = 0,
           fields: Optional[Mapping[str, str]] = None, workers: int = 0, ray: Optional[str] = None,
           overwrite: bool = False, progress: Optional[bool] = None, limit: Optional[int] = None,
-          plot: bool = True, **options: Any) -> BuildResult:
+          plot: bool = True, tokenizer: Optional[str] = None, **options: Any) -> BuildResult:
     """Build a training set. ``inputs``: paths (JSONL, JSON, Parquet, a save_to_disk folder), a
     ``datasets.Dataset``, a list of dicts, or a list of those. ``task``: qa, ocr, interleaved,
     completion or ``f(ctx) -> samples``. ``format``: llamafactory, swift or parquet. ``config``:
@@ -413,6 +429,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
     config per record from (a SearchSpace, a space or ranges JSON file/dict, or "builtin").
     ``ray``: a Ray address ("auto", "local", "ray://host:10001") to render on a cluster.
     ``plot=False`` skips the histogram (matplotlib costs a second or two per build).
+    ``tokenizer``: a tokenizer.json or folder (anything glyph.load_tokenizer takes as a path) to
+    count the text tokens in the stats exactly; without it they are approximated.
     Other keywords are :class:`Options` fields. See docs/sft.md."""
     t0 = time.time()
     unknown = set(options) - set(Options.__dataclass_fields__)
@@ -429,7 +447,12 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
     cfg = base.to_dict()
     style_json = load_style(style, base).to_json(-1) if style is not None else None
     out = os.path.abspath(os.fspath(out))
-    journal_path = _prepare_out(out, o, cfg, style_json, overwrite)
+    if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
+        raise InputError("tokenizer: give a path (tokenizer.json or a folder), which every "
+                         "worker can load")
+    tokenizer = os.path.abspath(os.fspath(tokenizer)) if tokenizer else None
+    _token_counter(tokenizer)  # a bad tokenizer path fails here, not in every record
+    journal_path = _prepare_out(out, o, cfg, style_json, overwrite, tokenizer)
 
     failures: List[Dict[str, Any]] = []
     stats = Stats()
@@ -484,7 +507,7 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
         if limit is None and hasattr(inputs, "__len__") and not isinstance(inputs, (str, bytes)):
             if hasattr(inputs, "features") or (inputs and all(isinstance(r, dict) for r in inputs)):
                 total = len(inputs)
-        proc_args = (o, out, cfg, style_json)
+        proc_args = (o, out, cfg, style_json, tokenizer)
         n_workers = workers or _core.hardware_threads()
         if ray is not None:
             from .ray_runner import ray_results
@@ -534,7 +557,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                         for i in (inputs if isinstance(inputs, (list, tuple)) and not
                                   (inputs and isinstance(inputs[0], dict)) else [inputs])],
              "shards": [os.path.relpath(p, out) for p in shard_paths],
-             "text_token_counter": "approximate (glyph.search.approx_text_tokens: chars/4, CJK/1.5)",
+             "text_token_counter": (f"counted with {tokenizer}" if tokenizer else
+                                    "approximate (glyph.search.approx_text_tokens: chars/4, CJK/1.5)"),
              "this_run": {"records": counters["new"], "skipped": counters["skipped"],
                           "pages": counters["pages"], "seconds": round(time.time() - t0, 3)}}
     report: Dict[str, Any] = {}

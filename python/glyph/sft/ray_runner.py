@@ -25,11 +25,11 @@ class RayProcessor:
     """The map_batches actor: one Processor per actor process."""
 
     def __init__(self, options: Dict[str, Any], task: Any, out: str, config: Dict[str, Any],
-                 style: Optional[str]):
+                 style: Optional[str], tokenizer: Optional[str] = None):
         from .pipeline import Options, Processor
 
         o = Options(**{**options, "task": task})
-        self.proc = Processor(o, out, config, style)
+        self.proc = Processor(o, out, config, style, tokenizer)
 
     def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]:
         results: List[str] = []
@@ -58,13 +58,14 @@ def _init(address: str, workers: int) -> Any:
     return ray
 
 
-def ray_results(proc_args: Tuple[Any, str, Dict[str, Any], Optional[str]], jobs: Iterable[Any],
+def ray_results(proc_args: Tuple[Any, str, Dict[str, Any], Optional[str], Optional[str]],
+                jobs: Iterable[Any],
                 address: str, workers: int = 0) -> Iterator[Dict[str, Any]]:
     """Journal entries for ``jobs`` in order, computed by Ray actors."""
     ray = _init(address, workers)
     from dataclasses import asdict
 
-    o, out, config, style = proc_args
+    o, out, config, style, tokenizer = proc_args
     options = {k: v for k, v in asdict(o).items() if k != "task"}
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
@@ -75,7 +76,8 @@ def ray_results(proc_args: Tuple[Any, str, Dict[str, Any], Optional[str]], jobs:
     def run(chunk: List[bytes]) -> Iterator[Dict[str, Any]]:
         ds = ray.data.from_items([{"job": j} for j in chunk])
         ds = ds.map_batches(RayProcessor, fn_constructor_kwargs={
-            "options": options, "task": o.task, "out": out, "config": config, "style": style},
+            "options": options, "task": o.task, "out": out, "config": config, "style": style,
+            "tokenizer": tokenizer},
             batch_size=4, concurrency=min(n_actors, max(1, len(chunk) // 4)), num_cpus=1)
         for row in ds.iter_rows():
             yield json.loads(row["result"])

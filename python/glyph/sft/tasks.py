@@ -92,6 +92,9 @@ class TaskContext:
         self.record_id, self.record, self.options = record_id, record, options
         self.config, self.renderer, self.newline_rule, self.rng = config, renderer, rule, rng
         self._image_dir, self._out_dir, self._compression = image_dir, out_dir, compression
+        from .._core import approx_text_tokens
+
+        self.count_tokens: Callable[[str], int] = approx_text_tokens  # the build sets its own
         self.pages: List[PageRef] = []       # every page written for this record
         self.rendered_chars = 0
         self.text_tokens = 0
@@ -173,8 +176,7 @@ class TaskContext:
             return []
         end = pages[-1].char_end
         self.rendered_chars += end - pages[0].char_begin
-        from .._core import approx_text_tokens
-        self.text_tokens += approx_text_tokens(text[pages[0].char_begin:end])
+        self.text_tokens += self.count_tokens(text[pages[0].char_begin:end])
         chunks: List[Chunk] = []
         cur: List[PageRef] = []
         tokens = 0
