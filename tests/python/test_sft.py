@@ -333,11 +333,15 @@ def test_shard_bytes_and_image_tag(tmp_path):
 
 
 def test_stats_count_text_tokens_with_a_tokenizer(tmp_path):
-    pytest.importorskip("tokenizers")
-    from vlm_tiny import make_glm_tokenizer
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import decoders, models, pre_tokenizers, trainers
 
     recs = qa_records()[:2]
-    tok = make_glm_tokenizer("\n".join(r["context"] for r in recs))
+    tok = tokenizers.Tokenizer(models.BPE())  # a small byte-level BPE, as GLM's tokenizer.json
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(["\n".join(r["context"] for r in recs)], trainers.BpeTrainer(
+        vocab_size=500, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
     path = tmp_path / "tokenizer.json"
     tok.save(str(path))
     res = glyph.sft.build(recs, tmp_path / "out", config=small_config(), tokenizer=str(path),
