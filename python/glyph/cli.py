@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 import glyph
 
 from . import search_cli, vlm_cli
+from .sft import cli as sft_cli
 from ._tokenizers import as_codec
 from .io import JsonlWriter
 from .render import as_config
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search_cli.add_parser(sub)
     vlm_cli.add_parser(sub)
+    sft_cli.add_parser(sub)
     return p
 
 

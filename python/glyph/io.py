@@ -131,14 +131,39 @@ class JsonlWriter:
     def write(self, record: Any) -> None:
         if self._f is None:
             raise IoError(f"{self.path}: JsonlWriter is not open (use it in a with block)")
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._f.flush()
-        if self.fsync:
-            os.fsync(self._f.fileno())
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        start = self._f.tell()
+        try:
+            self._f.write(line)
+            self._f.flush()
+            if self.fsync:
+                os.fsync(self._f.fileno())
+        except OSError as e:
+            # A full disk (or a file-size limit) may have let part of the line through: cut it
+            # off so the next record starts on a fresh line and the file stays readable.
+            self._drop_partial(start)
+            raise IoError(f"cannot write {self.path!r}: {e.strerror or e}") from None
         if self.key is not None and isinstance(record, dict) and self.key in record:
             self.done.add(str(record[self.key]))
 
+    def _drop_partial(self, start: int) -> None:
+        f = self._f
+        assert f is not None
+        try:
+            f.close()  # discards what could not be flushed (a second error is ignored below)
+        except OSError:
+            pass
+        try:
+            with open(self.path, "rb+") as raw:
+                raw.truncate(start)
+        except OSError:
+            pass
+        self._f = open(self.path, "a", encoding="utf-8")
+
     def __exit__(self, *exc) -> None:
         if self._f is not None:
-            self._f.close()
+            try:
+                self._f.close()
+            except OSError:
+                pass  # a failed write already reported; the torn tail is repaired on reopen
             self._f = None
