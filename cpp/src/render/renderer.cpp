@@ -154,8 +154,8 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
                                                  const std::string& out_dir,
                                                  const std::string& unique_id,
                                                  int compression) const {
-  GLYPH_CHECK(compression >= 0 && compression <= 9, InputError,
-              "PNG compression level must be 0..9, got {}", compression);
+  GLYPH_CHECK(compression >= -1 && compression <= 9, InputError,
+              "PNG compression level must be 0..9 (or -1: the default), got {}", compression);
   // unique_id names one folder inside out_dir, never a path that leaves it.
   GLYPH_CHECK(unique_id.find('/') == std::string::npos && unique_id.find('\\') == std::string::npos &&
                   unique_id != "." && unique_id != "..",
@@ -165,9 +165,10 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
   fs::create_directories(dir, ec);
   GLYPH_CHECK(!ec, IoError, "cannot create output folder '{}': {}", dir.string(), ec.message());
   std::vector<std::string> paths;
+  const PngColor color = config().png_color;
   render_each(utf8_text, [&](Page&& page) {
     std::string path = (dir / page.file_name()).string();
-    write_png(page, path, compression);
+    write_png(page, path, compression, color);
     paths.push_back(std::move(path));
   });
   return paths;
