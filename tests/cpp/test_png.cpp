@@ -308,3 +308,50 @@ TEST_CASE("render_to_dir writes what the config's png-color says") {
   CHECK_THROWS_AS(glyph::parse_png_color("gray"), glyph::ConfigError);
   fs::remove_all(dir);
 }
+
+TEST_CASE("render_to_dir's files are encode_png's bytes of the rendered pages") {
+  // Gray pages are written from the canvas (render_to_dir), others through the Page: either way
+  // the file must be what encode_png gives for the page render() returns.
+  const fs::path dir =
+      fs::temp_directory_path() / ("glyph_png_same_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  std::string text;
+  for (int i = 0; i < 90; ++i) text += "Row " + std::to_string(i) + " of a page of text.\n";
+  const std::pair<const char*, const char*> variants[] = {
+      {"gray", R"({})"},
+      {"blank", R"({})"},  // no ink: one level, 1-bit gray
+      {"dark gray", R"({"font-color": "#D0D0D0", "page-bg-color": "#303030",
+                       "para-bg-color": "#303030"})"},
+      {"colour", R"({"font-color": "#804000"})"},
+      {"scaled", R"({"horizontal-scale": 0.7})"},
+  };
+  for (const auto& [name, json] : variants) {
+    INFO(name);
+    glyph::RenderConfig c = glyph::RenderConfig::glyph_default();
+    const glyph::RenderConfig patch = glyph::RenderConfig::from_json(json);
+    c.font_color = patch.font_color;
+    c.page_bg_color = patch.page_bg_color;
+    c.para_bg_color = patch.para_bg_color;
+    c.horizontal_scale = patch.horizontal_scale;
+    glyph::Renderer r(c);
+    const std::string t = std::string(name) == "blank" ? std::string(" ") : text;
+    for (int level : {-1, 0, 6}) {
+      const auto paths = r.render_to_dir(t, dir.string(), name, level);
+      const auto pages = r.render(t).pages;
+      REQUIRE(paths.size() == pages.size());
+      for (std::size_t i = 0; i < pages.size(); ++i) {
+        std::FILE* f = std::fopen(paths[i].c_str(), "rb");
+        REQUIRE(f != nullptr);
+        std::vector<unsigned char> bytes;
+        unsigned char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;)
+          bytes.insert(bytes.end(), buf, buf + n);
+        std::fclose(f);
+        CHECK(bytes == glyph::encode_png(pages[i], level));
+        check_decodes_to(bytes, pages[i].pixels.data(), pages[i].width, pages[i].height);
+        if (std::string(name) == "blank") CHECK(read_header(bytes).depth == 1);
+      }
+    }
+  }
+  fs::remove_all(dir);
+}

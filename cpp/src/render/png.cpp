@@ -20,6 +20,7 @@
 
 #include "common/check.h"
 #include "glyph/common/file.h"
+#include "render/png_gray.h"
 
 namespace glyph {
 
@@ -184,6 +185,55 @@ inline std::uint32_t color_at(const std::uint8_t* p) {
   return p[0] | (static_cast<std::uint32_t>(p[1]) << 8) | (static_cast<std::uint32_t>(p[2]) << 16);
 }
 
+// The format of a gray image: 8-bit when it has more than 16 levels (`complete` false: `seen` was
+// no longer kept), else gray at 1, 2 or 4 bits when every level is one of that depth's (0/255;
+// multiples of 85; multiples of 17), else a 1/2/4-bit palette of the levels.
+void gray_format(const std::array<std::uint8_t, 256>& seen, bool complete, Format& f) {
+  f.type = ColorType::kGray;
+  f.depth = 8;
+  if (!complete) return;
+  int n = 0;
+  for (int v = 0; v < 256; ++v) n += seen[v];
+  for (int d : {1, 2, 4}) {
+    const int step = 255 / ((1 << d) - 1);
+    bool fits = true;
+    for (int v = 0; v < 256 && fits; ++v) fits = !seen[v] || v % step == 0;
+    if (fits) {
+      f.depth = d;
+      for (int v = 0; v < 256; ++v) f.sample[v] = static_cast<std::uint8_t>(v / step);
+      return;
+    }
+  }
+  f.type = ColorType::kPalette;
+  f.depth = n <= 2 ? 1 : n <= 4 ? 2 : 4;
+  f.colors = 0;
+  for (int v = 0; v < 256; ++v) {
+    if (!seen[v]) continue;
+    f.sample[v] = static_cast<std::uint8_t>(f.colors);
+    std::memset(&f.palette[3 * f.colors], v, 3);
+    ++f.colors;
+  }
+}
+
+// Marks the levels of one row of gray bytes in `seen`; returns whether there are still at most
+// 16 (beyond, the caller stops marking). `prev`: the last 8 levels marked, so that runs (blank
+// stretches) are marked once.
+bool mark_levels(const std::uint8_t* row, std::size_t w, std::array<std::uint8_t, 256>& seen,
+                 std::uint64_t& prev, bool& have_prev) {
+  std::size_t i = 0;
+  for (std::uint64_t g; i + 8 <= w; i += 8) {
+    std::memcpy(&g, row + i, 8);
+    if (g == prev && have_prev) continue;
+    for (int k = 0; k < 8; ++k) seen[row[i + k]] = 1;
+    prev = g;
+    have_prev = true;
+  }
+  for (; i < w; ++i) seen[row[i]] = 1;
+  int n = 0;
+  for (int v = 0; v < 256; ++v) n += seen[v];
+  return n <= 16;
+}
+
 // Writes one byte per pixel into raw (row y at raw + y * (w + 1) + 1; byte 0 of each row is left
 // for the filter type) and decides the format. Returns false when the image needs RGB (more
 // than 256 colours); raw then holds nothing useful.
@@ -215,49 +265,11 @@ bool analyse(const std::uint8_t* rgb, std::size_t w, std::size_t h, std::uint8_t
       dst[x] = p[0];
     }
     if (!gray) break;
-    if (counting) {
-      std::size_t i = 0;
-      for (std::uint64_t g; i + 8 <= w; i += 8) {
-        std::memcpy(&g, dst + i, 8);
-        if (g == prev && have_prev) continue;  // runs (blank stretches) are marked once
-        for (int k = 0; k < 8; ++k) seen[dst[i + k]] = 1;
-        prev = g;
-        have_prev = true;
-      }
-      for (; i < w; ++i) seen[dst[i]] = 1;
-      int n = 0;
-      for (int v = 0; v < 256; ++v) n += seen[v];
-      counting = n <= 16;
-    }
+    if (counting) counting = mark_levels(dst, w, seen, prev, have_prev);
   }
 
   if (gray) {
-    f.type = ColorType::kGray;
-    f.depth = 8;
-    if (!counting) return true;
-    int n = 0;
-    for (int v = 0; v < 256; ++v) n += seen[v];
-    // Few levels: gray at 1, 2 or 4 bits when every level is one of that depth's (0/255;
-    // multiples of 85; multiples of 17), else a 1/2/4-bit palette of the levels.
-    for (int d : {1, 2, 4}) {
-      const int step = 255 / ((1 << d) - 1);
-      bool fits = true;
-      for (int v = 0; v < 256 && fits; ++v) fits = !seen[v] || v % step == 0;
-      if (fits) {
-        f.depth = d;
-        for (int v = 0; v < 256; ++v) f.sample[v] = static_cast<std::uint8_t>(v / step);
-        return true;
-      }
-    }
-    f.type = ColorType::kPalette;
-    f.depth = n <= 2 ? 1 : n <= 4 ? 2 : 4;
-    f.colors = 0;
-    for (int v = 0; v < 256; ++v) {
-      if (!seen[v]) continue;
-      f.sample[v] = static_cast<std::uint8_t>(f.colors);
-      std::memset(&f.palette[3 * f.colors], v, 3);
-      ++f.colors;
-    }
+    gray_format(seen, counting, f);
     return true;
   }
 
@@ -376,53 +388,70 @@ void assemble(Buffer& file, std::size_t width, std::size_t height, const Format&
   p = put_chunk(p, "IEND", nullptr, 0);
 }
 
-// Encodes into `file` (any byte vector).
-template <class Buffer>
-void encode(const std::uint8_t* rgb, int width, int height, int level, PngColor color,
-            Buffer& file) {
+void check_args(int width, int height, int level, const void* pixels) {
   GLYPH_CHECK(level >= -1 && level <= 9, InputError,
               "PNG compression level must be 0..9 (or -1: the default), got {}", level);
-  GLYPH_CHECK(width > 0 && height > 0 && rgb != nullptr, InputError,
+  GLYPH_CHECK(width > 0 && height > 0 && pixels != nullptr, InputError,
               "cannot encode an empty page ({}x{} pixels)", width, height);
-  const std::size_t w = static_cast<std::size_t>(width), h = static_cast<std::size_t>(height);
-  GLYPH_CHECK(w <= 0x7FFFFFFF / 3 && h <= 0x7FFFFFFF, InputError,
+  GLYPH_CHECK(static_cast<std::size_t>(width) <= 0x7FFFFFFF / 3, InputError,
               "{}x{} is too large for a PNG", width, height);
-  Scratch& s = t_scratch;
-  Format f;
-  std::size_t raw_size = 0;
-  bool indexed = false;
-  if (color == PngColor::kAuto) {
-    s.raw.resize(h * (w + 1));
-    indexed = analyse(rgb, w, h, s.raw.data(), f);
-  }
-  if (indexed) {
-    if (f.depth < 8) {
-      raw_size = pack_rows(s.raw.data(), w, h, f);
-    } else {
-      raw_size = h * (w + 1);
-      for (std::size_t y = 0; y < h; ++y) s.raw[y * (w + 1)] = 0;  // filter: none
-    }
-  } else {
-    f = Format{};
-    const std::size_t pitch = 3 * w + 1;
-    s.raw.resize(h * pitch);
-    for (std::size_t y = 0; y < h; ++y) {
-      s.raw[y * pitch] = 0;  // filter: none
-      std::memcpy(&s.raw[y * pitch + 1], rgb + y * 3 * w, 3 * w);
-    }
-    raw_size = h * pitch;
-  }
+}
 
-  if (level == kPngDefaultCompression) level = indexed ? 1 : 3;
+// Filtered scanlines (s.raw, raw_size bytes) -> zlib -> the file.
+template <class Buffer>
+void compress_into(std::size_t w, std::size_t h, const Format& f, std::size_t raw_size, int level,
+                   Buffer& file) {
+  Scratch& s = t_scratch;
+  if (level == kPngDefaultCompression) level = f.type == ColorType::kRgb ? 3 : 1;
   libdeflate_compressor* c = t_compressor.get(level);
   GLYPH_CHECK(c != nullptr, IoError, "cannot allocate a level-{} deflate compressor", level);
   s.zlib.resize(libdeflate_zlib_compress_bound(c, raw_size));
   const std::size_t zn =
       libdeflate_zlib_compress(c, s.raw.data(), raw_size, s.zlib.data(), s.zlib.size());
-  GLYPH_CHECK(zn > 0, IoError, "PNG encoding failed for a {}x{} image", width, height);
+  GLYPH_CHECK(zn > 0, IoError, "PNG encoding failed for a {}x{} image", w, h);
   assemble(file, w, h, f, s.zlib.data(), zn);
   release_if_huge(s.raw);
   release_if_huge(s.zlib);
+}
+
+// One byte per pixel in s.raw (rows w + 1 apart, format f decided) -> packed rows -> the file.
+template <class Buffer>
+void finish_indexed(std::size_t w, std::size_t h, Format& f, int level, Buffer& file) {
+  Scratch& s = t_scratch;
+  std::size_t raw_size = h * (w + 1);
+  if (f.depth < 8) {
+    raw_size = pack_rows(s.raw.data(), w, h, f);
+  } else {
+    for (std::size_t y = 0; y < h; ++y) s.raw[y * (w + 1)] = 0;  // filter: none
+  }
+  compress_into(w, h, f, raw_size, level, file);
+}
+
+// Encodes an RGB image into `file` (any byte vector).
+template <class Buffer>
+void encode(const std::uint8_t* rgb, int width, int height, int level, PngColor color,
+            Buffer& file) {
+  check_args(width, height, level, rgb);
+  const std::size_t w = static_cast<std::size_t>(width), h = static_cast<std::size_t>(height);
+  Scratch& s = t_scratch;
+  Format f;
+  if (color == PngColor::kAuto) {
+    s.raw.resize(h * (w + 1));
+    if (analyse(rgb, w, h, s.raw.data(), f)) return finish_indexed(w, h, f, level, file);
+  }
+  f = Format{};
+  const std::size_t pitch = 3 * w + 1;
+  s.raw.resize(h * pitch);
+  for (std::size_t y = 0; y < h; ++y) {
+    s.raw[y * pitch] = 0;  // filter: none
+    std::memcpy(&s.raw[y * pitch + 1], rgb + y * 3 * w, 3 * w);
+  }
+  compress_into(w, h, f, h * pitch, level, file);
+}
+
+void write_file(const PixelBuffer& file, const std::string& path) {
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(file.data()), file.size()),
+                    "page");
 }
 
 }  // namespace
@@ -441,8 +470,30 @@ std::vector<unsigned char> encode_png(const Page& page, int compression_level, P
 void write_png(const Page& page, const std::string& path, int compression_level, PngColor color) {
   PixelBuffer& file = t_scratch.file;
   encode(page.pixels.data(), page.width, page.height, compression_level, color, file);
-  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(file.data()), file.size()),
-                    "page");
+  write_file(file, path);
+  release_if_huge(file);
+}
+
+void detail::write_png_gray(const std::uint8_t* gray, std::size_t stride, int width, int height,
+                            const std::string& path, int compression_level) {
+  check_args(width, height, compression_level, gray);
+  const std::size_t w = static_cast<std::size_t>(width), h = static_cast<std::size_t>(height);
+  Scratch& s = t_scratch;
+  s.raw.resize(h * (w + 1));
+  // The rows as analyse() would leave them for a gray page, with the same level count.
+  std::array<std::uint8_t, 256> seen{};
+  bool counting = true, have_prev = false;
+  std::uint64_t prev = 0;
+  for (std::size_t y = 0; y < h; ++y) {
+    std::uint8_t* dst = s.raw.data() + y * (w + 1) + 1;
+    std::memcpy(dst, gray + y * stride, w);
+    if (counting) counting = mark_levels(dst, w, seen, prev, have_prev);
+  }
+  Format f;
+  gray_format(seen, counting, f);
+  PixelBuffer& file = s.file;
+  finish_indexed(w, h, f, compression_level, file);
+  write_file(file, path);
   release_if_huge(file);
 }
 
