@@ -239,6 +239,11 @@ TEST_CASE("PNG: every compression level round-trips; bad levels and empty images
   CHECK_THROWS_AS(glyph::encode_png(im.rgb.data(), im.w, im.h, -2), glyph::InputError);
   CHECK_THROWS_AS(glyph::encode_png(im.rgb.data(), 0, 5), glyph::InputError);
   CHECK_THROWS_AS(glyph::encode_png(glyph::Page{}), glyph::InputError);
+  glyph::Page short_page;
+  short_page.width = short_page.height = 10;
+  short_page.pixels.assign(10 * 9 * 3, 255);  // a row short
+  CHECK_THROWS_AS(glyph::encode_png(short_page), glyph::InputError);
+  CHECK_THROWS_AS(glyph::write_png(short_page, "unused.png"), glyph::InputError);
 }
 
 TEST_CASE("PNG of rendered pages: gray, palette or RGB as the theme needs, pixels identical") {

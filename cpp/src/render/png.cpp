@@ -463,11 +463,20 @@ std::vector<unsigned char> encode_png(const std::uint8_t* rgb, int width, int he
   return out;
 }
 
+static void check_page(const Page& page) {
+  GLYPH_CHECK(page.width <= 0 || page.height <= 0 ||
+                  page.pixels.size() >= static_cast<std::size_t>(page.width) * page.height * 3,
+              InputError, "page of {}x{} pixels holds only {} bytes", page.width, page.height,
+              page.pixels.size());
+}
+
 std::vector<unsigned char> encode_png(const Page& page, int compression_level, PngColor color) {
+  check_page(page);
   return encode_png(page.pixels.data(), page.width, page.height, compression_level, color);
 }
 
 void write_png(const Page& page, const std::string& path, int compression_level, PngColor color) {
+  check_page(page);
   PixelBuffer& file = t_scratch.file;
   encode(page.pixels.data(), page.width, page.height, compression_level, color, file);
   write_file(file, path);
