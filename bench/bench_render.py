@@ -3,8 +3,16 @@
 vs Pillow's ImageDraw.text with a simple word wrap, on the same text and config, in one run.
 
     python bench/bench_render.py [--text case2.txt] [--config config_en.json] [--repeat 3] [--seconds 3]
+    python bench/bench_render.py --text .../case3.txt --png-only --pin 0 [--rounds 9]
 
 Prints pages/s and the ratios. Machines here are noisy: read the ratios, not absolute times.
+
+The PNG comparison (always run; alone with --png-only) writes the same pages to PNG files on one
+thread, alternating in each round between png-color "rgb" (24-bit RGB at level 3: byte for byte
+what glyphcpp wrote before 0.3) and the default "auto" (gray or palette when exact, default level),
+and prints the median over rounds of the per-round ratio, by wall time and by this thread's CPU
+time (less sensitive to other processes on a shared machine), with the files' total sizes.
+--pin CPU pins the process to one core first (as `taskset -c CPU` would).
 """
 from __future__ import annotations
 
@@ -36,6 +44,46 @@ def best_of(fn, repeat, min_seconds=0.0):
         best = min(best, time.perf_counter() - t)
         runs += 1
     return best, out
+
+
+def png_comparison(text, cfg, rounds, seconds):
+    """Pages/s to PNG files on one thread, png-color rgb (the old output) vs auto, alternating."""
+    import statistics
+
+    n_pages = len(glyph.Renderer(cfg).render(text).pages)
+    modes = {"rgb": glyph.Renderer(dict(cfg, **{"png-color": "rgb"})),
+             "auto": glyph.Renderer(dict(cfg, **{"png-color": "auto"}))}
+    tmp = tempfile.mkdtemp(prefix="glyph-png-")
+    wall = {m: [] for m in modes}
+    cpu = {m: [] for m in modes}
+    for m, r in modes.items():
+        r.render_to_dir(text, tmp, m)  # warm-up: fonts, buffers, files exist
+    for _ in range(rounds):
+        for m, r in modes.items():
+            best_w = best_c = float("inf")
+            start, runs = time.perf_counter(), 0
+            while runs < 2 or time.perf_counter() - start < seconds:  # best of >= 2 runs
+                t, c = time.perf_counter(), time.thread_time()
+                r.render_to_dir(text, tmp, m)
+                best_w = min(best_w, time.perf_counter() - t)
+                best_c = min(best_c, time.thread_time() - c)
+                runs += 1
+            wall[m].append(n_pages / best_w)
+            cpu[m].append(n_pages / best_c)
+    sizes = {m: sum(os.path.getsize(os.path.join(tmp, m, f)) for f in os.listdir(os.path.join(tmp, m)))
+             for m in modes}
+    ratio_w = statistics.median(a / b for a, b in zip(wall["auto"], wall["rgb"]))
+    ratio_c = statistics.median(a / b for a, b in zip(cpu["auto"], cpu["rgb"]))
+    print(f"\nPNG files on one thread, {n_pages} pages, {rounds} rounds (median; per-round best of >= {seconds:g} s):")
+    print("\n| png-color | pages/s (wall) | pages/s (CPU) | total file size |")
+    print("| --- | ---: | ---: | ---: |")
+    for m, label in (("rgb", "rgb (24-bit RGB, level 3: the output before 0.3)"),
+                     ("auto", "auto (default: gray/palette when exact)")):
+        print(f"| {label} | {statistics.median(wall[m]):,.0f} | {statistics.median(cpu[m]):,.0f} | "
+              f"{sizes[m]:,} bytes |")
+    print(f"\nauto / rgb: {ratio_w:.2f}x pages/s by wall time, {ratio_c:.2f}x by CPU time "
+          f"(median of per-round ratios; target >= 2.5x); files {sizes['auto'] / sizes['rgb']:.2f}x the size")
+    return ratio_w, ratio_c
 
 
 def pillow_wrap_render(text, cfg, out_dir=None):
@@ -80,7 +128,13 @@ def main(argv=None):
                     help="keep repeating each glyphcpp measurement for at least this long (best run counts)")
     ap.add_argument("--copies", type=int, default=8, help="texts rendered in the multi-core runs")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--png-only", action="store_true", help="only the PNG rgb-vs-auto comparison")
+    ap.add_argument("--rounds", type=int, default=7, help="rounds of the PNG comparison")
+    ap.add_argument("--pin", type=int, default=None, metavar="CPU",
+                    help="pin the process to this core first (for --png-only)")
     args = ap.parse_args(argv)
+    if args.pin is not None:
+        os.sched_setaffinity(0, {args.pin})
 
     cfg = json.loads(Path(args.config).read_text())
     font = Path(args.config).parent / Path(cfg["font-path"]).name
@@ -90,7 +144,11 @@ def main(argv=None):
     r = glyph.Renderer(cfg)
     n_pages = len(r.render(text).pages)
     print(f"text: {args.text} ({len(text)} chars) -> {n_pages} pages; config {args.config}; "
-          f"font {os.path.basename(cfg['font-path'])}; {cores} cores")
+          f"font {os.path.basename(cfg['font-path'])}; {cores} cores"
+          + (f"; pinned to CPU {args.pin}" if args.pin is not None else ""))
+    if args.png_only:
+        png_comparison(text, cfg, args.rounds, min(args.seconds, 1.0))
+        return
 
     rows = []
     tmp = tempfile.mkdtemp(prefix="glyph-bench-")
@@ -141,6 +199,7 @@ def main(argv=None):
     print(f"glyphcpp in memory on one core: "
           f"{base['glyphcpp, 1 thread, in memory (streamed, render_each)']:,.0f} pages/s streamed, "
           f"{base['glyphcpp, 1 thread, in memory (all pages kept)']:,.0f} kept (target >= 1,000)")
+    png_comparison(text, cfg, args.rounds, min(args.seconds, 1.0))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "glyph/glyph.h"
 #include "support.h"
@@ -89,6 +91,17 @@ RenderConfig config_from_dict(py::handle d, const std::string& base_dir) {
                          py::str(py::type::handle_of(d).attr("__name__")).cast<std::string>());
   return RenderConfig::from_json(json_dumps(py::dict(py::reinterpret_borrow<py::object>(d))),
                                  base_dir);
+}
+
+// PNG arguments as Python passes them: compression None = the default (-1), png_color a name.
+int png_level(std::optional<int> level) { return level ? *level : kPngDefaultCompression; }
+PngColor png_color_arg(const std::string& name) {
+  try {
+    return parse_png_color(name, "png_color");
+  } catch (const ConfigError&) {
+    throw InputError("png_color must be \"auto\" (gray or palette when exact, else RGB) or \"rgb\" "
+                     "(always 24-bit RGB), got \"" + name + "\"");
+  }
 }
 
 RenderStats with_surrogates(RenderStats s, const Utf8& text) {
@@ -177,22 +190,29 @@ is also an attribute (font-size -> font_size), checked as the config file would 
       .def_property_readonly("file_name", &Page::file_name)
       .def(
           "save",
-          [](const Page& p, const std::string& path, int level) {
+          [](const Page& p, const std::string& path, std::optional<int> level,
+             const std::string& png_color) {
+            const PngColor color = png_color_arg(png_color);
             py::gil_scoped_release release;
-            write_png(p, path, level);
+            write_png(p, path, png_level(level), color);
           },
-          py::arg("path"), py::arg("compression") = 3, "Write a PNG (stb_image_write), atomically.")
+          py::arg("path"), py::arg("compression") = py::none(), py::arg("png_color") = "auto",
+          "Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette "
+          "data. png_color: \"auto\" (8-bit gray or a palette when that is exact, else RGB) or "
+          "\"rgb\" (always 24-bit RGB). The decoded pixels are the page's in both.")
       .def(
           "to_png_bytes",
-          [](const Page& p, int level) {
+          [](const Page& p, std::optional<int> level, const std::string& png_color) {
+            const PngColor color = png_color_arg(png_color);
             std::vector<unsigned char> b;
             {
               py::gil_scoped_release release;
-              b = encode_png(p, level);
+              b = encode_png(p, png_level(level), color);
             }
             return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
           },
-          py::arg("compression") = 3)
+          py::arg("compression") = py::none(), py::arg("png_color") = "auto",
+          "The PNG file's bytes (same encoder and arguments as save()).")
       .def(
           "to_pil",
           [](const PagePtr& p) {
@@ -277,13 +297,13 @@ is also an attribute (font-size -> font_size), checked as the config file would 
       .def(
           "render_to_dir",
           [](const Renderer& r, py::handle text, const std::string& out_dir,
-             const std::string& unique_id, int level) {
+             const std::string& unique_id, std::optional<int> level) {
             Utf8 s(text, TextPolicy::kReplaceSurrogates);
             py::gil_scoped_release release;
-            return r.render_to_dir(s.view(), out_dir, unique_id, level);
+            return r.render_to_dir(s.view(), out_dir, unique_id, png_level(level));
           },
           py::arg("text"), py::arg("out_dir"), py::arg("unique_id") = "",
-          py::arg("compression") = 3)
+          py::arg("compression") = py::none())
       .def(
           "layout",
           [](const Renderer& r, py::handle text) {
@@ -323,6 +343,27 @@ is also an attribute (font-size -> font_size), checked as the config file would 
   }, py::arg("height"), py::arg("width"), "GLM-4.1V smart_resize -> (height, width)");
   m.def("visual_tokens", [](int h, int w) { return visual_tokens(h, w); }, py::arg("height"),
         py::arg("width"), "GLM-4.1V visual tokens for an image of this size");
+  m.def(
+      "encode_png",
+      [](py::handle pixels, std::optional<int> level, const std::string& png_color) {
+        const PngColor color = png_color_arg(png_color);
+        py::array a = py::array::ensure(pixels);
+        if (!a || !a.dtype().is(py::dtype::of<std::uint8_t>()) || a.ndim() != 3 || a.shape(2) != 3)
+          throw InputError("encode_png needs an (height, width, 3) uint8 array, got " +
+                           py::repr(pixels).cast<std::string>().substr(0, 80));
+        auto c = py::array_t<std::uint8_t, py::array::c_style>::ensure(a);  // copies if strided
+        if (c.shape(0) > 0x7FFFFFFF || c.shape(1) > 0x7FFFFFFF)
+          throw InputError("encode_png: image too large for a PNG");
+        const int h = static_cast<int>(c.shape(0)), w = static_cast<int>(c.shape(1));
+        std::vector<unsigned char> b;
+        {
+          py::gil_scoped_release release;
+          b = encode_png(c.data(), w, h, png_level(level), color);
+        }
+        return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+      },
+      py::arg("pixels"), py::arg("compression") = py::none(), py::arg("png_color") = "auto",
+      "Any (height, width, 3) uint8 RGB array as PNG bytes, with the encoder Page.save uses.");
   m.def("default_font_path", &default_font_path);
   m.def("find_cjk_font", &find_cjk_font);
   m.def("hardware_threads", &hardware_threads);

@@ -8,9 +8,11 @@ export GLYPH_VENV GLYPH_ROOT
 # Debian packages the build and the tests need.
 GLYPH_APT_PACKAGES=(cmake g++ make pkg-config libfreetype-dev libharfbuzz-dev libfmt-dev libstb-dev
   libdeflate-dev nlohmann-json3-dev libpcre2-dev catch2 pybind11-dev poppler-utils
-  fonts-dejavu-core fonts-noto-cjk fonts-wqy-microhei python3-venv tesseract-ocr tesseract-ocr-eng)
+  fonts-dejavu-core fonts-noto-cjk fonts-wqy-microhei python3-venv tesseract-ocr tesseract-ocr-eng
+  pngcheck)
 # fonts-wqy-microhei: a TrueType-outline CJK font, which reportlab (the reference) can embed where
 # it cannot embed Noto CJK's CFF outlines; the parity tests use it for config_zh pages.
+# pngcheck: an outside validator of the PNG files (tests/python/test_png.py).
 
 glyph_apt_install() {
   local missing=()

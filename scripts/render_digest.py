@@ -7,6 +7,10 @@ For Glyph's case1..4.txt and input.txt (when ../shared/data/glyph-reference is p
 built-in sample and a few texts of our own (Chinese, mixed, the inline newline markup), under
 several configs: the SHA-256 of every page's pixels and PNG bytes, and every laid-out line
 (text, x, baseline, width, character span) exactly as the public API reports it.
+
+The PNG hashed is the 24-bit RGB encoding at level 3 (png_color="rgb" since 0.3, which writes the
+bytes of earlier versions' only mode), so digests compare across versions; the default "auto" PNGs
+(gray/palette) differ from older builds' files by design while decoding to the same pixels.
 """
 from __future__ import annotations
 
@@ -61,6 +65,13 @@ def base_config() -> dict:
     return cfg
 
 
+def _rgb_png(page) -> bytes:
+    try:
+        return page.to_png_bytes(3, png_color="rgb")
+    except TypeError:  # before 0.3: RGB was the only mode
+        return page.to_png_bytes(3)
+
+
 def digest() -> dict:
     out = {}
     for cname, overrides in CONFIGS.items():
@@ -76,7 +87,7 @@ def digest() -> dict:
                         "size": [p.width, p.height],
                         "span": [p.char_begin, p.char_end],
                         "pixels": hashlib.sha256(p.pixels.tobytes()).hexdigest(),
-                        "png": hashlib.sha256(p.to_png_bytes(3)).hexdigest(),
+                        "png": hashlib.sha256(_rgb_png(p)).hexdigest(),
                     }
                     for p in pages
                 ],

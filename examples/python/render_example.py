@@ -22,3 +22,9 @@ print(f"first line at x={first.x} pt, baseline={first.baseline} pt: {first.text!
 
 paths = renderer.render_to_dir(text, "glyph_example_out", unique_id="sample")
 print("wrote", paths[0], "...", paths[-1])
+
+# PNG colour type: 8-bit gray (or a palette) when that is exact, else RGB; pixels are the same.
+# png_color="rgb" (or "png-color": "rgb" in the config) always writes 24-bit RGB.
+page = result.pages[0]
+auto, rgb = page.to_png_bytes(), page.to_png_bytes(png_color="rgb")
+print(f"page 1 as PNG: {len(auto):,} bytes (auto: gray for this theme), {len(rgb):,} bytes (RGB)")

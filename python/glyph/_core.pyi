@@ -356,6 +356,14 @@ class RenderConfig:
     def para_border_color(self, arg1: typing.Any) -> None:
         ...
     @property
+    def png_color(self) -> typing.Any:
+        """
+        png-color: how PNG files are written: auto (gray or palette when exact, else RGB) or rgb
+        """
+    @png_color.setter
+    def png_color(self, arg1: typing.Any) -> None:
+        ...
+    @property
     def right_indent(self) -> typing.Any:
         """
         right-indent: points
@@ -385,16 +393,18 @@ class Page:
     """
     def __repr__(self) -> str:
         ...
-    def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex = 3) -> None:
+    def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> None:
         """
-        Write a PNG (stb_image_write), atomically.
+        Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette data. png_color: "auto" (8-bit gray or a palette when that is exact, else RGB) or "rgb" (always 24-bit RGB). The decoded pixels are the page's in both.
         """
     def to_pil(self) -> typing.Any:
         """
         A PIL.Image (RGB) copy of the page (needs Pillow).
         """
-    def to_png_bytes(self, compression: typing.SupportsInt | typing.SupportsIndex = 3) -> bytes:
-        ...
+    def to_png_bytes(self, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> bytes:
+        """
+        The PNG file's bytes (same encoder and arguments as save()).
+        """
     @property
     def char_begin(self) -> int:
         ...
@@ -537,7 +547,7 @@ class _Renderer:
         ...
     def render_each(self, text: typing.Any, callback: typing.Any) -> RenderStats:
         ...
-    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex = 3) -> list[str]:
+    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex | None = None) -> list[str]:
         ...
     @property
     def config(self) -> RenderConfig:
@@ -1141,6 +1151,10 @@ def char_accuracy(hypothesis: str, reference: str) -> float:
     """
 def default_font_path() -> str:
     ...
+def encode_png(pixels: typing.Any, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> bytes:
+    """
+    Any (height, width, 3) uint8 RGB array as PNG bytes, with the encoder Page.save uses.
+    """
 def evaluate_config(config: RenderConfig, samples: collections.abc.Sequence, evaluator: typing.Any, text_tokens: typing.Any = None) -> Scores:
     """
     Scores of one config, computed as the search computes them (make_render_fitness).

@@ -44,6 +44,8 @@ def _read_text(path: str) -> str:
 
 def _render_one(args) -> int:
     config = as_config(args.config)
+    if args.png_color:
+        config.png_color = args.png_color
     renderer = glyph.Renderer(config)
     if args.text:
         text = _read_text(args.text)
@@ -63,7 +65,7 @@ def _render_one(args) -> int:
             raise SystemExit(f"error: cannot create output folder {folder!r}: {e.strerror}")
         for page in pages:
             path = os.path.join(folder, page.file_name)
-            page.save(path, args.compression)
+            page.save(path, args.compression, config.png_color)
             paths.append(path)
     text_tokens = tokenizer.count(text) if tokenizer is not None else None
     summary = glyph.RenderResult(pages, stats).summary(text_tokens)
@@ -133,6 +135,8 @@ def _render_batch(args) -> int:
 
 def _render_batch_into(args, writer: JsonlWriter, output: str) -> int:
     base = as_config(args.config).to_dict()
+    if args.png_color:
+        base["png-color"] = args.png_color
     done = set(writer.done)
     tokenizer = _load_tokenizer(args.tokenizer)
 
@@ -230,7 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="Glyph config JSON (default: Glyph's searched config, DejaVu Sans)")
     r.add_argument("--out", default="glyph_out", help="output folder (default: glyph_out)")
     r.add_argument("--unique-id", help="subfolder for the pages, as Glyph's unique_id")
-    r.add_argument("--compression", type=int, default=3, help="PNG compression 0..9 (default 3: smaller than PIL's level-6 files, 2x faster than 6)")
+    r.add_argument("--compression", type=int, default=None,
+                   help="PNG deflate level 0..9 (default: 3 for RGB pages, 1 for gray/palette pages; "
+                        "both smaller than PIL's level-6 files)")
+    r.add_argument("--png-color", choices=["auto", "rgb"], default=None,
+                   help="PNG colour type: auto (8-bit gray or a palette when exact, else RGB) or rgb "
+                        "(always 24-bit RGB); default: the config's png-color (auto)")
     r.add_argument("--tokenizer", help="tokenizer.json to count text tokens and compression")
     r.add_argument("--no-save", action="store_true", help="render in memory only")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")

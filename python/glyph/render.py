@@ -117,9 +117,13 @@ class Renderer:
         text: Union[str, bytes],
         out_dir: Union[str, "os.PathLike[str]"],
         unique_id: str = "",
-        compression: int = 3,
+        compression: Optional[int] = None,
     ) -> list:
-        """Glyph's ``text_to_images``: writes out_dir/unique_id/page_001.png ... and returns paths."""
+        """Glyph's ``text_to_images``: writes out_dir/unique_id/page_001.png ... and returns paths.
+
+        ``compression``: PNG deflate level 0..9; None: level 3 for RGB pages, 1 for gray and
+        palette pages. The colour type follows the config's ``png-color`` ("auto": gray or
+        palette when exact, else RGB; "rgb": always RGB)."""
         return self._impl.render_to_dir(text, os.fspath(out_dir), unique_id, compression)
 
     def layout(self, text: Union[str, bytes]) -> list:
@@ -147,7 +151,7 @@ def render_to_dir(
     out_dir: Union[str, "os.PathLike[str]", None] = None,
     config: ConfigLike = None,
     unique_id: Optional[str] = None,
-    compression: int = 3,
+    compression: Optional[int] = None,
     **deprecated: Any,
 ) -> list:
     """Drop-in for Glyph's ``text_to_images(text, output_dir, config, unique_id)``: the pages go

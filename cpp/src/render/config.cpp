@@ -94,6 +94,18 @@ Alignment parse_alignment(std::string_view name, bool strict) {
   return Alignment::kJustify;  // the reference maps unknown names to JUSTIFY
 }
 
+const char* png_color_name(PngColor c) { return c == PngColor::kRgb ? "rgb" : "auto"; }
+
+PngColor parse_png_color(std::string_view name, std::string_view key) {
+  const std::string u = upper(trim(name));
+  if (u == "AUTO") return PngColor::kAuto;
+  if (u == "RGB") return PngColor::kRgb;
+  GLYPH_THROW(ConfigError,
+              "config key '{}': unknown PNG colour mode \"{}\" (expected \"auto\": gray or palette "
+              "when exact, else RGB; or \"rgb\": always 24-bit RGB)",
+              key, name);
+}
+
 // ---------------------------------------------------------------- value codecs
 
 namespace {
@@ -247,6 +259,9 @@ void load_leading(RenderConfig& c, const Json& v, const Field& f, const std::str
 void load_page_size(RenderConfig& c, const Json& v, const Field&, const std::string&) {
   parse_page_size(v, c);
 }
+void load_png_color(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  c.png_color = parse_png_color(get_string(v, f.info.key), f.info.key);
+}
 
 template <auto M>
 Json plain_value(const RenderConfig& c) {
@@ -268,6 +283,7 @@ Json leading_value(const RenderConfig& c) {
   return c.line_height ? Json(*c.line_height) : Json(nullptr);
 }
 Json leading_saved(const RenderConfig& c) { return Json(c.leading()); }
+Json png_color_value(const RenderConfig& c) { return Json(png_color_name(c.png_color)); }
 Json page_size_value(const RenderConfig& c) { return Json::array({c.page_width, c.page_height}); }
 Json page_size_saved(const RenderConfig& c) {
   return Json(fmt_number(c.page_width) + "," + fmt_number(c.page_height));
@@ -371,6 +387,9 @@ std::vector<Field> make_fields() {
       field<&C::fallback_font_paths, K::kPathList>(
           "fallback-font-paths", "fallback_font_paths",
           "fonts tried in order for characters font-path lacks", kAny, /*extension=*/true),
+      {{"png-color", "png_color", K::kString, /*extension=*/true,
+        "how PNG files are written: auto (gray or palette when exact, else RGB) or rgb"},
+       load_png_color, png_color_value, png_color_value, nullptr, kAny},
   };
 }
 

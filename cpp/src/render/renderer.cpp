@@ -14,6 +14,7 @@
 #include "render/layout.h"
 #include "render/config_fields.h"
 #include "render/markup.h"
+#include "render/png_gray.h"
 #include "render/raster.h"
 
 namespace fs = std::filesystem;
@@ -84,11 +85,24 @@ struct Lease {
   ~Lease() { impl->release(std::move(ws)); }
 };
 
+// Takes a page still on its one-channel canvas (the page's width x height, top-left) in place of
+// the RGB Page; `meta` is the Page without pixels. Used by render_to_dir: PNG from the gray canvas.
+using GraySink = std::function<void(const Raster& canvas, Page&& meta)>;
+
+RenderStats render_pages(Renderer::Impl& impl, std::string_view utf8_text,
+                         const std::function<void(Page&&)>& sink, const GraySink* gray_sink);
+
 }  // namespace
 
 RenderStats Renderer::render_each(std::string_view utf8_text,
                                   const std::function<void(Page&&)>& sink) const {
-  Impl& impl = *impl_;
+  return render_pages(*impl_, utf8_text, sink, nullptr);
+}
+
+namespace {
+
+RenderStats render_pages(Renderer::Impl& impl, std::string_view utf8_text,
+                         const std::function<void(Page&&)>& sink, const GraySink* gray_sink) {
   const RenderConfig& cfg = impl.config;
   Lease lease(&impl);
   FontSet& fonts = *lease.ws->fonts;
@@ -105,7 +119,14 @@ RenderStats Renderer::render_each(std::string_view utf8_text,
     Page page;
     rasterize(laid, cfg, fonts, impl.markup_color, raster);
     const bool crop_height = last && cfg.auto_crop_last_page;
-    if (cfg.horizontal_scale != 1.0) {
+    const bool on_canvas = gray_sink && raster.channels == 1 && cfg.horizontal_scale == 1.0;
+    if (on_canvas) {
+      const CropSize kept =
+          auto_crop_size(raster.data.data(), raster.width, raster.height, raster.stride,
+                         raster.channels, cfg.auto_crop_width, crop_height, cfg.margin_x, cfg.margin_y);
+      page.width = kept.width;
+      page.height = kept.height;
+    } else if (cfg.horizontal_scale != 1.0) {
       copy_to_page(raster, raster.width, raster.height, page);
       const int new_w = std::max(1, static_cast<int>(page.width * cfg.horizontal_scale));
       const auto scaled = resize_bicubic(page.pixels.data(), page.width, page.height, new_w, page.height);
@@ -130,7 +151,10 @@ RenderStats Renderer::render_each(std::string_view utf8_text,
     page.visual_tokens = visual_tokens(page.height, page.width);
     stats.visual_tokens += page.visual_tokens;
     ++stats.pages;
-    sink(std::move(page));
+    if (on_canvas)
+      (*gray_sink)(raster, std::move(page));
+    else
+      sink(std::move(page));
   };
   LayoutStats ls = lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
     if (held) finish(std::move(*held), false);
@@ -144,6 +168,8 @@ RenderStats Renderer::render_each(std::string_view utf8_text,
   return stats;
 }
 
+}  // namespace
+
 RenderResult Renderer::render(std::string_view utf8_text) const {
   RenderResult result;
   result.stats = render_each(utf8_text, [&](Page&& p) { result.pages.push_back(std::move(p)); });
@@ -154,8 +180,8 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
                                                  const std::string& out_dir,
                                                  const std::string& unique_id,
                                                  int compression) const {
-  GLYPH_CHECK(compression >= 0 && compression <= 9, InputError,
-              "PNG compression level must be 0..9, got {}", compression);
+  GLYPH_CHECK(compression >= -1 && compression <= 9, InputError,
+              "PNG compression level must be 0..9 (or -1: the default), got {}", compression);
   // unique_id names one folder inside out_dir, never a path that leaves it.
   GLYPH_CHECK(unique_id.find('/') == std::string::npos && unique_id.find('\\') == std::string::npos &&
                   unique_id != "." && unique_id != "..",
@@ -165,11 +191,21 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
   fs::create_directories(dir, ec);
   GLYPH_CHECK(!ec, IoError, "cannot create output folder '{}': {}", dir.string(), ec.message());
   std::vector<std::string> paths;
-  render_each(utf8_text, [&](Page&& page) {
+  const PngColor color = config().png_color;
+  auto to_file = [&](Page&& page) {
     std::string path = (dir / page.file_name()).string();
-    write_png(page, path, compression);
+    write_png(page, path, compression, color);
     paths.push_back(std::move(path));
-  });
+  };
+  // Gray pages go to PNG straight from the canvas (the same file, without the RGB copy and the
+  // encoder's gray check); colour pages, RGB mode and scaled pages through the Page.
+  const GraySink from_canvas = [&](const Raster& canvas, Page&& meta) {
+    std::string path = (dir / meta.file_name()).string();
+    detail::write_png_gray(canvas.data.data(), canvas.stride, meta.width, meta.height, path,
+                           compression);
+    paths.push_back(std::move(path));
+  };
+  render_pages(*impl_, utf8_text, to_file, color == PngColor::kAuto ? &from_canvas : nullptr);
   return paths;
 }
 

@@ -36,6 +36,14 @@ const char* alignment_name(Alignment a);
 // a typo is reported instead of silently justifying.
 Alignment parse_alignment(std::string_view name, bool strict = false);
 
+// How PNG files are written (config key "png-color"; see glyph/render/png.h). kAuto: the smallest
+// colour type that decodes to exactly the page's RGB pixels (gray, palette or RGB); kRgb: always
+// 24-bit RGB, as glyphcpp wrote every page before 0.3.
+enum class PngColor { kAuto, kRgb };
+const char* png_color_name(PngColor c);  // "auto", "rgb"
+// "auto" or "rgb" (any case); anything else throws ConfigError naming `key`.
+PngColor parse_png_color(std::string_view name, std::string_view key = "png-color");
+
 // How a config key's value is written in JSON; also the type of its Python attribute.
 enum class FieldKind {
   kNumber,         // a number (double)
@@ -99,6 +107,8 @@ struct RenderConfig {
   // ---- glyphcpp extensions (written to JSON only when they differ from the default) ----
   // Fonts tried in order for characters the primary font lacks ("fallback-font-paths").
   std::vector<std::string> fallback_font_paths;
+  // How render_to_dir writes PNG files ("png-color": "auto" or "rgb"); pixels are the same.
+  PngColor png_color = PngColor::kAuto;
 
   double leading() const { return line_height ? *line_height : font_size + 1; }
 

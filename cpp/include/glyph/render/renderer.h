@@ -53,11 +53,12 @@ class Renderer {
   RenderStats render_each(std::string_view utf8_text,
                           const std::function<void(Page&&)>& sink) const;
   // Glyph's text_to_images contract: writes <out_dir>/<unique_id>/page_001.png, ... (directly into
-  // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9. Each page
-  // is written atomically (write_file_atomic).
+  // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9, or -1 for
+  // the default (level 3 for RGB, 1 for gray and palette pages); the colour type follows the
+  // config's png-color (glyph/render/png.h). Each page is written atomically (write_file_atomic).
   std::vector<std::string> render_to_dir(std::string_view utf8_text, const std::string& out_dir,
                                          const std::string& unique_id = "",
-                                         int compression = 3) const;
+                                         int compression = -1) const;
   // Lines per page as data (no pixels).
   std::vector<PageLayout> layout(std::string_view utf8_text) const;
   // Many texts on `threads` workers (<= 0: all cores). Results are identical for any thread count.
