@@ -94,12 +94,21 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
       .def(
           "count",
           [](const Tokenizer& t, const py::object& text, bool add_special_tokens) {
+            if (py::isinstance<TextSource>(text)) {
+              auto src = text.cast<std::shared_ptr<TextSource>>();
+              py::gil_scoped_release release;
+              return t.count(*src, add_special_tokens);
+            }
             Utf8 v(text, TextPolicy::kExact);
             py::gil_scoped_release release;
             return t.count(v.view(), add_special_tokens);
           },
           py::arg("text"), py::arg("add_special_tokens") = false,
-          "Number of tokens encode() would return (special tokens excluded by default).")
+          "Number of tokens encode() would return (special tokens excluded by default). `text` "
+          "may be a glyph.TextSource: read in windows (memory bounded), invalid UTF-8 replaced.")
+      .def_property_readonly("streams_count", &Tokenizer::streams_count,
+                             "Whether count(TextSource) reads in bounded windows for this "
+                             "tokenizer (else it counts the whole text at once).")
       .def(
           "count_batch",
           [](const Tokenizer& t, const py::sequence& texts, bool add_special_tokens,

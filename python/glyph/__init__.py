@@ -38,6 +38,7 @@ from ._core import (  # noqa: E402
     RenderStats,
     SearchError,
     SearchProgress,
+    TextSource,
     Tokenizer,
     TokenizerError,
     default_font_path,
@@ -47,7 +48,15 @@ from ._core import (  # noqa: E402
 )
 from ._deprecation import module_getattr as _module_getattr  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402  (no torch: the model brings it)
-from .render import Renderer, RenderResult, render, render_to_dir, sample_text  # noqa: E402
+from .render import (  # noqa: E402
+    PagePaths,
+    Renderer,
+    RenderResult,
+    render,
+    render_to_dir,
+    sample_text,
+    text_source,
+)
 from .search import (  # noqa: E402
     AdvisorError,
     ConfigSearch,
@@ -95,6 +104,7 @@ __all__ = [
     "OcrEvaluator",
     "Page",
     "PageLayout",
+    "PagePaths",
     "Pipeline",
     "RenderConfig",
     "RenderResult",
@@ -105,6 +115,7 @@ __all__ = [
     "SearchProgress",
     "SearchResult",
     "SearchSpace",
+    "TextSource",
     "Tokenizer",
     "TokenizerError",
     "VlmEvaluator",
@@ -118,6 +129,7 @@ __all__ = [
     "render_to_dir",
     "sample_text",
     "smart_resize",
+    "text_source",
     "visual_tokens",
     "__version__",
 ]

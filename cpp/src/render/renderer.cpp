@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "common/check.h"
+#include "glyph/common/text_source.h"
 #include "glyph/common/thread_pool.h"
 #include "glyph/common/utf8.h"
 #include "glyph/render/image.h"
@@ -86,17 +87,68 @@ struct Lease {
 
 }  // namespace
 
+// Whether the text decodes to a code point in U+4E00..U+9FFF (Glyph's CJK switch), from its
+// bytes: such a code point is E4 B8..BF 80..BF or E5..E9 80..BF 80..BF, and those three bytes
+// always decode to it, since a lead byte (E4..E9) is never taken into an earlier sequence.
+bool has_cjk_ideograph(TextSource& source) {
+  unsigned char prev[2] = {0, 0};  // the last two bytes of the previous chunk
+  std::string buf(1 << 20, '\0');
+  source.rewind();
+  for (;;) {
+    const std::size_t got = source.read(buf.data(), buf.size());
+    if (got == 0) return false;
+    const auto* piece = reinterpret_cast<const unsigned char*>(buf.data());
+    auto at = [&](std::ptrdiff_t i) { return i < 0 ? prev[2 + i] : piece[i]; };  // i >= -2
+    const auto n = static_cast<std::ptrdiff_t>(got);
+    for (std::ptrdiff_t i = -2; i + 2 < n; ++i) {
+      const unsigned char a = at(i);
+      if (a < 0xE4 || a > 0xE9) continue;
+      const unsigned char b = at(i + 1), c = at(i + 2);
+      if (b >= (a == 0xE4 ? 0xB8 : 0x80) && b <= 0xBF && c >= 0x80 && c <= 0xBF) return true;
+    }
+    const unsigned char last0 = at(n - 2), last1 = at(n - 1);
+    prev[0] = last0;
+    prev[1] = last1;
+  }
+}
+
+namespace {
+
+// Feeds the source's decoded text to the layout engine a chunk at a time.
+LayoutStats layout_source(LayoutEngine& engine, TextSource& source,
+                          const std::function<void(LaidPage&&)>& sink, std::size_t& invalid) {
+  engine.begin(has_cjk_ideograph(source), sink);
+  Utf8Decoder decoder;
+  std::u32string cps;
+  for_each_chunk(source, [&](std::string_view piece) {
+    cps.clear();
+    decoder.decode(piece, cps);
+    engine.feed(cps);
+  });
+  cps.clear();
+  decoder.finish(cps);
+  engine.feed(cps);
+  invalid = decoder.invalid_sequences();
+  return engine.end();
+}
+
+}  // namespace
+
 RenderStats Renderer::render_each(std::string_view utf8_text,
+                                  const std::function<void(Page&&)>& sink) const {
+  StringTextSource source(utf8_text);
+  return render_each(source, sink);
+}
+
+RenderStats Renderer::render_each(TextSource& source,
                                   const std::function<void(Page&&)>& sink) const {
   Impl& impl = *impl_;
   const RenderConfig& cfg = impl.config;
   Lease lease(&impl);
   FontSet& fonts = *lease.ws->fonts;
   Raster& raster = lease.ws->raster;
-  DecodedText decoded = decode_utf8(utf8_text);
 
   RenderStats stats;
-  stats.invalid_utf8 = decoded.invalid_sequences;
   std::size_t index = 0;
   std::size_t last_end = 0;
   // Hold one laid-out page back: only at the end do we know which page is last (auto-crop).
@@ -132,10 +184,11 @@ RenderStats Renderer::render_each(std::string_view utf8_text,
     ++stats.pages;
     sink(std::move(page));
   };
-  LayoutStats ls = lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
+  const std::function<void(LaidPage&&)> on_page = [&](LaidPage&& laid) {
     if (held) finish(std::move(*held), false);
     held = std::move(laid);
-  });
+  };
+  LayoutStats ls = layout_source(*lease.ws->layout, source, on_page, stats.invalid_utf8);
   if (held) finish(std::move(*held), true);
   stats.characters = ls.characters;
   stats.removed = ls.removed;
@@ -152,8 +205,15 @@ RenderResult Renderer::render(std::string_view utf8_text) const {
 
 std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
                                                  const std::string& out_dir,
-                                                 const std::string& unique_id,
-                                                 int compression) const {
+                                                 const std::string& unique_id, int compression,
+                                                 RenderStats* stats) const {
+  StringTextSource source(utf8_text);
+  return render_to_dir(source, out_dir, unique_id, compression, stats);
+}
+
+std::vector<std::string> Renderer::render_to_dir(TextSource& source, const std::string& out_dir,
+                                                 const std::string& unique_id, int compression,
+                                                 RenderStats* stats) const {
   GLYPH_CHECK(compression >= 0 && compression <= 9, InputError,
               "PNG compression level must be 0..9, got {}", compression);
   // unique_id names one folder inside out_dir, never a path that leaves it.
@@ -165,19 +225,25 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
   fs::create_directories(dir, ec);
   GLYPH_CHECK(!ec, IoError, "cannot create output folder '{}': {}", dir.string(), ec.message());
   std::vector<std::string> paths;
-  render_each(utf8_text, [&](Page&& page) {
+  RenderStats st = render_each(source, [&](Page&& page) {
     std::string path = (dir / page.file_name()).string();
     write_png(page, path, compression);
     paths.push_back(std::move(path));
   });
+  if (stats) *stats = std::move(st);
   return paths;
 }
 
 std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
+  StringTextSource source(utf8_text);
+  return layout(source);
+}
+
+std::vector<PageLayout> Renderer::layout(TextSource& source) const {
   Lease lease(impl_.get());
-  DecodedText decoded = decode_utf8(utf8_text);
   std::vector<PageLayout> pages;
-  lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
+  std::size_t invalid = 0;
+  const std::function<void(LaidPage&&)> on_page = [&](LaidPage&& laid) {
     PageLayout pl;
     pl.char_begin = laid.src_begin;
     pl.char_end = laid.src_end;
@@ -193,7 +259,8 @@ std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
       pl.lines.push_back(std::move(li));
     }
     pages.push_back(std::move(pl));
-  });
+  };
+  layout_source(*lease.ws->layout, source, on_page, invalid);
   return pages;
 }
 

@@ -1,0 +1,546 @@
+"""Reliability: streaming text input (bounded memory), batch partial failures, kills, disk full.
+
+The memory tests run the CLI as a subprocess and read its peak RSS from os.wait4. CI runs them at
+a few MB; `GLYPH_BIG_TESTS=1 pytest -m big tests/python/test_reliability.py` runs the sizes the
+docs report (100 MB render, 50 MB batch record, 100 MB count).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import glyph
+
+FONT = Path(glyph.__file__).parent / "fonts" / "DejaVuSans.ttf"
+BIG = os.environ.get("GLYPH_BIG_TESTS") == "1"
+
+
+def run(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "glyph", *args], capture_output=True, text=True,
+                          **kw)
+
+
+# ----------------------------------------------------------------------------- texts
+
+def mixed_text(lines: int, seed: int = 0, cjk: bool = False) -> str:
+    rnd = random.Random(seed)
+    words = ["Glyph", "renders", "long", "text", "into", "page", "images", "naïve", "über",
+             "a", "verylongwordthatkeepsgoingandgoingandgoing", "x", "—", "“quoted”"]
+    out = []
+    for i in range(lines):
+        n = rnd.randrange(0, 30)
+        line = " ".join(rnd.choice(words) for _ in range(n))
+        if rnd.random() < 0.1:
+            line += "  two  spaces\t tab"
+        if cjk and rnd.random() < 0.3:
+            line += " 中文的段落，还有标点。"
+        if rnd.random() < 0.05:
+            line += " soft\xadhyphen zero\u200bwidth \x07bell"
+        out.append(line + ("\r\n" if rnd.random() < 0.2 else "\n"))
+    return "".join(out)
+
+
+def cut_randomly(data: bytes, seed: int):
+    """Pieces of random sizes (1 byte to a few KB), cut inside UTF-8 sequences and between the
+    '\r' and '\n' of CRLFs on purpose."""
+    rnd = random.Random(seed)
+    cuts, i = set(), 0
+    while i < len(data):
+        i += rnd.choice([1, 2, 3, rnd.randrange(1, 64), rnd.randrange(1, 5000)])
+        cuts.add(i)
+    for i in range(1, len(data)):
+        if data[i - 1:i + 1] == b"\r\n" and rnd.random() < 0.5:
+            cuts.add(i)
+        elif 0x80 <= data[i] <= 0xBF and rnd.random() < 0.3:
+            cuts.add(i)  # inside a multi-byte sequence
+    bounds = [0] + sorted(c for c in cuts if 0 < c < len(data)) + [len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def page_digest(pages):
+    return [(p.width, p.height, p.char_begin, p.char_end,
+             hashlib.sha256(p.pixels.tobytes()).hexdigest()) for p in pages]
+
+
+def layout_digest(layout):
+    return [(pl.char_begin, pl.char_end,
+             [(l.text, l.x, l.baseline, l.width, l.char_begin, l.char_end) for l in pl.lines])
+            for pl in layout]
+
+
+CONFIGS = {
+    "default": {},
+    "short-pages": {"page-size": "300,260", "space-before": 3, "space-after": 2,
+                    "first-line-indent": 10},
+    "inline-newline": {"newline-markup": '<font color="#FF0000"> \\n </font>',
+                       "page-size": "320,400", "alignment": "LEFT"},
+}
+
+
+def renderer(name: str) -> glyph.Renderer:
+    cfg = glyph.RenderConfig.glyph_default().to_dict()
+    cfg.update(CONFIGS[name])
+    return glyph.Renderer(cfg)
+
+
+# ----------------------------------------------------------------------------- streaming input
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("cjk", [False, True])
+def test_streamed_render_equals_whole_text_render(tmp_path, config, cjk):
+    r = renderer(config)
+    text = mixed_text(140, seed=len(config) + cjk, cjk=cjk)
+    data = text.encode() + b" bad \xff\xfe cut \xe4\xb8 end\r\n"
+    whole = r.render(data)
+    path = tmp_path / "t.txt"
+    path.write_bytes(data)
+    pieces = cut_randomly(data, seed=3)
+    assert any(p.endswith(b"\r") for p in pieces[:-1])  # a CRLF is cut somewhere
+    sources = {
+        "path": path,
+        "file-source": glyph.TextSource.from_file(str(path)),
+        "pieces": pieces,
+        "callable": lambda: iter(pieces),
+        "binary file": open(path, "rb"),
+    }
+    for name, src in sources.items():
+        pages = []
+        stats = r.render_each(src, pages.append)
+        assert page_digest(pages) == page_digest(whole.pages), name
+        for f in ("pages", "characters", "invalid_utf8", "removed", "missing_glyphs",
+                  "visual_tokens"):
+            assert getattr(stats, f) == getattr(whole.stats, f), (name, f)
+        assert stats.invalid_utf8 == 3 and (config != "default" or stats.removed > 0)
+    sources["binary file"].close()
+    assert layout_digest(r.layout(cut_randomly(data, 9))) == layout_digest(r.layout(data))
+    out = r.render_to_dir(path, tmp_path / "out", "doc")
+    assert len(out) == len(whole.pages) and out.stats.invalid_utf8 == 3
+    # spans are Python string indices of the decoded text
+    decoded = data.decode("utf-8", "replace")
+    assert whole.pages[-1].char_end <= len(decoded) == whole.stats.characters
+
+
+def test_text_file_object_and_str_pieces(tmp_path):
+    r = renderer("short-pages")
+    text = mixed_text(80, seed=5, cjk=True)
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8", newline="")
+    whole = r.render(text)
+    with open(path, encoding="utf-8", newline="") as f:
+        assert page_digest(r.render(f).pages) == page_digest(whole.pages)
+    chunks = [text[i:i + 37] for i in range(0, len(text), 37)]
+    assert page_digest(r.render(chunks).pages) == page_digest(whole.pages)
+    # a lone surrogate in a str piece is one U+FFFD, counted
+    st = r.render_each(["ab\ud800", "cd"], lambda p: None)
+    assert st.invalid_utf8 == 1 and st.characters == 5
+
+
+def test_text_source_refuses_what_it_cannot_read_twice(tmp_path):
+    r = glyph.Renderer()
+    with pytest.raises(TypeError, match="read only once"):
+        r.render_each((c for c in ["a", "b"]), lambda p: None)
+    with pytest.raises(TypeError, match="cannot read text from"):
+        r.render_each(42, lambda p: None)
+    with pytest.raises(glyph.IoError, match="nope.txt"):
+        glyph.TextSource.from_file(str(tmp_path / "nope.txt"))
+    with pytest.raises(glyph.IoError, match="nope.txt"):
+        r.render_each(tmp_path / "nope.txt", lambda p: None)
+
+    def broken():
+        yield b"fine"
+        raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError, match="the source broke"):
+        r.render_each(lambda: broken(), lambda p: None)
+
+
+# ----------------------------------------------------------------------------- CLI summary counts
+
+def test_cli_summary_reports_the_renderers_counts(tmp_path):
+    path = tmp_path / "t.txt"
+    data = ("Hello\xad wo\u200brld \x07 \u0f00\u0f01 ok\n" * 3).encode() + b"\xff\xc3 end"
+    path.write_bytes(data)
+    r = run("render", str(path), "--out", str(tmp_path / "o"), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    expected = glyph.Renderer().render(data).stats
+    assert s["invalid_utf8"] == expected.invalid_utf8 == 2
+    assert s["removed"] == expected.removed == 9
+    assert s["missing_glyphs"] == expected.missing_glyphs > 0
+    assert s["pages"] == len(s["image_paths"]) == expected.pages
+    r = run("render", str(path), "--out", str(tmp_path / "o2"))
+    assert r.returncode == 0, r.stderr
+    assert "invalid UTF-8:   2 sequences" in r.stdout
+    assert "removed:         9 characters" in r.stdout
+    assert "missing glyphs:  " in r.stdout and "U+0F00" in r.stdout
+
+
+# ----------------------------------------------------------------------------- batch failures
+
+def _lines(recs):
+    out = []
+    for r in recs:
+        out.append(r if isinstance(r, bytes) else json.dumps(r, ensure_ascii=False).encode())
+    return b"\n".join(out) + b"\n"
+
+
+def test_batch_renders_the_valid_records_and_lists_the_failures(tmp_path):
+    text = glyph.sample_text()[:1500]
+    recs = [
+        {"unique_id": "a", "context": text},                                     # 1
+        b'{"unique_id": "broken", "context": "no closing brace"',                # 2
+        {"unique_id": "b", "context": text, "config": {"font-size": -3}},        # 3
+        [1, 2, 3],                                                               # 4
+        {"unique_id": "c", "context": ""},                                       # 5
+        {"unique_id": "d", "context": text, "config": {"font-path": "/nope/x.ttf"}},  # 6
+        {"context": "no id"},                                                    # 7
+        {"unique_id": "a", "context": "again"},                                  # 8
+        b'{"unique_id": "e", "context": "bad \xff\xfe bytes \xe4\xb8 here"}',    # 9
+        {"unique_id": "f", "context": text, "config": {"no-such-key": 1}},       # 10
+        {"unique_id": "g/../h", "context": text},                                # 11
+        {"unique_id": "i", "context": text[:200]},                               # 12
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(_lines(recs))
+    out = tmp_path / "out"
+    r = run("render", "--batch", str(src), "--out", str(out), "--threads", "2")
+    assert r.returncode == 1, r.stderr
+    done = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]
+    assert [d["unique_id"] for d in done] == ["a", "e", "i"]
+    assert done[1]["invalid_utf8"] == 3  # replaced by the renderer, counted in the record
+    for d in done:
+        assert all(os.path.exists(p) for p in d["image_paths"]) and d["pages"] == len(d["image_paths"])
+    fails = [json.loads(l) for l in (out / "failures.jsonl").read_text().splitlines()]
+    by_line = {f["line"]: f for f in fails}
+    assert sorted(by_line) == [2, 3, 4, 5, 6, 7, 8, 10, 11]
+    assert "invalid JSON" in by_line[2]["error"]
+    assert "font-size" in by_line[3]["error"] and by_line[3]["unique_id"] == "b"
+    assert "object" in by_line[4]["error"]
+    assert "empty" in by_line[5]["error"]
+    assert "/nope/x.ttf" in by_line[6]["error"]
+    assert "unique_id" in by_line[7]["error"]
+    assert "duplicate" in by_line[8]["error"] and "line 1" in by_line[8]["error"]
+    assert "no-such-key" in by_line[10]["error"]
+    assert "unique_id" in by_line[11]["error"]
+    assert "3 rendered" in r.stderr and "9 failed" in r.stderr and "failures.jsonl" in r.stderr
+    assert "3 invalid UTF-8 sequences replaced" in r.stderr
+
+    # A rerun skips what is done and writes this run's failures afresh.
+    r = run("render", "--batch", str(src), "--out", str(out))
+    assert r.returncode == 1 and "3 already done" in r.stderr
+    again = [json.loads(l) for l in (out / "failures.jsonl").read_text().splitlines()]
+    assert again == fails
+    assert len((out / "records.jsonl").read_text().splitlines()) == 3
+
+    # All good: exit 0, empty failures file.
+    good = tmp_path / "good.jsonl"
+    good.write_bytes(_lines([{"unique_id": "x", "context": "short"}]))
+    r = run("render", "--batch", str(good), "--out", str(tmp_path / "o2"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "o2" / "failures.jsonl").read_text() == ""
+
+
+def test_batch_invalid_json_list_is_one_failure(tmp_path):
+    src = tmp_path / "in.json"
+    src.write_text('[{"unique_id": "a", "context": "x"},\n oops]')
+    r = run("render", "--batch", str(src), "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    fails = [json.loads(l) for l in (tmp_path / "o" / "failures.jsonl").read_text().splitlines()]
+    assert len(fails) == 1 and fails[0]["line"] == 2 and "invalid JSON" in fails[0]["error"]
+
+
+# ----------------------------------------------------------------------------- bounded memory
+
+def peak_rss_mb(cmd, **kw) -> tuple:
+    """Runs cmd; returns (exit status, peak resident MB of the process, stderr)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return p.returncode, usage.ru_maxrss / 1024.0, err.decode(errors="replace")
+
+
+def write_big_text(path: Path, megabytes: float, seed: int = 1) -> int:
+    """A generated text of about `megabytes` MB (words, punctuation, some CJK and CRLF)."""
+    rnd = random.Random(seed)
+    block = mixed_text(400, seed=seed, cjk=False).encode()
+    target = int(megabytes * 1e6)
+    with open(path, "wb") as f:
+        n = 0
+        while n < target:
+            f.write(block)
+            n += len(block)
+            if rnd.random() < 0.5:
+                f.write(b"\xff")  # invalid UTF-8 now and then
+                n += 1
+    return n
+
+
+def render_rss(tmp_path: Path, megabytes: float) -> float:
+    text = tmp_path / f"big{megabytes}.txt"
+    write_big_text(text, megabytes)
+    out = tmp_path / f"out{megabytes}"
+    rc, rss, err = peak_rss_mb([sys.executable, "-m", "glyph", "render", str(text), "--out",
+                                str(out), "--compression", "0", "--json"])
+    assert rc == 0, err
+    text.unlink()
+    return rss
+
+
+def test_cli_render_memory_does_not_grow_with_the_text(tmp_path):
+    small = render_rss(tmp_path, 0.5)
+    large = render_rss(tmp_path, 4.0)
+    # Holding the text or its pages would add >= 1 byte (pages: ~100) per byte of text.
+    assert large - small < 0.25 * 3.5, (small, large)
+    assert large < 300
+
+
+@pytest.mark.big
+@pytest.mark.skipif(not BIG, reason="set GLYPH_BIG_TESTS=1 (a 100 MB render)")
+def test_cli_render_100mb_under_300mb(tmp_path):
+    rss = render_rss(tmp_path, 100)
+    print(f"glyph render, 100 MB text: peak RSS {rss:.0f} MB")
+    assert rss < 300
+
+
+def batch_rss(tmp_path: Path, megabytes: float) -> float:
+    text = tmp_path / "rec.txt"
+    write_big_text(text, megabytes)
+    rec = {"unique_id": "big", "context": text.read_bytes().decode("utf-8", "replace")}
+    src = tmp_path / f"batch{megabytes}.jsonl"
+    with open(src, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"unique_id": "small", "context": "a short one"}) + "\n")
+        f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    del rec
+    text.unlink()
+    rc, rss, err = peak_rss_mb([sys.executable, "-m", "glyph", "render", "--batch", str(src),
+                                "--out", str(tmp_path / f"bout{megabytes}"), "--compression", "0"])
+    assert rc == 0, err
+    src.unlink()
+    return rss
+
+
+def test_batch_record_memory_is_a_small_multiple_of_the_record(tmp_path):
+    small = batch_rss(tmp_path, 0.5)
+    large = batch_rss(tmp_path, 4.0)
+    # The record's text is held while it renders (JSON gives it whole): at most about 3 bytes
+    # per byte of record (300 MB for 50 MB leaves room for the interpreter).
+    assert large - small < 3 * 3.5, (small, large)
+
+
+@pytest.mark.big
+@pytest.mark.skipif(not BIG, reason="set GLYPH_BIG_TESTS=1 (a 50 MB batch record)")
+def test_batch_50mb_record_under_300mb(tmp_path):
+    rss = batch_rss(tmp_path, 50)
+    print(f"glyph render --batch, one 50 MB record: peak RSS {rss:.0f} MB")
+    assert rss < 300
+
+
+# ----------------------------------------------------------------------------- kills
+
+def tree(folder: Path) -> dict:
+    """Every file under folder -> its bytes' digest."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def check_batch_invariants(out: Path) -> None:
+    """What a kill may leave: whole records (a torn last line at most), each referencing only
+    whole PNGs."""
+    from PIL import Image
+
+    path = out / "records.jsonl"
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    for line in lines[:-1]:
+        rec = json.loads(line)  # every complete line is a whole record
+        for p in rec["image_paths"]:
+            with Image.open(p) as im:
+                im.load()  # a half-written PNG would fail to decode
+    if lines[-1]:
+        with pytest.raises(ValueError):
+            json.loads(lines[-1])  # only a torn record can lack its newline
+
+
+def kill_at_random(cmd, delays, cwd=None, env=None) -> int:
+    """Starts cmd once per delay and SIGKILLs it after that many seconds (unless it finished
+    first). Returns how many runs were killed."""
+    killed = 0
+    for d in delays:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd,
+                             env=env)
+        try:
+            p.wait(timeout=d)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            killed += 1
+        yield p.returncode
+    return killed
+
+
+def batch_records(n: int):
+    text = glyph.sample_text()
+    rnd = random.Random(4)
+    recs = []
+    for i in range(n):
+        a = rnd.randrange(0, len(text) - 3000)
+        recs.append({"unique_id": f"doc{i:02d}", "context": text[a:a + rnd.randrange(500, 3000)]})
+    recs[3]["config"] = {"font-size": 11, "line-height": 12}
+    recs[7]["config"] = {"font-size": -1}  # a failing record among them
+    return recs
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_batch_survives_sigkill_at_random_points(tmp_path, seed):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(_lines(batch_records(24)))
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--threads", "2",
+           "--compression", "1"]
+    r = subprocess.run(cmd + ["--out", str(ref)], capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr  # the one bad record
+    rnd = random.Random(seed)
+    killed = 0
+    for rc in kill_at_random(cmd + ["--out", str(out)],
+                             [rnd.uniform(0.3, 2.5) for _ in range(5)]):
+        killed += rc == -signal.SIGKILL
+        check_batch_invariants(out)
+    assert killed >= 3  # most runs were really interrupted
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    # Same records, same PNG bytes, same failures, no temporary file left: the paths differ only
+    # by the output folder.
+    got = (out / "records.jsonl").read_text().replace(str(out), str(ref))
+    assert got == (ref / "records.jsonl").read_text()
+    a, b = tree(ref), tree(out)
+    del a["records.jsonl"], b["records.jsonl"]
+    assert a == b
+
+
+def test_search_survives_sigkill_at_random_points(tmp_path):
+    (tmp_path / "slow_eval.py").write_text(
+        "import time\n"
+        "def score(config, pages, sample):\n"
+        "    time.sleep(0.02)\n"
+        "    return 1.0 / config.font_size + 0.001 * config.margin_x\n")
+    (tmp_path / "val.txt").write_text("Once upon a time there was a search. " * 30)
+    space = {"genes": [{"name": "margin-x", "min": 0, "max": 40, "step": 2},
+                       {"name": "font-size", "choices": [7, 8, 9, 10, 11, 12]}]}
+    (tmp_path / "space.json").write_text(json.dumps(space))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def cmd(out):
+        return [sys.executable, "-m", "glyph", "search", "--space", str(tmp_path / "space.json"),
+                "--val", str(tmp_path / "val.txt"), "--evaluator", "slow_eval:score",
+                "--population", "6", "--generations", "8", "--patience", "0", "--seed", "3",
+                "--out", str(out), "--no-plot", "--quiet"]
+
+    r = subprocess.run(cmd(tmp_path / "ref"), capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    rnd = random.Random(11)
+    killed = 0
+    for rc in kill_at_random(cmd(tmp_path / "out"), [rnd.uniform(0.5, 2.5) for _ in range(5)],
+                             env=env):
+        killed += rc == -signal.SIGKILL
+        log = tmp_path / "out" / "search.jsonl"
+        if log.exists():
+            lines = log.read_bytes().split(b"\n")
+            for line in lines[:-1]:
+                json.loads(line)  # whole records; a torn last line at most
+    assert killed >= 3
+    r = subprocess.run(cmd(tmp_path / "out"), capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+
+    def evals(folder):
+        return [(rec["genome"], rec.get("accuracy"), rec.get("compression"))
+                for rec in map(json.loads, (folder / "search.jsonl").read_text().splitlines())
+                if rec.get("type") == "eval"]
+
+    assert sorted(evals(tmp_path / "out")) == sorted(evals(tmp_path / "ref"))
+    for name in ("best_config.json", "front.json"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
+
+
+# ----------------------------------------------------------------------------- disk full
+
+def limit_file_size(nbytes: int):
+    def preexec():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+    return preexec
+
+
+def test_batch_disk_full_is_a_clear_error_and_keeps_what_was_written(tmp_path):
+    src = tmp_path / "in.jsonl"
+    recs = batch_records(12)
+    del recs[7]["config"]
+    src.write_bytes(_lines(recs))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--out", str(out),
+           "--threads", "1", "--compression", "0"]
+    # Every PNG is ~150-400 KB at compression 0: a 300 KB limit fails on an early page.
+    r = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit_file_size(300_000))
+    assert r.returncode == 1
+    assert "File too large" in r.stderr and str(out) in r.stderr and ".png" in r.stderr
+    assert "Traceback" not in r.stderr
+    check_batch_invariants(out)
+    assert not list(out.rglob("*.tmp*"))  # the failed page's temporary file is gone
+    # Given room, the same command completes what was left.
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len((out / "records.jsonl").read_text().splitlines()) == 12
+
+
+def test_jsonl_writer_cuts_back_a_failed_write(tmp_path):
+    code = (
+        "import sys, glyph.io as gio\n"
+        "w = gio.JsonlWriter(sys.argv[1], key='id')\n"
+        "w.__enter__()\n"
+        "for i in range(1000):\n"
+        "    w.write({'id': i, 'pad': 'x' * 100})\n")
+    path = tmp_path / "r.jsonl"
+    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                       preexec_fn=limit_file_size(5000))
+    assert r.returncode == 1
+    assert "File too large" in r.stderr and str(path) in r.stderr and "intact" in r.stderr
+    data = path.read_bytes()
+    assert data.endswith(b"\n") and len(data) <= 5000
+    ids = [json.loads(l)["id"] for l in data.splitlines()]
+    assert ids == list(range(len(ids))) and len(ids) > 10
+
+
+def test_render_into_a_read_only_folder_names_the_path(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        r = run("render", "--out", str(ro))
+        assert r.returncode == 1 and str(ro) in r.stderr and "Permission denied" in r.stderr
+    finally:
+        ro.chmod(0o755)
+
+
+def test_cli_render_disk_full_names_the_page(tmp_path):
+    out = tmp_path / "o"
+    r = subprocess.run([sys.executable, "-m", "glyph", "render", "--out", str(out),
+                        "--compression", "0"], capture_output=True, text=True,
+                       preexec_fn=limit_file_size(200_000))
+    assert r.returncode == 1
+    assert "File too large" in r.stderr and str(out / "page_001.png") in r.stderr
+    assert not list(out.glob("*.tmp*"))
