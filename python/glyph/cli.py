@@ -150,32 +150,88 @@ def _iter_records(path: str) -> Iterator[Tuple[int, Any]]:
             lineno += 1
             if not line.strip():
                 continue
-            try:
-                text, exact = line.decode("utf-8"), True
-            except UnicodeDecodeError:
-                # Invalid UTF-8 inside a string is the renderer's to replace and count: the
-                # bytes are kept (surrogateescape) and handed to it as they were.
-                text, exact = line.decode("utf-8", "surrogateescape"), False
-            del line  # a 50 MB line is held once, not as bytes, str and record at once
-            rec = _parse_line(text, exact)
-            del text
+            box = [line]
+            del line  # a 50 MB line is held once: _parse_line takes it over
+            rec = _parse_line(box)
             yield lineno, rec
-            del rec  # nor kept here while the record renders
+            del rec
 
 
-def _parse_line(text: str, exact: bool) -> Any:
+def _parse_line(box: List[bytes]) -> Any:
+    """One JSON line -> its record, with the text ("context") as the line's own UTF-8 bytes: the
+    renderer replaces and counts invalid UTF-8 in them, and a big record is held compactly.
+
+    Without \\u escapes in the line, the bytes are parsed as Latin-1 (one character per byte,
+    escapes other than \\u are ASCII and mean the same): the text's characters then are its UTF-8
+    bytes, given back by encode("latin-1"), and the other strings are decoded from them. So a
+    record of n bytes costs about 2n while it is parsed and n while it renders.
+    """
+    line = box.pop()
+    if b"\\u" not in line:
+        chars = line.decode("latin-1")
+        del line
+        try:
+            rec = json.loads(chars)
+        except ValueError as e:
+            return _Bad(f"invalid JSON line: {e}")
+        del chars
+        if not isinstance(rec, dict):
+            return _fix_latin1(rec)
+        key = "context" if "context" in rec else "text"
+        text = rec.pop(key, None)
+        rec = _fix_latin1(rec)
+        if isinstance(text, str):
+            text = text.encode("latin-1")
+        elif text is not None:
+            text = _fix_latin1(text)
+        rec["context"] = text
+        return rec
+    try:
+        text = line.decode("utf-8")
+        exact = True
+    except UnicodeDecodeError:
+        text = line.decode("utf-8", "surrogateescape")  # invalid bytes kept for the renderer
+        exact = False
+    del line
     try:
         rec = json.loads(text)
     except ValueError as e:
         return _Bad(f"invalid JSON line: {e}")
-    if not exact and isinstance(rec, dict):
-        ctx = rec.get("context", rec.get("text"))
+    del text
+    if isinstance(rec, dict):
+        key = "context" if "context" in rec else "text"
+        ctx = rec.pop(key, None)
         if isinstance(ctx, str):
             try:
-                rec["context"] = ctx.encode("utf-8", "surrogateescape")  # the original bytes
+                ctx = ctx.encode("utf-8", "surrogateescape")  # the original bytes
             except UnicodeEncodeError:
                 pass  # a lone surrogate escaped in the JSON: the renderer replaces it
+        rec["context"] = ctx
+        if not exact:
+            rec = {k: _fix_escaped(v) if k != "context" else v for k, v in rec.items()}
     return rec
+
+
+def _fix_latin1(value: Any) -> Any:
+    """Strings parsed from Latin-1 back to the text their UTF-8 bytes spell."""
+    if isinstance(value, str):
+        return value.encode("latin-1").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_fix_latin1(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_latin1(k): _fix_latin1(v) for k, v in value.items()}
+    return value
+
+
+def _fix_escaped(value: Any) -> Any:
+    """Strings with surrogate-escaped invalid bytes (outside the text): replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_fix_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_escaped(k): _fix_escaped(v) for k, v in value.items()}
+    return value
 
 
 def _check_record(rec: Any) -> Tuple[str, Any]:
@@ -192,7 +248,7 @@ def _check_record(rec: Any) -> Tuple[str, Any]:
     uid = str(uid)
     if "/" in uid or "\\" in uid or uid in (".", ".."):
         raise _Bad(f"unique_id must be a plain folder name, got {uid!r}")
-    text = rec.get("context", rec.get("text"))
+    text = rec.get("context")
     if text is None:
         raise _Bad("record needs a 'context' (the text to render)")
     if not isinstance(text, (str, bytes)):
@@ -265,9 +321,9 @@ def _render_batch_into(args, writer: JsonlWriter, failures: JsonlWriter, output:
             out = {"unique_id": uid, "image_paths": list(paths), "pages": len(paths),
                    "visual_tokens": st.visual_tokens, "invalid_utf8": st.invalid_utf8,
                    "removed": st.removed, "missing_glyphs": st.missing_glyphs}
-            if tokenizer is not None:
-                t = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-                out["text_tokens"] = tokenizer.count(t)
+            if tokenizer is not None:  # bytes: counted in windows, decoded with "replace"
+                out["text_tokens"] = glyph.count_tokens(
+                    tokenizer, [text] if isinstance(text, bytes) else text)
             return out, None
         except glyph.IoError:
             raise  # the disk, not the record: stop (what was written stays whole)

@@ -79,8 +79,14 @@ def text_source(source: Any, name: Optional[str] = None) -> TextSource:
                         "path, a file object, a callable or an iterable of pieces")
     state = {"it": None}
 
+    def pieces():
+        for piece in factory():
+            # a big piece is handed over 1 MiB at a time (the C++ side copies what it reads)
+            for i in range(0, len(piece), _CHUNK):
+                yield piece[i:i + _CHUNK] if len(piece) > _CHUNK else piece
+
     def rewind():
-        state["it"] = iter(factory())
+        state["it"] = pieces()
 
     def read():
         if state["it"] is None:
