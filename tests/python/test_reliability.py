@@ -514,24 +514,38 @@ def limit_file_size(nbytes: int):
 
 
 def test_batch_disk_full_is_a_clear_error_and_keeps_what_was_written(tmp_path):
+    text = glyph.sample_text()
+    recs = [{"unique_id": f"doc{i:02d}", "context": text[:150 * (i + 1)]} for i in range(12)]
     src = tmp_path / "in.jsonl"
-    recs = batch_records(12)
-    del recs[7]["config"]
     src.write_bytes(_lines(recs))
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--out", str(out),
-           "--threads", "1", "--compression", "0"]
-    # Every PNG is ~150-400 KB at compression 0: a 300 KB limit fails on an early page.
-    r = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=limit_file_size(300_000))
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--threads", "1",
+           "--compression", "0"]
+    assert subprocess.run(cmd + ["--out", str(ref)], capture_output=True).returncode == 0
+    # Longer records make taller (last-page-cropped) pages: a file size limit between the
+    # pages of record 3 and those of record 8 lets the first records through, then fails.
+    sizes = [max(os.path.getsize(p) for p in json.loads(l)["image_paths"])
+             for l in (ref / "records.jsonl").read_text().splitlines()]
+    assert sizes == sorted(sizes) and sizes[3] < sizes[8]
+    limit = sizes[3] + 1
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True,
+                       preexec_fn=limit_file_size(limit))
     assert r.returncode == 1
-    assert "File too large" in r.stderr and str(out) in r.stderr and ".png" in r.stderr
+    failed = next(i for i, n in enumerate(sizes) if n > limit)
+    assert "File too large" in r.stderr and f"{out}/doc{failed:02d}/page_" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     check_batch_invariants(out)
+    done = (out / "records.jsonl").read_text().splitlines()
+    want = (ref / "records.jsonl").read_text().replace(str(ref), str(out)).splitlines()
+    assert done == want[:failed]  # everything before the failure, whole
     assert not list(out.rglob("*.tmp*"))  # the failed page's temporary file is gone
-    # Given room, the same command completes what was left.
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    # Given room, the same command completes what was left, as an uninterrupted run.
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert len((out / "records.jsonl").read_text().splitlines()) == 12
+    assert (out / "records.jsonl").read_text().splitlines() == want
+    a, b = tree(ref), tree(out)
+    del a["records.jsonl"], b["records.jsonl"]
+    assert a == b
 
 
 def test_jsonl_writer_cuts_back_a_failed_write(tmp_path):
@@ -573,3 +587,70 @@ def test_cli_render_disk_full_names_the_page(tmp_path):
     assert r.returncode == 1
     assert "File too large" in r.stderr and str(out / "page_001.png") in r.stderr
     assert not list(out.glob("*.tmp*"))
+
+
+# ----------------------------------------------------------------------------- streamed count
+
+GLM4_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+@pytest.fixture(scope="module")
+def tokenizer_json(tmp_path_factory):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(GLM4_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator([mixed_text(300, seed=s, cjk=True) for s in range(3)], trainer)
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    tok.save(str(path))
+    return path
+
+
+COUNT_SCRIPT = ("import pathlib, sys, glyph\n"
+                "print(glyph.count_tokens(sys.argv[1], pathlib.Path(sys.argv[2])))\n")
+
+
+def count_rss(tmp_path: Path, tokenizer_json: Path, megabytes: float) -> tuple:
+    text = tmp_path / f"count{megabytes}.txt"
+    write_big_text(text, megabytes)
+    out = tmp_path / "count.out"
+    with open(out, "w") as f:
+        p = subprocess.Popen([sys.executable, "-c", COUNT_SCRIPT, str(tokenizer_json), str(text)],
+                             stdout=f, stderr=subprocess.PIPE)
+        err = p.stderr.read()
+        _, status, usage = os.wait4(p.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, err
+    return int(out.read_text()), usage.ru_maxrss / 1024.0, text
+
+
+def test_streamed_count_is_exact_and_bounded(tmp_path, tokenizer_json):
+    import tokenizers
+
+    hf = tokenizers.Tokenizer.from_file(str(tokenizer_json))
+    n_small, small, _ = count_rss(tmp_path, tokenizer_json, 2.0)
+    n_large, large, path = count_rss(tmp_path, tokenizer_json, 8.0)
+    assert glyph.load_tokenizer(str(tokenizer_json)).streams_count
+    text = path.read_bytes().decode("utf-8", "replace")
+    assert n_large == len(hf.encode(text, add_special_tokens=False).ids)
+    # Counting the whole text at once would hold it (and its ids: 4 bytes per token).
+    assert large - small < 6.0, (small, large)
+
+
+@pytest.mark.big
+@pytest.mark.skipif(not BIG, reason="set GLYPH_BIG_TESTS=1 (a 100 MB count)")
+def test_count_100mb_under_300mb(tmp_path, tokenizer_json):
+    n, rss, path = count_rss(tmp_path, tokenizer_json, 100)
+    print(f"glyph.count_tokens on a 100 MB file: {n} tokens, peak RSS {rss:.0f} MB")
+    assert rss < 300
+    whole = glyph.Tokenizer.from_file(str(tokenizer_json)).count(
+        path.read_bytes().decode("utf-8", "replace"))
+    assert n == whole
