@@ -519,6 +519,45 @@ class RenderStats:
         """
         summed over the pages
         """
+class TextSource:
+    """
+    Text read in pieces, for texts too large to hold: the render calls take one wherever they take a
+    str. Only the current paragraph (Glyph's 30 input lines) and a page or two are held; the pages,
+    spans and stats are those of the whole text. The renderer reads a source twice (once to find
+    whether the text holds a CJK ideograph, as Glyph decides the wrapping mode for the whole text).
+    A source serves one render call at a time.
+    
+        src = glyph.TextSource.from_file("big.txt")
+        renderer.render_each(src, lambda page: page.save(f"out/{page.file_name}"))
+        glyph.text_source(open("big.txt", "rb"))   # a file object, a path, a callable, chunks ...
+    """
+    @staticmethod
+    def from_file(path: str) -> TextSource:
+        """
+        A UTF-8 text file read in 1 MiB chunks (IoError naming it).
+        """
+    @staticmethod
+    def from_reader(read: typing.Any, rewind: typing.Any, name: str = 'text') -> TextSource:
+        """
+        read() -> the next piece (bytes or str; empty or None at the end), rewind() -> start again. Pieces may cut UTF-8 sequences anywhere.
+        """
+    def __repr__(self) -> str:
+        ...
+    def read(self, n: typing.SupportsInt | typing.SupportsIndex = 1048576) -> bytes:
+        """
+        Up to n bytes; b'' at the end.
+        """
+    def rewind(self) -> None:
+        """
+        Start again at the first byte.
+        """
+    @property
+    def name(self) -> str:
+        ...
+class _FileTextSource(TextSource):
+    pass
+class _ReaderTextSource(TextSource):
+    pass
 class _Renderer:
     @typing.overload
     def __init__(self, config: RenderConfig) -> None:
@@ -534,7 +573,7 @@ class _Renderer:
         ...
     def render_each(self, text: typing.Any, callback: typing.Any) -> RenderStats:
         ...
-    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex = 3) -> list[str]:
+    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex = 3) -> tuple[list[str], RenderStats]:
         ...
     @property
     def config(self) -> RenderConfig:
@@ -566,9 +605,9 @@ class Tokenizer:
         """
     def __repr__(self) -> str:
         ...
-    def count(self, text: typing.Any, add_special_tokens: bool = False) -> int:
+    def count(self, text: typing.Any, add_special_tokens: bool = False, window: typing.SupportsInt | typing.SupportsIndex = 1048576) -> int:
         """
-        Number of tokens encode() would return (special tokens excluded by default).
+        Number of tokens encode() would return (special tokens excluded by default). `text` may be a glyph.TextSource: read in windows of about `window` bytes (memory bounded), invalid UTF-8 replaced; the count equals the whole text's.
         """
     def count_batch(self, texts: collections.abc.Sequence, add_special_tokens: bool = False, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> list[int]:
         ...
@@ -604,6 +643,11 @@ class Tokenizer:
     @property
     def special_tokens(self) -> list[str]:
         ...
+    @property
+    def streams_count(self) -> bool:
+        """
+        Whether count(TextSource) reads in bounded windows for this tokenizer (else it counts the whole text at once).
+        """
     @property
     def vocab_size(self) -> int:
         ...

@@ -295,12 +295,12 @@ def fast_config(tmp_path: Path) -> list:
     return ["--config", str(path)]
 
 
-def render_rss(tmp_path: Path, megabytes: float, config=()) -> float:
+def render_rss(tmp_path: Path, megabytes: float, config=(), compression="0") -> float:
     text = tmp_path / f"big{megabytes}.txt"
     write_big_text(text, megabytes)
     out = tmp_path / f"out{megabytes}"
     rc, rss, err = peak_rss_mb([sys.executable, "-m", "glyph", "render", str(text), "--out",
-                                str(out), "--compression", "0", "--json", *config])
+                                str(out), "--compression", compression, "--json", *config])
     assert rc == 0, err
     text.unlink()
     return rss
@@ -319,12 +319,12 @@ def test_cli_render_memory_does_not_grow_with_the_text(tmp_path):
 @pytest.mark.big
 @pytest.mark.skipif(not BIG, reason="set GLYPH_BIG_TESTS=1 (a 100 MB render)")
 def test_cli_render_100mb_under_300mb(tmp_path):
-    rss = render_rss(tmp_path, 100)
+    rss = render_rss(tmp_path, 100, compression="3")  # ~10,000 pages: 600 MB of PNGs
     print(f"glyph render, 100 MB text: peak RSS {rss:.0f} MB")
     assert rss < 300
 
 
-def batch_rss(tmp_path: Path, megabytes: float, config=()) -> float:
+def batch_rss(tmp_path: Path, megabytes: float, config=(), compression="0") -> float:
     text = tmp_path / "rec.txt"
     write_big_text(text, megabytes)
     rec = {"unique_id": "big", "context": text.read_bytes().decode("utf-8", "replace")}
@@ -336,8 +336,8 @@ def batch_rss(tmp_path: Path, megabytes: float, config=()) -> float:
     del rec
     text.unlink()
     rc, rss, err = peak_rss_mb([sys.executable, "-m", "glyph", "render", "--batch", str(src),
-                                "--out", str(tmp_path / f"bout{megabytes}"), "--compression", "0",
-                                *config])
+                                "--out", str(tmp_path / f"bout{megabytes}"), "--compression",
+                                compression, *config])
     assert rc == 0, err
     src.unlink()
     return rss
@@ -355,7 +355,7 @@ def test_batch_record_memory_is_a_small_multiple_of_the_record(tmp_path):
 @pytest.mark.big
 @pytest.mark.skipif(not BIG, reason="set GLYPH_BIG_TESTS=1 (a 50 MB batch record)")
 def test_batch_50mb_record_under_300mb(tmp_path):
-    rss = batch_rss(tmp_path, 50)
+    rss = batch_rss(tmp_path, 50, compression="3")
     print(f"glyph render --batch, one 50 MB record: peak RSS {rss:.0f} MB")
     assert rss < 300
 
