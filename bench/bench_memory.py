@@ -4,7 +4,7 @@
     python bench/bench_memory.py [--mb 6] [--tokenizer tokenizer.json]
 
 Generates a text of --mb megabytes (words, punctuation, some CRLF and invalid UTF-8), then runs
-each workload in a fresh process and reads its peak resident set from os.wait4:
+each workload in a fresh process:
 
   render, streamed      glyph render FILE (a TextSource: pages written as they are made)
   render, whole text    what glyph render did in 0.2: read and decode the file, Renderer.render
@@ -12,7 +12,8 @@ each workload in a fresh process and reads its peak resident set from os.wait4:
   count, streamed       glyph.count_tokens(tok, pathlib.Path(FILE)) (1 MiB windows)
   count, whole text     glyph.Tokenizer.count(the decoded text)
 
-and prints the peak RSS of each and the whole/streamed ratio. Without --tokenizer a small
+and prints the peak RSS of each (VmHWM, read by the process itself) and the whole/streamed
+ratio. Without --tokenizer a small
 GLM-4-style BPE is trained here (needs `tokenizers`). Both render workloads use the default
 config (Glyph's searched config with DejaVu Sans) at PNG compression 3.
 """
@@ -81,15 +82,35 @@ def train_tokenizer(path: Path, sample: str) -> None:
     tok.save(str(path))
 
 
-def run(cmd) -> tuple:
-    """(peak RSS in MB, stdout) of cmd run alone in a fresh process."""
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{cmd[:4]} failed:\n{err.decode(errors='replace')}")
-    return usage.ru_maxrss / 1024.0, out.decode().strip()
+# The peak is read by the measured process itself at exit (VmHWM of /proc/self/status: its own
+# address space since exec). ru_maxrss from wait4 would include this script's own high-water
+# mark, which Linux carries over fork and exec into the child's figure.
+HWM_WRAPPER = r"""
+import atexit, os, runpy, sys
+def report():
+    with open("/proc/self/status") as f:
+        hwm = next(l for l in f if l.startswith("VmHWM:")).split()[1]
+    with open(os.environ["GLYPH_BENCH_HWM"], "w") as f:
+        f.write(hwm)
+atexit.register(report)
+mode, what = sys.argv[1], sys.argv[2]
+sys.argv = [what] + sys.argv[3:]
+if mode == "-m":
+    runpy.run_module(what, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def run(args, tmp: Path) -> tuple:
+    """(peak RSS in MB, stdout) of `python -m MODULE ...` / `python -c CODE ...` (args without
+    the interpreter), run alone in a fresh process."""
+    hwm = tmp / "hwm"
+    r = subprocess.run([sys.executable, "-c", HWM_WRAPPER, *args], capture_output=True,
+                       env=dict(os.environ, GLYPH_BENCH_HWM=str(hwm)))
+    if r.returncode != 0:
+        raise SystemExit(f"{args[:3]} failed:\n{r.stderr.decode(errors='replace')}")
+    return int(hwm.read_text()) / 1024.0, r.stdout.decode().strip()
 
 
 def main() -> int:
@@ -97,7 +118,6 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=6.0, help="text size in MB (default 6)")
     ap.add_argument("--tokenizer", help="tokenizer.json (default: train a small BPE)")
     args = ap.parse_args()
-    py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         text = tmp / "text.txt"
@@ -107,11 +127,11 @@ def main() -> int:
             tok = str(tmp / "tokenizer.json")
             train_tokenizer(Path(tok), text.read_bytes()[:2_000_000].decode("utf-8", "replace"))
         print(f"text: {text.stat().st_size / 1e6:.1f} MB")
-        s_render, _ = run([py, "-m", "glyph", "render", str(text), "--out", str(tmp / "a"),
-                           "--json"])
-        w_render, _ = run([py, "-c", WHOLE_RENDER, str(text), str(tmp / "b")])
-        s_count, n1 = run([py, "-c", STREAM_COUNT, tok, str(text)])
-        w_count, n2 = run([py, "-c", WHOLE_COUNT, tok, str(text)])
+        s_render, _ = run(["-m", "glyph", "render", str(text), "--out", str(tmp / "a"),
+                           "--json"], tmp)
+        w_render, _ = run(["-c", WHOLE_RENDER, str(text), str(tmp / "b")], tmp)
+        s_count, n1 = run(["-c", STREAM_COUNT, tok, str(text)], tmp)
+        w_count, n2 = run(["-c", WHOLE_COUNT, tok, str(text)], tmp)
         if n1 != n2:
             raise SystemExit(f"streamed count {n1} != whole count {n2}")
         print(f"{'workload':<20} {'streamed MB':>12} {'whole text MB':>14} {'ratio':>7}")

@@ -164,7 +164,8 @@ def _parse_line(box: List[bytes]) -> Any:
     Without \\u escapes in the line, the bytes are parsed as Latin-1 (one character per byte,
     escapes other than \\u are ASCII and mean the same): the text's characters then are its UTF-8
     bytes, given back by encode("latin-1"), and the other strings are decoded from them. So a
-    record of n bytes costs about 2n while it is parsed and n while it renders.
+    record of n bytes costs about 3n while it is parsed and n while it renders (a str of UTF-8
+    text would take up to 4 bytes per character, twice).
     """
     line = box.pop()
     if b"\\u" not in line:

@@ -7,7 +7,6 @@ docs report (100 MB render, 50 MB batch record, 100 MB count).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import random
@@ -15,6 +14,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -262,13 +262,39 @@ def test_batch_invalid_json_list_is_one_failure(tmp_path):
 
 # ----------------------------------------------------------------------------- bounded memory
 
-def peak_rss_mb(cmd, **kw) -> tuple:
-    """Runs cmd; returns (exit status, peak resident MB of the process, stderr)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, usage.ru_maxrss / 1024.0, err.decode(errors="replace")
+# The peak RSS is read by the measured process itself, at exit, from /proc/self/status (VmHWM:
+# the high-water mark of its own address space since exec). ru_maxrss from wait4 would not do:
+# Linux carries the parent's high-water mark over fork and exec into the child's figure.
+HWM_WRAPPER = r"""
+import atexit, os, runpy, sys
+def report():
+    with open("/proc/self/status") as f:
+        hwm = next(l for l in f if l.startswith("VmHWM:")).split()[1]
+    with open(os.environ["GLYPH_TEST_HWM"], "w") as f:
+        f.write(hwm)
+atexit.register(report)
+mode, what = sys.argv[1], sys.argv[2]
+sys.argv = [what] + sys.argv[3:]
+if mode == "-m":
+    runpy.run_module(what, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
+"""
+
+
+def peak_rss_mb(cmd, stdout=subprocess.DEVNULL) -> tuple:
+    """Runs `python -m MODULE ...` or `python -c CODE ...`; returns (exit status, peak resident
+    MB of that process, stderr)."""
+    assert cmd[0] == sys.executable and cmd[1] in ("-m", "-c")
+    fd, hwm = tempfile.mkstemp(suffix=".hwm")
+    os.close(fd)
+    try:
+        r = subprocess.run([sys.executable, "-c", HWM_WRAPPER, *cmd[1:]], stdout=stdout,
+                           stderr=subprocess.PIPE, env=dict(os.environ, GLYPH_TEST_HWM=hwm))
+        peak = int(Path(hwm).read_text() or 0) / 1024.0
+    finally:
+        os.unlink(hwm)
+    return r.returncode, peak, r.stderr.decode(errors="replace")
 
 
 def write_big_text(path: Path, megabytes: float, seed: int = 1) -> int:
@@ -327,13 +353,15 @@ def test_cli_render_100mb_under_300mb(tmp_path):
 def batch_rss(tmp_path: Path, megabytes: float, config=(), compression="0") -> float:
     text = tmp_path / "rec.txt"
     write_big_text(text, megabytes)
-    rec = {"unique_id": "big", "context": text.read_bytes().decode("utf-8", "replace")}
     src = tmp_path / f"batch{megabytes}.jsonl"
-    with open(src, "w", encoding="utf-8") as f:
+    with open(src, "w", encoding="utf-8") as f, open(text, "rb") as t:
         f.write(json.dumps({"unique_id": "small", "context": "a short one"}) + "\n")
-        f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        f.write('{"unique_id": "big", "context": "')  # the big record, written in pieces
+        dec = __import__("codecs").getincrementaldecoder("utf-8")("replace")
+        for block in iter(lambda: t.read(1 << 20), b""):
+            f.write(json.dumps(dec.decode(block), ensure_ascii=False)[1:-1])
+        f.write(json.dumps(dec.decode(b"", final=True), ensure_ascii=False)[1:-1] + '"}\n')
         f.write(json.dumps({"unique_id": "after", "context": "another short one"}) + "\n")
-    del rec
     text.unlink()
     rc, rss, err = peak_rss_mb([sys.executable, "-m", "glyph", "render", "--batch", str(src),
                                 "--out", str(tmp_path / f"bout{megabytes}"), "--compression",
@@ -624,12 +652,10 @@ def count_rss(tmp_path: Path, tokenizer_json: Path, megabytes: float) -> tuple:
     write_big_text(text, megabytes)
     out = tmp_path / "count.out"
     with open(out, "w") as f:
-        p = subprocess.Popen([sys.executable, "-c", COUNT_SCRIPT, str(tokenizer_json), str(text)],
-                             stdout=f, stderr=subprocess.PIPE)
-        err = p.stderr.read()
-        _, status, usage = os.wait4(p.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, err
-    return int(out.read_text()), usage.ru_maxrss / 1024.0, text
+        rc, rss, err = peak_rss_mb([sys.executable, "-c", COUNT_SCRIPT, str(tokenizer_json),
+                                    str(text)], stdout=f)
+    assert rc == 0, err
+    return int(out.read_text()), rss, text
 
 
 def test_streamed_count_is_exact_and_bounded(tmp_path, tokenizer_json):
