@@ -375,9 +375,10 @@ def test_batch_record_memory_is_a_small_multiple_of_the_record(tmp_path):
     cfg = fast_config(tmp_path)
     small = batch_rss(tmp_path, 2.0, cfg)
     large = batch_rss(tmp_path, 8.0, cfg)
-    # JSON gives a record's text whole, so it is held while it renders (as a str, once): at most
-    # 3 bytes per byte of record, which keeps a 50 MB record under 300 MB.
-    assert large - small < 3 * 6.0, (small, large)
+    # JSON gives a record's text whole, so it is held while it renders, and about 3 times over
+    # while its line is parsed (measured 18 MB more for 6 MB more). Less than 4 bytes per byte
+    # keeps a 50 MB record under 300 MB (the interpreter and fonts take ~80 MB).
+    assert large - small < 4 * 6.0, (small, large)
 
 
 @pytest.mark.big
