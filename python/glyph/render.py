@@ -75,8 +75,9 @@ def text_source(source: Any, name: Optional[str] = None) -> TextSource:
                 "that returns a fresh iterable of pieces, e.g. lambda: read_chunks(path)")
         factory = lambda: source  # noqa: E731
     else:
-        raise TypeError(f"cannot read text from a {type(source).__name__}: pass a str, bytes, a "
-                        "path, a file object, a callable or an iterable of pieces")
+        raise TypeError(f"text must be str or bytes, or a source to read it from (a path, a file "
+                        f"object, a callable or an iterable of pieces), got "
+                        f"{type(source).__name__}")
     state = {"it": None}
 
     def pieces():
