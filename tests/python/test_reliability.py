@@ -426,13 +426,15 @@ def lines_in(path: Path) -> int:
 
 def kill_at_random(cmd, progress_file: Path, total_lines: int, rnd, kills=5, env=None):
     """Runs cmd again and again, each run SIGKILLed at a random point: once its output file
-    holds a random number more lines (at most a third of what is left of `total_lines`), after a further random
-    0-60 ms (so kills also land inside writes). Stops after `kills` kills or a run that finished.
-    Yields after each run whether it was killed."""
+    holds a random number more lines, after a further random 0-60 ms (so kills also land inside
+    writes). The points lie in the first two thirds of `total_lines` (each run goes at most half
+    way to that mark), so a third of the work is always left to interrupt. Stops after `kills`
+    kills or a run that finished. Yields after each run whether it was killed."""
     killed = 0
+    mark = 2 * total_lines // 3
     for _ in range(3 * kills):
         have = lines_in(progress_file)
-        target = have + rnd.randrange(1, max(2, (total_lines - have) // 3))
+        target = min(mark, have + rnd.randrange(1, max(2, (mark - have) // 2 + 1)))
         extra = rnd.uniform(0.0, 0.06)
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         while p.poll() is None and lines_in(progress_file) < target:
@@ -448,13 +450,13 @@ def kill_at_random(cmd, progress_file: Path, total_lines: int, rnd, kills=5, env
             return
 
 
-def batch_records(n: int):
-    text = glyph.sample_text()
+def batch_records(n: int, low: int = 500, high: int = 3000):
+    text = (glyph.sample_text() + "\n") * (high // 3000 + 2)
     rnd = random.Random(4)
     recs = []
     for i in range(n):
-        a = rnd.randrange(0, len(text) - 3000)
-        recs.append({"unique_id": f"doc{i:02d}", "context": text[a:a + rnd.randrange(500, 3000)]})
+        a = rnd.randrange(0, len(text) - high)
+        recs.append({"unique_id": f"doc{i:02d}", "context": text[a:a + rnd.randrange(low, high)]})
     recs[3]["config"] = {"font-size": 11, "line-height": 12}
     recs[7]["config"] = {"font-size": -1}  # a failing record among them
     return recs
@@ -463,7 +465,8 @@ def batch_records(n: int):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_batch_survives_sigkill_at_random_points(tmp_path, seed):
     src = tmp_path / "in.jsonl"
-    src.write_bytes(_lines(batch_records(40)))
+    # 2-6 pages a record, so a kill's extra 0-60 ms lands within a record or two
+    src.write_bytes(_lines(batch_records(40, 6000, 18000)))
     ref, out = tmp_path / "ref", tmp_path / "out"
     cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--threads", "2",
            "--compression", "1"]

@@ -29,6 +29,7 @@ struct Workspace {
   std::unique_ptr<FontSet> fonts;
   std::unique_ptr<LayoutEngine> layout;
   Raster raster;
+  std::u32string decoded;  // one chunk of decoded text
 };
 
 struct Renderer::Impl {
@@ -90,25 +91,40 @@ struct Lease {
 // Whether the text decodes to a code point in U+4E00..U+9FFF (Glyph's CJK switch), from its
 // bytes: such a code point is E4 B8..BF 80..BF or E5..E9 80..BF 80..BF, and those three bytes
 // always decode to it, since a lead byte (E4..E9) is never taken into an earlier sequence.
+namespace {
+
+// Scans one piece; `prev` holds the last two bytes of the pieces before (0 at the start).
+bool piece_has_ideograph(const unsigned char* piece, std::ptrdiff_t n, unsigned char prev[2]) {
+  auto at = [&](std::ptrdiff_t i) { return i < 0 ? prev[2 + i] : piece[i]; };  // i >= -2
+  for (std::ptrdiff_t i = -2; i + 2 < n; ++i) {
+    const unsigned char a = at(i);
+    if (a < 0xE4 || a > 0xE9) continue;
+    const unsigned char b = at(i + 1), c = at(i + 2);
+    if (b >= (a == 0xE4 ? 0xB8 : 0x80) && b <= 0xBF && c >= 0x80 && c <= 0xBF) return true;
+  }
+  if (n > 0) {
+    const unsigned char last0 = at(n - 2), last1 = at(n - 1);
+    prev[0] = last0;
+    prev[1] = last1;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool has_cjk_ideograph(TextSource& source) {
-  unsigned char prev[2] = {0, 0};  // the last two bytes of the previous chunk
+  unsigned char prev[2] = {0, 0};
+  if (const auto whole = source.in_memory())
+    return piece_has_ideograph(reinterpret_cast<const unsigned char*>(whole->data()),
+                               static_cast<std::ptrdiff_t>(whole->size()), prev);
   std::string buf(1 << 20, '\0');
   source.rewind();
   for (;;) {
     const std::size_t got = source.read(buf.data(), buf.size());
     if (got == 0) return false;
-    const auto* piece = reinterpret_cast<const unsigned char*>(buf.data());
-    auto at = [&](std::ptrdiff_t i) { return i < 0 ? prev[2 + i] : piece[i]; };  // i >= -2
-    const auto n = static_cast<std::ptrdiff_t>(got);
-    for (std::ptrdiff_t i = -2; i + 2 < n; ++i) {
-      const unsigned char a = at(i);
-      if (a < 0xE4 || a > 0xE9) continue;
-      const unsigned char b = at(i + 1), c = at(i + 2);
-      if (b >= (a == 0xE4 ? 0xB8 : 0x80) && b <= 0xBF && c >= 0x80 && c <= 0xBF) return true;
-    }
-    const unsigned char last0 = at(n - 2), last1 = at(n - 1);
-    prev[0] = last0;
-    prev[1] = last1;
+    if (piece_has_ideograph(reinterpret_cast<const unsigned char*>(buf.data()),
+                            static_cast<std::ptrdiff_t>(got), prev))
+      return true;
   }
 }
 
@@ -116,10 +132,10 @@ namespace {
 
 // Feeds the source's decoded text to the layout engine a chunk at a time.
 LayoutStats layout_source(LayoutEngine& engine, TextSource& source,
-                          const std::function<void(LaidPage&&)>& sink, std::size_t& invalid) {
+                          const std::function<void(LaidPage&&)>& sink, std::size_t& invalid,
+                          std::u32string& cps) {
   engine.begin(has_cjk_ideograph(source), sink);
   Utf8Decoder decoder;
-  std::u32string cps;
   for_each_chunk(source, [&](std::string_view piece) {
     cps.clear();
     decoder.decode(piece, cps);
@@ -129,6 +145,8 @@ LayoutStats layout_source(LayoutEngine& engine, TextSource& source,
   decoder.finish(cps);
   engine.feed(cps);
   invalid = decoder.invalid_sequences();
+  // Kept for the next call, unless a big text made it 4 MiB: that is not pinned to the renderer.
+  if (cps.capacity() > (1u << 20)) std::u32string().swap(cps);
   return engine.end();
 }
 
@@ -188,7 +206,8 @@ RenderStats Renderer::render_each(TextSource& source,
     if (held) finish(std::move(*held), false);
     held = std::move(laid);
   };
-  LayoutStats ls = layout_source(*lease.ws->layout, source, on_page, stats.invalid_utf8);
+  LayoutStats ls =
+      layout_source(*lease.ws->layout, source, on_page, stats.invalid_utf8, lease.ws->decoded);
   if (held) finish(std::move(*held), true);
   stats.characters = ls.characters;
   stats.removed = ls.removed;
@@ -260,7 +279,7 @@ std::vector<PageLayout> Renderer::layout(TextSource& source) const {
     }
     pages.push_back(std::move(pl));
   };
-  layout_source(*lease.ws->layout, source, on_page, invalid);
+  layout_source(*lease.ws->layout, source, on_page, invalid, lease.ws->decoded);
   return pages;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,9 @@ class TextSource {
   virtual void rewind() = 0;
   // What the source is, for error messages ("text file 'big.txt'").
   virtual std::string name() const { return "text"; }
+  // The whole text, when the source already holds it in memory (readers then slice it instead
+  // of copying it through read()); empty otherwise.
+  virtual std::optional<std::string_view> in_memory() const { return std::nullopt; }
 };
 
 // A text already in memory (not copied: it must outlive the source).
@@ -34,6 +38,7 @@ class StringTextSource : public TextSource {
   explicit StringTextSource(std::string_view text) : text_(text) {}
   std::size_t read(char* buf, std::size_t n) override;
   void rewind() override { pos_ = 0; }
+  std::optional<std::string_view> in_memory() const override { return text_; }
 
  private:
   std::string_view text_;
@@ -65,6 +70,10 @@ void for_each_chunk(TextSource& source, F&& fn, std::size_t chunk = 1 << 20);
 
 template <class F>
 void for_each_chunk(TextSource& source, F&& fn, std::size_t chunk) {
+  if (const auto whole = source.in_memory()) {
+    for (std::size_t at = 0; at < whole->size(); at += chunk) fn(whole->substr(at, chunk));
+    return;
+  }
   std::string buf(chunk, '\0');
   source.rewind();
   for (;;) {
