@@ -684,3 +684,38 @@ def test_count_100mb_under_300mb(tmp_path, tokenizer_json):
     whole = glyph.Tokenizer.from_file(str(tokenizer_json)).count(
         path.read_bytes().decode("utf-8", "replace"))
     assert n == whole
+
+
+def test_search_disk_full_keeps_whole_records_and_resumes(tmp_path):
+    (tmp_path / "quick_eval.py").write_text(
+        "def score(config, pages, sample):\n"
+        "    return 1.0 / config.font_size + 0.001 * config.margin_x\n")
+    (tmp_path / "val.txt").write_text("Once upon a time there was a search. " * 20)
+    space = {"genes": [{"name": "margin-x", "min": 0, "max": 40, "step": 2},
+                       {"name": "font-size", "choices": [7, 8, 9, 10, 11, 12]}]}
+    (tmp_path / "space.json").write_text(json.dumps(space))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def cmd(out):
+        return [sys.executable, "-m", "glyph", "search", "--space", str(tmp_path / "space.json"),
+                "--val", str(tmp_path / "val.txt"), "--evaluator", "quick_eval:score",
+                "--population", "6", "--generations", "4", "--patience", "0", "--seed", "5",
+                "--out", str(out), "--no-plot", "--quiet"]
+
+    r = subprocess.run(cmd(tmp_path / "ref"), capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    full = (tmp_path / "ref" / "search.jsonl").stat().st_size
+    out = tmp_path / "out"
+    r = subprocess.run(cmd(out), capture_output=True, text=True, env=env,
+                       preexec_fn=limit_file_size(full // 2))
+    assert r.returncode != 0
+    assert "cannot write search log" in r.stderr and "File too large" in r.stderr
+    assert str(out / "search.jsonl") in r.stderr and "Traceback" not in r.stderr
+    data = (out / "search.jsonl").read_bytes()
+    assert data.endswith(b"\n") and 0 < len(data) <= full // 2
+    for line in data.splitlines():
+        json.loads(line)  # whole records only
+    r = subprocess.run(cmd(out), capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    for name in ("best_config.json", "front.json"):
+        assert (out / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
