@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,6 +109,75 @@ RenderStats with_surrogates(RenderStats s, const Utf8& text) {
   s.invalid_utf8 += text.replaced();  // lone surrogates of a str count as invalid text too
   return s;
 }
+
+// A Python reader as a TextSource: read() returns the next piece (bytes or str; empty at the
+// end), rewind() starts again. Both are called with the GIL taken, from the rendering thread.
+class PyReaderSource : public TextSource {
+ public:
+  PyReaderSource(py::object read, py::object rewind, std::string name)
+      : read_(std::move(read)), rewind_(std::move(rewind)), name_(std::move(name)) {}
+
+  std::size_t read(char* buf, std::size_t n) override {
+    while (pos_ == piece_.size()) {
+      if (done_) return 0;
+      std::size_t replaced = 0;
+      piece_ = read_.invoke([&](py::object& r) {
+        if (r.is_none()) return std::string();
+        Utf8 u(r, TextPolicy::kReplaceSurrogates);  // TypeError naming anything else
+        replaced = u.replaced();
+        return u.str();
+      });
+      pos_ = 0;
+      replaced_ += replaced;
+      if (piece_.empty()) done_ = true;
+    }
+    const std::size_t k = std::min(n, piece_.size() - pos_);
+    std::memcpy(buf, piece_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+  void rewind() override {
+    rewind_.call();
+    piece_.clear();
+    pos_ = 0;
+    done_ = false;
+    replaced_ = 0;
+  }
+  std::string name() const override { return name_; }
+  // Lone surrogates replaced in str pieces since the last rewind.
+  std::size_t replaced() const { return replaced_; }
+
+ private:
+  PyCallable read_, rewind_;
+  std::string name_;
+  std::string piece_;
+  std::size_t pos_ = 0;
+  bool done_ = false;
+  std::size_t replaced_ = 0;
+};
+
+// The text argument of the render calls: str or bytes (viewed), or a TextSource.
+class TextArg {
+ public:
+  explicit TextArg(py::handle text) {
+    if (py::isinstance<TextSource>(text)) {
+      source_ = text.cast<std::shared_ptr<TextSource>>();
+    } else {
+      utf8_.emplace(text, TextPolicy::kReplaceSurrogates);
+      source_ = std::make_shared<StringTextSource>(utf8_->view());
+    }
+  }
+  TextSource& source() { return *source_; }
+  RenderStats fix(RenderStats s) const {
+    if (utf8_) return with_surrogates(std::move(s), *utf8_);
+    if (auto* r = dynamic_cast<const PyReaderSource*>(source_.get())) s.invalid_utf8 += r->replaced();
+    return s;
+  }
+
+ private:
+  std::optional<Utf8> utf8_;
+  std::shared_ptr<TextSource> source_;
+};
 
 }  // namespace
 
@@ -262,6 +332,55 @@ is also an attribute (font-size -> font_size), checked as the config file would 
                       "missing_codepoints", "visual_tokens"},
                      /*mapping_access=*/true);
 
+  py::class_<TextSource, std::shared_ptr<TextSource>> src_cls(m, "TextSource", R"doc(
+Text read in pieces, for texts too large to hold: the render calls take one wherever they take a
+str. Only the current paragraph (Glyph's 30 input lines) and a page or two are held; the pages,
+spans and stats are those of the whole text. The renderer reads a source twice (once to find
+whether the text holds a CJK ideograph, as Glyph decides the wrapping mode for the whole text).
+A source serves one render call at a time.
+
+    src = glyph.TextSource.from_file("big.txt")
+    renderer.render_each(src, lambda page: page.save(f"out/{page.file_name}"))
+    glyph.text_source(open("big.txt", "rb"))   # a file object, a path, a callable, chunks ...
+)doc");
+  py::class_<FileTextSource, TextSource, std::shared_ptr<FileTextSource>>(m, "_FileTextSource");
+  py::class_<PyReaderSource, TextSource, std::shared_ptr<PyReaderSource>>(m, "_ReaderTextSource");
+  src_cls
+      .def_static(
+          "from_file",
+          [](const std::string& path) -> std::shared_ptr<TextSource> {
+            return std::make_shared<FileTextSource>(path);
+          },
+          py::arg("path"), "A UTF-8 text file read in 1 MiB chunks (IoError naming it).")
+      .def_static(
+          "from_reader",
+          [](py::object read, py::object rewind, const std::string& name) -> std::shared_ptr<TextSource> {
+            if (!PyCallable_Check(read.ptr()) || !PyCallable_Check(rewind.ptr()))
+              throw py::type_error("TextSource.from_reader needs two callables: read() and rewind()");
+            return std::make_shared<PyReaderSource>(std::move(read), std::move(rewind), name);
+          },
+          py::arg("read"), py::arg("rewind"), py::arg("name") = "text",
+          "read() -> the next piece (bytes or str; empty or None at the end), rewind() -> start "
+          "again. Pieces may cut UTF-8 sequences anywhere.")
+      .def(
+          "read",
+          [](TextSource& t, std::size_t n) {
+            std::string buf(n, '\0');
+            std::size_t got;
+            {
+              py::gil_scoped_release release;
+              got = t.read(buf.data(), n);
+            }
+            return py::bytes(buf.data(), got);
+          },
+          py::arg("n") = std::size_t{1} << 20, "Up to n bytes; b'' at the end.")
+      .def("rewind", [](TextSource& t) {
+            py::gil_scoped_release release;
+            t.rewind();
+          }, "Start again at the first byte.")
+      .def_property_readonly("name", &TextSource::name)
+      .def("__repr__", [](const TextSource& t) { return "<glyph.TextSource " + t.name() + ">"; });
+
   py::class_<Renderer>(m, "_Renderer")
       .def(py::init<RenderConfig>(), py::arg("config"))
       .def(py::init<>())
@@ -269,47 +388,52 @@ is also an attribute (font-size -> font_size), checked as the config file would 
       .def(
           "render",
           [](const Renderer& r, py::handle text) {
-            Utf8 s(text, TextPolicy::kReplaceSurrogates);
+            TextArg t(text);
             RenderResult res;
             {
               py::gil_scoped_release release;
-              res = r.render(s.view());
+              res.stats = r.render_each(t.source(), [&](Page&& p) { res.pages.push_back(std::move(p)); });
             }
-            return py::make_tuple(pages_to_list(std::move(res.pages)), with_surrogates(res.stats, s));
+            return py::make_tuple(pages_to_list(std::move(res.pages)), t.fix(res.stats));
           },
           py::arg("text"))
       .def(
           "render_each",
           [](const Renderer& r, py::handle text, py::object callback) {
-            Utf8 s(text, TextPolicy::kReplaceSurrogates);
+            TextArg t(text);
             if (callback.is_none()) throw py::type_error("render_each needs a callback");
             PyCallable fn(std::move(callback));
             RenderStats st;
             {
               py::gil_scoped_release release;
-              st = r.render_each(s.view(), [&](Page&& p) {
+              st = r.render_each(t.source(), [&](Page&& p) {
                 fn.invoke([](py::object&) {}, std::make_shared<Page>(std::move(p)));
               });
             }
-            return with_surrogates(st, s);
+            return t.fix(st);
           },
           py::arg("text"), py::arg("callback"))
       .def(
           "render_to_dir",
           [](const Renderer& r, py::handle text, const std::string& out_dir,
              const std::string& unique_id, std::optional<int> level) {
-            Utf8 s(text, TextPolicy::kReplaceSurrogates);
-            py::gil_scoped_release release;
-            return r.render_to_dir(s.view(), out_dir, unique_id, png_level(level));
+            TextArg t(text);
+            RenderStats st;
+            std::vector<std::string> paths;
+            {
+              py::gil_scoped_release release;
+              paths = r.render_to_dir(t.source(), out_dir, unique_id, png_level(level), &st);
+            }
+            return py::make_tuple(paths, t.fix(st));
           },
           py::arg("text"), py::arg("out_dir"), py::arg("unique_id") = "",
           py::arg("compression") = py::none())
       .def(
           "layout",
           [](const Renderer& r, py::handle text) {
-            Utf8 s(text, TextPolicy::kReplaceSurrogates);
+            TextArg t(text);
             py::gil_scoped_release release;
-            return r.layout(s.view());
+            return r.layout(t.source());
           },
           py::arg("text"))
       .def(

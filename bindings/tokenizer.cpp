@@ -93,13 +93,25 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
           py::arg("texts"), py::arg("add_special_tokens") = true, py::arg("threads") = 0)
       .def(
           "count",
-          [](const Tokenizer& t, const py::object& text, bool add_special_tokens) {
+          [](const Tokenizer& t, const py::object& text, bool add_special_tokens,
+             std::size_t window) {
+            if (py::isinstance<TextSource>(text)) {
+              auto src = text.cast<std::shared_ptr<TextSource>>();
+              py::gil_scoped_release release;
+              return t.count(*src, add_special_tokens, window);
+            }
             Utf8 v(text, TextPolicy::kExact);
             py::gil_scoped_release release;
             return t.count(v.view(), add_special_tokens);
           },
           py::arg("text"), py::arg("add_special_tokens") = false,
-          "Number of tokens encode() would return (special tokens excluded by default).")
+          py::arg("window") = std::size_t{1} << 20,
+          "Number of tokens encode() would return (special tokens excluded by default). `text` "
+          "may be a glyph.TextSource: read in windows of about `window` bytes (memory bounded), "
+          "invalid UTF-8 replaced; the count equals the whole text's.")
+      .def_property_readonly("streams_count", &Tokenizer::streams_count,
+                             "Whether count(TextSource) reads in bounded windows for this "
+                             "tokenizer (else it counts the whole text at once).")
       .def(
           "count_batch",
           [](const Tokenizer& t, const py::sequence& texts, bool add_special_tokens,

@@ -49,6 +49,13 @@ def texts() -> dict:
         "mixed": ("中文 test  two   spaces\n\n 前导空格 and a verylongwordwithoutanyspaces"
                   "andonandonandonandonandon 中文。") * 40,
         "lines": "\n".join(f"line {i}\twith a tab and  two spaces" for i in range(130)),
+        # many 30-line paragraphs: CRLF, blank lines, a part count of 30k + 1, removed chars
+        "crlf-paragraphs": "".join(
+            (f"row {i} soft\xadhyphen zero\u200bwidth \x01ctl  gap\r\n" if i % 7 else "\r\n")
+            for i in range(241)),
+        "cjk-paragraphs": "".join(f"第{i}行 中文段落 with Latin words 和标点。\n" for i in range(95)),
+        # invalid UTF-8 (bytes): each maximal invalid subpart one U+FFFD
+        "invalid-utf8": b"ok \xff\xfe bad \xe4\xb8 cut \xf0\x9f\x98 end\n" * 40,
     }
     if REF.is_dir():
         for name in ("input", "case1", "case2", "case3", "case4"):

@@ -40,6 +40,7 @@ from ._core import (  # noqa: E402
     SearchError,
     SearchProgress,
     ReasoningParser,
+    TextSource,
     Tokenizer,
     TokenizerError,
     default_font_path,
@@ -51,7 +52,15 @@ from ._core import (  # noqa: E402
 )
 from ._deprecation import module_getattr as _module_getattr  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402  (no torch: the model brings it)
-from .render import Renderer, RenderResult, render, render_to_dir, sample_text  # noqa: E402
+from .render import (  # noqa: E402
+    PagePaths,
+    Renderer,
+    RenderResult,
+    render,
+    render_to_dir,
+    sample_text,
+    text_source,
+)
 from .search import (  # noqa: E402
     AdvisorError,
     ConfigSearch,
@@ -100,6 +109,7 @@ __all__ = [
     "OutOfMemoryError",
     "Page",
     "PageLayout",
+    "PagePaths",
     "Pipeline",
     "ReasoningParser",
     "RenderConfig",
@@ -111,6 +121,7 @@ __all__ = [
     "SearchProgress",
     "SearchResult",
     "SearchSpace",
+    "TextSource",
     "Tokenizer",
     "TokenizerError",
     "VlmEvaluator",
@@ -126,6 +137,7 @@ __all__ = [
     "sample_text",
     "smart_resize",
     "split_reasoning",
+    "text_source",
     "visual_tokens",
     "__version__",
 ]

@@ -28,9 +28,6 @@ class ModelLoadError(GlyphError):
 class NotImplementedError(GlyphError, builtins.NotImplementedError):
     """A feature glyphcpp does not implement (yet); never a silent wrong answer."""
 
-class OutOfMemoryError(GlyphError, MemoryError):
-    """Host or device memory ran out; the message says what to reduce."""
-
 class SearchError(GlyphError):
     """A search space, option or evaluation is unusable."""
 
@@ -356,14 +353,6 @@ class RenderConfig:
     def para_border_color(self, arg1: typing.Any) -> None:
         ...
     @property
-    def png_color(self) -> typing.Any:
-        """
-        png-color: how PNG files are written: auto (gray or palette when exact, else RGB) or rgb
-        """
-    @png_color.setter
-    def png_color(self, arg1: typing.Any) -> None:
-        ...
-    @property
     def right_indent(self) -> typing.Any:
         """
         right-indent: points
@@ -393,18 +382,16 @@ class Page:
     """
     def __repr__(self) -> str:
         ...
-    def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> None:
+    def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex = 3) -> None:
         """
-        Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette data. png_color: "auto" (8-bit gray or a palette when that is exact, else RGB) or "rgb" (always 24-bit RGB). The decoded pixels are the page's in both.
+        Write a PNG (stb_image_write), atomically.
         """
     def to_pil(self) -> typing.Any:
         """
         A PIL.Image (RGB) copy of the page (needs Pillow).
         """
-    def to_png_bytes(self, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> bytes:
-        """
-        The PNG file's bytes (same encoder and arguments as save()).
-        """
+    def to_png_bytes(self, compression: typing.SupportsInt | typing.SupportsIndex = 3) -> bytes:
+        ...
     @property
     def char_begin(self) -> int:
         ...
@@ -532,6 +519,45 @@ class RenderStats:
         """
         summed over the pages
         """
+class TextSource:
+    """
+    Text read in pieces, for texts too large to hold: the render calls take one wherever they take a
+    str. Only the current paragraph (Glyph's 30 input lines) and a page or two are held; the pages,
+    spans and stats are those of the whole text. The renderer reads a source twice (once to find
+    whether the text holds a CJK ideograph, as Glyph decides the wrapping mode for the whole text).
+    A source serves one render call at a time.
+    
+        src = glyph.TextSource.from_file("big.txt")
+        renderer.render_each(src, lambda page: page.save(f"out/{page.file_name}"))
+        glyph.text_source(open("big.txt", "rb"))   # a file object, a path, a callable, chunks ...
+    """
+    @staticmethod
+    def from_file(path: str) -> TextSource:
+        """
+        A UTF-8 text file read in 1 MiB chunks (IoError naming it).
+        """
+    @staticmethod
+    def from_reader(read: typing.Any, rewind: typing.Any, name: str = 'text') -> TextSource:
+        """
+        read() -> the next piece (bytes or str; empty or None at the end), rewind() -> start again. Pieces may cut UTF-8 sequences anywhere.
+        """
+    def __repr__(self) -> str:
+        ...
+    def read(self, n: typing.SupportsInt | typing.SupportsIndex = 1048576) -> bytes:
+        """
+        Up to n bytes; b'' at the end.
+        """
+    def rewind(self) -> None:
+        """
+        Start again at the first byte.
+        """
+    @property
+    def name(self) -> str:
+        ...
+class _FileTextSource(TextSource):
+    pass
+class _ReaderTextSource(TextSource):
+    pass
 class _Renderer:
     @typing.overload
     def __init__(self, config: RenderConfig) -> None:
@@ -547,7 +573,7 @@ class _Renderer:
         ...
     def render_each(self, text: typing.Any, callback: typing.Any) -> RenderStats:
         ...
-    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex | None = None) -> list[str]:
+    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex = 3) -> tuple[list[str], RenderStats]:
         ...
     @property
     def config(self) -> RenderConfig:
@@ -579,9 +605,9 @@ class Tokenizer:
         """
     def __repr__(self) -> str:
         ...
-    def count(self, text: typing.Any, add_special_tokens: bool = False) -> int:
+    def count(self, text: typing.Any, add_special_tokens: bool = False, window: typing.SupportsInt | typing.SupportsIndex = 1048576) -> int:
         """
-        Number of tokens encode() would return (special tokens excluded by default).
+        Number of tokens encode() would return (special tokens excluded by default). `text` may be a glyph.TextSource: read in windows of about `window` bytes (memory bounded), invalid UTF-8 replaced; the count equals the whole text's.
         """
     def count_batch(self, texts: collections.abc.Sequence, add_special_tokens: bool = False, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> list[int]:
         ...
@@ -617,6 +643,11 @@ class Tokenizer:
     @property
     def special_tokens(self) -> list[str]:
         ...
+    @property
+    def streams_count(self) -> bool:
+        """
+        Whether count(TextSource) reads in bounded windows for this tokenizer (else it counts the whole text at once).
+        """
     @property
     def vocab_size(self) -> int:
         ...
@@ -998,16 +1029,6 @@ class GenerateOutput:
     def decode_seconds(self) -> float:
         ...
     @property
-    def kv_capacity(self) -> int:
-        """
-        tokens the KV cache was sized for (prompt + max_new_tokens)
-        """
-    @property
-    def kv_reallocations(self) -> int:
-        """
-        times the cache grew after that (0: sized once)
-        """
-    @property
     def prefill_seconds(self) -> float:
         ...
     @property
@@ -1051,11 +1072,6 @@ class Answer:
         text tokens per visual token (the paper's rho)
         """
     @property
-    def content(self) -> str:
-        """
-        the answer: text without the reasoning and the <answer> tags, trimmed
-        """
-    @property
     def decode_seconds(self) -> float:
         ...
     @property
@@ -1070,11 +1086,6 @@ class Answer:
         the whole multimodal prompt
         """
     @property
-    def reasoning(self) -> str:
-        """
-        the <think> part of text, trimmed ('' when the model did not think aloud)
-        """
-    @property
     def render_seconds(self) -> float:
         ...
     @property
@@ -1083,7 +1094,7 @@ class Answer:
     @property
     def text(self) -> str:
         """
-        what the model wrote (the stop token left out)
+        the answer (the stop token left out)
         """
     @property
     def text_tokens(self) -> int:
@@ -1100,45 +1111,6 @@ class Answer:
         """
         what it costs as rendered pages
         """
-class ReasoningSplit:
-    """
-    What split_reasoning returns.
-    """
-    def __repr__(self) -> str:
-        ...
-    def to_dict(self) -> dict:
-        """
-        The fields as a dict.
-        """
-    @property
-    def content(self) -> str:
-        ...
-    @property
-    def has_reasoning(self) -> bool:
-        """
-        the text opened a <think> block
-        """
-    @property
-    def reasoning(self) -> str:
-        ...
-    @property
-    def reasoning_done(self) -> bool:
-        """
-        and closed it
-        """
-class ReasoningParser:
-    """
-    split_reasoning for streamed text: feed(piece) -> (reasoning, content) new text; tags may be cut anywhere; finish() flushes.
-    """
-    def __init__(self) -> None:
-        ...
-    def feed(self, piece: str) -> tuple[str, str]:
-        ...
-    def finish(self) -> tuple[str, str]:
-        ...
-    @property
-    def in_reasoning(self) -> bool:
-        ...
 def advisor_prompt(space: SearchSpace, options: SearchOptions, evaluated: collections.abc.Sequence[Individual], population: collections.abc.Sequence[Individual], generation: typing.SupportsInt | typing.SupportsIndex) -> str:
     ...
 def approx_text_tokens(text: str) -> int:
@@ -1151,10 +1123,6 @@ def char_accuracy(hypothesis: str, reference: str) -> float:
     """
 def default_font_path() -> str:
     ...
-def encode_png(pixels: typing.Any, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> bytes:
-    """
-    Any (height, width, 3) uint8 RGB array as PNG bytes, with the encoder Page.save uses.
-    """
 def evaluate_config(config: RenderConfig, samples: collections.abc.Sequence, evaluator: typing.Any, text_tokens: typing.Any = None) -> Scores:
     """
     Scores of one config, computed as the search computes them (make_render_fitness).
@@ -1176,10 +1144,6 @@ def parse_advisor_reply(reply: str, space: SearchSpace, fallback: collections.ab
 def smart_resize(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, int]:
     """
     GLM-4.1V smart_resize -> (height, width)
-    """
-def split_reasoning(text: str) -> ReasoningSplit:
-    """
-    Split GLM-4.1V output into reasoning and answer: reasoning only when the text starts (after whitespace) with <think>, up to </think> or the end; the rest is the answer with <answer>/</answer> removed. Both trimmed.
     """
 def visual_tokens(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> int:
     """

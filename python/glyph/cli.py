@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -20,6 +21,7 @@ import glyph
 from . import search_cli, vlm_cli
 from .sft import cli as sft_cli
 from ._tokenizers import as_codec
+from ._core import IoError
 from .io import JsonlWriter
 from .render import as_config
 
@@ -30,66 +32,88 @@ def _load_tokenizer(path: Optional[str]):
     return as_codec(glyph.load_tokenizer(path))  # cached: a batch loads each tokenizer.json once
 
 
-def _read_text(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise SystemExit(f"error: cannot read text file {path!r}: {e.strerror}")
-    # Invalid UTF-8 is replaced (and counted by the renderer), never fatal.
-    return data.decode("utf-8", errors="replace")
+def _count_lines(stats) -> List[str]:
+    """The summary lines for what the renderer replaced, removed or could not draw."""
+    out = []
+    if stats.invalid_utf8:
+        out.append(f"invalid UTF-8:   {stats.invalid_utf8} sequences replaced by U+FFFD")
+    if stats.removed:
+        out.append(f"removed:         {stats.removed} characters (soft hyphens, zero-width spaces, "
+                   "control characters)")
+    if stats.missing_glyphs:
+        out.append(f"missing glyphs:  {stats.missing_glyphs} characters no font has (e.g. "
+                   + ", ".join(f"U+{c:04X}" for c in stats.missing_codepoints[:5]) + ")")
+    return out
 
 
 # ----------------------------------------------------------------------------- render (one file)
 
 def _render_one(args) -> int:
+    """One text, streamed: the file is read in chunks (only the current 30-line paragraph is
+    held) and each page is written as soon as it is made, so memory stays bounded whatever the
+    text's size. Invalid UTF-8 is replaced (and counted) by the renderer."""
     config = as_config(args.config)
     if args.png_color:
         config.png_color = args.png_color
     renderer = glyph.Renderer(config)
     if args.text:
-        text = _read_text(args.text)
+        text: Any = glyph.TextSource.from_file(args.text)  # IoError naming the file
         source = args.text
     else:
         text = glyph.sample_text()
         source = "built-in sample (Alice's Adventures in Wonderland, chapter 1)"
     tokenizer = _load_tokenizer(args.tokenizer)
-    result = renderer.render(text)
-    pages, stats = result.pages, result.stats
-    paths: List[str] = []
+    folder = os.path.join(args.out, args.unique_id) if args.unique_id else args.out
     if not args.no_save:
-        folder = os.path.join(args.out, args.unique_id) if args.unique_id else args.out
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as e:
             raise SystemExit(f"error: cannot create output folder {folder!r}: {e.strerror}")
-        for page in pages:
-            path = os.path.join(folder, page.file_name)
-            page.save(path, args.compression, config.png_color)
-            paths.append(path)
-    text_tokens = tokenizer.count(text) if tokenizer is not None else None
-    summary = glyph.RenderResult(pages, stats).summary(text_tokens)
+    paths: List[str] = []
+    sizes: List[str] = []
+    with tqdm(desc="render", unit="page", disable=None, file=sys.stderr) as bar:
+        def on_page(page) -> None:
+            if len(sizes) < 4:
+                sizes.append(f"{page.width}x{page.height}")
+            if not args.no_save:
+                path = os.path.join(folder, page.file_name)
+                page.save(path, args.compression, config.png_color)  # atomic; IoError names the path
+                paths.append(path)
+            bar.update()
+
+        stats = renderer.render_each(text, on_page)
+    text_tokens = None
+    if tokenizer is not None:
+        text_tokens = glyph.count_tokens(tokenizer, text)
+    summary = {
+        "pages": stats.pages,
+        "characters": stats.characters,
+        "visual_tokens": stats.visual_tokens,
+        "invalid_utf8": stats.invalid_utf8,
+        "removed": stats.removed,
+        "missing_glyphs": stats.missing_glyphs,
+    }
+    if text_tokens is not None:
+        summary["text_tokens"] = int(text_tokens)
+        summary["compression"] = text_tokens / stats.visual_tokens if stats.visual_tokens else 0.0
     if args.json:
+        summary["missing_codepoints"] = list(stats.missing_codepoints)
         summary["image_paths"] = paths
         print(json.dumps(summary, ensure_ascii=False))
         return 0
     print(f"source:          {source}")
     print(f"font:            {config.font_path}")
     print(f"characters:      {summary['characters']}")
-    print(f"pages:           {summary['pages']}  (sizes: "
-          + ", ".join(f"{p.width}x{p.height}" for p in pages[:4])
-          + (" ..." if len(pages) > 4 else "") + ")")
+    print(f"pages:           {summary['pages']}  (sizes: " + ", ".join(sizes)
+          + (" ..." if stats.pages > 4 else "") + ")")
     print(f"visual tokens:   {summary['visual_tokens']}  (GLM-4.1V image processor)")
     if text_tokens is not None:
         print(f"text tokens:     {text_tokens}")
         print(f"compression:     {summary['compression']:.2f}x  (text tokens / visual tokens)")
     else:
         print("text tokens:     n/a (pass --tokenizer path/to/tokenizer.json to count them)")
-    if stats.missing_glyphs:
-        print(f"missing glyphs:  {stats.missing_glyphs} characters no font has "
-              f"(e.g. {', '.join(f'U+{c:04X}' for c in stats.missing_codepoints[:5])})")
-    if stats.invalid_utf8:
-        print(f"invalid UTF-8:   {stats.invalid_utf8} sequences replaced by U+FFFD")
+    for line in _count_lines(stats):
+        print(line)
     if paths:
         print(f"written:         {os.path.dirname(paths[0])}/page_001.png .. {os.path.basename(paths[-1])}")
     return 0
@@ -97,69 +121,194 @@ def _render_one(args) -> int:
 
 # ----------------------------------------------------------------------------- render --batch
 
-def _iter_records(path: str) -> Iterator[Tuple[int, Dict[str, Any]]]:
-    """Records from a JSON list or JSON lines; yields (line number, record)."""
+class _Bad(Exception):
+    """A batch line that cannot be rendered: it goes to the failures file."""
+
+
+def _iter_records(path: str) -> Iterator[Tuple[int, Any]]:
+    """(line number, record) from a JSON list or JSON lines; a line that is not a JSON object
+    gives (line number, _Bad(reason)) instead, so the other lines still render. JSON lines are
+    read one at a time (a batch of any size, a record of 50 MB); a JSON list is loaded whole."""
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, "rb")
     except OSError as e:
-        raise SystemExit(f"error: cannot read batch file {path!r}: {e.strerror}")
+        raise IoError(f"cannot read batch file {path!r}: {e.strerror}") from None
     with f:
-        head = f.read(1)
-        while head and head.isspace():
-            head = f.read(1)
+        head = f.read(64).lstrip()
         f.seek(0)
-        if head == "[":
+        if head[:1] == b"[":
             try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"error: {path}: invalid JSON: {e}")
+                data = json.loads(f.read())
+            except (ValueError, UnicodeDecodeError) as e:
+                yield getattr(e, "lineno", 1), _Bad(f"invalid JSON list: {e}")
+                return
             for i, rec in enumerate(data):
                 yield i + 1, rec
             return
-        for lineno, line in enumerate(f, 1):
+        lineno = 0
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            lineno += 1
             if not line.strip():
                 continue
+            box = [line]
+            del line  # a 50 MB line is held once: _parse_line takes it over
+            rec = _parse_line(box)
+            yield lineno, rec
+            del rec
+
+
+def _parse_line(box: List[bytes]) -> Any:
+    """One JSON line -> its record, with the text ("context") as the line's own UTF-8 bytes: the
+    renderer replaces and counts invalid UTF-8 in them, and a big record is held compactly.
+
+    Without \\u escapes in the line, the bytes are parsed as Latin-1 (one character per byte,
+    escapes other than \\u are ASCII and mean the same): the text's characters then are its UTF-8
+    bytes, given back by encode("latin-1"), and the other strings are decoded from them. So a
+    record of n bytes costs about 3n while it is parsed and n while it renders (a str of UTF-8
+    text would take up to 4 bytes per character, twice).
+    """
+    line = box.pop()
+    if b"\\u" not in line:
+        chars = line.decode("latin-1")
+        del line
+        try:
+            rec = json.loads(chars)
+        except ValueError as e:
+            return _Bad(f"invalid JSON line: {e}")
+        del chars
+        if not isinstance(rec, dict):
+            return _fix_latin1(rec)
+        key = "context" if "context" in rec else "text"
+        text = rec.pop(key, None)
+        rec = _fix_latin1(rec)
+        if isinstance(text, str):
+            text = text.encode("latin-1")
+        elif text is not None:
+            text = _fix_latin1(text)
+        rec["context"] = text
+        return rec
+    try:
+        text = line.decode("utf-8")
+        exact = True
+    except UnicodeDecodeError:
+        text = line.decode("utf-8", "surrogateescape")  # invalid bytes kept for the renderer
+        exact = False
+    del line
+    try:
+        rec = json.loads(text)
+    except ValueError as e:
+        return _Bad(f"invalid JSON line: {e}")
+    del text
+    if isinstance(rec, dict):
+        key = "context" if "context" in rec else "text"
+        ctx = rec.pop(key, None)
+        if isinstance(ctx, str):
             try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SystemExit(f"error: {path}:{lineno}: invalid JSON line: {e}")
+                ctx = ctx.encode("utf-8", "surrogateescape")  # the original bytes
+            except UnicodeEncodeError:
+                pass  # a lone surrogate escaped in the JSON: the renderer replaces it
+        rec["context"] = ctx
+        if not exact:
+            rec = {k: _fix_escaped(v) if k != "context" else v for k, v in rec.items()}
+    return rec
+
+
+def _fix_latin1(value: Any) -> Any:
+    """Strings parsed from Latin-1 back to the text their UTF-8 bytes spell."""
+    if isinstance(value, str):
+        return value.encode("latin-1").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_fix_latin1(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_latin1(k): _fix_latin1(v) for k, v in value.items()}
+    return value
+
+
+def _fix_escaped(value: Any) -> Any:
+    """Strings with surrogate-escaped invalid bytes (outside the text): replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_fix_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {_fix_escaped(k): _fix_escaped(v) for k, v in value.items()}
+    return value
+
+
+def _check_record(rec: Any) -> Tuple[str, Any]:
+    """(unique_id, text) of a record, or _Bad naming what is wrong."""
+    if isinstance(rec, _Bad):
+        raise rec
+    if not isinstance(rec, dict):
+        raise _Bad(f"a record must be a JSON object, got {type(rec).__name__}")
+    uid = rec.get("unique_id")
+    if uid is None or (isinstance(uid, str) and not uid):
+        raise _Bad("record needs a 'unique_id'")
+    if not isinstance(uid, (str, int)) or isinstance(uid, bool):
+        raise _Bad(f"'unique_id' must be a string, got {type(uid).__name__}")
+    uid = str(uid)
+    if "/" in uid or "\\" in uid or uid in (".", ".."):
+        raise _Bad(f"unique_id must be a plain folder name, got {uid!r}")
+    text = rec.get("context")
+    if text is None:
+        raise _Bad("record needs a 'context' (the text to render)")
+    if not isinstance(text, (str, bytes)):
+        raise _Bad(f"'context' must be a string, got {type(text).__name__}")
+    if not text:
+        raise _Bad("'context' is empty")
+    cfg = rec.get("config")
+    if cfg is not None and not isinstance(cfg, dict):
+        raise _Bad(f"'config' must be an object of Glyph keys, got {type(cfg).__name__}")
+    return uid, text
+
+
+def _clear_partial(folder: str) -> None:
+    """Pages a killed run left for a record it never finished (none is referenced by a record):
+    removed before the record renders again, so the folder ends as an uninterrupted run's."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith("page_") and (name.endswith(".png") or ".tmp" in name):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
+
+
+# In flight at once: records being rendered or waiting to be written in order. The text bytes
+# held are capped too, so a batch of 50 MB records holds one at a time.
+_MAX_INFLIGHT_BYTES = 32 << 20
 
 
 def _render_batch(args) -> int:
     output = args.output or os.path.join(args.out, "records.jsonl")
-    os.makedirs(args.out, exist_ok=True)
+    failures_path = args.failures or os.path.join(args.out, "failures.jsonl")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise IoError(f"cannot create output folder {args.out!r}: {e.strerror}") from None
     # Resumable: a torn last line (killed mid-write) is cut off, the ids written are skipped.
-    with JsonlWriter(output, key="unique_id", require=("image_paths",)) as writer:
-        return _render_batch_into(args, writer, output)
+    # The failures file is this run's: every record not done is tried again.
+    with JsonlWriter(output, key="unique_id", require=("image_paths",)) as writer, \
+            JsonlWriter(failures_path, fresh=True) as failures:
+        return _render_batch_into(args, writer, failures, output)
 
 
-def _render_batch_into(args, writer: JsonlWriter, output: str) -> int:
+def _render_batch_into(args, writer: JsonlWriter, failures: JsonlWriter, output: str) -> int:
     base = as_config(args.config).to_dict()
     if args.png_color:
         base["png-color"] = args.png_color
     done = set(writer.done)
     tokenizer = _load_tokenizer(args.tokenizer)
-
-    todo: List[Tuple[int, Dict[str, Any]]] = []
-    seen = set()
-    skipped = 0
-    for lineno, rec in _iter_records(args.batch):
-        if not isinstance(rec, dict):
-            raise SystemExit(f"error: {args.batch}:{lineno}: a record must be an object")
-        uid = rec.get("unique_id")
-        text = rec.get("context", rec.get("text"))
-        if uid is None or text is None:
-            raise SystemExit(f"error: {args.batch}:{lineno}: record needs 'unique_id' and 'context'")
-        uid = str(uid)
-        if uid in seen:
-            raise SystemExit(f"error: {args.batch}:{lineno}: duplicate unique_id {uid!r}")
-        seen.add(uid)
-        if uid in done:
-            skipped += 1
-            continue
-        todo.append((lineno, rec))
-
     renderers: Dict[str, glyph.Renderer] = {}
+    first_line: Dict[str, int] = {}
+    totals = {"rendered": 0, "skipped": 0, "failed": 0, "invalid_utf8": 0, "removed": 0,
+              "missing_glyphs": 0}
 
     def renderer_for(rec) -> glyph.Renderer:
         cfg = dict(base)
@@ -169,44 +318,107 @@ def _render_batch_into(args, writer: JsonlWriter, output: str) -> int:
             renderers[key] = glyph.Renderer(cfg)
         return renderers[key]
 
-    def work(item):
-        lineno, rec = item
-        uid = str(rec["unique_id"])
-        text = rec.get("context", rec.get("text"))
+    def work(lineno: int, uid: str, rec: dict, text: Any):
         try:
             r = renderer_for(rec)
+            _clear_partial(os.path.join(args.out, uid))
             paths = r.render_to_dir(text, args.out, uid, args.compression)
-            out = {"unique_id": uid, "image_paths": paths, "pages": len(paths)}
-            out["visual_tokens"] = sum(
-                glyph.visual_tokens(*_png_size(p)[::-1]) for p in paths)
-            if tokenizer is not None:
-                out["text_tokens"] = tokenizer.count(text)
+            st = paths.stats
+            out = {"unique_id": uid, "image_paths": list(paths), "pages": len(paths),
+                   "visual_tokens": st.visual_tokens, "invalid_utf8": st.invalid_utf8,
+                   "removed": st.removed, "missing_glyphs": st.missing_glyphs}
+            if tokenizer is not None:  # bytes: counted in windows, decoded with "replace"
+                out["text_tokens"] = glyph.count_tokens(
+                    tokenizer, [text] if isinstance(text, bytes) else text)
             return out, None
+        except glyph.IoError:
+            raise  # the disk, not the record: stop (what was written stays whole)
         except (glyph.GlyphError, TypeError, ValueError) as e:
-            return None, {"unique_id": uid, "line": lineno, "error": str(e)}
+            return None, str(e)
 
-    failed = 0
-    print(f"[glyph] {len(todo)} records to render, {skipped} already done (resuming {output})",
+    def fail(lineno: int, uid: Optional[str], reason: str) -> None:
+        totals["failed"] += 1
+        failures.write({"line": lineno, "unique_id": uid, "error": reason})
+        label = f"record {uid!r} (line {lineno})" if uid is not None else f"line {lineno}"
+        tqdm.write(f"[glyph] {label} failed: {reason}", file=sys.stderr)
+
+    def finish(item) -> None:
+        lineno, uid, fut, size = item
+        ok, err = fut.result()
+        if ok is None:
+            fail(lineno, uid, err)
+            return
+        writer.write(ok)  # after every page of the record is in place
+        totals["rendered"] += 1
+        for k in ("invalid_utf8", "removed", "missing_glyphs"):
+            totals[k] += ok[k]
+
+    total = _count_records(args.batch)
+    print(f"[glyph] rendering {args.batch} ({len(done)} records already in {output})",
           file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=args.threads or glyph._core.hardware_threads()) as pool, \
-            tqdm(total=len(todo), desc="render", unit="record", disable=None) as bar:
-        for ok, err in pool.map(work, todo):
-            if ok is not None:
-                writer.write(ok)
-            else:
-                failed += 1
-                print(f"[glyph] record {err['unique_id']!r} (line {err['line']}) failed: "
-                      f"{err['error']}", file=sys.stderr)
-            bar.update()
-    print(f"[glyph] done: {len(todo) - failed} rendered, {skipped} skipped, {failed} failed; "
-          f"records in {output}", file=sys.stderr)
-    return 1 if failed else 0
+    threads = args.threads or glyph._core.hardware_threads()
+    pending: "deque[tuple]" = deque()
+    held = 0
+    with ThreadPoolExecutor(max_workers=threads) as pool, \
+            tqdm(total=total, desc="render", unit="record", disable=None) as bar:
+        def drain(limit_items: int, limit_bytes: int) -> None:
+            nonlocal held
+            while pending and (len(pending) > limit_items or held > limit_bytes):
+                item = pending.popleft()
+                held -= item[3]
+                finish(item)
+                bar.update()
+
+        for lineno, rec in _iter_records(args.batch):
+            uid = None
+            if isinstance(rec, dict) and rec.get("unique_id") is not None:
+                uid = str(rec["unique_id"])
+            try:
+                uid, text = _check_record(rec)
+                if uid in first_line:
+                    raise _Bad(f"duplicate unique_id {uid!r} (first on line {first_line[uid]})")
+                first_line[uid] = lineno
+            except _Bad as e:
+                drain(0, 0)  # keep the failures file in input order
+                fail(lineno, uid, str(e))
+                bar.update()
+                continue
+            if uid in done:
+                drain(0, 0)
+                totals["skipped"] += 1
+                bar.update()
+                continue
+            size = len(text)
+            pending.append((lineno, uid, pool.submit(work, lineno, uid, rec, text), size))
+            held += size
+            del rec, text
+            drain(2 * threads, _MAX_INFLIGHT_BYTES)
+        drain(0, -1)
+    summary = (f"[glyph] done: {totals['rendered']} rendered, {totals['skipped']} already done, "
+               f"{totals['failed']} failed; records in {output}")
+    if totals["failed"]:
+        summary += f", failures in {failures.path}"
+    print(summary, file=sys.stderr)
+    counts = [f"{totals['invalid_utf8']} invalid UTF-8 sequences replaced",
+              f"{totals['removed']} characters removed",
+              f"{totals['missing_glyphs']} missing glyphs"]
+    print("[glyph] in the records rendered: " + ", ".join(counts), file=sys.stderr)
+    return 1 if totals["failed"] else 0
 
 
-def _png_size(path: str) -> Tuple[int, int]:
-    with open(path, "rb") as f:
-        head = f.read(24)
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+def _count_records(path: str) -> Optional[int]:
+    """Non-blank lines of a JSONL file (for the progress bar); None for a JSON list."""
+    n = 0
+    try:
+        with open(path, "rb") as f:
+            if f.read(64).lstrip()[:1] == b"[":
+                return None
+            f.seek(0)
+            for line in f:
+                n += bool(line.strip())
+    except OSError as e:
+        raise IoError(f"cannot read batch file {path!r}: {e.strerror}") from None
+    return n
 
 
 # ----------------------------------------------------------------------------- config
@@ -245,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
     r.add_argument("--batch", help="JSON list or JSONL of {unique_id, context, config?} records")
     r.add_argument("--output", help="batch: output JSONL (default: OUT/records.jsonl); resumable")
+    r.add_argument("--failures", help="batch: JSONL of the lines and records that failed, with "
+                   "line number and reason (default: OUT/failures.jsonl)")
     r.add_argument("--threads", type=int, default=0, help="batch: worker threads (default: all cores)")
     r.set_defaults(func=lambda a: _render_batch(a) if a.batch else _render_one(a))
 

@@ -104,66 +104,65 @@ def read_jsonl(path: PathLike) -> List[Any]:
 
 
 class JsonlWriter:
-    """Appends one JSON object per line, flushed (and optionally fsynced) as it is written. On
-    open it repairs a torn last line and collects ``done``: the ``key`` values of the records
-    already there (those with every field of ``require``), so a rerun skips them."""
+    """Appends one JSON object per line, each written whole (one ``os.write`` loop on an
+    unbuffered descriptor) and optionally fsynced. On open it repairs a torn last line and
+    collects ``done``: the ``key`` values of the records already there (those with every field of
+    ``require``), so a rerun skips them. ``fresh=True`` starts an empty file instead (a file that
+    belongs to one run, such as a failures list).
+
+    A write that fails (disk full, file size limit, I/O error) is undone: the file is cut back to
+    the records before it, so nothing written earlier is lost or followed by a partial line, and
+    IoError names the file.
+    """
 
     def __init__(self, path: PathLike, key: Optional[str] = None, require: tuple = (),
-                 fsync: bool = False):
+                 fsync: bool = False, fresh: bool = False):
         self.path = os.fspath(path)
-        self.key, self.require, self.fsync = key, tuple(require), fsync
+        self.key, self.require, self.fsync, self.fresh = key, tuple(require), fsync, fresh
         self.done: Set[str] = set()
-        self._f: Optional[IO[str]] = None
+        self._fd: Optional[int] = None
+        self._size = 0  # bytes of whole records in the file
 
     def __enter__(self) -> "JsonlWriter":
         try:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            if self.fresh:
+                atomic_write(self.path, b"", fsync=False)
             repair_jsonl(self.path)
             if self.key is not None and os.path.exists(self.path):
                 for rec in read_jsonl(self.path):
                     if isinstance(rec, dict) and self.key in rec and all(k in rec for k in self.require):
                         self.done.add(str(rec[self.key]))
-            self._f = open(self.path, "a", encoding="utf-8")
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            self._size = os.fstat(self._fd).st_size
         except OSError as e:
             raise IoError(f"cannot write {self.path!r}: {e.strerror or e}") from None
         return self
 
     def write(self, record: Any) -> None:
-        if self._f is None:
+        if self._fd is None:
             raise IoError(f"{self.path}: JsonlWriter is not open (use it in a with block)")
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        start = self._f.tell()
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        view = memoryview(data)
         try:
-            self._f.write(line)
-            self._f.flush()
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
             if self.fsync:
-                os.fsync(self._f.fileno())
+                os.fsync(self._fd)
         except OSError as e:
-            # A full disk (or a file-size limit) may have let part of the line through: cut it
-            # off so the next record starts on a fresh line and the file stays readable.
-            self._drop_partial(start)
-            raise IoError(f"cannot write {self.path!r}: {e.strerror or e}") from None
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)  # no partial line left behind
+            raise IoError(f"cannot write {self.path!r}: {e.strerror or e} (the {self._size} "
+                          "bytes of records before this one are intact)") from None
+        self._size += len(data)
         if self.key is not None and isinstance(record, dict) and self.key in record:
             self.done.add(str(record[self.key]))
 
-    def _drop_partial(self, start: int) -> None:
-        f = self._f
-        assert f is not None
-        try:
-            f.close()  # discards what could not be flushed (a second error is ignored below)
-        except OSError:
-            pass
-        try:
-            with open(self.path, "rb+") as raw:
-                raw.truncate(start)
-        except OSError:
-            pass
-        self._f = open(self.path, "a", encoding="utf-8")
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def __exit__(self, *exc) -> None:
-        if self._f is not None:
-            try:
-                self._f.close()
-            except OSError:
-                pass  # a failed write already reported; the torn tail is repaired on reopen
-            self._f = None
+        self.close()

@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from . import _core
-from ._core import InputError, Page, RenderConfig, RenderStats
+from ._core import InputError, Page, RenderConfig, RenderStats, TextSource
 
 ConfigLike = Union[None, RenderConfig, Mapping[str, Any], str, "os.PathLike[str]"]
+# What the render calls take as text: a str or bytes (held whole), or anything text_source()
+# turns into a TextSource (read in pieces).
+TextLike = Union[str, bytes, TextSource, "os.PathLike[str]", Any]
+
+_CHUNK = 1 << 20  # bytes (or characters) read at a time from a file object
 
 _DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 
@@ -32,6 +37,83 @@ def as_config(config: ConfigLike) -> RenderConfig:
     raise TypeError(
         f"config must be None, a RenderConfig, a dict or a path, got {type(config).__name__}"
     )
+
+
+def text_source(source: Any, name: Optional[str] = None) -> TextSource:
+    """A ``glyph.TextSource`` (text read in pieces, never held whole) from:
+
+    * a ``TextSource`` (returned as is);
+    * a path as ``pathlib.Path`` / ``os.PathLike`` (a plain ``str`` is text, not a path: use
+      ``TextSource.from_file(path)``), read in 1 MiB chunks;
+    * a seekable file object, binary or text (read in chunks, rewound with ``seek(0)``);
+    * a callable returning a fresh iterable of pieces (bytes or str) on each call;
+    * a re-iterable of pieces, e.g. a list of chunks (``iter()`` is taken once per reading).
+
+    The renderer reads the text twice (Glyph decides CJK wrapping for the whole text), so a
+    one-shot iterator or generator is refused: wrap its producer in a callable instead. Pieces
+    may be cut anywhere, inside a UTF-8 sequence or a CRLF: the result is the same.
+    """
+    if isinstance(source, TextSource):
+        return source
+    if isinstance(source, (str, bytes, bytearray, memoryview)):
+        raise TypeError("text_source() takes a path (pathlib.Path), a file object, a callable or "
+                        "an iterable of pieces; a str or bytes is the text itself (pass it to the "
+                        "render call directly, or use TextSource.from_file(path) for a path)")
+    if isinstance(source, os.PathLike):
+        return TextSource.from_file(os.fspath(source))
+    if hasattr(source, "read") and hasattr(source, "seek"):
+        f = source
+        label = name or f"file object {getattr(f, 'name', type(f).__name__)!r}"
+        return TextSource.from_reader(lambda: f.read(_CHUNK), lambda: f.seek(0), label)
+    if callable(source):
+        factory = source
+    elif isinstance(source, Iterable):
+        if iter(source) is source:
+            raise TypeError(
+                f"a {type(source).__name__} can be read only once, and the renderer reads the "
+                "text twice (Glyph decides CJK wrapping for the whole text): pass a callable "
+                "that returns a fresh iterable of pieces, e.g. lambda: read_chunks(path)")
+        factory = lambda: source  # noqa: E731
+    else:
+        raise TypeError(f"text must be str or bytes, or a source to read it from (a path, a file "
+                        f"object, a callable or an iterable of pieces), got "
+                        f"{type(source).__name__}")
+    state = {"it": None}
+
+    def pieces():
+        for piece in factory():
+            # a big piece is handed over 1 MiB at a time (the C++ side copies what it reads)
+            for i in range(0, len(piece), _CHUNK):
+                yield piece[i:i + _CHUNK] if len(piece) > _CHUNK else piece
+
+    def rewind():
+        state["it"] = pieces()
+
+    def read():
+        if state["it"] is None:
+            rewind()
+        for piece in state["it"]:
+            if piece:  # an empty piece would read as the end
+                return piece
+        return b""
+
+    return TextSource.from_reader(read, rewind, name or "text pieces")
+
+
+def _text_arg(text: Any) -> Any:
+    """str/bytes as they are (the C++ side views them), anything else as a TextSource."""
+    if isinstance(text, (str, bytes)):
+        return text
+    if isinstance(text, (bytearray, memoryview)):
+        return bytes(text)
+    return text_source(text)
+
+
+class PagePaths(list):
+    """The paths render_to_dir wrote (a list, Glyph's contract), with the RenderStats as
+    ``.stats`` (replaced invalid UTF-8, removed characters, missing glyphs, ...)."""
+
+    stats: Optional[RenderStats] = None
 
 
 def _stat(stats: Any, name: str, default: Any = 0) -> Any:
@@ -104,31 +186,48 @@ class Renderer:
     def config(self) -> RenderConfig:
         return self._impl.config
 
-    def render(self, text: Union[str, bytes]) -> RenderResult:
-        pages, stats = self._impl.render(text)
-        return RenderResult(pages, stats, text)
+    def render(self, text: TextLike) -> RenderResult:
+        """All pages of ``text`` in memory, by design: a 12 MB text makes ~1,200 pages, about
+        1.5 MB of pixels each. For a text of any size use ``render_each`` (a callback per page)
+        or ``render_to_dir`` (PNG files), which hold a page or two, and give them a
+        ``TextSource`` (``glyph.text_source(path)``) so the text is not held either."""
+        if isinstance(text, (str, bytes)):
+            pages, stats = self._impl.render(text)
+            return RenderResult(pages, stats, text)
+        pages, stats = self._impl.render(_text_arg(text))
+        return RenderResult(pages, stats)
 
-    def render_each(self, text: Union[str, bytes], callback: Callable[[Page], None]) -> RenderStats:
-        """Stream pages to ``callback`` as they are finished (bounded memory); returns the stats."""
-        return self._impl.render_each(text, callback)
+    def render_each(self, text: TextLike, callback: Callable[[Page], None]) -> RenderStats:
+        """Stream pages to ``callback`` as they are finished (bounded memory); returns the stats.
+
+        ``text`` is a str or bytes, or anything ``glyph.text_source`` takes (a path, a file
+        object, chunks): then only the current paragraph (Glyph's 30 input lines) is held.
+        """
+        return self._impl.render_each(_text_arg(text), callback)
 
     def render_to_dir(
         self,
-        text: Union[str, bytes],
+        text: TextLike,
         out_dir: Union[str, "os.PathLike[str]"],
         unique_id: str = "",
         compression: Optional[int] = None,
-    ) -> list:
-        """Glyph's ``text_to_images``: writes out_dir/unique_id/page_001.png ... and returns paths.
+    ) -> PagePaths:
+        """Glyph's ``text_to_images``: writes out_dir/unique_id/page_001.png ... (each page as it
+        is made, atomically) and returns the paths; ``.stats`` on the list holds the RenderStats.
+        ``text`` as for ``render_each`` (a path or chunks stream).
 
         ``compression``: PNG deflate level 0..9; None: level 3 for RGB pages, 1 for gray and
         palette pages. The colour type follows the config's ``png-color`` ("auto": gray or
         palette when exact, else RGB; "rgb": always RGB)."""
-        return self._impl.render_to_dir(text, os.fspath(out_dir), unique_id, compression)
+        paths, stats = self._impl.render_to_dir(_text_arg(text), os.fspath(out_dir), unique_id,
+                                                compression)
+        out = PagePaths(paths)
+        out.stats = stats
+        return out
 
-    def layout(self, text: Union[str, bytes]) -> list:
+    def layout(self, text: TextLike) -> list:
         """Per page, the lines as data (text, x, baseline, character span); no pixels."""
-        return self._impl.layout(text)
+        return self._impl.layout(_text_arg(text))
 
     def render_batch(self, texts: Sequence[Union[str, bytes]], threads: int = 0) -> list:
         """Render many texts on a C++ thread pool (GIL released). Same output for any thread count."""
@@ -141,8 +240,9 @@ class Renderer:
         return f"glyph.Renderer({self.config.to_json(-1)})"
 
 
-def render(text: Union[str, bytes], config: ConfigLike = None) -> RenderResult:
-    """One-shot: ``glyph.render(text, "config_en.json")``."""
+def render(text: TextLike, config: ConfigLike = None) -> RenderResult:
+    """One-shot: ``glyph.render(text, "config_en.json")``. Keeps every page in memory (see
+    Renderer.render); for long texts use ``Renderer.render_each`` / ``render_to_dir``."""
     return Renderer(config).render(text)
 
 

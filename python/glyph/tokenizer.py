@@ -55,9 +55,33 @@ def load_tokenizer(tokenizer: TokenizerLike, *, fallback: bool = True):
     return _load(path, mtime, bool(fallback))
 
 
-def count_tokens(tokenizer: TokenizerLike, text: str) -> int:
-    """Text tokens of ``text`` (no special tokens) with any tokenizer ``load_tokenizer`` takes."""
-    return as_codec(load_tokenizer(tokenizer)).count(text)
+def count_tokens(tokenizer: TokenizerLike, text: Any) -> int:
+    """Text tokens of ``text`` (no special tokens) with any tokenizer ``load_tokenizer`` takes.
+
+    ``text`` is a str, or a ``glyph.TextSource`` / anything ``glyph.text_source`` takes (a
+    ``pathlib.Path``, a file object, chunks), decoded with errors="replace". A glyph.Tokenizer
+    counts a source in 1 MiB windows, cut where its pre-tokenizer provably splits, so memory
+    stays bounded and the count equals the whole text's (``Tokenizer.streams_count`` says
+    whether it can for a given tokenizer.json; docs/reliability.md). Other tokenizers are given
+    the whole text.
+    """
+    codec = as_codec(load_tokenizer(tokenizer))
+    if isinstance(text, str):
+        return codec.count(text)
+    from .render import text_source
+
+    src = text_source(text)
+    native = getattr(codec, "tokenizer", None)
+    if isinstance(native, Tokenizer):
+        return native.count(src)
+    src.rewind()
+    data = []
+    while True:
+        piece = src.read(1 << 20)
+        if not piece:
+            break
+        data.append(piece)
+    return codec.count(b"".join(data).decode("utf-8", "replace"))
 
 
 def _visual_tokens(pages: Iterable) -> List[int]:

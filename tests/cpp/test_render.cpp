@@ -2,7 +2,9 @@
 // layout.md section 10), UTF-8, PNG round trip, resampling and auto-crop.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -202,4 +204,181 @@ TEST_CASE("page buffers: freed large buffers are reused at the same size, small 
   f[0] = 9;
   CHECK(e[0] == 7);
   CHECK(f.size() == 300000);
+}
+
+// ---- streaming text input -----------------------------------------------------------------------
+
+namespace {
+
+// Serves a text in pieces of the given sizes (cycled), so cuts fall inside UTF-8 sequences and
+// between '\r' and '\n'.
+class PiecesSource : public glyph::TextSource {
+ public:
+  PiecesSource(std::string text, std::vector<std::size_t> sizes)
+      : text_(std::move(text)), sizes_(std::move(sizes)) {}
+  std::size_t read(char* buf, std::size_t n) override {
+    const std::size_t want = std::min({n, sizes_[k_++ % sizes_.size()], text_.size() - pos_});
+    std::memcpy(buf, text_.data() + pos_, want);
+    pos_ += want;
+    return want;
+  }
+  void rewind() override {
+    pos_ = 0;
+    k_ = 0;
+    ++rewinds;
+  }
+  int rewinds = 0;
+
+ private:
+  std::string text_;
+  std::vector<std::size_t> sizes_;
+  std::size_t pos_ = 0, k_ = 0;
+};
+
+std::string streaming_text(int lines, bool cjk) {
+  std::string t;
+  for (int i = 0; i < lines; ++i) {
+    t += "line " + std::to_string(i) + (cjk && i % 3 == 0 ? " 中文段落，标点。" : " some words");
+    if (i % 11 == 0) t += "  two\xc2\xa0spaces \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80";
+    if (i % 17 == 0) t += " bad\xff\xe4\xb8 cut";  // invalid UTF-8: replaced and counted
+    t += (i % 5 == 0) ? "\r\n" : "\n";
+    if (i % 29 == 0) t += "\n";  // blank lines move the 30-line boundaries
+  }
+  return t;
+}
+
+void check_same(const glyph::Renderer& r, const std::string& text,
+                const std::vector<std::size_t>& sizes) {
+  glyph::RenderResult whole = r.render(text);
+  PiecesSource src(text, sizes);
+  std::vector<glyph::Page> pages;
+  glyph::RenderStats st = r.render_each(src, [&](glyph::Page&& p) { pages.push_back(std::move(p)); });
+  REQUIRE(pages.size() == whole.pages.size());
+  for (std::size_t i = 0; i < pages.size(); ++i) {
+    CHECK(pages[i].width == whole.pages[i].width);
+    CHECK(pages[i].height == whole.pages[i].height);
+    CHECK(pages[i].char_begin == whole.pages[i].char_begin);
+    CHECK(pages[i].char_end == whole.pages[i].char_end);
+    CHECK(pages[i].pixels == whole.pages[i].pixels);
+  }
+  CHECK(st.characters == whole.stats.characters);
+  CHECK(st.invalid_utf8 == whole.stats.invalid_utf8);
+  CHECK(st.removed == whole.stats.removed);
+  CHECK(st.missing_glyphs == whole.stats.missing_glyphs);
+  CHECK(st.visual_tokens == whole.stats.visual_tokens);
+  // And the layout (line texts and spans).
+  PiecesSource src2(text, sizes);
+  auto a = r.layout(text);
+  auto b = r.layout(src2);
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i].lines.size() == b[i].lines.size());
+    CHECK(a[i].char_begin == b[i].char_begin);
+    CHECK(a[i].char_end == b[i].char_end);
+    for (std::size_t j = 0; j < a[i].lines.size(); ++j) {
+      CHECK(a[i].lines[j].text == b[i].lines[j].text);
+      CHECK(a[i].lines[j].char_begin == b[i].lines[j].char_begin);
+      CHECK(a[i].lines[j].char_end == b[i].lines[j].char_end);
+      CHECK(a[i].lines[j].x == b[i].lines[j].x);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Utf8Decoder gives decode_utf8's code points for any cut of the bytes") {
+  const std::string bytes =
+      "a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\xff\xe4\xb8 \xf0\x9f\x98\xed\xa0\x80\xc0\xaf\xe0\x80"
+      "\xf4\x90\x80\x80z\xe4";
+  const glyph::DecodedText whole = glyph::decode_utf8(bytes);
+  for (std::size_t a = 0; a <= bytes.size(); ++a) {
+    for (std::size_t b = a; b <= bytes.size(); ++b) {
+      glyph::Utf8Decoder d;
+      std::u32string out;
+      d.decode(std::string_view(bytes).substr(0, a), out);
+      d.decode(std::string_view(bytes).substr(a, b - a), out);
+      d.decode(std::string_view(bytes).substr(b), out);
+      d.finish(out);
+      REQUIRE(out == whole.codepoints);
+      REQUIRE(d.invalid_sequences() == whole.invalid_sequences);
+    }
+  }
+  // One byte at a time.
+  glyph::Utf8Decoder d;
+  std::u32string out;
+  for (char c : bytes) d.decode(std::string_view(&c, 1), out);
+  d.finish(out);
+  CHECK(out == whole.codepoints);
+}
+
+TEST_CASE("render from a TextSource equals the whole-text render, for any chunking") {
+  glyph::RenderConfig cfg = glyph::RenderConfig::glyph_default();
+  cfg.page_height = 300;  // many pages, paragraphs split across them
+  const glyph::Renderer latin(cfg);
+  const std::string text = streaming_text(200, false);
+  for (const auto& sizes : std::vector<std::vector<std::size_t>>{{1}, {3, 7}, {4096}, {1 << 20}})
+    check_same(latin, text, sizes);
+
+  SECTION("CJK wrapping (decided by an ideograph late in the text)") {
+    std::string t = streaming_text(150, false) + "末尾的中文\n";
+    check_same(latin, t, {5, 2, 11});
+    check_same(latin, streaming_text(120, true), {13});
+  }
+  SECTION("inline newline markup and paragraph spacing") {
+    glyph::RenderConfig c2 = cfg;
+    c2.newline_markup = "<font color=\"#FF0000\"> \\n </font>";
+    c2.space_before = 3;
+    c2.space_after = 5;
+    c2.first_line_indent = 12;
+    check_same(glyph::Renderer(c2), streaming_text(130, false), {2, 9});
+    check_same(glyph::Renderer(c2), streaming_text(130, true), {7});
+  }
+  SECTION("edge texts: empty, only newlines, exactly 30k + 1 parts") {
+    check_same(latin, "", {3});
+    check_same(latin, std::string(90, '\n'), {1, 4});
+    std::string t;
+    for (int i = 0; i < 60; ++i) t += "x" + std::to_string(i) + "\n";
+    check_same(latin, t, {6});
+  }
+}
+
+TEST_CASE("a FileTextSource streams a file; errors name it") {
+  const fs::path dir = fs::temp_directory_path() / "glyph_stream_test";
+  fs::create_directories(dir);
+  const std::string text = streaming_text(90, true);
+  { std::ofstream(dir / "t.txt", std::ios::binary) << text; }
+  const glyph::Renderer r;
+  glyph::FileTextSource src((dir / "t.txt").string());
+  glyph::RenderStats st;
+  auto paths = r.render_to_dir(src, (dir / "out").string(), "doc", 1, &st);
+  auto whole = r.render(text);
+  CHECK(paths.size() == whole.pages.size());
+  CHECK(st.invalid_utf8 == whole.stats.invalid_utf8);
+  CHECK(st.invalid_utf8 > 0);
+  CHECK_THROWS_WITH(glyph::FileTextSource((dir / "nope.txt").string()),
+                    Contains("nope.txt") && Contains("cannot read text file"));
+  fs::remove_all(dir);
+}
+
+namespace glyph {
+bool has_cjk_ideograph(TextSource& source);  // render/layout.h (private)
+}
+
+TEST_CASE("the CJK switch read from bytes equals a search of the decoded text") {
+  std::uint32_t seed = 12345;
+  auto next = [&]() { return seed = seed * 1664525u + 1013904223u; };
+  const unsigned char alphabet[] = {'a', ' ', '\n', 0x80, 0x8F, 0xB7, 0xB8, 0xBF, 0xC0, 0xC3,
+                                    0xE0, 0xE3, 0xE4, 0xE5, 0xE9, 0xEA, 0xED, 0xF0, 0xFF};
+  int both = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    std::string s;
+    const std::size_t n = 1 + next() % 12;
+    for (std::size_t i = 0; i < n; ++i) s.push_back(static_cast<char>(alphabet[(next() >> 8) % sizeof alphabet]));
+    const auto cps = glyph::decode_utf8(s).codepoints;
+    const bool expected = std::any_of(cps.begin(), cps.end(), [](char32_t c) { return c >= 0x4E00 && c <= 0x9FFF; });
+    PiecesSource src(s, {1 + next() % 3});
+    REQUIRE(glyph::has_cjk_ideograph(src) == expected);
+    both += expected;
+  }
+  CHECK(both > 50);  // the trials did exercise ideographs
 }

@@ -3,6 +3,7 @@
 
 #include "glyph/common/error.h"
 #include "glyph/common/file.h"
+#include "glyph/common/text_source.h"
 #include "glyph/common/thread_pool.h"
 #include "glyph/common/utf8.h"
 #include "glyph/render/config.h"

@@ -37,10 +37,13 @@ void write_file_atomic(const std::string& path, std::string_view bytes, std::str
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   GLYPH_CHECK(f != nullptr, IoError, "cannot write {} '{}': {}", what, path, std::strerror(errno));
   const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  int err = written ? 0 : errno;
   const bool closed = std::fclose(f) == 0;
+  if (written && !closed) err = errno;
   if (!written || !closed) {
-    std::remove(tmp.c_str());
-    GLYPH_THROW(IoError, "error while writing {} '{}' (disk full?)", what, path);
+    std::remove(tmp.c_str());  // the old file at `path`, if any, is untouched
+    GLYPH_THROW(IoError, "cannot write {} '{}': {}", what, path,
+                err ? std::strerror(err) : "write failed (disk full?)");
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "common/check.h"
+
 namespace glyph {
 
 LayoutEngine::LayoutEngine(const LayoutParams& params, FontSet& fonts)
@@ -10,14 +12,61 @@ LayoutEngine::LayoutEngine(const LayoutParams& params, FontSet& fonts)
 
 LayoutStats LayoutEngine::run(const std::u32string& text,
                               const std::function<void(LaidPage&&)>& sink) {
-  stats_ = LayoutStats{};
-  stats_.characters = text.size();
   // The reference switches the whole text to CJK wrapping when any ideograph appears.
-  cjk_ = std::any_of(text.begin(), text.end(), rl::is_cjk_ideograph);
+  begin(std::any_of(text.begin(), text.end(), rl::is_cjk_ideograph), sink);
+  feed(text);
+  return end();
+}
+
+void LayoutEngine::begin(bool cjk, const std::function<void(LaidPage&&)>& sink) {
+  stats_ = LayoutStats{};
+  cjk_ = cjk;
+  raw_.clear();
+  raw_base_ = 0;
+  raw_newlines_ = 0;
+  position_ = 0;
   paginator_.start(sink);
-  stats_.removed = prepare_text(text, p_.markup, para_,
-                                [this](Paragraph& para) { layout_paragraph(para); });
+}
+
+// Glyph's paragraphs are text.split('\n') taken 30 parts at a time: a paragraph ends at every
+// 30th '\n' (which belongs to neither paragraph) and at the end of the text. Each paragraph is
+// prepared (stage 1) on its own raw text, so the whole text is never held.
+void LayoutEngine::feed(std::u32string_view piece) {
+  while (!piece.empty()) {
+    std::size_t i = 0;
+    for (; i < piece.size(); ++i) {
+      if (piece[i] == U'\n' && ++raw_newlines_ == kLinesPerParagraph) break;
+    }
+    if (i == piece.size()) {
+      raw_.append(piece);
+      position_ += piece.size();
+      return;
+    }
+    raw_.append(piece.substr(0, i));  // up to the paragraph's last line, without its '\n'
+    position_ += i + 1;
+    flush_paragraph();
+    raw_base_ = position_;
+    piece.remove_prefix(i + 1);
+  }
+}
+
+void LayoutEngine::flush_paragraph() {
+  GLYPH_CHECK(raw_.size() < kSrcTextStart, InputError,
+              "a paragraph of {} characters (30 input lines) is more than glyphcpp can lay out "
+              "(4294967294 at most)",
+              raw_.size());
+  stats_.removed += prepare_text(raw_, p_.markup, para_, [this](Paragraph& para) {
+    para.src_base = raw_base_;
+    layout_paragraph(para);
+  });
+  raw_.clear();
+  raw_newlines_ = 0;
+}
+
+LayoutStats LayoutEngine::end() {
+  flush_paragraph();  // the last part always makes a paragraph, even an empty one
   paginator_.finish();
+  stats_.characters = position_;
   release_big_buffers();
   return stats_;
 }
@@ -60,9 +109,10 @@ void LayoutEngine::release_big_buffers() {
   breaker_.release_big_buffers();
   constexpr std::size_t kKeepChars = 1u << 20;
   if (para_.chars.capacity() <= kKeepChars && clean_chars_.capacity() <= kKeepChars &&
-      para_.words.capacity() <= kKeepChars)
+      para_.words.capacity() <= kKeepChars && raw_.capacity() <= kKeepChars)
     return;
   para_ = Paragraph{};
+  raw_ = {};
   clean_chars_ = {};
   clean_frags_ = {};
   lines_ = {};

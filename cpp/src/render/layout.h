@@ -18,8 +18,10 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "glyph/common/text_source.h"
 #include "glyph/render/config.h"
 #include "render/font.h"
 #include "render/markup.h"
@@ -53,11 +55,13 @@ struct Measure {
 
 // ---- stage 1: text preparation (Glyph's text_to_images) ---------------------------------------
 
+constexpr int kLinesPerParagraph = 30;  // Glyph joins every 30 source lines into one Paragraph
+
 // Removes U+00AD, U+200B and control characters the reference cannot draw, turns runs of 2+
 // spaces into as many U+00A0, splits on '\n' and joins every 30 lines into one paragraph with the
 // newline markup between them. Calls on_paragraph for each paragraph (`para` is reused); returns
 // how many characters were removed.
-std::size_t prepare_text(const std::u32string& text, const NewlineMarkup& markup, Paragraph& para,
+std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, Paragraph& para,
                          const std::function<void(Paragraph&)>& on_paragraph);
 
 // ---- stage 2: words (reportlab's paragraph parsing) -------------------------------------------
@@ -167,6 +171,10 @@ class Paginator {
   double prev_space_after_ = 0;
 };
 
+// Whether the decoded text holds an ideograph (rl::is_cjk_ideograph): the reference then wraps
+// the whole text as CJK. Read from the source's bytes (renderer.cpp), from its start.
+bool has_cjk_ideograph(TextSource& source);
+
 // ---- the engine ----------------------------------------------------------------------------------
 
 struct LayoutStats {
@@ -179,15 +187,33 @@ struct LayoutStats {
 // Streams pages to `sink` as they fill, so memory stays bounded by a page plus one paragraph.
 // An engine can run many texts; it keeps its working buffers between runs (one Glyph paragraph
 // can hold a whole document, so they are megabytes that would otherwise be faulted in anew).
+//
+// The text can arrive in pieces: begin(), feed() any number of times, end(). Only the current
+// paragraph (Glyph's 30 input lines) is held; what crosses a paragraph boundary is the
+// paginator's state (the page being filled, its position, the space after) and the character
+// offset where the next paragraph starts. run() is begin + one feed + end.
 class LayoutEngine {
  public:
   LayoutEngine(const LayoutParams& params, FontSet& fonts);
   // `text` is decoded code points. Every page is passed to `sink` once.
   LayoutStats run(const std::u32string& text, const std::function<void(LaidPage&&)>& sink);
 
+  // `cjk`: whether the whole text holds an ideograph (rl::is_cjk_ideograph), as Glyph decides
+  // the wrapping mode for the whole document. `sink` must outlive end().
+  void begin(bool cjk, const std::function<void(LaidPage&&)>& sink);
+  void feed(std::u32string_view piece);  // decoded code points, cut anywhere
+  LayoutStats end();
+
  private:
+  void flush_paragraph();
   void layout_paragraph(Paragraph& para);
   void release_big_buffers();
+
+  // the paragraph being read: raw code points since its first line, the '\n's among them
+  std::u32string raw_;
+  std::size_t raw_base_ = 0;   // offset of raw_[0] in the whole text
+  int raw_newlines_ = 0;
+  std::size_t position_ = 0;   // code points fed so far
 
   const LayoutParams& p_;
   Measure measure_;

@@ -269,7 +269,7 @@ bool LineBreaker::rewrap_continuation(Paragraph& para, const Measure& measure,
   std::vector<Frag>& frags = cont_frags_;
   chars.clear();
   frags.clear();
-  std::uint32_t last_src = lines[from].we > lines[from].wb ? old[lines[from].wb].src : 0;
+  std::uint32_t last_src = lines[from].we > lines[from].wb ? old[lines[from].wb].src : kSrcTextStart;
   for (std::size_t li = from; li < end; ++li) {
     const Line& L = lines[li];
     const bool last = li + 1 == end;

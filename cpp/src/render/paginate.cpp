@@ -154,7 +154,7 @@ void Paginator::emit_lines(const Paragraph& para, bool cjk, const std::vector<Li
           (out.chars.empty() || out.chars.back().cp != U' ')) {
         const auto& prev = para.words[wi - 1];
         std::uint32_t src = prev.e > prev.b ? para.chars[prev.e - 1].src + 1
-                                            : (w.e > w.b ? para.chars[w.b].src : 0);
+                                            : (w.e > w.b ? para.chars[w.b].src : kSrcTextStart);
         out.chars.push_back({U' ', src, para.chars.empty() ? std::uint8_t(0)
                                                              : para.chars[std::min(w.b, para.chars.size() - 1)].color});
       }
@@ -203,11 +203,15 @@ void Paginator::emit_lines(const Paragraph& para, bool cjk, const std::vector<Li
     out.x = p_.frame.left + cfg.left_indent + pdf_line_x;
     out.word_space = ws;
     if (!out.chars.empty()) {
-      out.src_begin = out.chars.front().src;
-      out.src_end = out.chars.back().src + 1;
+      // Offsets in the whole text: the paragraph's base plus the in-paragraph offset.
+      auto text_offset = [&](const LChar& c) -> std::size_t {
+        return c.src == kSrcTextStart ? 0 : para.src_base + c.src;
+      };
+      out.src_begin = text_offset(out.chars.front());
+      out.src_end = text_offset(out.chars.back()) + 1;
       for (const auto& c : out.chars) {
-        out.src_begin = std::min<std::size_t>(out.src_begin, c.src);
-        out.src_end = std::max<std::size_t>(out.src_end, c.src + 1);
+        out.src_begin = std::min(out.src_begin, text_offset(c));
+        out.src_end = std::max(out.src_end, text_offset(c) + 1);
       }
       if (!page_.has_text) {
         page_.src_begin = out.src_begin;

@@ -9,7 +9,8 @@
 
 namespace glyph {
 
-// One character as laid out. `src` is its code-point index in the caller's text.
+// One character as laid out. `src` is its code-point index in the paragraph's source text
+// (Paragraph::src_base + src in the caller's text; kSrcTextStart: offset 0 of the whole text).
 struct LChar {
   char32_t cp;
   std::uint32_t src;
@@ -43,7 +44,10 @@ struct Line {
   bool break_char = false;  // CJK: the <br/> that ends it is its last character (a ' ')
 };
 
+constexpr std::uint32_t kSrcTextStart = 0xFFFFFFFFu;
+
 struct Paragraph {
+  std::size_t src_base = 0;    // offset of the paragraph's first source character in the text
   std::vector<LChar> chars;
   std::vector<Frag> frags;
   std::vector<Word> words;     // normal mode: after line breaking, the words as placed

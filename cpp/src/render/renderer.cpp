@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "common/check.h"
+#include "glyph/common/text_source.h"
 #include "glyph/common/thread_pool.h"
 #include "glyph/common/utf8.h"
 #include "glyph/render/image.h"
@@ -29,6 +30,7 @@ struct Workspace {
   std::unique_ptr<FontSet> fonts;
   std::unique_ptr<LayoutEngine> layout;
   Raster raster;
+  std::u32string decoded;  // one chunk of decoded text
 };
 
 struct Renderer::Impl {
@@ -89,28 +91,96 @@ struct Lease {
 // the RGB Page; `meta` is the Page without pixels. Used by render_to_dir: PNG from the gray canvas.
 using GraySink = std::function<void(const Raster& canvas, Page&& meta)>;
 
-RenderStats render_pages(Renderer::Impl& impl, std::string_view utf8_text,
+RenderStats render_pages(Renderer::Impl& impl, TextSource& source,
                          const std::function<void(Page&&)>& sink, const GraySink* gray_sink);
+
+}  // namespace
+
+// Whether the text decodes to a code point in U+4E00..U+9FFF (Glyph's CJK switch), from its
+// bytes: such a code point is E4 B8..BF 80..BF or E5..E9 80..BF 80..BF, and those three bytes
+// always decode to it, since a lead byte (E4..E9) is never taken into an earlier sequence.
+namespace {
+
+// Scans one piece; `prev` holds the last two bytes of the pieces before (0 at the start).
+bool piece_has_ideograph(const unsigned char* piece, std::ptrdiff_t n, unsigned char prev[2]) {
+  auto at = [&](std::ptrdiff_t i) { return i < 0 ? prev[2 + i] : piece[i]; };  // i >= -2
+  for (std::ptrdiff_t i = -2; i + 2 < n; ++i) {
+    const unsigned char a = at(i);
+    if (a < 0xE4 || a > 0xE9) continue;
+    const unsigned char b = at(i + 1), c = at(i + 2);
+    if (b >= (a == 0xE4 ? 0xB8 : 0x80) && b <= 0xBF && c >= 0x80 && c <= 0xBF) return true;
+  }
+  if (n > 0) {
+    const unsigned char last0 = at(n - 2), last1 = at(n - 1);
+    prev[0] = last0;
+    prev[1] = last1;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool has_cjk_ideograph(TextSource& source) {
+  unsigned char prev[2] = {0, 0};
+  if (const auto whole = source.in_memory())
+    return piece_has_ideograph(reinterpret_cast<const unsigned char*>(whole->data()),
+                               static_cast<std::ptrdiff_t>(whole->size()), prev);
+  std::string buf(1 << 20, '\0');
+  source.rewind();
+  for (;;) {
+    const std::size_t got = source.read(buf.data(), buf.size());
+    if (got == 0) return false;
+    if (piece_has_ideograph(reinterpret_cast<const unsigned char*>(buf.data()),
+                            static_cast<std::ptrdiff_t>(got), prev))
+      return true;
+  }
+}
+
+namespace {
+
+// Feeds the source's decoded text to the layout engine a chunk at a time.
+LayoutStats layout_source(LayoutEngine& engine, TextSource& source,
+                          const std::function<void(LaidPage&&)>& sink, std::size_t& invalid,
+                          std::u32string& cps) {
+  engine.begin(has_cjk_ideograph(source), sink);
+  Utf8Decoder decoder;
+  for_each_chunk(source, [&](std::string_view piece) {
+    cps.clear();
+    decoder.decode(piece, cps);
+    engine.feed(cps);
+  });
+  cps.clear();
+  decoder.finish(cps);
+  engine.feed(cps);
+  invalid = decoder.invalid_sequences();
+  // Kept for the next call, unless a big text made it 4 MiB: that is not pinned to the renderer.
+  if (cps.capacity() > (1u << 20)) std::u32string().swap(cps);
+  return engine.end();
+}
 
 }  // namespace
 
 RenderStats Renderer::render_each(std::string_view utf8_text,
                                   const std::function<void(Page&&)>& sink) const {
-  return render_pages(*impl_, utf8_text, sink, nullptr);
+  StringTextSource source(utf8_text);
+  return render_pages(*impl_, source, sink, nullptr);
+}
+
+RenderStats Renderer::render_each(TextSource& source,
+                                  const std::function<void(Page&&)>& sink) const {
+  return render_pages(*impl_, source, sink, nullptr);
 }
 
 namespace {
 
-RenderStats render_pages(Renderer::Impl& impl, std::string_view utf8_text,
+RenderStats render_pages(Renderer::Impl& impl, TextSource& source,
                          const std::function<void(Page&&)>& sink, const GraySink* gray_sink) {
   const RenderConfig& cfg = impl.config;
   Lease lease(&impl);
   FontSet& fonts = *lease.ws->fonts;
   Raster& raster = lease.ws->raster;
-  DecodedText decoded = decode_utf8(utf8_text);
 
   RenderStats stats;
-  stats.invalid_utf8 = decoded.invalid_sequences;
   std::size_t index = 0;
   std::size_t last_end = 0;
   // Hold one laid-out page back: only at the end do we know which page is last (auto-crop).
@@ -156,10 +226,12 @@ RenderStats render_pages(Renderer::Impl& impl, std::string_view utf8_text,
     else
       sink(std::move(page));
   };
-  LayoutStats ls = lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
+  const std::function<void(LaidPage&&)> on_page = [&](LaidPage&& laid) {
     if (held) finish(std::move(*held), false);
     held = std::move(laid);
-  });
+  };
+  LayoutStats ls =
+      layout_source(*lease.ws->layout, source, on_page, stats.invalid_utf8, lease.ws->decoded);
   if (held) finish(std::move(*held), true);
   stats.characters = ls.characters;
   stats.removed = ls.removed;
@@ -178,8 +250,15 @@ RenderResult Renderer::render(std::string_view utf8_text) const {
 
 std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
                                                  const std::string& out_dir,
-                                                 const std::string& unique_id,
-                                                 int compression) const {
+                                                 const std::string& unique_id, int compression,
+                                                 RenderStats* stats) const {
+  StringTextSource source(utf8_text);
+  return render_to_dir(source, out_dir, unique_id, compression, stats);
+}
+
+std::vector<std::string> Renderer::render_to_dir(TextSource& source, const std::string& out_dir,
+                                                 const std::string& unique_id, int compression,
+                                                 RenderStats* stats) const {
   GLYPH_CHECK(compression >= -1 && compression <= 9, InputError,
               "PNG compression level must be 0..9 (or -1: the default), got {}", compression);
   // unique_id names one folder inside out_dir, never a path that leaves it.
@@ -205,15 +284,22 @@ std::vector<std::string> Renderer::render_to_dir(std::string_view utf8_text,
                            compression);
     paths.push_back(std::move(path));
   };
-  render_pages(*impl_, utf8_text, to_file, color == PngColor::kAuto ? &from_canvas : nullptr);
+  RenderStats st =
+      render_pages(*impl_, source, to_file, color == PngColor::kAuto ? &from_canvas : nullptr);
+  if (stats) *stats = std::move(st);
   return paths;
 }
 
 std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
+  StringTextSource source(utf8_text);
+  return layout(source);
+}
+
+std::vector<PageLayout> Renderer::layout(TextSource& source) const {
   Lease lease(impl_.get());
-  DecodedText decoded = decode_utf8(utf8_text);
   std::vector<PageLayout> pages;
-  lease.ws->layout->run(decoded.codepoints, [&](LaidPage&& laid) {
+  std::size_t invalid = 0;
+  const std::function<void(LaidPage&&)> on_page = [&](LaidPage&& laid) {
     PageLayout pl;
     pl.char_begin = laid.src_begin;
     pl.char_end = laid.src_end;
@@ -229,7 +315,8 @@ std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {
       pl.lines.push_back(std::move(li));
     }
     pages.push_back(std::move(pl));
-  });
+  };
+  layout_source(*lease.ws->layout, source, on_page, invalid, lease.ws->decoded);
   return pages;
 }
 

@@ -5,8 +5,6 @@ namespace glyph {
 
 namespace {
 
-constexpr int kLinesPerParagraph = 30;  // Glyph joins every 30 source lines into one Paragraph
-
 // Control characters the reference cannot draw; they are dropped (and counted). Whitespace
 // controls (tab, CR, VT, FF, FS..US, NEL) stay: reportlab breaks on them.
 bool is_dropped_control(char32_t c) {
@@ -18,7 +16,7 @@ bool is_dropped_control(char32_t c) {
 
 }  // namespace
 
-std::size_t prepare_text(const std::u32string& text, const NewlineMarkup& markup, Paragraph& para,
+std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, Paragraph& para,
                          const std::function<void(Paragraph&)>& on_paragraph) {
   std::size_t removed = 0;
   para.clear();

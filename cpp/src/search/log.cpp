@@ -1,6 +1,8 @@
 #include "search/log.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "common/check.h"
@@ -57,16 +59,31 @@ SearchLog::SearchLog(const std::string& path, const json& header) : path_(path) 
   if (!fs::path(path_).parent_path().empty())
     fs::create_directories(fs::path(path_).parent_path(), ec);
   out_.open(path_, std::ios::binary | std::ios::app);
-  GLYPH_CHECK(out_.good(), IoError, "cannot write search log '{}'", path_);
+  GLYPH_CHECK(out_.good(), IoError, "cannot write search log '{}': {}", path_,
+              std::strerror(errno));
+  size_ = fs::file_size(path_, ec);
+  if (ec) size_ = 0;
   if (!resumed_) write(header);
 }
 
 void SearchLog::write(const json& record) {
   if (path_.empty()) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  out_ << record.dump() << '\n';
+  const std::string line = record.dump() + '\n';
+  errno = 0;
+  out_ << line;
   out_.flush();  // a killed run loses at most the line being written
-  GLYPH_CHECK(out_.good(), IoError, "error writing search log '{}'", path_);
+  if (!out_.good()) {
+    const int err = errno;
+    // Disk full or a file size limit: cut the partial line off, so the log holds whole records
+    // and a rerun resumes from them.
+    out_.close();
+    std::error_code ec;
+    fs::resize_file(path_, size_, ec);
+    GLYPH_THROW(IoError, "cannot write search log '{}': {} (the records before are intact)",
+                path_, err ? std::strerror(err) : "write failed");
+  }
+  size_ += line.size();
 }
 
 void SearchLog::load(const json& header) {

@@ -2,6 +2,8 @@
 // "eval", "advisor", "generation" and "result" records.
 #pragma once
 
+#include <cstdint>
+
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -56,6 +58,7 @@ class SearchLog {
 
   std::string path_;
   std::ofstream out_;
+  std::uintmax_t size_ = 0;  // bytes of whole records in the file
   std::mutex mutex_;
   bool resumed_ = false;
   int last_generation_ = -1;

@@ -17,6 +17,18 @@ class AddedMatcher {
   // Registers `content` (bytes; empty ones are ignored) as token `id`.
   void add(const std::string& content, std::int32_t id);
   bool empty() const { return nodes_.empty(); }
+  // Whether a token matches at the start of `text`.
+  bool match_at(std::string_view text) const {
+    if (nodes_.empty() || text.empty() || !first_[static_cast<unsigned char>(text[0])]) return false;
+    std::size_t node = 0;
+    for (unsigned char b : text) {
+      const std::int32_t child = find_child(node, b);
+      if (child < 0) return false;
+      node = static_cast<std::size_t>(child);
+      if (nodes_[node].id >= 0) return true;
+    }
+    return false;
+  }
 
   // Calls on_text(segment) for text between matches and on_token(id) for each match.
   template <class T, class A>

@@ -62,6 +62,15 @@ struct Tokenizer::Impl {
 
   // pipeline.cpp: added tokens -> pre-tokenizer steps -> BPE -> post-processor template.
   void encode_into(std::string_view text, bool add_special, std::vector<std::int32_t>* out) const;
+  // encode_into (no special tokens) keeping only the ids of what starts before `cut`, which
+  // must start a pre-tokenizer piece and no added token (count over a TextSource).
+  void encode_prefix(std::string_view text, std::size_t cut, std::vector<std::int32_t>* out) const;
+  // Whether `text` may be cut at `c` for a streamed count: text[c-1] is '\n', text[c] starts a
+  // letter and no added token; needs the bytes of the longest added token after c.
+  bool cut_ok(std::string_view text, std::size_t c) const;
+  bool streams_count() const;          // the pipeline where such cuts are exact
+  std::size_t max_added_bytes() const;  // the longest added token's content
+
   // The pre-tokenizer's byte-level pieces (added tokens kept whole), no model.
   void pre_tokenize_into(std::string_view text, std::vector<std::string>* out) const;
 

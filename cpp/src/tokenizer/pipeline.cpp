@@ -5,7 +5,9 @@
 #include <atomic>
 
 #include "common/check.h"
+#include "glyph/common/utf8.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/unicode.h"
 #include "tokenizer/impl.h"
 
 namespace glyph {
@@ -187,6 +189,72 @@ void Tokenizer::Impl::encode_into(std::string_view text, bool add_special,
   auto emit_word = [&](std::string_view word) { encode_word(word, out); };
   split_added(text, emit_word, [&](std::int32_t id) { out->push_back(id); });
   if (add_special) out->insert(out->end(), suffix.begin(), suffix.end());
+}
+
+// ---- counting a text read in windows ---------------------------------------------------------
+//
+// A streamed count cuts the text at positions c where text[c-1] is '\n' and a letter (\p{L})
+// starts at c. With only the built-in split patterns (GPT-2's, cl100k's, Qwen2's: matched by
+// hand in regex.cpp) that is always a piece boundary, and the pieces before it do not depend on
+// anything after text[c]:
+//   * no alternative of those patterns takes '\n' and then a letter: the ones that take a '\n'
+//     (\s+(?!\S), \s+, \s*[\r\n]+, [^\s\p{L}\p{N}]+[\r\n]*) stop at a letter, and the ones that take
+//     a letter never take a '\n' before it ([^\r\n\p{L}\p{N}]? excludes it, ' ?' is a space);
+//   * so every match attempt starting before c stops by looking at text[c] at the latest: its
+//     result is the same in the window as in the whole text, as long as text[c] is in the
+//     window (encode_prefix runs on a window that extends past c and keeps what starts before c);
+//   * an added token holding no '\n' cannot span c, and one that starts at c is excluded
+//     (cut_ok), so the added-token split before c is the same too; later Split steps and BPE
+//     work inside pieces.
+// add_prefix_space (a space added to each segment) and Split behaviours other than Isolated
+// would change at a cut, so those pipelines are counted whole.
+
+bool Tokenizer::Impl::streams_count() const {
+  for (const tok::PreStep& s : steps) {
+    if (s.byte_level) {
+      if (s.add_prefix_space || (s.regex && !s.regex->is_builtin())) return false;
+    } else if (s.is_literal || !s.regex || !s.regex->is_builtin() ||
+               s.behavior != tok::Behavior::kIsolated || s.invert) {
+      return false;
+    }
+  }
+  for (const auto& [content, id] : added_vocab)
+    if (content.find('\n') != std::string::npos) return false;
+  return true;
+}
+
+std::size_t Tokenizer::Impl::max_added_bytes() const {
+  std::size_t n = 0;
+  for (const auto& [content, id] : added_vocab) n = std::max(n, content.size());
+  return n;
+}
+
+bool Tokenizer::Impl::cut_ok(std::string_view text, std::size_t c) const {
+  if (c == 0 || c >= text.size() || text[c - 1] != '\n') return false;
+  const auto lead = static_cast<unsigned char>(text[c]);
+  const std::size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+  if (c + len > text.size()) return false;
+  const DecodedText d = decode_utf8(text.substr(c, len));
+  if (d.codepoints.size() != 1 || !(tok::char_class(d.codepoints[0]) & tok::kLetter)) return false;
+  const std::string_view rest = text.substr(c);
+  return !raw_matcher.match_at(rest) && !normalized_matcher.match_at(rest);
+}
+
+void Tokenizer::Impl::encode_prefix(std::string_view text, std::size_t cut,
+                                    std::vector<std::int32_t>* out) const {
+  // Pieces and tokens come in text order: the first piece starting at `cut` ends the prefix.
+  bool past = false;
+  auto emit_word = [&](std::string_view word) {
+    if (past) return;
+    if (static_cast<std::size_t>(word.data() - text.data()) >= cut) {
+      past = true;
+      return;
+    }
+    encode_word(word, out);
+  };
+  split_added(text, emit_word, [&](std::int32_t id) {
+    if (!past) out->push_back(id);
+  });
 }
 
 void Tokenizer::Impl::pre_tokenize_into(std::string_view text, std::vector<std::string>* out) const {

@@ -76,6 +76,48 @@ std::size_t Tokenizer::count(std::string_view text, bool add_special_tokens) con
   return n;
 }
 
+bool Tokenizer::streams_count() const { return impl_->streams_count(); }
+
+std::size_t Tokenizer::count(TextSource& source, bool add_special_tokens,
+                             std::size_t window) const {
+  const Impl& im = *impl_;
+  const bool stream = im.streams_count();
+  const std::size_t look = im.max_added_bytes() + 8;  // bytes needed after a cut to check it
+  window = std::max<std::size_t>(window, 64);
+  Utf8Decoder decoder;
+  std::u32string cps;
+  std::string text;          // the window: valid UTF-8 (re-encoded after replacement)
+  std::size_t scanned = 1;   // cut candidates before this were looked at already
+  std::size_t cut = 0;       // the last good cut found so far (0: none)
+  std::vector<std::int32_t> scratch;
+  std::size_t n = 0;
+  auto append = [&]() {
+    for (char32_t c : cps) append_utf8(text, c);
+    cps.clear();
+  };
+  for_each_chunk(source, [&](std::string_view piece) {
+    decoder.decode(piece, cps);
+    append();
+    if (!stream || text.size() < window + look) return;
+    for (; scanned + look <= text.size(); ++scanned)
+      if (text[scanned - 1] == '\n' && im.cut_ok(text, scanned)) cut = scanned;
+    if (cut == 0) return;  // no cut yet: the window grows until there is one
+    scratch.clear();
+    im.encode_prefix(text, cut, &scratch);
+    n += scratch.size();
+    text.erase(0, cut);
+    scanned -= cut;
+    cut = 0;
+  }, std::min<std::size_t>(window, std::size_t{1} << 20));
+  decoder.finish(cps);
+  append();
+  scratch.clear();
+  im.encode_into(text, false, &scratch);
+  n += scratch.size();
+  if (add_special_tokens) n += im.prefix.size() + im.suffix.size();
+  return n;
+}
+
 std::vector<std::size_t> Tokenizer::count_batch(const std::vector<std::string>& texts,
                                                 bool add_special_tokens, int threads) const {
   std::vector<std::size_t> out(texts.size());

@@ -18,6 +18,27 @@ struct DecodedText {
 // invalid subpart), so code-point offsets match Python string indices.
 DecodedText decode_utf8(std::string_view bytes);
 
+// The same decoding for text that arrives in pieces: pieces may be cut anywhere (inside a UTF-8
+// sequence too), and the code points are those decode_utf8 gives for the pieces joined.
+//
+//   Utf8Decoder d;
+//   for (auto piece : pieces) d.decode(piece, out);   // appends to `out`
+//   d.finish(out);                                    // a sequence cut off by the end: U+FFFD
+class Utf8Decoder {
+ public:
+  void decode(std::string_view bytes, std::u32string& out);
+  void finish(std::u32string& out);
+  std::size_t invalid_sequences() const { return invalid_; }
+  void reset() {
+    pending_.clear();
+    invalid_ = 0;
+  }
+
+ private:
+  std::string pending_;  // the start of a sequence the last piece cut off (at most 3 bytes)
+  std::size_t invalid_ = 0;
+};
+
 void append_utf8(std::string& out, char32_t cp);
 std::string encode_utf8(std::u32string_view text);
 

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "glyph/common/text_source.h"
 #include "glyph/render/config.h"
 #include "glyph/render/layout.h"
 #include "glyph/render/page.h"
@@ -46,21 +47,30 @@ class Renderer {
 
   const RenderConfig& config() const;
 
-  // All pages in memory.
+  // All pages in memory (for a text of any size, prefer render_each or render_to_dir).
   RenderResult render(std::string_view utf8_text) const;
   // Streams pages to `sink` as they are finished: memory stays bounded by a page or two, whatever
-  // the text length.
+  // the text length. The text is decoded a chunk at a time, never as a whole.
   RenderStats render_each(std::string_view utf8_text,
                           const std::function<void(Page&&)>& sink) const;
+  // The same from a source read in chunks (a file: FileTextSource): besides a page or two, only
+  // the current paragraph (Glyph's 30 input lines) is held. Pages, spans and stats are those of
+  // render_each on the whole text. The source is read twice (TextSource::rewind).
+  RenderStats render_each(TextSource& source, const std::function<void(Page&&)>& sink) const;
   // Glyph's text_to_images contract: writes <out_dir>/<unique_id>/page_001.png, ... (directly into
   // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9, or -1 for
   // the default (level 3 for RGB, 1 for gray and palette pages); the colour type follows the
-  // config's png-color (glyph/render/png.h). Each page is written atomically (write_file_atomic).
+  // config's png-color (glyph/render/png.h). Each page is written atomically (write_file_atomic)
+  // as soon as it is made. `stats`, when given, receives what render_each returns.
   std::vector<std::string> render_to_dir(std::string_view utf8_text, const std::string& out_dir,
                                          const std::string& unique_id = "",
-                                         int compression = -1) const;
+                                         int compression = -1, RenderStats* stats = nullptr) const;
+  std::vector<std::string> render_to_dir(TextSource& source, const std::string& out_dir,
+                                         const std::string& unique_id = "",
+                                         int compression = -1, RenderStats* stats = nullptr) const;
   // Lines per page as data (no pixels).
   std::vector<PageLayout> layout(std::string_view utf8_text) const;
+  std::vector<PageLayout> layout(TextSource& source) const;
   // Many texts on `threads` workers (<= 0: all cores). Results are identical for any thread count.
   std::vector<RenderResult> render_batch(const std::vector<std::string>& texts,
                                          int threads = 0) const;

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "glyph/common/text_source.h"
+
 namespace glyph {
 
 class Tokenizer {
@@ -46,6 +48,16 @@ class Tokenizer {
                                                       int threads = 0) const;
   // Number of ids encode() would return, without building them.
   std::size_t count(std::string_view text, bool add_special_tokens = false) const;
+  // The same count for a text read in chunks (a file: FileTextSource), invalid UTF-8 replaced by
+  // U+FFFD first (as Python's errors="replace"). Memory stays bounded by `window` bytes: the text
+  // is counted a window at a time, cut where the pre-tokenizer provably splits, a '\n'
+  // followed by a letter, so the count equals count() of the whole text (docs/reliability.md
+  // has the argument). A pipeline where that cut is not provably exact (a custom Split
+  // pattern, add_prefix_space, an added token containing '\n') is counted on the whole text.
+  std::size_t count(TextSource& source, bool add_special_tokens = false,
+                    std::size_t window = std::size_t{1} << 20) const;
+  // Whether count(TextSource&) streams for this tokenizer (see above).
+  bool streams_count() const;
   std::vector<std::size_t> count_batch(const std::vector<std::string>& texts,
                                        bool add_special_tokens = false, int threads = 0) const;
 
