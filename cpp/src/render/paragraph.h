@@ -9,12 +9,17 @@
 
 namespace glyph {
 
-// One character as laid out. `src` is its code-point index in the caller's text.
+// One character as laid out. `src` is its code-point index in the caller's text, or kNoSource.
 struct LChar {
   char32_t cp;
   std::uint32_t src;
   std::uint8_t color;  // 0: font-color, 1: the newline markup's colour
 };
+
+// The `src` of a character reportlab adds that is not in the source text (the ' ' a CJK
+// continuation gains at a line end or in place of an empty <br/>): it shows no source text, so
+// no line's or page's span counts it.
+constexpr std::uint32_t kNoSource = 0xFFFFFFFFu;
 
 // A fragment of a paragraph: text (a char range) or a forced break. A break normally holds no
 // characters; in a CJK continuation it can hold one (reportlab turns an empty <br/> into ' ').
