@@ -160,3 +160,99 @@ def test_cjk_default_config_uses_a_fallback_when_installed():
         pytest.skip("no CJK font installed")
     res = glyph.Renderer().render("中文测试 mixed with English。")
     assert res.stats["missing_glyphs"] == 0
+
+
+# ---- page spans on real texts ---------------------------------------------------------------
+
+GPL3 = "/usr/share/common-licenses/GPL-3"
+ZH_HELP = "/usr/share/gnupg/help.zh_CN.txt"
+WQY = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+INLINE_MARKUP = '<font color="#FF0000"> \\n </font>'
+
+
+def _real_texts(ref_dir):
+    """Glyph's sample texts, GPL-3 (blank-line paragraphs, indents) and Chinese help text."""
+    from pathlib import Path
+
+    out = {n: (ref_dir / f"{n}.txt").read_text(encoding="utf-8")[:9000]
+           for n in ("input", "case1", "case3")}
+    if Path(GPL3).exists():
+        out["gpl3"] = Path(GPL3).read_text(encoding="utf-8")[:12000]
+    if Path(ZH_HELP).exists():
+        out["zh"] = Path(ZH_HELP).read_text(encoding="utf-8")[:5000]
+    return out
+
+
+def _assert_spans_tile(text, spans, what):
+    """Page spans are ordered, never overlap, and what lies between them is only whitespace."""
+    assert spans, what
+    prev_end = 0
+    for i, (b, e) in enumerate(spans):
+        assert 0 <= b <= e <= len(text), f"{what}: page {i} span ({b}, {e})"
+        assert b >= prev_end, f"{what}: page {i} begins at {b}, before page {i - 1} ends ({prev_end})"
+        gap = text[prev_end:b]
+        assert not gap.strip(), f"{what}: text before page {i} is on no page: {gap[:60]!r}"
+        prev_end = e
+    assert not text[prev_end:].strip(), f"{what}: the text after the last page is on no page"
+
+
+def _check_page_spans(renderer, text, what):
+    layout = renderer.layout(text)
+    _assert_spans_tile(text, [(p.char_begin, p.char_end) for p in layout], what + " layout")
+    for i, p in enumerate(layout):
+        for ln in p.lines:
+            if ln.char_end > ln.char_begin:  # an empty line shows no source text
+                assert p.char_begin <= ln.char_begin and ln.char_end <= p.char_end, (
+                    f"{what}: line {ln.text[:30]!r} ({ln.char_begin}, {ln.char_end}) outside page "
+                    f"{i} ({p.char_begin}, {p.char_end})")
+    pages = renderer.render(text).pages
+    spans = [(p.char_begin, p.char_end) for p in pages]
+    assert spans == [(p.char_begin, p.char_end) for p in layout], what
+    return spans
+
+
+def test_page_spans_tile_real_texts_under_glyph_configs(ref_dir):
+    import os
+
+    configs = {"glyph-default": glyph.RenderConfig.glyph_default()}
+    for name, font in (("config_en", str(ref_dir / "Verdana.ttf")),
+                       ("config_zh", WQY if os.path.exists(WQY) else glyph.find_cjk_font())):
+        if not font:
+            continue
+        cfg = json.loads((ref_dir / f"{name}.json").read_text())
+        cfg["font-path"] = font
+        configs[name + "/br"] = dict(cfg, **{"newline-markup": "<br/>"})
+        configs[name + "/inline"] = dict(cfg, **{"newline-markup": INLINE_MARKUP})
+    texts = _real_texts(ref_dir)
+    joined = "\n".join(texts.values())[:40000]
+    texts["joined"] = joined
+    multi_page = 0
+    for cname, cfg in configs.items():
+        renderer = glyph.Renderer(cfg)
+        for tname, text in texts.items():
+            multi_page += len(_check_page_spans(renderer, text, f"{cname}/{tname}")) > 1
+    assert multi_page >= len(configs)
+
+
+def test_page_after_an_empty_line_split_keeps_its_span(ref_dir):
+    # A CJK-wrapped text (it holds ideographs) whose paragraph is split right after a <br/> line
+    # with an empty source line next: the next page opens with that empty line, a ' ' reportlab
+    # adds. It used to take source position 0, so the page's span covered all the text before it.
+    texts = _real_texts(ref_dir)
+    if "gpl3" not in texts or "zh" not in texts:
+        pytest.skip("needs GPL-3 and the Chinese GnuPG help text")
+    text = "\n".join(texts.values())[:40000]
+    spans = _check_page_spans(glyph.Renderer(), text, "repro")
+    assert len(spans) == 9
+    assert spans[2][1] == 24457 and text[24457:24459] == "\n\n"
+    assert spans[3][0] >= 24457 and spans[5][0] > spans[4][1] > 0
+
+
+@pytest.mark.parametrize("a, b", [("x", "y"), ("中", "文")])
+def test_pages_of_blank_lines_have_empty_spans_in_place(renderer, a, b):
+    # 300 empty source lines fill pages that show no source text: each has the empty span where
+    # the previous page ended, in layout() and render() alike. In CJK wrapping (an ideograph in
+    # the text) they used to span from 0, since each continuation opened with an added ' '.
+    text = a + "\n" * 300 + b
+    spans = _check_page_spans(renderer, text, "blank lines")
+    assert spans == [(0, 1), (1, 1), (1, 1), (301, 302)]

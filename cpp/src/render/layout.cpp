@@ -51,7 +51,7 @@ void LayoutEngine::feed(std::u32string_view piece) {
 }
 
 void LayoutEngine::flush_paragraph() {
-  GLYPH_CHECK(raw_.size() < kSrcTextStart, InputError,
+  GLYPH_CHECK(raw_.size() < kNoSource, InputError,
               "a paragraph of {} characters (30 input lines) is more than glyphcpp can lay out "
               "(4294967294 at most)",
               raw_.size());

@@ -269,7 +269,6 @@ bool LineBreaker::rewrap_continuation(Paragraph& para, const Measure& measure,
   std::vector<Frag>& frags = cont_frags_;
   chars.clear();
   frags.clear();
-  std::uint32_t last_src = lines[from].we > lines[from].wb ? old[lines[from].wb].src : kSrcTextStart;
   for (std::size_t li = from; li < end; ++li) {
     const Line& L = lines[li];
     const bool last = li + 1 == end;
@@ -281,17 +280,17 @@ bool LineBreaker::rewrap_continuation(Paragraph& para, const Measure& measure,
       while (k < text_end && old[k].color == color) chars.push_back(old[k++]);
       frags.push_back({b, chars.size(), false});
     }
-    if (text_end > L.wb) last_src = old[text_end - 1].src;
     if (L.line_break) {
       const std::size_t b = chars.size();
       if (L.break_char)
         chars.push_back(old[L.we - 1]);
       else if (!last)
-        chars.push_back({U' ', last_src, 0});
+        chars.push_back({U' ', kNoSource, 0});  // added by reportlab: no source text
       frags.push_back({b, chars.size(), true});
     } else if (!last && gains_space(L)) {
       LChar space = chars.back();
       space.cp = U' ';
+      space.src = kNoSource;
       chars.push_back(space);
       frags.back().e = chars.size();
     }

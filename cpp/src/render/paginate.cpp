@@ -20,11 +20,15 @@ LayoutParams::LayoutParams(const RenderConfig& config, NewlineMarkup newline_mar
 
 void Paginator::start(const std::function<void(LaidPage&&)>& sink) {
   sink_ = &sink;
+  page_.src_end = 0;
   new_page();
 }
 
 void Paginator::new_page() {
+  // A page that shows no source text keeps the empty span where the previous one ended.
+  const std::size_t end = page_.src_end;
   page_ = LaidPage{};
+  page_.src_begin = page_.src_end = end;
   y_ = p_.frame.top;
   at_top_ = true;
   prev_space_after_ = 0;
@@ -154,7 +158,7 @@ void Paginator::emit_lines(const Paragraph& para, bool cjk, const std::vector<Li
           (out.chars.empty() || out.chars.back().cp != U' ')) {
         const auto& prev = para.words[wi - 1];
         std::uint32_t src = prev.e > prev.b ? para.chars[prev.e - 1].src + 1
-                                            : (w.e > w.b ? para.chars[w.b].src : kSrcTextStart);
+                                            : (w.e > w.b ? para.chars[w.b].src : kNoSource);
         out.chars.push_back({U' ', src, para.chars.empty() ? std::uint8_t(0)
                                                              : para.chars[std::min(w.b, para.chars.size() - 1)].color});
       }
@@ -202,17 +206,17 @@ void Paginator::emit_lines(const Paragraph& para, bool cjk, const std::vector<Li
     out.text_x = pdf_line_x + tm_x;  // the operands and order poppler uses
     out.x = p_.frame.left + cfg.left_indent + pdf_line_x;
     out.word_space = ws;
-    if (!out.chars.empty()) {
-      // Offsets in the whole text: the paragraph's base plus the in-paragraph offset.
-      auto text_offset = [&](const LChar& c) -> std::size_t {
-        return c.src == kSrcTextStart ? 0 : para.src_base + c.src;
-      };
-      out.src_begin = text_offset(out.chars.front());
-      out.src_end = text_offset(out.chars.back()) + 1;
-      for (const auto& c : out.chars) {
-        out.src_begin = std::min(out.src_begin, text_offset(c));
-        out.src_end = std::max(out.src_end, text_offset(c) + 1);
-      }
+    // The spans count only characters of the source text (not those reportlab adds), as offsets
+    // in the whole text: the paragraph's base plus the in-paragraph offset.
+    bool has_source = false;
+    for (const auto& c : out.chars) {
+      if (c.src == kNoSource) continue;
+      const std::size_t at = para.src_base + c.src;
+      out.src_begin = has_source ? std::min(out.src_begin, at) : at;
+      out.src_end = has_source ? std::max(out.src_end, at + 1) : at + 1;
+      has_source = true;
+    }
+    if (has_source) {
       if (!page_.has_text) {
         page_.src_begin = out.src_begin;
         page_.src_end = out.src_end;

@@ -10,12 +10,17 @@
 namespace glyph {
 
 // One character as laid out. `src` is its code-point index in the paragraph's source text
-// (Paragraph::src_base + src in the caller's text; kSrcTextStart: offset 0 of the whole text).
+// (Paragraph::src_base + src in the caller's text), or kNoSource.
 struct LChar {
   char32_t cp;
   std::uint32_t src;
   std::uint8_t color;  // 0: font-color, 1: the newline markup's colour
 };
+
+// The `src` of a character reportlab adds that is not in the source text (the ' ' a CJK
+// continuation gains at a line end or in place of an empty <br/>): it shows no source text, so
+// no line's or page's span counts it.
+constexpr std::uint32_t kNoSource = 0xFFFFFFFFu;
 
 // A fragment of a paragraph: text (a char range) or a forced break. A break normally holds no
 // characters; in a CJK continuation it can hold one (reportlab turns an empty <br/> into ' ').
@@ -43,8 +48,6 @@ struct Line {
   bool line_break = false;  // ended by a real <br/> (not justified)
   bool break_char = false;  // CJK: the <br/> that ends it is its last character (a ' ')
 };
-
-constexpr std::uint32_t kSrcTextStart = 0xFFFFFFFFu;
 
 struct Paragraph {
   std::size_t src_base = 0;    // offset of the paragraph's first source character in the text
