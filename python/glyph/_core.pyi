@@ -28,6 +28,9 @@ class ModelLoadError(GlyphError):
 class NotImplementedError(GlyphError, builtins.NotImplementedError):
     """A feature glyphcpp does not implement (yet); never a silent wrong answer."""
 
+class OutOfMemoryError(GlyphError, MemoryError):
+    """Host or device memory ran out; the message says what to reduce."""
+
 class SearchError(GlyphError):
     """A search space, option or evaluation is unusable."""
 
@@ -353,6 +356,14 @@ class RenderConfig:
     def para_border_color(self, arg1: typing.Any) -> None:
         ...
     @property
+    def png_color(self) -> typing.Any:
+        """
+        png-color: how PNG files are written: auto (gray or palette when exact, else RGB) or rgb
+        """
+    @png_color.setter
+    def png_color(self, arg1: typing.Any) -> None:
+        ...
+    @property
     def right_indent(self) -> typing.Any:
         """
         right-indent: points
@@ -382,16 +393,18 @@ class Page:
     """
     def __repr__(self) -> str:
         ...
-    def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex = 3) -> None:
+    def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> None:
         """
-        Write a PNG (stb_image_write), atomically.
+        Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette data. png_color: "auto" (8-bit gray or a palette when that is exact, else RGB) or "rgb" (always 24-bit RGB). The decoded pixels are the page's in both.
         """
     def to_pil(self) -> typing.Any:
         """
         A PIL.Image (RGB) copy of the page (needs Pillow).
         """
-    def to_png_bytes(self, compression: typing.SupportsInt | typing.SupportsIndex = 3) -> bytes:
-        ...
+    def to_png_bytes(self, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> bytes:
+        """
+        The PNG file's bytes (same encoder and arguments as save()).
+        """
     @property
     def char_begin(self) -> int:
         ...
@@ -573,7 +586,7 @@ class _Renderer:
         ...
     def render_each(self, text: typing.Any, callback: typing.Any) -> RenderStats:
         ...
-    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex = 3) -> tuple[list[str], RenderStats]:
+    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex | None = None) -> tuple[list[str], RenderStats]:
         ...
     @property
     def config(self) -> RenderConfig:
@@ -1029,6 +1042,16 @@ class GenerateOutput:
     def decode_seconds(self) -> float:
         ...
     @property
+    def kv_capacity(self) -> int:
+        """
+        tokens the KV cache was sized for (prompt + max_new_tokens)
+        """
+    @property
+    def kv_reallocations(self) -> int:
+        """
+        times the cache grew after that (0: sized once)
+        """
+    @property
     def prefill_seconds(self) -> float:
         ...
     @property
@@ -1072,6 +1095,11 @@ class Answer:
         text tokens per visual token (the paper's rho)
         """
     @property
+    def content(self) -> str:
+        """
+        the answer: text without the reasoning and the <answer> tags, trimmed
+        """
+    @property
     def decode_seconds(self) -> float:
         ...
     @property
@@ -1086,6 +1114,11 @@ class Answer:
         the whole multimodal prompt
         """
     @property
+    def reasoning(self) -> str:
+        """
+        the <think> part of text, trimmed ('' when the model did not think aloud)
+        """
+    @property
     def render_seconds(self) -> float:
         ...
     @property
@@ -1094,7 +1127,7 @@ class Answer:
     @property
     def text(self) -> str:
         """
-        the answer (the stop token left out)
+        what the model wrote (the stop token left out)
         """
     @property
     def text_tokens(self) -> int:
@@ -1111,6 +1144,45 @@ class Answer:
         """
         what it costs as rendered pages
         """
+class ReasoningSplit:
+    """
+    What split_reasoning returns.
+    """
+    def __repr__(self) -> str:
+        ...
+    def to_dict(self) -> dict:
+        """
+        The fields as a dict.
+        """
+    @property
+    def content(self) -> str:
+        ...
+    @property
+    def has_reasoning(self) -> bool:
+        """
+        the text opened a <think> block
+        """
+    @property
+    def reasoning(self) -> str:
+        ...
+    @property
+    def reasoning_done(self) -> bool:
+        """
+        and closed it
+        """
+class ReasoningParser:
+    """
+    split_reasoning for streamed text: feed(piece) -> (reasoning, content) new text; tags may be cut anywhere; finish() flushes.
+    """
+    def __init__(self) -> None:
+        ...
+    def feed(self, piece: str) -> tuple[str, str]:
+        ...
+    def finish(self) -> tuple[str, str]:
+        ...
+    @property
+    def in_reasoning(self) -> bool:
+        ...
 def advisor_prompt(space: SearchSpace, options: SearchOptions, evaluated: collections.abc.Sequence[Individual], population: collections.abc.Sequence[Individual], generation: typing.SupportsInt | typing.SupportsIndex) -> str:
     ...
 def approx_text_tokens(text: str) -> int:
@@ -1123,6 +1195,10 @@ def char_accuracy(hypothesis: str, reference: str) -> float:
     """
 def default_font_path() -> str:
     ...
+def encode_png(pixels: typing.Any, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> bytes:
+    """
+    Any (height, width, 3) uint8 RGB array as PNG bytes, with the encoder Page.save uses.
+    """
 def evaluate_config(config: RenderConfig, samples: collections.abc.Sequence, evaluator: typing.Any, text_tokens: typing.Any = None) -> Scores:
     """
     Scores of one config, computed as the search computes them (make_render_fitness).
@@ -1144,6 +1220,10 @@ def parse_advisor_reply(reply: str, space: SearchSpace, fallback: collections.ab
 def smart_resize(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, int]:
     """
     GLM-4.1V smart_resize -> (height, width)
+    """
+def split_reasoning(text: str) -> ReasoningSplit:
+    """
+    Split GLM-4.1V output into reasoning and answer: reasoning only when the text starts (after whitespace) with <think>, up to </think> or the end; the rest is the answer with <answer>/</answer> removed. Both trimmed.
     """
 def visual_tokens(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> int:
     """

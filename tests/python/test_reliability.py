@@ -468,8 +468,10 @@ def test_batch_survives_sigkill_at_random_points(tmp_path, seed):
     # 2-6 pages a record, so a kill's extra 0-60 ms lands within a record or two
     src.write_bytes(_lines(batch_records(40, 6000, 18000)))
     ref, out = tmp_path / "ref", tmp_path / "out"
+    # RGB PNGs: the slower encoding keeps each record's work long enough for the kills to land
+    # inside it (gray pages encode so fast that the batch outruns the kill points).
     cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--threads", "2",
-           "--compression", "1"]
+           "--compression", "1", "--png-color", "rgb"]
     r = subprocess.run(cmd + ["--out", str(ref)], capture_output=True, text=True)
     assert r.returncode == 1, r.stderr  # the one bad record
     killed, progress = 0, []
@@ -613,9 +615,10 @@ def test_render_into_a_read_only_folder_names_the_path(tmp_path):
 
 def test_cli_render_disk_full_names_the_page(tmp_path):
     out = tmp_path / "o"
+    # RGB at level 0: the first page alone is over the limit (a gray page could fit under it).
     r = subprocess.run([sys.executable, "-m", "glyph", "render", "--out", str(out),
-                        "--compression", "0"], capture_output=True, text=True,
-                       preexec_fn=limit_file_size(200_000))
+                        "--compression", "0", "--png-color", "rgb"], capture_output=True,
+                       text=True, preexec_fn=limit_file_size(200_000))
     assert r.returncode == 1
     assert "File too large" in r.stderr and str(out / "page_001.png") in r.stderr
     assert not list(out.glob("*.tmp*"))
