@@ -354,3 +354,20 @@ def test_streamed_reasoning_equals_whole(text):
         dr, dc = p.finish()
         r, c = r + dr, c + dc
         assert (r.strip(), c.strip()) == (whole.reasoning, whole.content), step
+
+
+def test_number_beyond_double_in_config_is_named(tiny, tmp_path):
+    """1e400 is valid JSON syntax but no double: the loader names the file (found by fuzzing the
+    other JSON readers)."""
+    model, path = tiny
+    d = tmp_path / "huge"
+    shutil.copytree(path, d)
+    if not (d / "generation_config.json").exists():
+        (d / "generation_config.json").write_text('{"do_sample": false}')
+    for name in ("config.json", "generation_config.json"):
+        p = d / name
+        original = p.read_text()
+        p.write_text(original.replace("{", '{"x_huge": 1e400, ', 1))
+        with pytest.raises(glyph.ModelLoadError, match=rf"{name}: not valid JSON"):
+            gv.Glm4v.from_pretrained(str(d))
+        p.write_text(original)

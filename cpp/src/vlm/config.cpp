@@ -35,7 +35,7 @@ Glm4vConfig parse_config(const std::string& text, const std::string& origin) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     GLYPH_THROW(ModelLoadError, "{}: not valid JSON ({})", origin, e.what());
   }
   GLYPH_CHECK(j.is_object(), ModelLoadError, "{}: expected a JSON object", origin);
@@ -162,7 +162,7 @@ GenerationDefaults parse_generation_config(const std::string& text, const std::s
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e400
     GLYPH_THROW(ModelLoadError, "{}: not valid JSON ({})", origin, e.what());
   }
   GLYPH_CHECK(j.is_object(), ModelLoadError, "{}: expected a JSON object", origin);
