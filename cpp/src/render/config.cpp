@@ -383,7 +383,7 @@ std::string known_keys() {
 Json parse_json(std::string_view text, std::string_view what) {
   try {
     return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e400
     GLYPH_THROW(ConfigError, "{}: invalid JSON: {}", what, e.what());
   }
 }
