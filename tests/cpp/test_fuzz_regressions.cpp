@@ -46,3 +46,23 @@ TEST_CASE("a JSON number beyond double's range is a clear error, not a library e
   CHECK_THROWS_AS(glyph::vlm::parse_safetensors_index(R"({"weight_map": {"a": 1e400}})", "i.json"),
                   glyph::ModelLoadError);
 }
+
+// nlohmann's get<uint64_t>() on 1e114 is a float-to-integer cast out of range: undefined behaviour
+// (UBSan: float-cast-overflow). Shapes and offsets must be whole numbers.
+TEST_CASE("safetensors shapes and offsets must be whole numbers", "[fuzz]") {
+  for (const char* entry : {R"("shape": [], "data_offsets": [48, 1e114])",
+                            R"("shape": [2.5], "data_offsets": [0, 8])",
+                            R"("shape": [1], "data_offsets": [-4, 4])",
+                            R"("shape": 3, "data_offsets": [0, 8])"}) {
+    std::string header = std::string(R"({"a": {"dtype": "I64", )") + entry + "}}";
+    std::string file(8, '\0');
+    const std::uint64_t n = header.size();
+    std::memcpy(file.data(), &n, 8);
+    file += header + std::string(64, '\0');
+    std::map<std::string, glyph::vlm::TensorInfo> out;
+    CHECK_THROWS_WITH(
+        glyph::vlm::parse_safetensors_header(reinterpret_cast<const std::uint8_t*>(file.data()),
+                                             file.size(), "x.safetensors", 0, out),
+        Contains("x.safetensors: tensor a has"));
+  }
+}

@@ -64,6 +64,15 @@ TEST_CASE("safetensors headers that must be refused", "[safetensors]") {
   CHECK_THROWS_WITH(parse(file_with("{\"a\": {\"dtype\": \"F32\", \"shape\": [-1], "
                                     "\"data_offsets\": [0, 0]}}", 0)),
                     Contains("negative dimension"));
+  // A shape whose element count wraps around 64 bits to the range's size (here 0) would let
+  // at::from_blob read far past the mapping.
+  CHECK_THROWS_WITH(parse(file_with("{\"a\": {\"dtype\": \"F32\", \"shape\": "
+                                    "[4611686018427387904, 4], \"data_offsets\": [0, 0]}}", 0)),
+                    Contains("shape too large"));
+  // Offsets whose sum with the header size wraps around would point into the header.
+  const std::string wrap = "{\"a\": {\"dtype\": \"U8\", \"shape\": [8], "
+                           "\"data_offsets\": [18446744073709551000, 18446744073709551008]}}";
+  CHECK_THROWS_WITH(parse(file_with(wrap, 8)), Contains("outside the 8 data bytes"));
 }
 
 TEST_CASE("safetensors index: shards are plain file names", "[safetensors]") {

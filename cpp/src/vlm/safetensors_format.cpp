@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "common/check.h"
 
@@ -18,6 +19,25 @@ int safetensors_dtype_bytes(std::string_view s) {
   auto it = table.find(s);
   return it == table.end() ? 0 : it->second;
 }
+
+namespace {
+// A JSON array of whole numbers. nlohmann's get<integer>() on a float converts it with a cast that
+// is undefined behaviour out of the integer's range (1e114 as uint64): refuse non-integers first.
+template <class Int>
+std::vector<Int> integers(const json& a, const std::string& path, const std::string& name,
+                          const char* key) {
+  GLYPH_CHECK(a.is_array(), ModelLoadError, "{}: tensor {} has a {} that is not a list", path,
+              name, key);
+  std::vector<Int> out;
+  for (const json& x : a) {
+    GLYPH_CHECK(std::is_signed_v<Int> ? x.is_number_integer() : x.is_number_unsigned(),
+                ModelLoadError, "{}: tensor {} has {} entry {} (a whole number{} is needed)",
+                path, name, key, x.dump(), std::is_signed_v<Int> ? "" : " >= 0");
+    out.push_back(x.get<Int>());
+  }
+  return out;
+}
+}  // namespace
 
 void parse_safetensors_header(const std::uint8_t* data, std::uint64_t size, const std::string& path,
                               std::size_t file_index, std::map<std::string, TensorInfo>& out) {
@@ -41,10 +61,16 @@ void parse_safetensors_header(const std::uint8_t* data, std::uint64_t size, cons
     TensorInfo ti;
     try {
       ti.dtype = v.at("dtype").get<std::string>();
-      ti.shape = v.at("shape").get<std::vector<std::int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<std::uint64_t>>();
+      ti.shape = integers<std::int64_t>(v.at("shape"), path, name, "shape");
+      auto off = integers<std::uint64_t>(v.at("data_offsets"), path, name, "data_offsets");
       GLYPH_CHECK(off.size() == 2, ModelLoadError, "{}: tensor {} has bad data_offsets", path,
                   name);
+      // Offsets are relative to the data section; checked before adding `base` so that no sum
+      // can wrap around (a wrapped begin would point into the header).
+      GLYPH_CHECK(off[0] <= off[1] && off[1] <= size - base, ModelLoadError,
+                  "{}: tensor {} has data_offsets [{}, {}] outside the {} data bytes (truncated "
+                  "file?)",
+                  path, name, off[0], off[1], size - base);
       ti.begin = base + off[0];
       ti.end = base + off[1];
     } catch (const json::exception& e) {
@@ -54,17 +80,17 @@ void parse_safetensors_header(const std::uint8_t* data, std::uint64_t size, cons
     const int bytes = safetensors_dtype_bytes(ti.dtype);
     GLYPH_CHECK(bytes != 0, ModelLoadError, "{}: tensor {} has unsupported dtype {}", path, name,
                 ti.dtype);
-    std::uint64_t numel = 1;
+    // The byte count the shape needs, refusing any product that overflows 64 bits: a wrapped
+    // count could match a short range and let at::from_blob read far past the mapping.
+    std::uint64_t need = static_cast<std::uint64_t>(bytes);
     for (auto s : ti.shape) {
       GLYPH_CHECK(s >= 0, ModelLoadError, "{}: tensor {} has a negative dimension", path, name);
-      numel *= static_cast<std::uint64_t>(s);
+      GLYPH_CHECK(!__builtin_mul_overflow(need, static_cast<std::uint64_t>(s), &need),
+                  ModelLoadError, "{}: tensor {} has a shape too large for any file", path, name);
     }
-    GLYPH_CHECK(ti.end >= ti.begin && ti.end - ti.begin == numel * bytes, ModelLoadError,
+    GLYPH_CHECK(ti.end - ti.begin == need, ModelLoadError,
                 "{}: tensor {} holds {} bytes but dtype {} and shape need {}", path, name,
-                ti.end - ti.begin, ti.dtype, numel * bytes);
-    GLYPH_CHECK(ti.end <= size, ModelLoadError,
-                "{}: tensor {} ends at byte {} but the file has {} bytes (truncated file)", path,
-                name, ti.end, size);
+                ti.end - ti.begin, ti.dtype, need);
     ti.file = file_index;
     GLYPH_CHECK(out.count(name) == 0, ModelLoadError, "{}: tensor {} appears in two files", path,
                 name);
