@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]      # e.g. scripts/fuzz.sh 600 font png
 # New inputs go to build/fuzz/corpus/<target>/ (the seeds in tests/fuzz/corpus/ stay as committed),
 # crashes to build/fuzz/crashes/<target>/, logs to build/fuzz/logs/<target>.log. Exit status 1 when
-# any target found a crash (or failed to run). GLYPH_FUZZ_JOBS: build jobs (default 2).
+# any target found a crash (or failed to run). GLYPH_FUZZ_JOBS: build jobs (default 2);
+# GLYPH_FUZZ_ARGS: more libFuzzer flags for every target (CI passes -seed=1).
 # Commit a crash's input to tests/fuzz/regressions/<target>/ once it is fixed (docs/reliability.md).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -50,7 +51,7 @@ for t in "${targets[@]}"; do
     -o "build/fuzz/logs/$t.time")
   if "${timer[@]}" "$build/tests/fuzz/fuzz_$t" "${dirs[@]}" "${dict[@]}" -max_total_time="$seconds" \
       -max_len="$(max_len "$t")" -timeout=30 -rss_limit_mb=2560 -print_final_stats=1 \
-      -artifact_prefix="build/fuzz/crashes/$t/" >"build/fuzz/logs/$t.log" 2>&1; then
+      -artifact_prefix="build/fuzz/crashes/$t/" ${GLYPH_FUZZ_ARGS:-} >"build/fuzz/logs/$t.log" 2>&1; then
     grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb)" \
       "build/fuzz/logs/$t.log" | tr '\n' ' ' || true
     cat "build/fuzz/logs/$t.time" 2>/dev/null || echo

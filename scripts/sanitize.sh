@@ -4,8 +4,8 @@
 # their seed corpora and committed crash inputs. Any sanitizer report fails the run.
 #   scripts/sanitize.sh            # C++ suite
 #   scripts/sanitize.sh --python   # also the Python suite against an ASan build of glyph._core
-# Build trees: build/asan (C++), build/asan-py (the module; its package is staged in
-# build/asan-py/pkg, used through PYTHONPATH with libasan preloaded into the venv's python).
+# Build tree: build/asan (with --python also glyph._core, staged with the package sources in
+# build/asan/pkg and used through PYTHONPATH, with libasan preloaded into the venv's python).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$GLYPH_ROOT"
@@ -18,27 +18,27 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_stri
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 echo "[sanitize] C++: configure, build, test (ASan + UBSan)"
+py=OFF
+[ "$python_too" = 1 ] && py=ON
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLYPH_BUILD_TESTS=ON \
-  -DGLYPH_WITH_TORCH=OFF -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DGLYPH_BUILD_PYTHON="$py" -DGLYPH_WITH_TORCH=OFF -DCMAKE_CXX_FLAGS="$flags" \
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DCMAKE_MODULE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DPython_EXECUTABLE="$GLYPH_VENV/bin/python" >/dev/null
 cmake --build build/asan -j "$jobs"
 ctest --test-dir build/asan --output-on-failure -j "$jobs"
 
 if [ "$python_too" = 1 ]; then
-  echo "[sanitize] Python: glyph._core with ASan + UBSan, pytest with libasan preloaded"
-  cmake -S . -B build/asan-py -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLYPH_BUILD_TESTS=OFF \
-    -DGLYPH_BUILD_PYTHON=ON -DGLYPH_WITH_TORCH=OFF -DCMAKE_CXX_FLAGS="$flags" \
-    -DCMAKE_C_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
-    -DCMAKE_MODULE_LINKER_FLAGS="-fsanitize=address,undefined" \
-    -DPython_EXECUTABLE="$GLYPH_VENV/bin/python" >/dev/null
-  cmake --build build/asan-py -j "$jobs" --target _core
-  rm -rf build/asan-py/pkg && mkdir -p build/asan-py/pkg
-  cp -r python/glyph build/asan-py/pkg/glyph
-  cp build/asan-py/bindings/_core*.so build/asan-py/pkg/glyph/
-  # Python itself is not built with ASan: its own allocations at exit are not ours to report.
-  # The VLM tests need glyph._vlm (libtorch), which this build leaves out: they are skipped.
-  PYTHONPATH="$GLYPH_ROOT/build/asan-py/pkg" LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so)" \
+  echo "[sanitize] Python: pytest against glyph._core built with ASan + UBSan, libasan preloaded"
+  # The package from the source tree with the sanitized module beside it, ahead of the installed one.
+  rm -rf build/asan/pkg && mkdir -p build/asan/pkg
+  cp -r python/glyph build/asan/pkg/glyph
+  rm -f build/asan/pkg/glyph/_core*.so build/asan/pkg/glyph/_vlm*.so
+  cp build/asan/bindings/_core*.so build/asan/pkg/glyph/
+  # Python itself is not built with ASan, so leak checking is off (the interpreter's own
+  # allocations at exit are not ours). The VLM tests need glyph._vlm (libtorch), which this build
+  # leaves out.
+  PYTHONPATH="$GLYPH_ROOT/build/asan/pkg" LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so)" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
     "$GLYPH_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python \
     --ignore=tests/python/test_vlm.py --ignore=tests/python/test_vlm_ops.py "${@:2}"
