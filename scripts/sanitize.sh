@@ -37,10 +37,16 @@ if [ "$python_too" = 1 ]; then
   cp build/asan/bindings/_core*.so build/asan/pkg/glyph/
   # Python itself is not built with ASan, so leak checking is off (the interpreter's own
   # allocations at exit are not ours). The VLM tests need glyph._vlm (libtorch), which this build
-  # leaves out.
-  PYTHONPATH="$GLYPH_ROOT/build/asan/pkg" LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so)" \
+  # leaves out. Resident-memory bounds do not hold under ASan (its 256 MB quarantine of freed
+  # memory and the redzones count as resident), so the bounded-memory tests are deselected.
+  # libstdc++ is preloaded too: ASan resolves the real __cxa_throw when it starts, and python does
+  # not link libstdc++ (without it the first C++ exception aborts in ASan's interceptor).
+  cxx="${CXX:-g++}"
+  preload="$($cxx -print-file-name=libasan.so) $($cxx -print-file-name=libstdc++.so.6)"
+  PYTHONPATH="$GLYPH_ROOT/build/asan/pkg" LD_PRELOAD="$preload" \
     ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
     "$GLYPH_VENV/bin/python" -m pytest -q -p no:cacheprovider tests/python \
-    --ignore=tests/python/test_vlm.py --ignore=tests/python/test_vlm_ops.py "${@:2}"
+    --ignore=tests/python/test_vlm.py --ignore=tests/python/test_vlm_ops.py \
+    -k "not bounded_memory" "${@:2}"
 fi
 echo "[sanitize] clean"
