@@ -66,3 +66,13 @@ TEST_CASE("safetensors shapes and offsets must be whole numbers", "[fuzz]") {
         Contains("x.safetensors: tensor a has"));
   }
 }
+
+// "595,8421.0e+400" read through strtod gave an infinite page height that loaded, saved as
+// "595,inf" and could not be set back from get() ([595.0, null]).
+TEST_CASE("a page-size string must hold finite numbers", "[fuzz]") {
+  for (const char* bad : {"595,8421.0e+400", "inf,842", "595,nan", "-infinity,1"})
+    CHECK_THROWS_WITH(glyph::RenderConfig::from_json(std::string(R"({"page-size": ")") + bad +
+                                                     "\"}"),
+                      Contains("config key 'page-size'"));
+  CHECK(glyph::RenderConfig::from_json(R"({"page-size": "595, 842.5"})").page_height == 842.5);
+}

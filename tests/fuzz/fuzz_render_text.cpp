@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_EXPECT(p.char_begin <= p.char_end && p.char_end <= st.characters,
                 "page %zu spans [%zu, %zu) of %zu", i, p.char_begin, p.char_end, st.characters);
 #ifdef GLYPH_FUZZ_STRICT_SPANS
-    // Off until the open finding is fixed (docs/reliability.md, Findings 4: the CJK continuation
+    // Off until the open finding is fixed (docs/reliability.md, Findings 5: the CJK continuation
     // re-wrap gives its added spaces wrong source positions; inputs in tests/fuzz/known/).
     FUZZ_EXPECT(p.char_begin >= prev_end || i == 0,
                 "page %zu starts %zu code points before the previous ends", i,
