@@ -158,7 +158,9 @@ void parse_page_size(const Json& v, RenderConfig& c) {
     char *ea = nullptr, *eb = nullptr;
     w = std::strtod(a.c_str(), &ea);
     h = std::strtod(b.c_str(), &eb);
-    ok = !a.empty() && !b.empty() && *ea == '\0' && *eb == '\0';
+    // strtod also reads "inf", "nan" and 1e400 (as inf): a size must be a finite number.
+    ok = !a.empty() && !b.empty() && *ea == '\0' && *eb == '\0' && std::isfinite(w) &&
+         std::isfinite(h);
   }
   GLYPH_CHECK(ok, ConfigError,
               "config key 'page-size': expected \"width,height\" in points or a name (A4, "
@@ -402,7 +404,7 @@ std::string known_keys() {
 Json parse_json(std::string_view text, std::string_view what) {
   try {
     return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for 1e400
     GLYPH_THROW(ConfigError, "{}: invalid JSON: {}", what, e.what());
   }
 }

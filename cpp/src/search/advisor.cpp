@@ -271,7 +271,7 @@ AdvisorReply parse_advisor_reply(const std::string& reply_in, const SearchSpace&
         parsed = true;
         break;
       }
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {
     }
   }
   if (!parsed) {

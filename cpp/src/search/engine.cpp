@@ -262,7 +262,7 @@ class Engine {
         if (ind.ok && !ind.scores.details.empty()) {
           try {
             rec["details"] = json::parse(ind.scores.details);
-          } catch (const json::parse_error&) {
+          } catch (const json::exception&) {
             rec["details"] = ind.scores.details;
           }
         }

@@ -98,7 +98,7 @@ void SearchLog::load(const json& header) {
     json j;
     try {
       j = json::parse(line);
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {
       GLYPH_CHECK(!complete || in.peek() == EOF, SearchError,
                   "search log '{}' line {} is not JSON (not a log, or corrupted)", path_,
                   line_no);

@@ -193,8 +193,16 @@ void Tokenizer::Impl::load_post_processor(const json& p) {
         GLYPH_CHECK(specials.contains(name), TokenizerError,
                     "TemplateProcessing names special token '{}' missing from special_tokens",
                     name);
-        for (const json& id : specials[name].at("ids"))
+        for (const json& id : specials[name].at("ids")) {
+          // get<int32_t>() of a float out of range is undefined behaviour (found by fuzzing).
+          GLYPH_CHECK(id.is_number_integer() && id.get<std::int64_t>() >= 0 &&
+                          id.get<std::int64_t>() < (1LL << 30),
+                      TokenizerError,
+                      "TemplateProcessing special token '{}' has id {} (a whole number >= 0 "
+                      "is needed)",
+                      name, id.dump());
           (seen_a ? suffix : prefix).push_back(id.get<std::int32_t>());
+        }
       } else {
         GLYPH_THROW(TokenizerError, "Unsupported TemplateProcessing item {}", item.dump());
       }

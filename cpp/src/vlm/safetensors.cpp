@@ -7,8 +7,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <nlohmann/json.hpp>
-#include <set>
 
 #include "common/check.h"
 #include "glyph/common/file.h"
@@ -16,7 +14,6 @@
 namespace glyph::vlm {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 class MappedFile {
  public:
@@ -63,71 +60,16 @@ struct DtypeInfo {
   int bytes;
 };
 
+// The ATen type of each dtype safetensors_format.cpp accepts (sizes from there).
 bool dtype_of(const std::string& s, DtypeInfo& out) {
-  static const std::map<std::string, DtypeInfo> table = {
-      {"F32", {at::kFloat, 4}}, {"F16", {at::kHalf, 2}},   {"BF16", {at::kBFloat16, 2}},
-      {"F64", {at::kDouble, 8}}, {"I64", {at::kLong, 8}},  {"I32", {at::kInt, 4}},
-      {"I16", {at::kShort, 2}},  {"I8", {at::kChar, 1}},   {"U8", {at::kByte, 1}},
-      {"BOOL", {at::kBool, 1}}};
+  static const std::map<std::string, at::ScalarType> table = {
+      {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"F64", at::kDouble},
+      {"I64", at::kLong},  {"I32", at::kInt},  {"I16", at::kShort},     {"I8", at::kChar},
+      {"U8", at::kByte},   {"BOOL", at::kBool}};
   auto it = table.find(s);
   if (it == table.end()) return false;
-  out = it->second;
-  return true;
-}
-
-// Parses one file's header into `out`; every tensor's byte range is checked against the file.
-void parse_header(const MappedFile& f, std::size_t file_index,
-                  std::map<std::string, TensorInfo>& out) {
-  GLYPH_CHECK(f.size() >= 8, ModelLoadError, "{}: truncated safetensors file ({} bytes)", f.path(),
-              f.size());
-  std::uint64_t n = 0;
-  std::memcpy(&n, f.data(), 8);  // little-endian on every platform glyphcpp builds for
-  GLYPH_CHECK(n <= f.size() - 8 && n < (std::uint64_t{1} << 31), ModelLoadError,
-              "{}: safetensors header length {} exceeds the file size {} (truncated or not a "
-              "safetensors file)",
-              f.path(), n, f.size());
-  json h;
-  try {
-    h = json::parse(f.data() + 8, f.data() + 8 + n);
-  } catch (const json::parse_error& e) {
-    GLYPH_THROW(ModelLoadError, "{}: bad safetensors header JSON ({})", f.path(), e.what());
-  }
-  GLYPH_CHECK(h.is_object(), ModelLoadError, "{}: safetensors header is not an object", f.path());
-  const std::uint64_t base = 8 + n;
-  for (auto& [name, v] : h.items()) {
-    if (name == "__metadata__") continue;
-    TensorInfo ti;
-    try {
-      ti.dtype = v.at("dtype").get<std::string>();
-      ti.shape = v.at("shape").get<std::vector<std::int64_t>>();
-      auto off = v.at("data_offsets").get<std::vector<std::uint64_t>>();
-      GLYPH_CHECK(off.size() == 2, ModelLoadError, "{}: tensor {} has bad data_offsets", f.path(),
-                  name);
-      ti.begin = base + off[0];
-      ti.end = base + off[1];
-    } catch (const json::exception& e) {
-      GLYPH_THROW(ModelLoadError, "{}: tensor {} has a bad header entry ({})", f.path(), name,
-                  e.what());
-    }
-    DtypeInfo d{};
-    GLYPH_CHECK(dtype_of(ti.dtype, d), ModelLoadError, "{}: tensor {} has unsupported dtype {}",
-                f.path(), name, ti.dtype);
-    std::uint64_t numel = 1;
-    for (auto s : ti.shape) {
-      GLYPH_CHECK(s >= 0, ModelLoadError, "{}: tensor {} has a negative dimension", f.path(), name);
-      numel *= static_cast<std::uint64_t>(s);
-    }
-    GLYPH_CHECK(ti.end >= ti.begin && ti.end - ti.begin == numel * d.bytes, ModelLoadError,
-                "{}: tensor {} holds {} bytes but dtype {} and shape need {}", f.path(), name,
-                ti.end - ti.begin, ti.dtype, numel * d.bytes);
-    GLYPH_CHECK(ti.end <= f.size(), ModelLoadError,
-                "{}: tensor {} ends at byte {} but the file has {} bytes (truncated file)", f.path(),
-                name, ti.end, f.size());
-    ti.file = file_index;
-    GLYPH_CHECK(out.count(name) == 0, ModelLoadError, "{}: tensor {} appears in two files",
-                f.path(), name);
-    out.emplace(name, std::move(ti));
-  }
+  out = DtypeInfo{it->second, safetensors_dtype_bytes(s)};
+  return out.bytes != 0;
 }
 
 }  // namespace
@@ -153,7 +95,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
   } else {
     files.push_back(p);
   }
-  std::map<std::string, std::string> expected_file;  // from the index: name -> shard
+  SafetensorsIndex listed;  // from the index: name -> shard
   if (!index.empty()) {
     std::string text;
     try {
@@ -161,38 +103,19 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open(const std::string& path) {
     } catch (const IoError& e) {
       throw ModelLoadError(e.what());
     }
-    json j;
-    try {
-      j = json::parse(text);
-    } catch (const json::parse_error& e) {
-      GLYPH_THROW(ModelLoadError, "{}: not valid JSON ({})", index.string(), e.what());
-    }
-    GLYPH_CHECK(j.contains("weight_map") && j["weight_map"].is_object(), ModelLoadError,
-                "{}: missing object weight_map", index.string());
-    std::set<std::string> shards;
-    for (auto& [name, shard] : j["weight_map"].items()) {
-      GLYPH_CHECK(shard.is_string(), ModelLoadError, "{}: weight_map[{}] is not a file name",
-                  index.string(), name);
-      expected_file[name] = shard.get<std::string>();
-      shards.insert(shard.get<std::string>());
-    }
-    for (const auto& s : shards) files.push_back(index.parent_path() / s);
+    listed = parse_safetensors_index(text, index.string());
+    for (const auto& s : listed.shards) files.push_back(index.parent_path() / s);
   }
+  std::vector<std::string> names;
   for (const auto& f : files) {
     GLYPH_CHECK(fs::exists(f), ModelLoadError, "weights file {} is missing", f.string());
     ck.paths_.push_back(f.string());
+    names.push_back(f.filename().string());
     ck.files_.push_back(std::make_shared<MappedFile>(f.string()));
-    parse_header(*ck.files_.back(), ck.files_.size() - 1, ck.tensors_);
+    const MappedFile& m = *ck.files_.back();
+    parse_safetensors_header(m.data(), m.size(), m.path(), ck.files_.size() - 1, ck.tensors_);
   }
-  for (const auto& [name, shard] : expected_file) {
-    auto it = ck.tensors_.find(name);
-    GLYPH_CHECK(it != ck.tensors_.end(), ModelLoadError,
-                "{}: tensor {} is listed in {} but that file does not hold it", index.string(),
-                name, shard);
-    GLYPH_CHECK(fs::path(ck.paths_[it->second.file]).filename() == shard, ModelLoadError,
-                "{}: tensor {} is listed in {} but found in {}", index.string(), name, shard,
-                ck.paths_[it->second.file]);
-  }
+  check_safetensors_index(listed, ck.tensors_, names, index.string());
   return ck;
 }
 

@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include "glyph/vlm/safetensors_format.h"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,13 +18,7 @@
 
 namespace glyph::vlm {
 
-struct TensorInfo {
-  std::string dtype;                // safetensors name: F32, F16, BF16, I64, ...
-  std::vector<std::int64_t> shape;
-  std::size_t file = 0;             // index into the checkpoint's mapped files
-  std::uint64_t begin = 0;          // byte offsets into that file (absolute)
-  std::uint64_t end = 0;
-};
+// TensorInfo: glyph/vlm/safetensors_format.h (the header parsing, without libtorch).
 
 class MappedFile;
 
