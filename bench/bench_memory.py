@@ -27,6 +27,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python"))
+from peak_rss import run_measured  # noqa: E402  (the same measurement the memory tests make)
+
 WHOLE_RENDER = r"""
 import os, sys, glyph
 path, out = sys.argv[1], sys.argv[2]
@@ -82,35 +85,13 @@ def train_tokenizer(path: Path, sample: str) -> None:
     tok.save(str(path))
 
 
-# The peak is read by the measured process itself at exit (VmHWM of /proc/self/status: its own
-# address space since exec). ru_maxrss from wait4 would include this script's own high-water
-# mark, which Linux carries over fork and exec into the child's figure.
-HWM_WRAPPER = r"""
-import atexit, os, runpy, sys
-def report():
-    with open("/proc/self/status") as f:
-        hwm = next(l for l in f if l.startswith("VmHWM:")).split()[1]
-    with open(os.environ["GLYPH_BENCH_HWM"], "w") as f:
-        f.write(hwm)
-atexit.register(report)
-mode, what = sys.argv[1], sys.argv[2]
-sys.argv = [what] + sys.argv[3:]
-if mode == "-m":
-    runpy.run_module(what, run_name="__main__", alter_sys=True)
-else:
-    exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
-"""
-
-
 def run(args, tmp: Path) -> tuple:
     """(peak RSS in MB, stdout) of `python -m MODULE ...` / `python -c CODE ...` (args without
     the interpreter), run alone in a fresh process."""
-    hwm = tmp / "hwm"
-    r = subprocess.run([sys.executable, "-c", HWM_WRAPPER, *args], capture_output=True,
-                       env=dict(os.environ, GLYPH_BENCH_HWM=str(hwm)))
+    r, peak = run_measured(args, stdout=subprocess.PIPE)
     if r.returncode != 0:
         raise SystemExit(f"{args[:3]} failed:\n{r.stderr.decode(errors='replace')}")
-    return int(hwm.read_text()) / 1024.0, r.stdout.decode().strip()
+    return peak, r.stdout.decode().strip()
 
 
 def main() -> int:

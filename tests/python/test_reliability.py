@@ -14,13 +14,13 @@ import resource
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 import glyph
+from peak_rss import run_measured
 
 FONT = Path(glyph.__file__).parent / "fonts" / "DejaVuSans.ttf"
 BIG = os.environ.get("GLYPH_BIG_TESTS") == "1"
@@ -262,38 +262,11 @@ def test_batch_invalid_json_list_is_one_failure(tmp_path):
 
 # ----------------------------------------------------------------------------- bounded memory
 
-# The peak RSS is read by the measured process itself, at exit, from /proc/self/status (VmHWM:
-# the high-water mark of its own address space since exec). ru_maxrss from wait4 would not do:
-# Linux carries the parent's high-water mark over fork and exec into the child's figure.
-HWM_WRAPPER = r"""
-import atexit, os, runpy, sys
-def report():
-    with open("/proc/self/status") as f:
-        hwm = next(l for l in f if l.startswith("VmHWM:")).split()[1]
-    with open(os.environ["GLYPH_TEST_HWM"], "w") as f:
-        f.write(hwm)
-atexit.register(report)
-mode, what = sys.argv[1], sys.argv[2]
-sys.argv = [what] + sys.argv[3:]
-if mode == "-m":
-    runpy.run_module(what, run_name="__main__", alter_sys=True)
-else:
-    exec(compile(what, "<string>", "exec"), {"__name__": "__main__"})
-"""
-
-
 def peak_rss_mb(cmd, stdout=subprocess.DEVNULL) -> tuple:
     """Runs `python -m MODULE ...` or `python -c CODE ...`; returns (exit status, peak resident
     MB of that process, stderr)."""
-    assert cmd[0] == sys.executable and cmd[1] in ("-m", "-c")
-    fd, hwm = tempfile.mkstemp(suffix=".hwm")
-    os.close(fd)
-    try:
-        r = subprocess.run([sys.executable, "-c", HWM_WRAPPER, *cmd[1:]], stdout=stdout,
-                           stderr=subprocess.PIPE, env=dict(os.environ, GLYPH_TEST_HWM=hwm))
-        peak = int(Path(hwm).read_text() or 0) / 1024.0
-    finally:
-        os.unlink(hwm)
+    assert cmd[0] == sys.executable
+    r, peak = run_measured(cmd[1:], stdout=stdout)
     return r.returncode, peak, r.stderr.decode(errors="replace")
 
 
@@ -494,13 +467,15 @@ def test_batch_survives_sigkill_at_random_points(tmp_path, seed):
     assert a == b
 
 
-def test_search_survives_sigkill_at_random_points(tmp_path):
-    (tmp_path / "slow_eval.py").write_text(
+def search_setup(tmp_path, sleep: float, repeat: int, generations: int, seed: int):
+    """A small search over two genes with a cheap evaluator (sleeping `sleep` s a sample) run
+    through the CLI: returns (cmd(out_dir), env)."""
+    (tmp_path / "toy_eval.py").write_text(
         "import time\n"
         "def score(config, pages, sample):\n"
-        "    time.sleep(0.03)\n"
+        f"    time.sleep({sleep})\n"
         "    return 1.0 / config.font_size + 0.001 * config.margin_x\n")
-    (tmp_path / "val.txt").write_text("Once upon a time there was a search. " * 30)
+    (tmp_path / "val.txt").write_text("Once upon a time there was a search. " * repeat)
     space = {"genes": [{"name": "margin-x", "min": 0, "max": 40, "step": 2},
                        {"name": "font-size", "choices": [7, 8, 9, 10, 11, 12]}]}
     (tmp_path / "space.json").write_text(json.dumps(space))
@@ -508,9 +483,15 @@ def test_search_survives_sigkill_at_random_points(tmp_path):
 
     def cmd(out):
         return [sys.executable, "-m", "glyph", "search", "--space", str(tmp_path / "space.json"),
-                "--val", str(tmp_path / "val.txt"), "--evaluator", "slow_eval:score",
-                "--population", "6", "--generations", "5", "--patience", "0", "--seed", "3",
-                "--out", str(out), "--no-plot", "--quiet"]
+                "--val", str(tmp_path / "val.txt"), "--evaluator", "toy_eval:score",
+                "--population", "6", "--generations", str(generations), "--patience", "0",
+                "--seed", str(seed), "--out", str(out), "--no-plot", "--quiet"]
+
+    return cmd, env
+
+
+def test_search_survives_sigkill_at_random_points(tmp_path):
+    cmd, env = search_setup(tmp_path, sleep=0.03, repeat=30, generations=5, seed=3)
 
     r = subprocess.run(cmd(tmp_path / "ref"), capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
@@ -690,20 +671,7 @@ def test_count_100mb_under_300mb(tmp_path, tokenizer_json):
 
 
 def test_search_disk_full_keeps_whole_records_and_resumes(tmp_path):
-    (tmp_path / "quick_eval.py").write_text(
-        "def score(config, pages, sample):\n"
-        "    return 1.0 / config.font_size + 0.001 * config.margin_x\n")
-    (tmp_path / "val.txt").write_text("Once upon a time there was a search. " * 20)
-    space = {"genes": [{"name": "margin-x", "min": 0, "max": 40, "step": 2},
-                       {"name": "font-size", "choices": [7, 8, 9, 10, 11, 12]}]}
-    (tmp_path / "space.json").write_text(json.dumps(space))
-    env = dict(os.environ, PYTHONPATH=str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-
-    def cmd(out):
-        return [sys.executable, "-m", "glyph", "search", "--space", str(tmp_path / "space.json"),
-                "--val", str(tmp_path / "val.txt"), "--evaluator", "quick_eval:score",
-                "--population", "6", "--generations", "4", "--patience", "0", "--seed", "5",
-                "--out", str(out), "--no-plot", "--quiet"]
+    cmd, env = search_setup(tmp_path, sleep=0, repeat=20, generations=4, seed=5)
 
     r = subprocess.run(cmd(tmp_path / "ref"), capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr

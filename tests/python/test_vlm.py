@@ -16,6 +16,7 @@ gv = pytest.importorskip("glyph.vlm")
 
 import glyph  # noqa: E402
 import vlm_tiny  # noqa: E402
+from vlm_tiny import random_images  # noqa: E402
 
 RTOL = 1e-4
 
@@ -42,11 +43,6 @@ def hf_greedy_on_pages(model, ids, pages, max_new_tokens):
                              max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=None,
                              pad_token_id=0)
     return out[0, len(ids):].tolist()
-
-
-def random_images(sizes, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -16,11 +15,7 @@ gv = pytest.importorskip("glyph.vlm")
 
 import glyph  # noqa: E402
 import vlm_tiny  # noqa: E402
-
-
-def random_images(sizes, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+from vlm_tiny import random_images  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,14 @@ def save(model, path, shard=None):
     return path
 
 
+def random_images(sizes, seed=0):
+    """Random (H, W, 3) uint8 images of the given (h, w) sizes."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+
+
 def prompt_ids(cfg, image_tokens, text_lens, seed=0):
     """Text runs of random ids with images between: t0 [img0] t1 [img1] ... ."""
     g = torch.Generator().manual_seed(seed)

@@ -61,6 +61,7 @@ GenerateOptions GenerateOptions::glyph_preset() {
 Glm4v Glm4v::from_pretrained(const std::string& dir, const LoadOptions& opt) {
   GLYPH_CHECK(fs::is_directory(dir), ModelLoadError, "{} is not a checkpoint folder", dir);
   at::InferenceMode guard;
+  check_runtime_options(opt.runtime);
   auto impl = std::make_shared<Glm4vImpl>();
   impl->cfg = load_config(dir);
   impl->gen = load_generation_config(dir);
@@ -86,6 +87,7 @@ Glm4v Glm4v::from_pretrained(const std::string& dir, const LoadOptions& opt) {
 
 Glm4v Glm4v::random(const Glm4vConfig& config, const LoadOptions& opt, std::uint64_t seed) {
   at::InferenceMode guard;
+  check_runtime_options(opt.runtime);
   auto impl = std::make_shared<Glm4vImpl>();
   impl->cfg = config;
   impl->runtime = opt.runtime;
@@ -109,12 +111,16 @@ at::ScalarType Glm4v::dtype() const { return impl_->dtype; }
 const LoadInfo& Glm4v::load_info() const { return impl_->load_info; }
 const RuntimeOptions& Glm4v::runtime_options() const { return impl_->runtime; }
 
-void Glm4v::set_runtime_options(const RuntimeOptions& r) {
+void check_runtime_options(const RuntimeOptions& r) {
   GLYPH_CHECK(r.prefill_chunk > 0, InputError, "prefill_chunk must be > 0, got {}", r.prefill_chunk);
   GLYPH_CHECK(r.vision_batch_pages > 0, InputError, "vision_batch_pages must be > 0, got {}",
               r.vision_batch_pages);
   GLYPH_CHECK(r.feature_cache_bytes >= 0, InputError, "feature_cache_bytes must be >= 0, got {}",
               r.feature_cache_bytes);
+}
+
+void Glm4v::set_runtime_options(const RuntimeOptions& r) {
+  check_runtime_options(r);
   impl_->runtime = r;
   impl_->features.set_capacity(r.feature_cache_bytes);
 }
@@ -152,7 +158,6 @@ std::pair<at::Tensor, std::int64_t> Glm4v::rope_index(const std::vector<std::int
 at::Tensor Glm4v::prefill(const std::vector<std::int64_t>& ids, const ImageBatch* images,
                           KvCache& cache) const {
   at::InferenceMode guard;
-  GLYPH_CHECK(!ids.empty(), InputError, "prefill: empty prompt");
   GLYPH_CHECK(cache.batch() <= 1, InputError,
               "prefill: this cache holds {} sequences (generate_batch's); use a new one",
               cache.batch());

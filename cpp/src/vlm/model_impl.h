@@ -143,6 +143,16 @@ class Glm4vImpl {
   at::Tensor logits(const at::Tensor& hidden) const;  // float32 [.., vocab]
 };
 
+// RMSNorm as transformers computes it: in float32, scaled by the weight in the input's dtype.
+inline at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  xf = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
+  return w * xf.to(x.scalar_type());
+}
+
+// Checks a RuntimeOptions (InputError naming the field); used wherever options come in.
+void check_runtime_options(const RuntimeOptions& r);
+
 // text.cpp: room for `tokens` in each of `batch` sequences (allocated once, else grown).
 void reserve_cache(const Glm4vImpl& m, KvCache& cache, std::int64_t batch, std::int64_t tokens);
 // generate.cpp: generate and generate_batch.

@@ -13,13 +13,6 @@ using at::Tensor;
 
 namespace {
 
-Tensor rms_norm(const Tensor& x, const Tensor& w, double eps) {
-  auto xf = x.to(at::kFloat);
-  auto var = xf.pow(2).mean(-1, true);
-  xf = xf * at::rsqrt(var + eps);
-  return w * xf.to(x.scalar_type());
-}
-
 // GLM's interleaved rotate: pairs (2i, 2i+1) -> (-x[2i+1], x[2i]).
 Tensor rotate_pairs(const Tensor& x) {
   auto x1 = x.slice(-1, 0, c10::nullopt, 2);

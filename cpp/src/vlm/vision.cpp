@@ -15,13 +15,6 @@ using at::Tensor;
 
 namespace {
 
-Tensor rms_norm(const Tensor& x, const Tensor& w, double eps) {
-  auto xf = x.to(at::kFloat);
-  auto var = xf.pow(2).mean(-1, true);
-  xf = xf * at::rsqrt(var + eps);
-  return w * xf.to(x.scalar_type());
-}
-
 Tensor rotate_half(const Tensor& x) {
   auto h = x.size(-1) / 2;
   return at::cat({-x.slice(-1, h), x.slice(-1, 0, h)}, -1);
