@@ -127,8 +127,9 @@ def fitness(cfg):
     return min(1.0, cfg.dpi * cfg.font_size / 900.0), 7000.0 / (cfg.dpi * cfg.font_size)
 
 
-def test_search_result_html_and_plot(capsys):
-    pytest.importorskip("matplotlib")
+def test_search_result_html_and_plot(capsys, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    backend = dict.__getitem__(matplotlib.rcParams, "backend")  # unresolved: no backend picked
     search = glyph.ConfigSearch(glyph.SearchSpace.from_json(json.dumps(SPACE)), population=4,
                                 generations=2, seed=0)
     result = search.run(fitness=fitness, progress=True)
@@ -145,6 +146,13 @@ def test_search_result_html_and_plot(capsys):
     assert sorted(plotted) == sorted(d["compression"] for d in result.front)
     im = Image.open(io.BytesIO(fig._repr_png_()))
     assert im.size == (600, 450)  # 6 x 4.5 inches at 100 dpi
+    path = glyph.search.plot_history(result, str(tmp_path / "plot.png"))
+    assert Image.open(path).size == (720, 540)  # saved at 120 dpi
+    log = tmp_path / "search.jsonl"
+    search.run(fitness=fitness, log=str(log))
+    assert Image.open(glyph.search.plot_history(str(log), str(tmp_path / "log.png"))).size == (720, 540)
+    # nothing switched the backend (plot_history used to force Agg, ending a notebook's inline plots)
+    assert dict.__getitem__(matplotlib.rcParams, "backend") == backend
 
 
 def test_progress_false_draws_nothing(capsys):
