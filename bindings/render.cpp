@@ -105,6 +105,17 @@ PngColor png_color_arg(const std::string& name) {
   }
 }
 
+// Page.to_png_bytes (and the image Jupyter shows): the PNG file's bytes, encoded without the GIL.
+py::bytes page_png_bytes(const Page& p, std::optional<int> level, const std::string& png_color) {
+  const PngColor color = png_color_arg(png_color);
+  std::vector<unsigned char> b;
+  {
+    py::gil_scoped_release release;
+    b = encode_png(p, png_level(level), color);
+  }
+  return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
 RenderStats with_surrogates(RenderStats s, const Utf8& text) {
   s.invalid_utf8 += text.replaced();  // lone surrogates of a str count as invalid text too
   return s;
@@ -270,19 +281,13 @@ is also an attribute (font-size -> font_size), checked as the config file would 
           "Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette "
           "data. png_color: \"auto\" (8-bit gray or a palette when that is exact, else RGB) or "
           "\"rgb\" (always 24-bit RGB). The decoded pixels are the page's in both.")
+      .def("to_png_bytes", &page_png_bytes, py::arg("compression") = py::none(),
+           py::arg("png_color") = "auto",
+           "The PNG file's bytes (same encoder and arguments as save()).")
       .def(
-          "to_png_bytes",
-          [](const Page& p, std::optional<int> level, const std::string& png_color) {
-            const PngColor color = png_color_arg(png_color);
-            std::vector<unsigned char> b;
-            {
-              py::gil_scoped_release release;
-              b = encode_png(p, png_level(level), color);
-            }
-            return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
-          },
-          py::arg("compression") = py::none(), py::arg("png_color") = "auto",
-          "The PNG file's bytes (same encoder and arguments as save()).")
+          "_repr_png_",
+          [](const Page& p) { return page_png_bytes(p, std::nullopt, "auto"); },
+          "The page as PNG bytes (the default encoding): Jupyter/IPython show a Page as an image.")
       .def(
           "to_pil",
           [](const PagePtr& p) {

@@ -393,6 +393,10 @@ class Page:
     """
     def __repr__(self) -> str:
         ...
+    def _repr_png_(self) -> bytes:
+        """
+        The page as PNG bytes (the default encoding): Jupyter/IPython show a Page as an image.
+        """
     def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> None:
         """
         Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette data. png_color: "auto" (8-bit gray or a palette when that is exact, else RGB) or "rgb" (always 24-bit RGB). The decoded pixels are the page's in both.

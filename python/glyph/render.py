@@ -161,6 +161,14 @@ class RenderResult:
             out["compression"] = text_tokens / self.visual_tokens if self.visual_tokens else 0.0
         return out
 
+    def _repr_html_(self) -> str:
+        """Jupyter/IPython: the statistics and a strip of thumbnails (the first 8 pages, then
+        "... and K more"), images inline as PNG data URLs. Each page shows itself in full
+        (``result.pages[i]``, Page._repr_png_)."""
+        from ._display import render_result_html
+
+        return render_result_html(self)
+
     def __len__(self) -> int:
         return len(self.pages)
 

@@ -93,6 +93,15 @@ class _GenerationBar(tqdm):
         return d
 
 
+def _in_notebook() -> bool:
+    """Whether tqdm.auto picked the notebook widget (Jupyter with ipywidgets)."""
+    try:
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return False
+    return issubclass(tqdm, notebook_tqdm)
+
+
 class ProgressBar:
     """One bar per generation, updated after every evaluation: "gen   3/20 [####....] 5/16
     evals 37  best acc 0.9412  comp 3.210"."""
@@ -106,9 +115,11 @@ class ProgressBar:
         if self.bar is None or p.generation != self.generation:
             self.close()
             self.generation = p.generation
+            # a notebook's widget draws the bar itself where the format says {bar}
+            fmt = "{desc} {bar} {status}" if _in_notebook() else "{desc} [{bar:%d}] {status}" % self.width
             self.bar = _GenerationBar(
                 total=max(p.to_do, 1), desc=f"gen {p.generation + 1:>3}/{p.generations}",
-                bar_format="{desc} [{bar:%d}] {status}" % self.width, ascii=".#",
+                bar_format=fmt, ascii=".#",
                 file=self.stream or sys.stderr, disable=False, leave=True)
         acc, comp = p.best_accuracy, p.best_compression
         best = "no feasible config yet" if math.isnan(acc) else f"best acc {acc:.4f}  comp {comp:.3f}"

@@ -18,3 +18,10 @@ def test_every_config_key_is_documented():
     # and every attribute named in the table exists
     for f in glyph.RenderConfig.fields():
         assert hasattr(glyph.RenderConfig(), f.attr), f.attr
+
+
+def test_every_notebook_is_listed():
+    notebooks = sorted(p.name for p in (DOCS.parent / "examples" / "notebooks").glob("*.ipynb"))
+    listed = (DOCS / "notebooks.md").read_text(encoding="utf-8")
+    assert notebooks and all(f"`{n}`" in listed for n in notebooks), notebooks
+    assert "docs/notebooks.md" in (DOCS.parent / "README.md").read_text(encoding="utf-8")

@@ -54,15 +54,30 @@ class ConfigSearch:
         text_tokens: Optional[Callable[[str], int]] = None,
         advisor: Optional[Union[str, Callable[[str], str]]] = None,
         log: Optional[Union[str, "os.PathLike[str]"]] = None,
-        progress: Optional[Callable[[Any], None]] = None,
+        progress: Union[None, bool, Callable[[Any], None]] = None,
     ) -> SearchResult:
         """Runs (or, when ``log`` holds this search, resumes) the search.
 
         ``text_tokens(text) -> int`` counts text tokens (e.g. ``glyph.Tokenizer(...).count``);
         without it an approximation is used and results say "approx". ``advisor`` is a callable
         ``prompt -> reply`` or an OpenAI-compatible URL (see HttpAdvisor). ``progress`` is
-        called with a glyph.SearchProgress after every evaluation and generation.
+        called with a glyph.SearchProgress after every evaluation and generation; ``True`` draws
+        a tqdm bar per generation, as ``glyph search`` does (a widget in a notebook).
         """
+        bar = None
+        if progress is True:
+            from ..search_cli import ProgressBar
+
+            progress = bar = ProgressBar()
+        elif progress is False:
+            progress = None
+        try:
+            return self._run(samples, evaluator, fitness, text_tokens, advisor, log, progress)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _run(self, samples, evaluator, fitness, text_tokens, advisor, log, progress) -> SearchResult:
         opts = self.options
         opts.text_token_counter = "approx" if text_tokens is None else _callable_name(text_tokens)
         native = _core._ConfigSearch(self.space, opts)

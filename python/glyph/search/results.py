@@ -9,7 +9,7 @@ from typing import Any, List, Optional, Union
 from .._core import SearchSpace
 from ..io import atomic_write, read_jsonl
 
-__all__ = ["SearchResult", "plot_history", "read_log"]
+__all__ = ["SearchResult", "history_figure", "plot_history", "read_log"]
 
 
 def _individual_dict(space: SearchSpace, ind) -> dict:
@@ -73,6 +73,17 @@ class SearchResult:
     def generations(self) -> list:
         return list(self.raw.generations)
 
+    def plot(self, ax: Any = None):
+        """Accuracy vs compression of every evaluation, coloured by generation, with the Pareto
+        front: a matplotlib Figure (Jupyter shows it inline; ``.savefig(path)`` writes it).
+        ``ax``: draw into an existing matplotlib Axes. Needs matplotlib."""
+        return history_figure(self, ax)
+
+    def _repr_html_(self) -> str:
+        from .._display import search_result_html
+
+        return search_result_html(self)
+
     def save(self, out_dir: Union[str, "os.PathLike[str]"], plot: bool = True) -> dict:
         """best_config.json (Glyph-compatible), front.json, summary.json and (with matplotlib)
         plot.png; returns the paths written."""
@@ -112,13 +123,17 @@ def read_log(path: Union[str, "os.PathLike[str]"]) -> List[dict]:
 
 
 def plot_history(source: Union[SearchResult, str, "os.PathLike[str]"], path: str) -> str:
-    """Accuracy vs compression of every evaluation, coloured by generation, front highlighted.
-    Needs matplotlib (ImportError otherwise)."""
-    import matplotlib
+    """Accuracy vs compression of every evaluation, coloured by generation, front highlighted,
+    saved to ``path`` (PNG). Needs matplotlib (ImportError otherwise)."""
+    fig = history_figure(source)
+    fig.savefig(path, dpi=120)
+    return path
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def history_figure(source: Union[SearchResult, str, "os.PathLike[str]"], ax: Any = None):
+    """The plot of plot_history as a matplotlib Figure (a SearchResult or a search log), drawn
+    into ``ax`` when given. Made without pyplot, so it leaves the notebook's backend alone and
+    no window opens; Jupyter shows a returned Figure inline. Needs matplotlib."""
     if isinstance(source, SearchResult):
         points = [(d["generation"], d["accuracy"], d["compression"]) for d in source.evaluated if d["ok"]]
         front = [(d["accuracy"], d["compression"]) for d in source.front]
@@ -128,7 +143,11 @@ def plot_history(source: Union[SearchResult, str, "os.PathLike[str]"], path: str
                   if r.get("type") == "eval" and r.get("ok")]
         results = [r for r in recs if r.get("type") == "result"]
         front = [(d["accuracy"], d["compression"]) for d in (results[-1]["front"] if results else [])]
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    if ax is None:
+        fig = _figure_class()(figsize=(6, 4.5))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
     if points:
         g, a, c = zip(*points)
         sc = ax.scatter(c, a, c=g, cmap="viridis", s=18, alpha=0.8)
@@ -141,6 +160,26 @@ def plot_history(source: Union[SearchResult, str, "os.PathLike[str]"], path: str
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
+
+
+_FIGURE_CLASS = None
+
+
+def _figure_class():
+    """matplotlib's Figure, plus the PNG Jupyter shows for it: a figure made without pyplot is
+    otherwise shown as its text repr unless the notebook's inline backend was set up first."""
+    global _FIGURE_CLASS
+    if _FIGURE_CLASS is None:
+        from matplotlib.figure import Figure
+
+        class PlotFigure(Figure):
+            def _repr_png_(self) -> bytes:
+                import io
+
+                buf = io.BytesIO()
+                self.savefig(buf, format="png", dpi=100)
+                return buf.getvalue()
+
+        _FIGURE_CLASS = PlotFigure
+    return _FIGURE_CLASS

@@ -107,13 +107,12 @@ class Stats:
 
     def _plot(self, path: str) -> str:
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            # a Figure without pyplot: no backend switch (a notebook keeps its inline plots)
+            from matplotlib.figure import Figure
         except ImportError:
             return ""
-        fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+        fig = Figure(figsize=(10, 7))
+        axes = fig.subplots(2, 2)
         for ax, xs, title in ((axes[0][0], self.pages, "pages per record"),
                               (axes[0][1], self.visual, "visual tokens per record"),
                               (axes[1][0], self.text, "text tokens per record"),
@@ -127,5 +126,4 @@ class Stats:
         fig.tight_layout()
         with atomic_open(path, "wb") as f:
             fig.savefig(f, format="png", dpi=80)
-        plt.close(fig)
         return os.path.basename(path)
