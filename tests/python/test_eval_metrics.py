@@ -367,6 +367,8 @@ def test_postprocess(raw, clean):
 
 def test_remove_think_keeps_what_follows():
     assert m.remove_think("<think>x</think>  \n answer \n") == "answer \n"
+    with pytest.raises(TypeError, match="prediction must be a str, got NoneType"):
+        m.postprocess(None)
 
 
 # ------------------------------------------------------------------------------------------

@@ -557,7 +557,7 @@ def postprocess(prediction: str) -> str:
     result is one line, so LongBench's first-line rule and code_sim's line choice see the whole
     answer, as in Glyph's reported numbers.
     """
-    text = _CHAT_TAG.sub("", remove_think(prediction))
+    text = _CHAT_TAG.sub("", remove_think(_check_str(prediction, "prediction")))
     return _WHITESPACE.sub(" ", text).strip()
 
 
