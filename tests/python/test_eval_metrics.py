@@ -340,6 +340,28 @@ def test_longbench_e_buckets():
         m.longbench_e_scores([1.0, 1.0], [10])
 
 
+def test_longbench_e_rounds_like_numpy_and_longbench_like_python():
+    # the same item score: LongBench rounds a Python float (86.535 -> 86.53), LongBench-E the
+    # numpy float from numpy.mean (86.535 -> 86.54); both scorers are reproduced as they are
+    assert m.longbench_score([0.86535]) == 86.53
+    assert m.longbench_e_scores([0.86535], [0])["0-4k"] == 86.54
+    assert m.longbench_score([0.12345]) == 12.35
+    assert m.longbench_e_scores([0.12345], [0])["0-4k"] == 12.34
+
+
+def test_longbench_e_category_scores():
+    e = {
+        "hotpotqa_e": {"0-4k": 86.535, "4-8k": None, "8k+": 10.0},
+        "2wikimqa_e": {"0-4k": 86.535, "4-8k": 1.0, "8k+": 20.0},
+        "lcc_e": {"0-4k": 1.0, "4-8k": 2.0, "8k+": 3.0},
+    }
+    assert m.longbench_e_category_scores(e) == {
+        "0-4k": {"Multi-doc QA": 86.54, "Code": 1.0},  # numpy's rounding, as Glyph's script
+        "4-8k": {"Multi-doc QA": None, "Code": 2.0},  # an empty bucket: Glyph's NaN
+        "8k+": {"Multi-doc QA": 15.0, "Code": 3.0},
+    }
+
+
 def test_longbench_category_scores():
     got = m.longbench_category_scores({"hotpotqa": 50.0, "2wikimqa": 40.0, "lcc_e": 10.0, "qasper": 1.005})
     assert got == {"Multi-doc QA": 45.0, "Code": 10.0, "Single-doc QA": 1.0}  # round(1.005, 2)

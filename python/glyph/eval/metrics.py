@@ -61,6 +61,7 @@ __all__ = [
     "longbench_score",
     "longbench_e_bucket",
     "longbench_e_scores",
+    "longbench_e_category_scores",
     "longbench_category_scores",
     # post-processing
     "remove_think",
@@ -504,8 +505,13 @@ def longbench_e_bucket(length: int) -> str:
 def longbench_e_scores(
     scores: Iterable[float], lengths: Iterable[int]
 ) -> Dict[str, Optional[float]]:
-    """LongBench-E's scores of one dataset: bucket -> 100 x mean (numpy's mean, as LongBench-E's
-    scorer uses), rounded to 2 places; None for a bucket without items (LongBench writes NaN)."""
+    """LongBench-E's scores of one dataset: bucket -> 100 x mean, rounded to 2 places; None for a
+    bucket without items (LongBench writes NaN).
+
+    LongBench-E's scorer takes numpy's mean and rounds the numpy float it gets, and numpy rounds
+    differently from Python's ``round`` in the last place now and then (86.535 -> 86.54, where
+    Python gives 86.53); both are reproduced.
+    """
     values = _check_scores(scores, "scores")
     lengths = list(lengths)
     if len(lengths) != len(values):
@@ -515,9 +521,40 @@ def longbench_e_scores(
         buckets[longbench_e_bucket(n)].append(s)
     import numpy as np  # a dependency of glyphcpp; imported here to keep this module light
 
-    return {
-        b: (round(float(100 * np.mean(v)), 2) if v else None) for b, v in buckets.items()
-    }
+    return {b: (float(round(100 * np.mean(v), 2)) if v else None) for b, v in buckets.items()}
+
+
+def longbench_e_category_scores(
+    e_scores: Mapping[str, Mapping[str, Optional[float]]]
+) -> Dict[str, Dict[str, Optional[float]]]:
+    """Per bucket, the mean of the LongBench-E dataset scores per category, 2 places (Glyph's
+    LongBench-E tables). ``e_scores`` maps dataset -> :func:`longbench_e_scores`' result.
+
+    As in Glyph's script the values are numpy floats, summed in order and rounded by numpy; a
+    category with an empty bucket in one of its datasets gets None there (Glyph's NaN).
+    """
+    import numpy as np
+
+    groups: Dict[str, Dict[str, List[Optional[float]]]] = {b: {} for b in LONGBENCH_E_BUCKETS}
+    for dataset, by_bucket in e_scores.items():
+        category = LONGBENCH_CATEGORY[longbench_base_dataset(dataset)]
+        for b in LONGBENCH_E_BUCKETS:
+            groups[b].setdefault(category, [])
+            if b in by_bucket:
+                groups[b][category].append(by_bucket[b])
+    out: Dict[str, Dict[str, Optional[float]]] = {b: {} for b in LONGBENCH_E_BUCKETS}
+    for b, by_category in groups.items():
+        for category, values in by_category.items():
+            if not values:
+                continue
+            if any(v is None for v in values):
+                out[b][category] = None
+                continue
+            total = 0
+            for v in values:
+                total = total + np.float64(v)
+            out[b][category] = float(round(total / len(values), 2))
+    return out
 
 
 def longbench_category_scores(dataset_scores: Mapping[str, float]) -> Dict[str, float]:
