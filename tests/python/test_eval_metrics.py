@@ -456,7 +456,10 @@ def test_ruler_bad_input():
     with pytest.raises(ValueError, match="no predictions"):
         m.ruler_string_match_part([], [])
     with pytest.raises(TypeError, match=r"refs\[0\] must be a list of reference strings"):
-        m.ruler_string_match_all(["a"], ["a"])
+        m.ruler_string_match_all(["a"], [None])
+    # a str is one reference (Glyph's reading of a str 'outputs'), not a list of characters
+    assert m.ruler_string_match_all(["xy"], ["xyz"]) == 0.0
+    assert m.ruler_item_score("vt", "the XYZ", "xyz") == 1.0
     with pytest.raises(ValueError, match=r"refs\[0\] is empty"):
         m.ruler_string_match_all(["a"], [[]])
 

@@ -689,7 +689,9 @@ def ruler_postprocess(response: str, *, think: bool = True) -> str:
 
 
 def _ruler_refs(refs: Any, where: str) -> List[str]:
-    if isinstance(refs, str) or not isinstance(refs, (list, tuple)):
+    if isinstance(refs, str):
+        return [refs]  # one reference string, as Glyph's RULER script reads a str 'outputs'
+    if not isinstance(refs, (list, tuple)):
         raise TypeError(f"{where} must be a list of reference strings, got {refs!r:.80}")
     if not refs:
         raise ValueError(f"{where} is empty: nothing to look for in the prediction")
@@ -708,7 +710,8 @@ def _ruler_recall(metric: str, pred: str, refs: List[str]) -> float:
 
 def ruler_item_score(task: str, prediction: str, references: Sequence[str]) -> float:
     """One RULER item's score in [0, 1]: the share of the references found in the prediction
-    (string_match_all tasks), or 1.0 if any is found (qa_1, qa_2); case-insensitive."""
+    (string_match_all tasks), or 1.0 if any is found (qa_1, qa_2); case-insensitive. A single
+    str counts as one reference."""
     if task not in RULER_METRIC:
         raise _unknown("RULER task", task, RULER_TASKS)
     pred = _check_str(prediction, "prediction")
