@@ -37,7 +37,10 @@ def test_import_needs_neither_torch_nor_the_vlm_module():
         "import sys, glyph.eval.metrics as m; m.qa_f1_score('a b', 'b'); "
         "assert 'torch' not in sys.modules, 'torch'; "
         "assert 'glyph._vlm' not in sys.modules, 'glyph._vlm'; "
-        "assert 'rouge' not in sys.modules and 'jieba' not in sys.modules, 'eager import'"
+        "assert 'rouge' not in sys.modules and 'jieba' not in sys.modules, 'eager import'; "
+        # the pinned ratio never goes through fuzzywuzzy (or python-Levenshtein)
+        "m.code_sim_score('ab', 'abc'); "
+        "assert not {'fuzzywuzzy', 'Levenshtein'} & set(sys.modules), 'fuzzy import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
