@@ -47,7 +47,8 @@ bool attention_varlen_supported(const VarlenArgs& a) {
   return half_type(a.q) && head_dim_supported(static_cast<int>(a.q.size(2))) &&
          vector_friendly(a.q) && vector_friendly(a.k) && vector_friendly(a.v) &&
          vector_friendly(a.out) && a.cu_seqlens_q.is_contiguous() &&
-         a.cu_seqlens_k.is_contiguous() && a.max_seqlen_q <= (1 << 30);
+         a.cu_seqlens_k.is_contiguous() && a.max_seqlen_q <= (1 << 30) &&
+         a.cu_seqlens_q.size(0) - 1 <= 65535 && a.q.size(1) <= 65535;  // grid z and y
 }
 
 void attention_varlen_kernel(const VarlenArgs& a) {
@@ -81,7 +82,8 @@ bool attention_with_kvcache_supported(const KvCacheArgs& a) {
   bool ok = half_type(a.q) && a.q.size(1) == 1 && group <= kMaxDecodeGroup &&
             head_dim_supported(static_cast<int>(a.q.size(3))) && vector_friendly(a.q) &&
             vector_friendly(a.k_cache) && vector_friendly(a.v_cache) && vector_friendly(a.out) &&
-            a.cache_seqlens.is_contiguous() && a.k_cache.size(1) <= (1 << 30);
+            a.cache_seqlens.is_contiguous() && a.k_cache.size(1) <= (1 << 30) &&
+            a.q.size(0) <= 65535 && a.q.size(2) <= 65535;  // grid z; the combine grid
   if (a.k_new.defined()) ok = ok && vector_friendly(a.k_new) && vector_friendly(a.v_new);
   return ok;
 }
