@@ -220,6 +220,9 @@ PYBIND11_MODULE(_vlm, m) {
   m.def("op_patch_embed", &glyph::vlm::ops::patch_embed, py::arg("patches"), py::arg("weight"),
         py::arg("bias"));
 
+  m.def("cuda_kernels_built", &glyph::vlm::ops::cuda_kernels_built,
+        "Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without "
+        "them CUDA tensors take the ATen path.");
   m.attr("GLYPH_PRESET") = options_dict(GenerateOptions::glyph_preset());
   m.def(
       "parse_config", [](const std::string& json_text) { return config_dict(parse_config(json_text)); },

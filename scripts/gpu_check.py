@@ -10,6 +10,9 @@ Steps:
   0. the device: card, driver, torch, commit; copy bandwidth and bf16 matrix rate measured here
   1. parity on the device: tiny transformers model vs glyphcpp, float32 (< 1e-4) and bfloat16
      (within 2x transformers' own bf16-vs-float32 error); greedy tokens; the attention op tests
+  1b. the attention kernels (issue 10) against the best of PyTorch's SDPA backends on the same
+     tensors: packed vision attention (1-64 pages), causal GQA prefill, split-KV decode (batch 1
+     and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA
   2. prefill, text vs pages: a full-size random GLM-4.1V (Glm4v.random) on real rendered pages
      (Glyph's default config, the sample text repeated); text tokens from a byte-level BPE trained
      here with GLM-4's split pattern; also the curve at the paper's 3.3x compression; peak memory
@@ -187,6 +190,124 @@ def parity(dev, tmp, run_op_tests):
     out["ok"] = bool(out["fp32_ok"] and out["bf16_ok"] and out["greedy_equal"]
                      and out.get("op_tests_ok", True))
     return out
+
+
+# ---- 1b: the attention kernels against SDPA's backends ---------------------------------------
+
+def _sdpa_backends():
+    from torch.nn.attention import SDPBackend
+    return {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+            "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}
+
+
+def _best_sdpa(dev, fn, names):
+    """The fastest of SDPA's backends that accepts the call: (name, seconds, output)."""
+    from torch.nn.attention import sdpa_kernel
+    best = None
+    backends = _sdpa_backends()
+    for name in names:
+        try:
+            with sdpa_kernel([backends[name]]):
+                out = fn()
+                t = timed(dev, fn)
+        except Exception:  # a backend that refuses this shape or dtype
+            continue
+        if best is None or t < best[1]:
+            best = (name, t, out)
+    return best
+
+
+def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
+    """Our ops vs SDPA on the shapes the model runs. On the CPU (tiny) the ops take the ATen path:
+    the step then only proves the script."""
+    import torch.nn.functional as F
+
+    from glyph import _vlm as vlm
+    rows = {"cuda_kernels": bool(vlm.cuda_kernels_built()), "vision": [], "prefill": [], "decode": []}
+    run.results["steps"]["ops"] = rows
+    dt = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    names = ["flash", "efficient", "cudnn"] if dev.type == "cuda" else ["math"]
+    g = torch.Generator(device="cpu").manual_seed(0)
+
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g).to(dev, dt)
+
+    def err(a, b):
+        return round(((a.float() - b.float()).abs().max() / b.float().abs().max()).item(), 5)
+
+    # Vision tower: 12 heads x 128, ~2,520 patches a page (Glyph's config), bidirectional per page.
+    heads, d, per_page = (4, 64, 40) if tiny else (12, 128, 2520)
+    for pages in ([1, 2] if tiny else [1, 8, 32, 64]):
+        if run.left() < 20:
+            break
+        n = pages * per_page
+        q, k, v = rnd(n, heads, d), rnd(n, heads, d), rnd(n, heads, d)
+        cu = torch.arange(0, n + 1, per_page, dtype=torch.int32, device=dev)
+        scale = d ** -0.5
+        ours = lambda: vlm.op_attention_varlen(q, k, v, cu, cu, per_page, per_page, False, scale)  # noqa: E731
+        t_ours = timed(dev, ours)
+        qh, kh, vh = (x.view(pages, per_page, heads, d).transpose(1, 2) for x in (q, k, v))
+        per_page_call = lambda: F.scaled_dot_product_attention(qh, kh, vh, scale=scale)  # noqa: E731
+        best = _best_sdpa(dev, per_page_call, names)
+        flops = 4 * pages * per_page ** 2 * heads * d
+        ref = best[2].transpose(1, 2).reshape(n, heads, d)
+        rows["vision"].append(dict(
+            pages=pages, tokens=n, ours_ms=round(1e3 * t_ours, 3), sdpa=best[0],
+            sdpa_ms=round(1e3 * best[1], 3), speedup=round(best[1] / t_ours, 2),
+            ours_TFLOPs=round(flops / t_ours / 1e12, 1),
+            of_matrix_rate=round(flops / t_ours / 1e12 / bf16_tflops, 3) if bf16_tflops else None,
+            rel_err_vs_sdpa=err(ours(), ref)))
+        run.save()
+        del q, k, v
+
+    # Causal GQA prefill of one sequence: 32 query heads, 2 KV heads, 128.
+    hq, hkv, d = (4, 2, 64) if tiny else (32, 2, 128)
+    for n in ([128] if tiny else [4096, 16384]):
+        if run.left() < 30:
+            break
+        q, k, v = rnd(n, hq, d), rnd(n, hkv, d), rnd(n, hkv, d)
+        cu = torch.tensor([0, n], dtype=torch.int32, device=dev)
+        scale = d ** -0.5
+        ours = lambda: vlm.op_attention_varlen(q, k, v, cu, cu, n, n, True, scale)  # noqa: E731
+        t_ours = timed(dev, ours)
+        qh, kh, vh = q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None]
+        sd = lambda: F.scaled_dot_product_attention(qh, kh, vh, is_causal=True, scale=scale,  # noqa: E731
+                                                    enable_gqa=True)
+        best = _best_sdpa(dev, sd, names)
+        flops = 2 * n * n * hq * d  # causal: half of 4 N^2 H d
+        rows["prefill"].append(dict(
+            N=n, ours_ms=round(1e3 * t_ours, 3), sdpa=best[0], sdpa_ms=round(1e3 * best[1], 3),
+            speedup=round(best[1] / t_ours, 2), ours_TFLOPs=round(flops / t_ours / 1e12, 1),
+            rel_err_vs_sdpa=err(ours(), best[2][0].transpose(0, 1))))
+        run.save()
+        del q, k, v
+
+    # Split-KV decode: one token per sequence against its cache.
+    for ctx in ([256] if tiny else [4096, 32768, 131072]):
+        for batch in (1, 16):
+            if run.left() < 20:
+                break
+            cap = ctx + 64
+            kc, vc = rnd(batch, cap, hkv, d), rnd(batch, cap, hkv, d)
+            q = rnd(batch, 1, hq, d)
+            lens = torch.full((batch,), ctx, dtype=torch.int32, device=dev)
+            scale = d ** -0.5
+            ours = lambda: vlm.op_attention_kvcache(q, kc, vc, lens, causal=True, scale=scale)  # noqa: E731
+            t_ours = timed(dev, ours)
+            qh = q.transpose(1, 2)
+            kh, vh = kc[:, :ctx].transpose(1, 2), vc[:, :ctx].transpose(1, 2)
+            sd = lambda: F.scaled_dot_product_attention(qh, kh, vh, scale=scale, enable_gqa=True)  # noqa: E731
+            best = _best_sdpa(dev, sd, names)
+            nbytes = 2 * batch * ctx * hkv * d * kc.element_size()
+            rows["decode"].append(dict(
+                context=ctx, batch=batch, ours_ms=round(1e3 * t_ours, 4), sdpa=best[0],
+                sdpa_ms=round(1e3 * best[1], 4), speedup=round(best[1] / t_ours, 2),
+                ours_GBps=round(nbytes / t_ours / 1e9, 1),
+                of_copy_bw=round(nbytes / t_ours / 1e9 / copy_gbps, 3) if copy_gbps else None,
+                rel_err_vs_sdpa=err(ours(), best[2].transpose(1, 2))))
+            run.save()
+            del kc, vc
+    return rows
 
 
 # ---- 2: prefill, text vs pages -------------------------------------------------------------
@@ -375,6 +496,18 @@ def table(res):
         lines.append(f"parity ok={p['ok']}  fp32 {p['fp32_rel_err']:.2e}  bf16 {p['bf16_rel_err']:.2e}"
                      f" (transformers bf16 {p['hf_bf16_rel_err']:.2e})  greedy equal {p['greedy_equal']}"
                      f"  ops {p.get('op_tests', '-')}")
+    ops = s.get("ops") or {}
+    if ops:
+        lines.append(f"attention kernels built: {ops.get('cuda_kernels')}")
+    for r in ops.get("vision", []):
+        lines.append(f"op vision pages={r['pages']:>3}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"
+                     f"  x{r['speedup']}  {r['ours_TFLOPs']} TFLOP/s ({r['of_matrix_rate']} of bf16)  err {r['rel_err_vs_sdpa']}")
+    for r in ops.get("prefill", []):
+        lines.append(f"op prefill N={r['N']:>6}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"
+                     f"  x{r['speedup']}  {r['ours_TFLOPs']} TFLOP/s  err {r['rel_err_vs_sdpa']}")
+    for r in ops.get("decode", []):
+        lines.append(f"op decode ctx={r['context']:>6} b={r['batch']:>2}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"
+                     f"  x{r['speedup']}  {r['ours_GBps']} GB/s ({r['of_copy_bw']} of copy)  err {r['rel_err_vs_sdpa']}")
     for r in s.get("prefill") or []:
         lines.append(f"prefill N={r['N']:>6}  pages {r['pages']:>3}  ratio {r['ratio']:>5}  text {r['text_prefill_s']:.3f}s"
                      f"  pages {r['pages_prefill_s']:.3f}s  x{r['speedup']}  (at 3.3x: x{r['speedup33']})"
@@ -408,6 +541,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         info = run.step("device", 5, lambda: device_info(dev, tiny))
         run.step("parity", 20, lambda: parity(dev, tmp, run_op_tests=dev.type == "cuda"))
+        run.step("ops", 30, lambda: attention_ops(run, dev, tiny, (info or {}).get("bf16_TFLOPs"),
+                                                  (info or {}).get("copy_GBps")))
         if tiny:
             cfg = vlm_tiny.tiny_config(vocab=2048, layers=2)
             model = gv.Glm4v.random(cfg.to_dict(), device=str(dev), dtype="float32",

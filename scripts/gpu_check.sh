@@ -43,7 +43,7 @@ fi
 echo "[gpu_check] build against $("$PY" -c 'import torch; print(torch.__version__)')"
 gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S . -B build/gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGLYPH_BUILD_PYTHON=ON \
-  -DGLYPH_WITH_TORCH=ON -DGLYPH_BUILD_TESTS=OFF -DPython_EXECUTABLE="$(command -v "$PY")" \
+  -DGLYPH_WITH_TORCH=ON -DGLYPH_WITH_CUDA="${GLYPH_WITH_CUDA:-AUTO}" -DGLYPH_BUILD_TESTS=OFF -DPython_EXECUTABLE="$(command -v "$PY")" \
   -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" "${extra[@]}" > "$OUT/configure.log" 2>&1 \
   || { tail -30 "$OUT/configure.log"; exit 1; }
 cmake --build build/gpu -j "$(nproc)" --target _core _vlm > "$OUT/build.log" 2>&1 \

@@ -91,6 +91,10 @@ def checkpoint_tensors(path: str) -> dict:
     """
     Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)
     """
+def cuda_kernels_built() -> bool:
+    """
+    Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without them CUDA tensors take the ATen path.
+    """
 def op_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, scale: typing.SupportsFloat | typing.SupportsIndex, segments: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> torch.Tensor:
     ...
 def op_attention_kvcache(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, cache_seqlens: torch.Tensor, k_new: torch.Tensor | None = None, v_new: torch.Tensor | None = None, causal: bool = True, scale: typing.SupportsFloat | typing.SupportsIndex = 1.0, out: torch.Tensor | None = None) -> torch.Tensor:

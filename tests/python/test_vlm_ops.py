@@ -96,11 +96,18 @@ VARLEN = [
     (8, 1, 32, [257], None, True),                    # one long causal prefill, MQA
     (8, 2, 32, [3, 9, 1], [10, 9, 6], True),          # chunks at an offset into their keys
     (4, 4, 16, [5, 2], [3, 0], True),                 # more queries than keys; no keys at all
+    # Shapes the CUDA kernels take (head_dim 64 or 128, fp16/bf16; others use the ATen path):
+    # lengths off the 64-row tiles, 1-token sequences, GQA, MQA, chunks at an offset, no keys.
+    (12, 12, 128, [300, 1, 64, 65, 129], None, False),
+    (8, 2, 128, [200], None, True),
+    (8, 2, 64, [3, 70, 1], [140, 70, 66], True),
+    (16, 1, 128, [65, 64], [0, 130], True),
+    (4, 4, 64, [130, 2], [60, 1], True),               # more queries than keys, across tiles
 ]
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("case", range(len(VARLEN)))
 def test_attention_varlen(device, dtype, case):
     heads, kv, d, lq, lk, causal = VARLEN[case]
@@ -122,12 +129,24 @@ def test_attention_varlen(device, dtype, case):
                  scale)
 
 
+KVCACHE = [
+    # heads, kv_heads, d, capacity, cache lengths (different in one batch)
+    (8, 2, 32, 80, [0, 7, 33, 60]),
+    # the decode kernel's shapes (GLM-4's 16 query heads per KV head, head_dim 128; 64): lengths
+    # off the 64-key tiles, an empty cache, a cache filled to its last slot by the new token
+    (32, 2, 128, 300, [0, 1, 64, 200, 299]),
+    (8, 1, 64, 140, [139, 5]),
+]
+
+
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("new_tokens", [1, 9])   # a decode step; a chunk of a prefill
-def test_attention_with_kvcache(device, dtype, new_tokens):
-    heads, kv, d, capacity = 8, 2, 32, 80
-    lens = [0, 7, 33, 60]  # different cache lengths in one batch
+@pytest.mark.parametrize("shape", range(len(KVCACHE)))
+def test_attention_with_kvcache(device, dtype, new_tokens, shape):
+    heads, kv, d, capacity, lens = KVCACHE[shape]
+    if max(lens) + new_tokens > capacity:
+        lens = [min(n, capacity - new_tokens) for n in lens]
     g = torch.Generator().manual_seed(new_tokens)
     b = len(lens)
     q = torch.randn(b, new_tokens, heads, d, generator=g).to(device, dtype)

@@ -32,6 +32,14 @@ at::Tensor output(const std::optional<at::Tensor>& out, const at::Tensor& q, con
 
 }  // namespace
 
+bool cuda_kernels_built() {
+#ifdef GLYPH_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
 at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
                             std::int64_t max_seqlen_q, std::int64_t max_seqlen_k, bool causal,

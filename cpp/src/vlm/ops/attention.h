@@ -51,6 +51,10 @@ at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                      double scale, const std::vector<std::int64_t>& segments = {});
 
+// Whether this build holds the CUDA kernels (GLYPH_WITH_CUDA); without them CUDA tensors take the
+// ATen path, which works on any device.
+bool cuda_kernels_built();
+
 // Validated arguments, as the backends receive them.
 struct VarlenArgs {
   at::Tensor q, k, v, cu_seqlens_q, cu_seqlens_k, out;

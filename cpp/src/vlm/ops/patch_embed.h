@@ -1,6 +1,6 @@
 // Patch-embedding op: GLM-4.1V's Conv3d with kernel == stride over pre-flattened patches is a GEMM,
 // out[n] = W.reshape(D, C*T*P*P) @ x[n] + b. Declared once; ops/cpu/patch_embed_kernel.cpp is the
-// always-built ATen implementation (any device); a CUDA kernel registers here with GLYPH_WITH_CUDA.
+// always-built ATen implementation (any device; cuBLAS on CUDA tensors).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -19,10 +19,5 @@ at::Tensor patch_embed(const at::Tensor& patches, const at::Tensor& weight, cons
 namespace cpu {
 at::Tensor patch_embed_kernel(const PatchEmbedParams& p);
 }
-#ifdef GLYPH_WITH_CUDA
-namespace cuda {
-at::Tensor patch_embed_kernel(const PatchEmbedParams& p);
-}
-#endif
 
 }  // namespace glyph::vlm::ops

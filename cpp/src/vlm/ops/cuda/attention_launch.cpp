@@ -1,0 +1,131 @@
+// From the validated tensors of ops/attention.cpp to the plain parameter structs of
+// attention_kernel.cu, and the shapes the kernels take (anything else falls back to the ATen path
+// of ops/cpu, which runs on any device). Built only with GLYPH_WITH_CUDA.
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+
+#include "vlm/ops/attention.h"
+#include "vlm/ops/cuda/attention_cuda.h"
+
+namespace glyph::vlm::ops::cuda {
+
+namespace {
+
+bool half_type(const at::Tensor& t) {
+  return t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16;
+}
+
+// 16-byte vector loads: the head dimension contiguous, every other stride a multiple of 8
+// elements, the data 16-byte aligned.
+bool vector_friendly(const at::Tensor& t) {
+  if (t.stride(-1) != 1) return false;
+  for (std::int64_t i = 0; i + 1 < t.dim(); ++i)
+    if (t.size(i) > 1 && t.stride(i) % 8 != 0) return false;
+  return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 == 0;
+}
+
+DType dtype_of(const at::Tensor& t) {
+  return t.scalar_type() == at::kBFloat16 ? DType::kBFloat16 : DType::kHalf;
+}
+
+void check(const char* err, const char* op) {
+  TORCH_CHECK(err == nullptr, op, ": CUDA kernel launch failed: ", err);
+}
+
+int sm_count(int device) {
+  int n = 0;
+  if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) n = 0;
+  return n > 0 ? n : 80;
+}
+
+}  // namespace
+
+bool attention_varlen_supported(const VarlenArgs& a) {
+  return half_type(a.q) && head_dim_supported(static_cast<int>(a.q.size(2))) &&
+         vector_friendly(a.q) && vector_friendly(a.k) && vector_friendly(a.v) &&
+         vector_friendly(a.out) && a.cu_seqlens_q.is_contiguous() &&
+         a.cu_seqlens_k.is_contiguous() && a.max_seqlen_q <= (1 << 30) &&
+         a.cu_seqlens_q.size(0) - 1 <= 65535 && a.q.size(1) <= 65535;  // grid z and y
+}
+
+void attention_varlen_kernel(const VarlenArgs& a) {
+  const c10::cuda::CUDAGuard guard(a.q.device());
+  VarlenParams p;
+  p.q = a.q.data_ptr();
+  p.k = a.k.data_ptr();
+  p.v = a.v.data_ptr();
+  p.out = a.out.data_ptr();
+  p.q_tok = a.q.stride(0), p.q_head = a.q.stride(1);
+  p.k_tok = a.k.stride(0), p.k_head = a.k.stride(1);
+  p.v_tok = a.v.stride(0), p.v_head = a.v.stride(1);
+  p.o_tok = a.out.stride(0), p.o_head = a.out.stride(1);
+  p.cu_q = a.cu_seqlens_q.data_ptr<int>();
+  p.cu_k = a.cu_seqlens_k.data_ptr<int>();
+  p.batch = static_cast<int>(a.cu_seqlens_q.size(0) - 1);
+  p.heads = static_cast<int>(a.q.size(1));
+  p.kv_heads = static_cast<int>(a.k.size(1));
+  p.head_dim = static_cast<int>(a.q.size(2));
+  p.max_seqlen_q = static_cast<int>(a.max_seqlen_q);
+  p.causal = a.causal;
+  p.scale = static_cast<float>(a.scale);
+  p.dtype = dtype_of(a.q);
+  if (p.batch == 0 || p.max_seqlen_q == 0) return;
+  check(launch_varlen(p, c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream()),
+        "attention_varlen");
+}
+
+bool attention_with_kvcache_supported(const KvCacheArgs& a) {
+  const std::int64_t group = a.q.size(2) / a.k_cache.size(2);
+  bool ok = half_type(a.q) && a.q.size(1) == 1 && group <= kMaxDecodeGroup &&
+            head_dim_supported(static_cast<int>(a.q.size(3))) && vector_friendly(a.q) &&
+            vector_friendly(a.k_cache) && vector_friendly(a.v_cache) && vector_friendly(a.out) &&
+            a.cache_seqlens.is_contiguous() && a.k_cache.size(1) <= (1 << 30) &&
+            a.q.size(0) <= 65535 && a.q.size(2) <= 65535;  // grid z; the combine grid
+  if (a.k_new.defined()) ok = ok && vector_friendly(a.k_new) && vector_friendly(a.v_new);
+  return ok;
+}
+
+void attention_with_kvcache_kernel(const KvCacheArgs& a) {
+  const c10::cuda::CUDAGuard guard(a.q.device());
+  DecodeParams p;
+  p.q = a.q.data_ptr();
+  p.k_cache = a.k_cache.data_ptr();
+  p.v_cache = a.v_cache.data_ptr();
+  p.out = a.out.data_ptr();
+  p.q_b = a.q.stride(0), p.q_head = a.q.stride(2);
+  p.kc_b = a.k_cache.stride(0), p.kc_tok = a.k_cache.stride(1), p.kc_head = a.k_cache.stride(2);
+  p.vc_b = a.v_cache.stride(0), p.vc_tok = a.v_cache.stride(1), p.vc_head = a.v_cache.stride(2);
+  p.o_b = a.out.stride(0), p.o_head = a.out.stride(2);
+  if (a.k_new.defined()) {
+    p.k_new = a.k_new.data_ptr();
+    p.v_new = a.v_new.data_ptr();
+    p.kn_b = a.k_new.stride(0), p.kn_head = a.k_new.stride(2);
+    p.vn_b = a.v_new.stride(0), p.vn_head = a.v_new.stride(2);
+  }
+  p.seqlens = a.cache_seqlens.data_ptr<int>();
+  p.batch = static_cast<int>(a.q.size(0));
+  p.heads = static_cast<int>(a.q.size(2));
+  p.kv_heads = static_cast<int>(a.k_cache.size(2));
+  p.head_dim = static_cast<int>(a.q.size(3));
+  p.capacity = static_cast<int>(a.k_cache.size(1));
+  p.scale = static_cast<float>(a.scale);
+  p.dtype = dtype_of(a.q);
+  // Splits from the static shapes only (the lengths stay on the device): about two blocks per
+  // SM in all, never more splits than the cache has key tiles.
+  const int tiles = std::max(1, (p.capacity + decode_key_tile() - 1) / decode_key_tile());
+  const int blocks = p.batch * p.kv_heads;
+  const int want = (2 * sm_count(a.q.get_device()) + blocks - 1) / blocks;
+  p.splits = std::clamp(want, 1, std::min(tiles, 128));
+  const auto f32 = a.q.options().dtype(at::kFloat);
+  at::Tensor partial_o = at::empty({p.batch, p.splits, p.heads, p.head_dim}, f32);
+  at::Tensor partial_ml = at::empty({p.batch, p.splits, p.heads, 2}, f32);
+  p.partial_o = partial_o.data_ptr<float>();
+  p.partial_ml = partial_ml.data_ptr<float>();
+  check(launch_decode(p, c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream()),
+        "attention_with_kvcache");
+}
+
+}  // namespace glyph::vlm::ops::cuda
