@@ -29,6 +29,13 @@
 
 namespace glyph {
 
+// Frees a buffer's memory. `buffer = {}` would not: for std::vector and std::basic_string it is
+// the initializer-list assignment, which empties the buffer and keeps its capacity.
+template <class Buffer>
+void free_buffer(Buffer& buffer) {
+  Buffer().swap(buffer);
+}
+
 // What the stages read from the config, computed once per Renderer.
 struct LayoutParams {
   LayoutParams(const RenderConfig& config, NewlineMarkup newline_markup);
@@ -213,6 +220,9 @@ class LayoutEngine {
   void flush_paragraph();
   void layout_paragraph(Paragraph& para);
   void release_big_buffers();
+  // Buffers up to this many entries are kept between paragraphs and runs; larger ones (a
+  // paragraph that holds a whole document) are freed once they are no longer needed.
+  static constexpr std::size_t kKeepChars = std::size_t{1} << 20;
 
   // the paragraph being read: raw code points since its first line, the '\n's among them
   std::u32string raw_;

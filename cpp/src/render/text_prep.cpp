@@ -21,6 +21,17 @@ std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, 
                          const std::function<void(Paragraph&)>& on_paragraph) {
   std::size_t removed = 0;
   para.clear();
+  // Reserve what the paragraph will hold (markup per newline, tab_nbsp per tab), so that a
+  // paragraph the size of a document is not grown by doubling, which can leave it twice too big.
+  if (paragraph_lines == 0 && text.size() > 4096) {
+    std::size_t newlines = 0, tabs = 0;
+    for (char32_t c : text) {
+      newlines += c == U'\n';
+      tabs += c == U'\t';
+    }
+    para.chars.reserve(text.size() + newlines * markup.text.size() +
+                       tabs * static_cast<std::size_t>(tab_nbsp > 0 ? tab_nbsp : 0));
+  }
   int lines_in_para = 0;
   const bool br = markup.kind == NewlineMarkup::Kind::kBreak;
   auto add_line = [&](std::size_t b, std::size_t e) {
