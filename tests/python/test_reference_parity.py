@@ -326,3 +326,17 @@ def test_evaluation_layout_tabs_and_space_runs(reference, config_en):
                       "tab\tinside a very long line " * 12])
     assert_same_layout(reference, text, config_en, pixels=True, max_mean_diff=1e-9,
                        layout="evaluation")
+
+
+@pytest.mark.big
+@pytest.mark.skipif(__import__("os").environ.get("GLYPH_BIG_TESTS") != "1",
+                    reason="set GLYPH_BIG_TESTS=1 (reportlab lays out one paragraph of 10-34 pages)")
+@pytest.mark.parametrize("markup", sorted(MARKUPS))
+def test_evaluation_layout_many_pages(reference, ref_dir, config_en, markup):
+    # One paragraph split many times: English (34 pages with <br/>: reportlab's empty line after
+    # each <br/> split) and Chinese (10 pages: every split re-wraps the whole rest, with the
+    # spaces earlier splits added). Measured: same pages and lines, 65-85 s each here.
+    en = dict(config_en, **{"newline-markup": MARKUPS[markup]})
+    assert_same_layout(reference, _eval_english(21, 20000), en, layout="evaluation")
+    zh = dict(_zh_config(ref_dir), **{"newline-markup": MARKUPS[markup]})
+    assert_same_layout(reference, _eval_chinese(9, 400), zh, layout="evaluation")
