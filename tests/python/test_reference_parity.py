@@ -340,3 +340,14 @@ def test_evaluation_layout_many_pages(reference, ref_dir, config_en, markup):
     assert_same_layout(reference, _eval_english(21, 20000), en, layout="evaluation")
     zh = dict(_zh_config(ref_dir), **{"newline-markup": MARKUPS[markup]})
     assert_same_layout(reference, _eval_chinese(9, 400), zh, layout="evaluation")
+
+
+@pytest.mark.parametrize("alignment", ["CENTER", "JUSTIFY"])
+@pytest.mark.parametrize("text", ["x\ty " * 400, "中文\t测试 abc" * 300, "\t" * 200 + "end",
+                                  "word " * 3000, "中文" * 3000],
+                         ids=["tabs", "cjk-tabs", "only-tabs", "words", "cjk"])
+def test_evaluation_layout_one_line_contexts(reference, config_en, text, alignment):
+    # A context without a newline: with a tab (an &nbsp; entity in the reference) it is no longer
+    # reportlab's one-fragment paragraph; without one it still is. Measured: pixel-identical.
+    cfg = dict(config_en, alignment=alignment)
+    assert_same_layout(reference, text, cfg, pixels=True, max_mean_diff=1e-9, layout="evaluation")
