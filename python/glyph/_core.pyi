@@ -162,9 +162,17 @@ class RenderConfig:
         """
     def __repr__(self) -> str:
         ...
+    def evaluation_layout(self) -> RenderConfig:
+        """
+        A copy laid out as Glyph's evaluation scripts render a benchmark context: the whole text one paragraph (paragraph-lines 0) and each tab four no-break spaces (tab-nbsp 4); every other key kept.
+        """
     def get(self, key: str) -> str:
         """
         One key's value as JSON text, e.g. cfg.get('font-size') == '9.0'.
+        """
+    def is_evaluation_layout(self) -> bool:
+        """
+        Whether paragraph-lines and tab-nbsp are those of evaluation_layout().
         """
     def number(self, name: str) -> float:
         """
@@ -356,6 +364,14 @@ class RenderConfig:
     def para_border_color(self, arg1: typing.Any) -> None:
         ...
     @property
+    def paragraph_lines(self) -> typing.Any:
+        """
+        paragraph-lines: every N input lines form one paragraph (Glyph's text_to_images: 30); 0: the whole text is one paragraph (Glyph's evaluation scripts)
+        """
+    @paragraph_lines.setter
+    def paragraph_lines(self, arg1: typing.Any) -> None:
+        ...
+    @property
     def png_color(self) -> typing.Any:
         """
         png-color: how PNG files are written: auto (gray or palette when exact, else RGB) or rgb
@@ -386,6 +402,14 @@ class RenderConfig:
         """
     @space_before.setter
     def space_before(self, arg1: typing.Any) -> None:
+        ...
+    @property
+    def tab_nbsp(self) -> typing.Any:
+        """
+        tab-nbsp: 0: a tab stays breakable whitespace (text_to_images); N > 0: each tab becomes N no-break spaces (Glyph's evaluation scripts: 4)
+        """
+    @tab_nbsp.setter
+    def tab_nbsp(self, arg1: typing.Any) -> None:
         ...
 class Page:
     """

@@ -209,7 +209,8 @@ class Renderer:
         """Stream pages to ``callback`` as they are finished (bounded memory); returns the stats.
 
         ``text`` is a str or bytes, or anything ``glyph.text_source`` takes (a path, a file
-        object, chunks): then only the current paragraph (Glyph's 30 input lines) is held.
+        object, chunks): then only the current paragraph (Glyph's 30 input lines; the whole
+        text with the evaluation layout, ``paragraph-lines`` 0) is held.
         """
         return self._impl.render_each(_text_arg(text), callback)
 

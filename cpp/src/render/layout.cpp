@@ -28,14 +28,21 @@ void LayoutEngine::begin(bool cjk, const std::function<void(LaidPage&&)>& sink) 
   paginator_.start(sink);
 }
 
-// Glyph's paragraphs are text.split('\n') taken 30 parts at a time: a paragraph ends at every
-// 30th '\n' (which belongs to neither paragraph) and at the end of the text. Each paragraph is
-// prepared (stage 1) on its own raw text, so the whole text is never held.
+// Glyph's paragraphs are text.split('\n') taken 30 parts (paragraph-lines) at a time: a
+// paragraph ends at every 30th '\n' (which belongs to neither paragraph) and at the end of the
+// text. Each paragraph is prepared (stage 1) on its own raw text, so the whole text is never
+// held, except with paragraph-lines 0 (the evaluation scripts), where it is one paragraph.
 void LayoutEngine::feed(std::u32string_view piece) {
+  const int lines_per_paragraph = p_.cfg.paragraph_lines;
+  if (lines_per_paragraph <= 0) {  // one paragraph: no '\n' ends it
+    raw_.append(piece);
+    position_ += piece.size();
+    return;
+  }
   while (!piece.empty()) {
     std::size_t i = 0;
     for (; i < piece.size(); ++i) {
-      if (piece[i] == U'\n' && ++raw_newlines_ == kLinesPerParagraph) break;
+      if (piece[i] == U'\n' && ++raw_newlines_ == lines_per_paragraph) break;
     }
     if (i == piece.size()) {
       raw_.append(piece);
@@ -52,15 +59,24 @@ void LayoutEngine::feed(std::u32string_view piece) {
 
 void LayoutEngine::flush_paragraph() {
   GLYPH_CHECK(raw_.size() < kNoSource, InputError,
-              "a paragraph of {} characters (30 input lines) is more than glyphcpp can lay out "
+              "a paragraph of {} characters ({}) is more than glyphcpp can lay out "
               "(4294967294 at most)",
-              raw_.size());
-  stats_.removed += prepare_text(raw_, p_.markup, para_, [this](Paragraph& para) {
-    para.src_base = raw_base_;
-    layout_paragraph(para);
-  });
+              raw_.size(),
+              p_.cfg.paragraph_lines > 0
+                  ? fmt::format("paragraph-lines {}: that many input lines", p_.cfg.paragraph_lines)
+                  : std::string("paragraph-lines 0: the whole text"));
+  // feed() has cut raw_ at the paragraph's end already: prepare it as one paragraph (so
+  // prepare_text calls back exactly once, at its end).
+  bool prepared = false;
+  stats_.removed += prepare_text(raw_, p_.markup, 0, p_.cfg.tab_nbsp, para_,
+                                 [&prepared](Paragraph&) { prepared = true; });
+  para_.src_base = raw_base_;
+  // The raw text is not needed any more: a paragraph as large as a whole document
+  // (paragraph-lines 0) does not keep it while it is laid out.
+  if (raw_.capacity() > kKeepChars) free_buffer(raw_);
   raw_.clear();
   raw_newlines_ = 0;
+  if (prepared) layout_paragraph(para_);
 }
 
 LayoutStats LayoutEngine::end() {
@@ -73,6 +89,17 @@ LayoutStats LayoutEngine::end() {
 
 void LayoutEngine::layout_paragraph(Paragraph& para) {
   clean_paragraph(para, clean_chars_, clean_frags_);
+  // The scratch buffers now hold the paragraph before cleaning, and the line breaker's hold the
+  // previous words or wrapping units: for a paragraph the size of a document they are freed
+  // as soon as they are stale (no-ops for Glyph's 30-line paragraphs, whose buffers are kept).
+  auto drop_stale = [this] {
+    if (clean_chars_.capacity() > kKeepChars) {
+      free_buffer(clean_chars_);
+      free_buffer(clean_frags_);
+    }
+    breaker_.release_big_buffers();
+  };
+  drop_stale();
   classify_paragraph(para);
   for (const auto& c : para.chars) {
     const CharInfo& ci = measure_.fonts.lookup(c.cp);
@@ -90,6 +117,7 @@ void LayoutEngine::layout_paragraph(Paragraph& para) {
     // A paragraph with no words (empty after cleaning) has no lines and height 0.
     if (!para.words.empty()) breaker_.break_words(para, measure_, lines_);
   }
+  drop_stale();
   // Paginate piece by piece. Where reportlab feeds pagination back into line breaking (a CJK
   // paragraph split across pages is rebuilt and wrapped again), that happens here, between
   // pieces.
@@ -99,7 +127,10 @@ void LayoutEngine::layout_paragraph(Paragraph& para) {
     pos = paginator_.place_piece(para, cjk_, lines_, pos, first_piece);
     if (pos >= lines_.size()) break;
     first_piece = false;
-    if (cjk_ && breaker_.rewrap_continuation(para, measure_, lines_, pos)) pos = 0;
+    if (cjk_ && breaker_.rewrap_continuation(para, measure_, lines_, pos)) {
+      pos = 0;
+      drop_stale();
+    }
   }
 }
 
@@ -107,15 +138,14 @@ void LayoutEngine::layout_paragraph(Paragraph& para) {
 // line) that keeping them would pin hundreds of megabytes to an idle renderer.
 void LayoutEngine::release_big_buffers() {
   breaker_.release_big_buffers();
-  constexpr std::size_t kKeepChars = 1u << 20;
   if (para_.chars.capacity() <= kKeepChars && clean_chars_.capacity() <= kKeepChars &&
       para_.words.capacity() <= kKeepChars && raw_.capacity() <= kKeepChars)
     return;
   para_ = Paragraph{};
-  raw_ = {};
-  clean_chars_ = {};
-  clean_frags_ = {};
-  lines_ = {};
+  free_buffer(raw_);
+  free_buffer(clean_chars_);
+  free_buffer(clean_frags_);
+  free_buffer(lines_);
 }
 
 }  // namespace glyph

@@ -31,6 +31,9 @@ void LineBreaker::break_words(Paragraph& para, const Measure& measure, std::vect
   // para.words is the queue, since splitting a long word inserts pieces in front of the rest.
   std::vector<Word>& out_words = words_;  // words as finally placed (pieces included)
   out_words.clear();
+  // As many as the queue (more only where long words split): growing by doubling would hold the
+  // old and the new buffer at once, the peak of a one-paragraph document's layout.
+  out_words.reserve(para.words.size());
   double max_width = first_width;
   int lineno = 0;
   bool line_open = false;
@@ -41,9 +44,15 @@ void LineBreaker::break_words(Paragraph& para, const Measure& measure, std::vect
   bool ends_with_space = false;
   std::size_t qi = 0;
   std::vector<Word>& queue = para.words;
+  // The pieces of the word split last, read before the rest of the queue (inserting them into
+  // the queue would cost the whole queue per split: quadratic in a one-paragraph document).
+  // Only a queue word is ever split (pieces are not, breaks cannot be), so `pending` is used up
+  // before the next split refills it.
+  std::vector<Word> pending;
+  std::size_t pi = 0;
   auto max_width_for = [&](int ln) { return ln == 0 ? first_width : later_width; };
-  while (qi < queue.size()) {
-    Word w = queue[qi++];
+  while (pi < pending.size() || qi < queue.size()) {
+    Word w = pi < pending.size() ? pending[pi++] : queue[qi++];
     if (!line_open) {
       n = 0;
       space_width = current_width = 0;
@@ -100,7 +109,8 @@ void LineBreaker::break_words(Paragraph& para, const Measure& measure, std::vect
         ins.push_back(pieces[0]);
         ins.push_back(inj);
         for (std::size_t k = 1; k < pieces.size(); ++k) ins.push_back(pieces[k]);
-        queue.insert(queue.begin() + static_cast<std::ptrdiff_t>(qi), ins.begin(), ins.end());
+        pending.swap(ins);
+        pi = 0;
         continue;
       }
     }
@@ -310,10 +320,10 @@ void LineBreaker::release_big_buffers() {
   constexpr std::size_t kKeep = 1u << 20;
   if (words_.capacity() <= kKeep && units_.capacity() <= kKeep && cont_chars_.capacity() <= kKeep)
     return;
-  words_ = {};
-  units_ = {};
-  cont_chars_ = {};
-  cont_frags_ = {};
+  free_buffer(words_);
+  free_buffer(units_);
+  free_buffer(cont_chars_);
+  free_buffer(cont_frags_);
 }
 
 }  // namespace glyph

@@ -16,10 +16,22 @@ bool is_dropped_control(char32_t c) {
 
 }  // namespace
 
-std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, Paragraph& para,
+std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, int paragraph_lines,
+                         int tab_nbsp, Paragraph& para,
                          const std::function<void(Paragraph&)>& on_paragraph) {
   std::size_t removed = 0;
   para.clear();
+  // Reserve what the paragraph will hold (markup per newline, tab_nbsp per tab), so that a
+  // paragraph the size of a document is not grown by doubling, which can leave it twice too big.
+  if (paragraph_lines == 0 && text.size() > 4096) {
+    std::size_t newlines = 0, tabs = 0;
+    for (char32_t c : text) {
+      newlines += c == U'\n';
+      tabs += c == U'\t';
+    }
+    para.chars.reserve(text.size() + newlines * markup.text.size() +
+                       tabs * static_cast<std::size_t>(tab_nbsp > 0 ? tab_nbsp : 0));
+  }
   int lines_in_para = 0;
   const bool br = markup.kind == NewlineMarkup::Kind::kBreak;
   auto add_line = [&](std::size_t b, std::size_t e) {
@@ -38,6 +50,12 @@ std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, 
       char32_t c = text[i];
       if (c == 0xAD || c == 0x200B || is_dropped_control(c)) {
         ++removed;
+        continue;
+      }
+      if (c == U'\t' && tab_nbsp > 0) {
+        // The evaluation scripts write a tab as tab_nbsp x &nbsp;: unbreakable, space-wide.
+        for (int k = 0; k < tab_nbsp; ++k)
+          para.chars.push_back({0xA0, static_cast<std::uint32_t>(i), 0});
         continue;
       }
       if (c == U' ') {
@@ -59,7 +77,7 @@ std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, 
       else
         para.frags.push_back({fb, para.chars.size(), false});
     }
-    if (++lines_in_para == kLinesPerParagraph) {
+    if (++lines_in_para == paragraph_lines) {  // never, with 0: one paragraph
       on_paragraph(para);
       para.clear();
       lines_in_para = 0;
