@@ -87,9 +87,11 @@ class LocalEngine:
         self._pending = 0
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
-        self.batches = 0
+        self.batches = 0  # generate_batch calls
         self.batched_requests = 0
         self.max_batch_seen = 0
+        self.stopped_early = 0  # generations stopped by a client gone or a timeout
+        self.skipped = 0  # requests given up before they ran
 
     # ---- prompt
 
@@ -220,6 +222,7 @@ class LocalEngine:
 
     def _run(self, jobs: List[_Job]) -> None:
         live = [j for j in jobs if not j.cancel.is_set()]
+        self.skipped += len(jobs) - len(live)
         try:
             if not live:
                 return
@@ -234,7 +237,7 @@ class LocalEngine:
     def _run_one(self, job: _Job) -> None:
         def on_token(tok: int):
             r, c = job.text.push(tok)
-            if (r or c) and job.stream:
+            if r or c:
                 self._emit(job, ("delta", r, c))
             if job.text.stopped or job.cancel.is_set():
                 return False
@@ -247,6 +250,7 @@ class LocalEngine:
             self._fail(job, e)
             return
         if job.cancel.is_set():
+            self.stopped_early += 1
             return
         self._done(job, out.tokens, out.stop_reason)
 
@@ -271,7 +275,9 @@ class LocalEngine:
                 toks = toks[:j.max_tokens]
                 reason = "max_new_tokens"
             for t in toks:
-                j.text.push(t)
+                r, c = j.text.push(t)
+                if r or c:
+                    self._emit(j, ("delta", r, c))
                 if j.text.stopped:
                     break
             self._done(j, toks, reason)
@@ -291,7 +297,9 @@ class LocalEngine:
 
     def health(self) -> Dict[str, Any]:
         return {"engine": "local", "device": self.model.device, "queued": self._pending,
-                "feature_cache": dict(self.model.feature_cache_stats)}
+                "batches": self.batches, "batched_requests": self.batched_requests,
+                "largest_batch": self.max_batch_seen, "stopped_early": self.stopped_early,
+                "skipped": self.skipped, "feature_cache": dict(self.model.feature_cache_stats)}
 
     async def close(self) -> None:
         return None

@@ -268,7 +268,9 @@ class PageStore:
                 raise bad_request(where, f"the data URL's base64 is invalid: {e}") from None
         parsed = urlparse(url)
         if parsed.scheme == "file":
-            return self._local_file(unquote(parsed.path), where)
+            # file:///abs/path, or file://rel/path (relative to the image root)
+            host = "" if parsed.netloc in ("", "localhost") else parsed.netloc
+            return self._local_file(unquote(host + parsed.path), where)
         if parsed.scheme in ("http", "https"):
             if not self.settings.allow_remote_images:
                 raise bad_request(where, "remote image URLs are not fetched by this server "
