@@ -47,7 +47,7 @@ def glyph_defaults(s: Sampling) -> Dict[str, Any]:
 @dataclass
 class _Job:
     ids: List[int]
-    images: Optional[List[Any]]
+    images: Tuple[Any, Any]  # (pixel_values, grid_thw) or (None, None)
     kw: Dict[str, Any]
     greedy: bool
     max_tokens: int
@@ -95,14 +95,24 @@ class LocalEngine:
 
     # ---- prompt
 
-    def prompt(self, prep: Prepared) -> Tuple[List[int], List[Any]]:
+    def prompt(self, prep: Prepared) -> Tuple[List[int], Tuple[Any, Any]]:
         """GLM-4.1V's chat format: [gMASK]<sop>, then <|role|>\\n + content per message, then
         <|assistant|>\\n. Text between images is encoded as one piece (as the C++ prompt
         builder does); each page or image enters as <|begin_of_image|> + N x <|image|> +
-        <|end_of_image|>, N from this model's image processor."""
+        <|end_of_image|>, N from this model's image processor. Returns the ids and the
+        processed images (pixel_values, grid_thw), or (None, None)."""
         images = [it.pixels for _, items in prep.messages for it in items
                   if isinstance(it, Image)]
-        counts = self.model.image_token_counts(images) if images else []
+        pv = grid = None
+        counts: List[int] = []
+        if images:  # processed once: the counts here, the pixel values for generation
+            try:
+                pv, grid = self.model.process_images(images)
+            except (InputError, GlyphError) as e:
+                raise bad_request("messages", f"an image cannot be read by the model: {e}",
+                                  "bad_image") from None
+            m = int(self.model.config["vision_config"]["spatial_merge_size"])
+            counts = [int(t * h * w) // (m * m) for t, h, w in grid.tolist()]
         begin, image, end = self.image_ids
         ids: List[int] = []
         buf = ["[gMASK]<sop>"]
@@ -119,7 +129,7 @@ class LocalEngine:
                     buf.append(it)
         buf.append("<|assistant|>\n")
         ids += self.codec.encode("".join(buf))
-        return ids, images
+        return ids, (pv, grid)
 
     # ---- queue
 
@@ -155,7 +165,7 @@ class LocalEngine:
                   stop_ids=sorted(set(self.eos) | set(d["stop_token_ids"])))
         text = TextStream(self.tokenizer, skip_special_tokens=s.skip_special_tokens,
                           stop=s.stop, include_stop=s.include_stop_str_in_output)
-        job = _Job(ids=ids, images=images or None, kw=kw, greedy=greedy,
+        job = _Job(ids=ids, images=images, kw=kw, greedy=greedy,
                    max_tokens=s.max_tokens, stream=call.stream, text=text, loop=loop,
                    events=asyncio.Queue(), prompt_tokens=len(ids))
         with self._lock:
@@ -244,7 +254,8 @@ class LocalEngine:
             return None
 
         try:
-            out = self.model.generate(job.ids, images=job.images, max_new_tokens=job.max_tokens,
+            out = self.model.generate(job.ids, pixel_values=job.images[0],
+                                      grid_thw=job.images[1], max_new_tokens=job.max_tokens,
                                       stream=on_token, **job.kw)
         except BaseException as e:  # noqa: BLE001 - reported to the request, never the loop
             self._fail(job, e)
@@ -260,7 +271,7 @@ class LocalEngine:
         self.max_batch_seen = max(self.max_batch_seen, len(jobs))
         n = max(j.max_tokens for j in jobs)
         try:
-            outs = self.model.generate_batch([(j.ids, j.images) for j in jobs],
+            outs = self.model.generate_batch([(j.ids, *j.images) for j in jobs],
                                              max_new_tokens=n, **jobs[0].kw)
         except BaseException as e:  # noqa: BLE001
             for j in jobs:
