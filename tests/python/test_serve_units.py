@@ -2,6 +2,7 @@
 (UTF-8 never split, <think> tags cut anywhere, stop strings), the page caches (pages identical to a
 full render), the prompt of a conversation against the C++ prompt builder. The real server is
 tested in test_serve.py."""
+import json
 import subprocess
 import sys
 
@@ -205,3 +206,38 @@ def test_chinese_text_gets_config_zh():
     assert store.config_for(part).font_path == chat.glyph_config("zh").font_path
     assert store.config_for(RenderPart(glyph.sample_text(), param="p")).font_path == \
         chat.glyph_config("en").font_path
+
+
+# ---- the proxy's request, the CLI
+
+def test_proxy_forwards_only_what_the_upstream_takes():
+    from glyph.serve.engines import ProxyEngine
+
+    s = ServeSettings(render_threshold=100).check()
+    call = parse_chat({**msg([{"type": "text", "text": "word " * 40},
+                              {"type": "text", "text": "Q?"}]),
+                       "max_tokens": 7, "top_k": 5, "skip_special_tokens": False}, s)
+    prep = PageStore(s).prepare(call, want="urls")
+    vllm = ProxyEngine("http://127.0.0.1:9", s, kind="vllm").body(call, prep)
+    openai_ = ProxyEngine("http://127.0.0.1:9/v1", s, kind="openai", model="up").body(call, prep)
+    assert vllm["top_k"] == 5 and vllm["skip_special_tokens"] is False
+    assert vllm["repetition_penalty"] == chat.GLYPH_SAMPLING["repetition_penalty"]
+    assert vllm["stop_token_ids"] == list(chat.STOP_TOKEN_IDS)
+    assert not set(openai_) & chat.VLLM_EXTENSIONS
+    assert openai_["model"] == "up" and vllm["model"] == "glyph" and openai_["max_tokens"] == 7
+    parts = openai_["messages"][0]["content"]
+    assert parts[0]["type"] == "image_url" and parts[0]["image_url"]["url"].startswith(
+        "data:image/png;base64,")
+    assert parts[1] == {"type": "text", "text": "Q?"}
+    assert "glyph" not in json.dumps(openai_["messages"])  # our part marks never leave
+
+
+def test_cli_refuses_a_missing_key_variable(monkeypatch):
+    from glyph import cli
+
+    monkeypatch.delenv("GLYPH_NO_SUCH_KEY", raising=False)
+    with pytest.raises(SystemExit, match="GLYPH_NO_SUCH_KEY"):
+        cli.main(["serve", "--upstream", "http://127.0.0.1:9", "--api-key-env",
+                  "GLYPH_NO_SUCH_KEY"])
+    with pytest.raises(SystemExit):  # neither engine
+        cli.main(["serve"])
