@@ -280,22 +280,17 @@ class Glm4v:
                        repetition_penalty: Optional[float] = None, seed: int = 0,
                        stop_ids: Optional[Sequence[int]] = None) -> List[GenerateOutput]:
         """Several prompts decoded together, each stopping on its own; greedy tokens equal
-        generate() on each alone. `prompts`: input_ids lists, (input_ids, images) pairs (images
-        as generate() takes them, or None), or (input_ids, pixel_values, grid_thw) triples of
-        images already processed (``process_images``). Sampling keywords as generate()."""
+        generate() on each alone. `prompts`: input_ids lists, or (input_ids, images) pairs (images
+        as generate() takes them, or None). Sampling keywords as generate()."""
         ids, pvs, grids = [], [], []
         for i, p in enumerate(prompts):
-            pv = g = None
-            if isinstance(p, tuple) and len(p) == 3:  # images already processed
-                p_ids, pv, g = p
-            elif isinstance(p, tuple):
+            if isinstance(p, tuple):
                 if len(p) != 2:
-                    raise InputError(f"prompt {i}: give input_ids, (input_ids, images) or "
-                                     "(input_ids, pixel_values, grid_thw)")
+                    raise InputError(f"prompt {i}: give input_ids or (input_ids, images)")
                 p_ids, images = p
-                pv, g = self._inputs(images, None, None)
             else:
-                p_ids = p
+                p_ids, images = p, None
+            pv, g = self._inputs(images, None, None)
             ids.append(list(map(int, p_ids)))
             pvs.append(pv)
             grids.append(g)

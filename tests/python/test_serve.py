@@ -22,6 +22,7 @@ httpx = pytest.importorskip("httpx")
 import glyph  # noqa: E402
 import glyph.vlm as gv  # noqa: E402
 from glyph import chat  # noqa: E402
+import vlm_tiny  # noqa: E402
 from serve_helpers import ServerProcess, write_checkpoint  # noqa: E402
 
 KEY = "test-key-7f3a"
@@ -126,6 +127,13 @@ def test_answer_equals_glyph_vlm_greedy_on_the_same_pages(local, reference):
     assert r2["choices"][0]["message"]["content"] == split.content
     assert r2["usage"]["prompt_tokens"] == len(ids)
     assert r2["usage"]["glyph"]["images"] == len(pages) and r2["usage"]["glyph"]["pages"] == 0
+    # an image of an odd size passes through the same way
+    img = vlm_tiny.random_images([(70, 90)], seed=3)[0]
+    ids3, out3, split3 = answer([img])
+    r3 = post(local, chat.chat_request([img], QUESTION, model="glyph",
+                                       params={"max_tokens": 12})).json()
+    assert r3["usage"]["prompt_tokens"] == len(ids3)
+    assert r3["choices"][0]["message"]["content"] == split3.content
 
 
 def test_streaming_gives_the_same_text(local, reference):
@@ -351,15 +359,3 @@ def test_load_32_clients(local, reference):
     h = health(local)
     assert h["batches"] >= 1 and h["queued"] == 0  # greedy requests were decoded together
 
-
-def test_generate_batch_takes_processed_images(reference):
-    model, tok, _ = reference
-    pages = glyph.Renderer().render(CONTEXT).pages
-    ids = model.build_prompt(tok, QUESTION, images=pages)
-    text_only = model.build_prompt(tok, QUESTION)
-    pv, grid = model.process_images(pages)
-    a = model.generate_batch([(ids, pages), text_only], max_new_tokens=4, stop_ids=[-1])
-    b = model.generate_batch([(ids, pv, grid), text_only], max_new_tokens=4, stop_ids=[-1])
-    assert [o.tokens for o in a] == [o.tokens for o in b]
-    assert b[0].tokens == model.generate(ids, images=pages, max_new_tokens=4,
-                                         stop_ids=[-1]).tokens

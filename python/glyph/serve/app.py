@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hmac
 import json
 import time
@@ -120,8 +119,13 @@ class Server:
     async def prepare(self, call: ChatCall) -> Prepared:
         loop = asyncio.get_running_loop()
         want = "pixels" if self.engine.kind == "local" else "urls"
-        prep = await loop.run_in_executor(self.pool, functools.partial(
-            self.store.prepare, call, want=want))
+        def work() -> Prepared:  # in a worker thread: rendering, image decoding, the prompt
+            prep = self.store.prepare(call, want=want)
+            if want == "pixels":
+                prep.prompt = self.engine.prompt(prep)
+            return prep
+
+        prep = await loop.run_in_executor(self.pool, work)
         m = self.metrics
         m.render.observe(prep.render_seconds)
         m.pages.inc(prep.pages_rendered)

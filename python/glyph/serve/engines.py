@@ -47,7 +47,7 @@ def glyph_defaults(s: Sampling) -> Dict[str, Any]:
 @dataclass
 class _Job:
     ids: List[int]
-    images: Tuple[Any, Any]  # (pixel_values, grid_thw) or (None, None)
+    images: Optional[List[Any]]  # (H, W, 3) uint8 arrays, or None
     kw: Dict[str, Any]
     greedy: bool
     max_tokens: int
@@ -84,6 +84,7 @@ class LocalEngine:
                           int(cfg["image_end_token_id"]))
         self.eos = [int(t) for t in model.generation_defaults.get("stop_ids", [])]
         self._q: "queue.Queue[_Job]" = queue.Queue()
+        self._sizes: Dict[Tuple[int, int], int] = {}
         self._pending = 0
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -95,24 +96,33 @@ class LocalEngine:
 
     # ---- prompt
 
-    def prompt(self, prep: Prepared) -> Tuple[List[int], Tuple[Any, Any]]:
+    def image_tokens(self, pixels) -> int:
+        """Visual tokens of an image for this model's image processor. They depend only on the
+        size: each size is measured once (a blank image of it through ``image_token_counts``),
+        so that a queued request holds its pages (uint8, shared with the render cache) and not
+        their float32 pixel values, which are made in the model thread when it runs."""
+        h, w = int(pixels.shape[0]), int(pixels.shape[1])
+        n = self._sizes.get((h, w))
+        if n is None:
+            import numpy as np
+
+            try:
+                n = int(self.model.image_token_counts([np.zeros((h, w, 3), np.uint8)])[0])
+            except (InputError, GlyphError) as e:
+                raise bad_request("messages", f"an image of {w}x{h} pixels cannot be read by "
+                                  f"the model: {e}", "bad_image") from None
+            self._sizes[(h, w)] = n
+        return n
+
+    def prompt(self, prep: Prepared) -> Tuple[List[int], List[Any]]:
         """GLM-4.1V's chat format: [gMASK]<sop>, then <|role|>\\n + content per message, then
         <|assistant|>\\n. Text between images is encoded as one piece (as the C++ prompt
         builder does); each page or image enters as <|begin_of_image|> + N x <|image|> +
-        <|end_of_image|>, N from this model's image processor. Returns the ids and the
-        processed images (pixel_values, grid_thw), or (None, None)."""
+        <|end_of_image|>, N from this model's image processor. Returns the ids and the images
+        (uint8 arrays)."""
         images = [it.pixels for _, items in prep.messages for it in items
                   if isinstance(it, Image)]
-        pv = grid = None
-        counts: List[int] = []
-        if images:  # processed once: the counts here, the pixel values for generation
-            try:
-                pv, grid = self.model.process_images(images)
-            except (InputError, GlyphError) as e:
-                raise bad_request("messages", f"an image cannot be read by the model: {e}",
-                                  "bad_image") from None
-            m = int(self.model.config["vision_config"]["spatial_merge_size"])
-            counts = [int(t * h * w) // (m * m) for t, h, w in grid.tolist()]
+        counts = [self.image_tokens(im) for im in images]
         begin, image, end = self.image_ids
         ids: List[int] = []
         buf = ["[gMASK]<sop>"]
@@ -129,7 +139,7 @@ class LocalEngine:
                     buf.append(it)
         buf.append("<|assistant|>\n")
         ids += self.codec.encode("".join(buf))
-        return ids, (pv, grid)
+        return ids, images
 
     # ---- queue
 
@@ -144,7 +154,7 @@ class LocalEngine:
         return self._pending
 
     def submit(self, call: ChatCall, prep: Prepared, loop) -> _Job:
-        ids, images = self.prompt(prep)
+        ids, images = prep.prompt if prep.prompt is not None else self.prompt(prep)
         if len(ids) > self.settings.max_prompt_tokens:
             raise ApiError(400, f"messages: the prompt is {len(ids)} tokens (text and visual), "
                            f"more than this server reads ({self.settings.max_prompt_tokens}; "
@@ -165,7 +175,7 @@ class LocalEngine:
                   stop_ids=sorted(set(self.eos) | set(d["stop_token_ids"])))
         text = TextStream(self.tokenizer, skip_special_tokens=s.skip_special_tokens,
                           stop=s.stop, include_stop=s.include_stop_str_in_output)
-        job = _Job(ids=ids, images=images, kw=kw, greedy=greedy,
+        job = _Job(ids=ids, images=images or None, kw=kw, greedy=greedy,
                    max_tokens=s.max_tokens, stream=call.stream, text=text, loop=loop,
                    events=asyncio.Queue(), prompt_tokens=len(ids))
         with self._lock:
@@ -254,9 +264,8 @@ class LocalEngine:
             return None
 
         try:
-            out = self.model.generate(job.ids, pixel_values=job.images[0],
-                                      grid_thw=job.images[1], max_new_tokens=job.max_tokens,
-                                      stream=on_token, **job.kw)
+            out = self.model.generate(job.ids, images=job.images,
+                                      max_new_tokens=job.max_tokens, stream=on_token, **job.kw)
         except BaseException as e:  # noqa: BLE001 - reported to the request, never the loop
             self._fail(job, e)
             return
@@ -271,7 +280,7 @@ class LocalEngine:
         self.max_batch_seen = max(self.max_batch_seen, len(jobs))
         n = max(j.max_tokens for j in jobs)
         try:
-            outs = self.model.generate_batch([(j.ids, *j.images) for j in jobs],
+            outs = self.model.generate_batch([(j.ids, j.images) for j in jobs],
                                              max_new_tokens=n, **jobs[0].kw)
         except BaseException as e:  # noqa: BLE001
             for j in jobs:

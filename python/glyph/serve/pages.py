@@ -127,6 +127,7 @@ class Prepared:
     usage: Usage = field(default_factory=Usage)
     render_seconds: float = 0.0
     pages_rendered: int = 0  # pages rasterised for this request (not from the cache)
+    prompt: Any = None  # local engine: (ids, (pixel_values, grid_thw)), built off the event loop
 
 
 class _TooManyPages(Exception):
