@@ -359,3 +359,11 @@ def test_load_32_clients(local, reference):
     h = health(local)
     assert h["batches"] >= 1 and h["queued"] == 0  # greedy requests were decoded together
 
+
+
+def test_proxy_with_its_upstream_down_answers_503():
+    with ServerProcess(["--upstream", "http://127.0.0.1:9", "--render-threshold", "500"]) as s:
+        with pytest.raises(openai.APIStatusError) as e:
+            client(s).chat.completions.create(model="glyph", messages=ask_parts(), max_tokens=2)
+        assert e.value.status_code == 503 and e.value.body["code"] == "upstream_unavailable"
+        assert health(s)["status"] == "ok"
