@@ -241,3 +241,14 @@ def test_cli_refuses_a_missing_key_variable(monkeypatch):
                   "GLYPH_NO_SUCH_KEY"])
     with pytest.raises(SystemExit):  # neither engine
         cli.main(["serve"])
+
+
+def test_server_config_applies_to_every_part(tmp_path):
+    cfg = chat.glyph_config("en").to_dict()
+    cfg["dpi"] = 96
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(cfg))
+    store = PageStore(ServeSettings(render_config=str(path)))
+    for text, lang in ((glyph.sample_text(), None), ("这是中文。" * 50, "zh")):
+        got = store.config_for(RenderPart(text, language=lang, param="p"))
+        assert got.dpi == 96 and got.font_path == cfg["font-path"]

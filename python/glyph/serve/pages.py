@@ -153,7 +153,7 @@ class PageStore:
     # ---- configs
 
     def base_config(self, part: RenderPart) -> RenderConfig:
-        if self._fixed is not None and part.language is None:
+        if self._fixed is not None:  # --config: one config for every part
             return self._fixed
         if part.language is not None:
             lang = part.language
