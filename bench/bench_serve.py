@@ -89,7 +89,7 @@ def main() -> int:
     t0 = time.perf_counter()
     d = [direct(i) for i in range(n_total)]
     d_wall = time.perf_counter() - t0
-    del model
+
 
     with ServerProcess(["--model", ckpt, "--render-threshold", "500", "--queue-size",
                         str(max(64, 2 * args.clients)), "--max-batch", "16"]) as srv:

@@ -79,6 +79,9 @@ def msg(content, role="user"):
     (msg([{"type": "image_url", "image_url": {"url": ""}}]),
      "messages[0].content[0].image_url.url", "invalid_type"),
     (msg("hello", role="assistant"), "messages[0].role", "invalid_value"),
+    (msg("lone \ud800 surrogate"), "messages[0].content", "invalid_unicode"),
+    (msg([{"type": "text", "text": "\udfff"}]), "messages[0].content[0].text", "invalid_unicode"),
+    ({**msg("x"), "stop": ["\ud800"]}, "stop", "invalid_unicode"),
 ])
 def test_bad_fields_are_named(body, param, code):
     with pytest.raises(ApiError) as e:
@@ -252,3 +255,24 @@ def test_server_config_applies_to_every_part(tmp_path):
     for text, lang in ((glyph.sample_text(), None), ("这是中文。" * 50, "zh")):
         got = store.config_for(RenderPart(text, language=lang, param="p"))
         assert got.dpi == 96 and got.font_path == cfg["font-path"]
+
+
+def test_app_answers_any_bad_body_with_json(tmp_path):
+    """In-process through the ASGI app (proxy engine, upstream never reached): odd bodies get
+    OpenAI-style JSON errors, never a crash or a non-JSON 500."""
+    from fastapi.testclient import TestClient
+
+    from glyph.serve import create_app
+
+    app = create_app(upstream="http://127.0.0.1:9", max_body_bytes=4096)
+    with TestClient(app) as c:
+        for raw, status in ((b"", 400), (b"[[[[" * 5000, 413), (b"[" * 2000 + b"]" * 2000, 400),
+                            (b'{"messages": [], "\\ud800": 1}', 400), (b"\xff\xfe", 400),
+                            (b'{"messages": [{"role": "user", "content": "hi"}], '
+                             b'"max_tokens": 1e999}', 400),
+                            (b'{"model": "\\ud800", "messages": [{"role": "user", '
+                             b'"content": "x"}]}', 404)):
+            r = c.post("/v1/chat/completions", content=raw)
+            assert r.status_code == status, (raw[:40], r.text)
+            assert r.json()["error"]["message"]
+        assert c.get("/health").json()["status"] == "ok"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import time
@@ -148,10 +149,12 @@ class Server:
                 "glyph": prep.usage.to_dict()}
 
 
-def _error_response(err: ApiError, metrics: Optional[Metrics] = None) -> JSONResponse:
+def _error_response(err: ApiError, metrics: Optional[Metrics] = None) -> Response:
     if metrics is not None:
         metrics.errors.labels(code=err.code or str(err.status)).inc()
-    return JSONResponse(err.body(), status_code=err.status)
+    # ASCII JSON: a message quoting a field name with a lone surrogate still encodes
+    return Response(json.dumps(err.body()), status_code=err.status,
+                    media_type="application/json")
 
 
 def create_app(model: Any = None, *, tokenizer: Any = None, upstream: Optional[str] = None,
@@ -197,8 +200,14 @@ def create_app(model: Any = None, *, tokenizer: Any = None, upstream: Optional[s
             engine = ProxyEngine(upstream, settings, model=upstream_model,
                                  api_key=upstream_api_key, kind=upstream_kind)
     srv = Server(engine, settings, as_codec(tokenizer) if tokenizer is not None else None)
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        await engine.close()
+        srv.pool.shutdown(wait=False)
+
     app = FastAPI(title="glyph serve", version="0.2.0", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url=None, lifespan=lifespan)
     app.state.glyph = srv
     m = srv.metrics
 
@@ -222,11 +231,6 @@ def create_app(model: Any = None, *, tokenizer: Any = None, upstream: Optional[s
         m.requests.labels(endpoint=request.url.path, status="500").inc()
         return _error_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}",
                                         code="internal_error"), m)
-
-    @app.on_event("shutdown")
-    async def _shutdown():
-        await engine.close()
-        srv.pool.shutdown(wait=False)
 
     @app.get("/health")
     async def health():

@@ -96,6 +96,16 @@ class ChatCall:
     include_usage: bool = False
 
 
+def _unicode(text: str, where: str) -> str:
+    """``text`` if it is valid Unicode (JSON's \\ud800 escapes can make lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise bad_request(where, f"holds a lone surrogate (U+{ord(text[e.start]):04X} at "
+                          f"{e.start}): not valid Unicode", "invalid_unicode") from None
+    return text
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -204,6 +214,8 @@ def parse_chat(body: Any, settings: ServeSettings) -> ChatCall:
             raise bad_request("stop", f"at most 16 stop strings, got {len(stops)}")
         if any(not s for s in stops):
             raise bad_request("stop", "stop strings must not be empty")
+        for s_ in stops:
+            _unicode(s_, "stop")
         sampling.stop = list(stops)
     sti = body.get("stop_token_ids")
     if sti is not None:
@@ -288,12 +300,13 @@ def _part(p: Any, role: str, where: str, settings: ServeSettings):
         if not isinstance(url, str) or not url:
             raise bad_request(f"{where}.image_url.url", "must be a non-empty string",
                               "invalid_type")
-        return ImagePart(url, where)
+        return ImagePart(_unicode(url, f"{where}.image_url.url"), where)
     raise bad_request(f"{where}.type", f"must be 'text' or 'image_url', got {kind!r}",
                       "unsupported_parameter")
 
 
 def _text(text: str, glyph_obj: Any, role: str, where: str, settings: ServeSettings):
+    _unicode(text, where if where.endswith("content") else f"{where}.text")
     if glyph_obj is None:
         if role == "user" and settings.render_threshold and len(text) >= settings.render_threshold:
             return RenderPart(text, None, None, where)

@@ -63,5 +63,5 @@ class ServeSettings:
         if self.api_key is not None and not self.api_key:
             raise InputError("serve setting api_key is empty (leave it None for no key)")
         if not isinstance(self.model_name, str) or not self.model_name:
-            raise InputError(f"serve setting model_name must be a non-empty string")
+            raise InputError("serve setting model_name must be a non-empty string")
         return self
