@@ -173,6 +173,32 @@ def test_multi_turn_reuses_pages_and_features(local, reference):
     assert second.usage.prompt_tokens > n1
 
 
+def test_next_turn_reuses_the_kv_cache_of_its_prefix(local, reference):
+    """A turn whose prompt begins with an earlier request's tokens (prompt and answer) prefills
+    only the new tokens, and answers what glyph.vlm answers on the whole prompt from scratch."""
+    model, tok, _ = reference
+    pages = glyph.Renderer(chat.glyph_config("en")).render(CONTEXT).pages
+    c = client(local)
+    first = c.chat.completions.create(model="glyph", messages=ask_parts(), max_tokens=1)
+    before = health(local)["prefix_cache"]
+    msgs = ask_parts() + [{"role": "assistant", "content": "Alice."},
+                          {"role": "user", "content": "And then?"}]
+    second = c.chat.completions.create(model="glyph", messages=msgs, max_tokens=10)
+    after = health(local)["prefix_cache"]
+    assert after["hits"] == before["hits"] + 1
+    assert after["tokens_reused"] - before["tokens_reused"] == first.usage.prompt_tokens
+    template = ("[gMASK]<sop><|user|>\n{images}{question}<|assistant|>\nAlice.<|user|>\n"
+                "And then?<|assistant|>\n")
+    ids = model.build_prompt(tok, QUESTION, images=pages, prompt_template=template)
+    stop = sorted(set(model.generation_defaults["stop_ids"]) | set(chat.STOP_TOKEN_IDS))
+    out = model.generate(ids, images=pages, max_new_tokens=10, repetition_penalty=1.1,
+                         stop_ids=stop)
+    assert second.usage.prompt_tokens == len(ids)
+    assert second.usage.completion_tokens == len(out.tokens)
+    assert second.choices[0].message.content == glyph.split_reasoning(
+        tok.decode(out.tokens, skip_special_tokens=True)).content
+
+
 def test_system_message_prompt(local, reference):
     _, _, answer = reference
     pages = glyph.Renderer(chat.glyph_config("en")).render(CONTEXT).pages

@@ -67,6 +67,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                      help=f"requests queued or running; more get 429 (default {_D.queue_size})")
     lim.add_argument("--max-batch", type=int, default=_D.max_batch,
                      help=f"local: greedy requests decoded together (default {_D.max_batch})")
+    lim.add_argument("--prefix-cache-slots", type=int, default=_D.prefix_cache_slots,
+                     help="local: KV caches kept for a next turn that extends their tokens "
+                          f"(default {_D.prefix_cache_slots}; 0: off)")
     pol = p.add_argument_group("rendering and images")
     pol.add_argument("--render-threshold", type=int, default=_D.render_threshold,
                      help="render user text parts of at least this many characters (default "
@@ -100,6 +103,7 @@ def run(args) -> int:
         max_prompt_tokens=args.max_prompt_tokens, max_tokens=args.max_tokens,
         default_max_tokens=args.default_max_tokens, timeout_s=args.timeout,
         queue_size=args.queue_size, max_batch=args.max_batch,
+        prefix_cache_slots=args.prefix_cache_slots,
         api_key=_env_key(args.api_key_env, "--api-key-env"), image_root=args.image_root,
         allow_remote_images=args.allow_remote_images)
     if args.model:

@@ -11,6 +11,7 @@ import asyncio
 import json
 import queue
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Optional, Sequence, Tuple
 
@@ -85,6 +86,9 @@ class LocalEngine:
         self.eos = [int(t) for t in model.generation_defaults.get("stop_ids", [])]
         self._q: "queue.Queue[_Job]" = queue.Queue()
         self._sizes: Dict[Tuple[int, int], int] = {}
+        self._prefixes: "OrderedDict[Tuple[int, ...], Any]" = OrderedDict()
+        self.prefix_hits = 0
+        self.prefix_tokens_reused = 0
         self._pending = 0
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -264,15 +268,109 @@ class LocalEngine:
             return None
 
         try:
-            out = self.model.generate(job.ids, images=job.images,
-                                      max_new_tokens=job.max_tokens, stream=on_token, **job.kw)
+            if job.greedy and self.settings.prefix_cache_slots > 0:
+                tokens, reason = self._greedy_with_prefix(job, on_token)
+            else:
+                out = self.model.generate(job.ids, images=job.images,
+                                          max_new_tokens=job.max_tokens, stream=on_token,
+                                          **job.kw)
+                tokens, reason = out.tokens, out.stop_reason
         except BaseException as e:  # noqa: BLE001 - reported to the request, never the loop
             self._fail(job, e)
             return
         if job.cancel.is_set():
             self.stopped_early += 1
             return
-        self._done(job, out.tokens, out.stop_reason)
+        self._done(job, tokens, reason)
+
+    # ---- greedy decoding on a kept KV cache (prompt-prefix reuse)
+
+    def _image_runs(self, ids: Sequence[int]) -> List[Tuple[int, int]]:
+        begin, _, end = self.image_ids
+        runs, b = [], None
+        for i, t in enumerate(ids):
+            if t == begin:
+                b = i
+            elif t == end and b is not None:
+                runs.append((b, i))
+                b = None
+        return runs
+
+    def _take_prefix(self, job: _Job):
+        """(start, cache, suffix images): the longest kept cache whose tokens begin job.ids
+        (and do not end inside an image), taken out of the store; or (0, None, images)."""
+        ids = job.ids
+        best = None
+        for key in self._prefixes:
+            n = len(key)
+            if n < len(ids) and (best is None or n > len(best)) and tuple(ids[:n]) == key:
+                best = key
+        images = list(job.images or [])
+        if best is None:
+            return 0, None, images
+        start = len(best)
+        runs = self._image_runs(ids)
+        if any(b < start <= e for b, e in runs):
+            return 0, None, images
+        later = [k for k, (b, _) in enumerate(runs) if b >= start]
+        cache = self._prefixes.pop(best)
+        return start, cache, [images[k] for k in later]
+
+    def _greedy_with_prefix(self, job: _Job, on_token) -> Tuple[List[int], str]:
+        """Greedy decoding with ``prefill`` / ``decode_step`` on a KV cache kept from an earlier
+        request whose tokens (prompt and answer) begin this prompt: only the new tokens are
+        prefilled. The same tokens ``generate`` gives (argmax after Hugging Face's repetition
+        penalty over every token so far; tested against glyph.vlm). The cache is kept
+        afterwards for a next turn (``prefix_cache_slots``, least recently used out)."""
+        import torch
+
+        start, cache, images = self._take_prefix(job)
+        if cache is None:
+            cache = self.model.new_cache()
+        else:
+            self.prefix_hits += 1
+            self.prefix_tokens_reused += start
+        held = list(job.ids)
+        logits = self.model.prefill(job.ids[start:], cache, images=images or None)
+        penalty = float(job.kw["repetition_penalty"])
+        stops = set(job.kw["stop_ids"])
+        seen = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+        seen[torch.tensor([i for i in job.ids if 0 <= i < logits.shape[-1]],
+                          dtype=torch.long, device=logits.device)] = True
+        limit = int(self.model.config["text_config"].get("max_position_embeddings", 0) or 0)
+        tokens: List[int] = []
+        reason = "max_new_tokens"
+        try:  # noqa: SIM105 - the except below says what happens to the cache
+            while True:
+                lg = logits.reshape(-1).float()
+                if penalty != 1.0:
+                    lg = lg.clone()
+                    sel = lg[seen]
+                    lg[seen] = torch.where(sel < 0, sel * penalty, sel / penalty)
+                t = int(lg.argmax())
+                tokens.append(t)
+                keep_going = on_token(t) is not False
+                if t in stops:
+                    reason = "stop_id"
+                    break
+                if len(tokens) >= job.max_tokens:
+                    break
+                if not keep_going:
+                    reason = "stream"
+                    break
+                if limit and len(held) + 1 >= limit:
+                    reason = "max_position_embeddings"
+                    break
+                if 0 <= t < seen.shape[0]:
+                    seen[t] = True
+                logits = self.model.decode_step(t, cache)
+                held.append(t)
+        except BaseException:
+            raise  # the cache may be half-filled: dropped
+        self._prefixes[tuple(held)] = cache  # holds the prompt and tokens[:-1]
+        while len(self._prefixes) > self.settings.prefix_cache_slots:
+            self._prefixes.popitem(last=False)
+        return tokens, reason
 
     def _run_batch(self, jobs: List[_Job]) -> None:
         self.batches += 1
@@ -319,7 +417,10 @@ class LocalEngine:
         return {"engine": "local", "device": self.model.device, "queued": self._pending,
                 "batches": self.batches, "batched_requests": self.batched_requests,
                 "largest_batch": self.max_batch_seen, "stopped_early": self.stopped_early,
-                "skipped": self.skipped, "feature_cache": dict(self.model.feature_cache_stats)}
+                "skipped": self.skipped, "prefix_cache": {
+                    "entries": len(self._prefixes), "hits": self.prefix_hits,
+                    "tokens_reused": self.prefix_tokens_reused},
+                "feature_cache": dict(self.model.feature_cache_stats)}
 
     async def close(self) -> None:
         return None
