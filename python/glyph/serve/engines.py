@@ -68,10 +68,9 @@ class LocalEngine:
     request runs alone, token by token, and stops at the next token when its client goes or
     its time is up.
 
-    Not done: reusing the KV cache of an unchanged prompt prefix across requests. The runtime's
-    ``generate`` sizes and owns its cache per call, and a ``KvCache`` can be neither copied nor
-    cut back, so a later turn cannot start from an earlier turn's cache exactly; every request
-    is prefilled in full. Unchanged pages are not re-embedded (the vision-feature cache)."""
+    A greedy request that runs alone decodes on a KV cache kept afterwards; a later prompt that
+    begins with a kept cache's tokens prefills only its new tokens (``_greedy_with_prefix``).
+    Unchanged pages are not re-embedded either (the model's vision-feature cache)."""
 
     kind = "local"
 
@@ -367,8 +366,11 @@ class LocalEngine:
                 held.append(t)
         except BaseException:
             raise  # the cache may be half-filled: dropped
-        self._prefixes[tuple(held)] = cache  # holds the prompt and tokens[:-1]
-        while len(self._prefixes) > self.settings.prefix_cache_slots:
+        if len(held) <= self.settings.prefix_cache_tokens:
+            self._prefixes[tuple(held)] = cache  # holds the prompt and tokens[:-1]
+        while self._prefixes and (
+                len(self._prefixes) > self.settings.prefix_cache_slots
+                or sum(len(k) for k in self._prefixes) > self.settings.prefix_cache_tokens):
             self._prefixes.popitem(last=False)
         return tokens, reason
 

@@ -40,6 +40,7 @@ class ServeSettings:
     render_cache_bytes: int = 256 << 20
     png_cache_bytes: int = 128 << 20
     prefix_cache_slots: int = 4
+    prefix_cache_tokens: int = 65536
 
     def check(self) -> "ServeSettings":
         for name in ("max_body_bytes", "max_pages", "max_page_pixels", "max_prompt_tokens",
@@ -48,7 +49,8 @@ class ServeSettings:
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise InputError(f"serve setting {name} must be a positive integer, got {v!r}")
         for name in ("render_threshold", "render_cache_bytes", "png_cache_bytes",
-                     "remote_image_bytes", "prefix_cache_slots"):
+                     "remote_image_bytes", "prefix_cache_slots",
+                     "prefix_cache_tokens"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise InputError(f"serve setting {name} must be an integer >= 0, got {v!r}")
