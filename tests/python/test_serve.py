@@ -393,3 +393,18 @@ def test_proxy_with_its_upstream_down_answers_503():
             client(s).chat.completions.create(model="glyph", messages=ask_parts(), max_tokens=2)
         assert e.value.status_code == 503 and e.value.body["code"] == "upstream_unavailable"
         assert health(s)["status"] == "ok"
+
+
+def test_sampling_is_seeded(local, reference):
+    model, tok, _ = reference
+    pages = glyph.Renderer(chat.glyph_config("en")).render(CONTEXT).pages
+    c = client(local)
+    kw = dict(model="glyph", messages=ask_parts(), max_tokens=12, temperature=1.5, seed=11)
+    a = c.chat.completions.create(**kw)
+    assert c.chat.completions.create(**kw).choices[0].message.content == a.choices[0].message.content
+    ids = model.build_prompt(tok, QUESTION, images=pages)
+    stop = sorted(set(model.generation_defaults["stop_ids"]) | set(chat.STOP_TOKEN_IDS))
+    out = model.generate(ids, images=pages, max_new_tokens=12, do_sample=True, temperature=1.5,
+                         top_p=1.0, top_k=0, repetition_penalty=1.1, seed=11, stop_ids=stop)
+    assert a.choices[0].message.content == glyph.split_reasoning(
+        tok.decode(out.tokens, skip_special_tokens=True)).content

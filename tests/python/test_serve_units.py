@@ -276,3 +276,14 @@ def test_app_answers_any_bad_body_with_json(tmp_path):
             assert r.status_code == status, (raw[:40], r.text)
             assert r.json()["error"]["message"]
         assert c.get("/health").json()["status"] == "ok"
+
+
+def test_sampling_defaults():
+    from glyph.serve.engines import glyph_defaults
+
+    g = glyph_defaults(parse_chat(msg("x"), S).sampling)
+    assert (g["temperature"], g["top_k"], g["repetition_penalty"]) == (0.0001, 1, 1.1)
+    g = glyph_defaults(parse_chat({**msg("x"), "temperature": 0.8}, S).sampling)
+    assert g["top_k"] is None and g["temperature"] == 0.8  # asked to sample: no top_k 1
+    g = glyph_defaults(parse_chat({**msg("x"), "temperature": 0.8, "top_k": 1}, S).sampling)
+    assert g["top_k"] == 1

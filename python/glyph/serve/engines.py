@@ -32,10 +32,17 @@ def glyph_defaults(s: Sampling) -> Dict[str, Any]:
     (``glyph.chat.GLYPH_SAMPLING``: near-greedy, top_k 1, repetition penalty 1.1, GLM's stop
     ids)."""
     g = chat.GLYPH_SAMPLING
+    # Glyph's top_k 1 makes decoding greedy: a client that asks for sampling (a temperature or
+    # top_p of its own) and says nothing of top_k gets none (None: not forwarded, 0 locally).
+    sampling_asked = s.temperature is not None or s.top_p is not None
+    if s.top_k is not None:
+        top_k = s.top_k
+    else:
+        top_k = None if sampling_asked else g["top_k"]
     return {
         "temperature": s.temperature if s.temperature is not None else g["temperature"],
         "top_p": s.top_p if s.top_p is not None else g["top_p"],
-        "top_k": s.top_k if s.top_k is not None else g["top_k"],
+        "top_k": top_k,
         "repetition_penalty": (s.repetition_penalty if s.repetition_penalty is not None
                                else g["repetition_penalty"]),
         "stop_token_ids": (list(s.stop_token_ids) if s.stop_token_ids
@@ -170,9 +177,10 @@ class LocalEngine:
                            code="context_length_exceeded")
         s = call.sampling
         d = glyph_defaults(s)
-        greedy = d["top_k"] == 1 or d["temperature"] < 1e-3
+        top_k = d["top_k"] or 0
+        greedy = top_k == 1 or d["temperature"] < 1e-3
         kw = dict(do_sample=not greedy, temperature=max(d["temperature"], 1e-3),
-                  top_p=d["top_p"], top_k=d["top_k"],
+                  top_p=d["top_p"], top_k=top_k,
                   repetition_penalty=d["repetition_penalty"],
                   seed=(s.seed or 0) % (1 << 63),
                   stop_ids=sorted(set(self.eos) | set(d["stop_token_ids"])))
@@ -485,9 +493,11 @@ class ProxyEngine:
         if s.seed is not None:
             body["seed"] = s.seed
         if self.kind_of_upstream == "vllm":
-            body.update(top_k=d["top_k"], repetition_penalty=d["repetition_penalty"],
+            body.update(repetition_penalty=d["repetition_penalty"],
                         stop_token_ids=d["stop_token_ids"],
                         skip_special_tokens=s.skip_special_tokens)
+            if d["top_k"] is not None:
+                body["top_k"] = d["top_k"]
             if s.include_stop_str_in_output:
                 body["include_stop_str_in_output"] = True
         if call.stream:
