@@ -3,6 +3,7 @@
     glyph render [TEXT_FILE] [--config CFG.json] [--out DIR] [--tokenizer tokenizer.json]
     glyph render --batch RECORDS.jsonl --out DIR [--output OUT.jsonl] [--threads N]
     glyph config [--default | --check CFG.json]
+    glyph serve --model CKPT | --upstream URL [--port N] ...   (glyph.serve.cli)
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 import glyph
 
 from . import search_cli, vlm_cli
+from .serve import cli as serve_cli
 from .sft import cli as sft_cli
 from ._tokenizers import as_codec
 from ._core import IoError
@@ -488,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cli.add_parser(sub)
     vlm_cli.add_parser(sub)
     sft_cli.add_parser(sub)
+    serve_cli.add_parser(sub)
     return p
 
 
