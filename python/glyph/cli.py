@@ -3,6 +3,7 @@
     glyph render [TEXT_FILE] [--config CFG.json] [--out DIR] [--tokenizer tokenizer.json]
     glyph render --batch RECORDS.jsonl --out DIR [--output OUT.jsonl] [--threads N]
     glyph config [--default | --check CFG.json]
+    glyph eval {longbench,mrcr,ruler,custom} --data PATH --backend (local:CKPT | URL) --out DIR
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import glyph
 
 from . import search_cli, vlm_cli
 from .sft import cli as sft_cli
+from .eval import cli as eval_cli
 from ._tokenizers import as_codec
 from ._core import IoError
 from .io import JsonlWriter
@@ -469,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cli.add_parser(sub)
     vlm_cli.add_parser(sub)
     sft_cli.add_parser(sub)
+    eval_cli.add_parser(sub)
     return p
 
 
