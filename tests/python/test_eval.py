@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import glyph
+import glyph.eval
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
