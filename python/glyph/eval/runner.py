@@ -97,6 +97,8 @@ def _count_tokens(tok, text: str) -> Optional[int]:
 
 def _ask(item: EvalItem, mode: str, backend, renderers: _Renderers, tok) -> Dict[str, Any]:
     rec: Dict[str, Any] = {"id": item.id, "group": item.group, "mode": mode}
+    if item.warnings:
+        rec["warnings"] = list(item.warnings)
     pages: List[Any] = []
     t0 = time.perf_counter()
     try:
@@ -124,8 +126,6 @@ def _ask(item: EvalItem, mode: str, backend, renderers: _Renderers, tok) -> Dict
                prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
                finish_reason=reply.finish_reason, attempts=reply.attempts,
                latency_s=round(reply.latency_s, 4))
-    if item.warnings:
-        rec["warnings"] = list(item.warnings)
     return rec
 
 
