@@ -299,3 +299,23 @@ def test_cli_and_datasets_folder(server, tmp_path, capsys):
                   "--newline", "sometimes"])
     assert cli.main(["eval", "custom", "--data", str(tmp_path / "nope.jsonl"), "--backend",
                      server.url, "--out", str(tmp_path / "o2"), "--quiet"]) == 1
+
+
+def test_backend_specs_and_urls(tmp_path):
+    from glyph.eval.backends import HttpBackend, chat_completions_url, make_backend
+
+    for url in ("http://h:1", "http://h:1/", "http://h:1/v1", "http://h:1/v1/chat/completions"):
+        assert chat_completions_url(url) == "http://h:1/v1/chat/completions"
+    be = make_backend("http://127.0.0.1:9", model="m", params={"max_tokens": 5, "top_k": None},
+                      vllm_extensions=False)
+    assert isinstance(be, HttpBackend)
+    body = be.request_body([], "hi")
+    assert body["max_tokens"] == 5 and "top_k" not in body and "repetition_penalty" not in body
+    assert body["messages"] == [{"role": "user", "content": "hi"}]
+    for bad in ("ftp://x", "localhost:8000", "local:" + str(tmp_path / "missing")):
+        with pytest.raises(glyph.InputError):
+            make_backend(bad)
+    with pytest.raises(glyph.InputError, match="unknown benchmark"):
+        glyph.eval.run("longbenchx", tmp_path, "http://127.0.0.1:9", tmp_path / "o")
+    with pytest.raises(glyph.InputError, match="unknown metric"):
+        glyph.eval.run("custom", tmp_path, "http://127.0.0.1:9", tmp_path / "o", metric="nope")

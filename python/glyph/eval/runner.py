@@ -173,8 +173,13 @@ def _run_mode(protocol: Protocol, items: Sequence[EvalItem], mode: str, backend,
                     bar.update(1)
                     if failed:
                         bar.set_postfix(failed=failed, refresh=False)
+        except BaseException:
+            # Ctrl-C or a write that failed: what is in flight is lost, what was written stays
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown(wait=True)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
 
 
@@ -242,8 +247,10 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     main = make_backend(backend, model=model, **common)
     if main is None:
         raise InputError("no backend: give --backend local:CKPT or an http(s):// URL")
-    if text_baseline in ("backend", "same"):
-        text_be = main
+    if text_baseline in ("backend", "same") or (isinstance(text_baseline, str)
+                                                and text_baseline == backend
+                                                and isinstance(main, LocalBackend)):
+        text_be = main  # the same in-process model, asked without pages
     else:
         text_common = dict(common, params=text_params if text_params is not None else params)
         text_be = make_backend(text_baseline, model=text_model, **text_common)
