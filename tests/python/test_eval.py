@@ -319,3 +319,26 @@ def test_backend_specs_and_urls(tmp_path):
         glyph.eval.run("longbenchx", tmp_path, "http://127.0.0.1:9", tmp_path / "o")
     with pytest.raises(glyph.InputError, match="unknown metric"):
         glyph.eval.run("custom", tmp_path, "http://127.0.0.1:9", tmp_path / "o", metric="nope")
+
+
+def test_resume_refuses_other_options_and_custom_metric_functions(server, tmp_path):
+    items = [{"id": "m1", "context": EN_STORY, "question": "Who wore the red cloak?",
+              "answers": ["LITTLE RED RIDING HOOD"]}]
+    path = write_jsonl(tmp_path / "d.jsonl", items)
+    (tmp_path / "mymetric.py").write_text(
+        "def shout(prediction, ground_truth, **kw):\n"
+        "    return float(prediction.upper() == ground_truth)\n")
+    server.set_answers({"Who wore the red cloak?": "Little Red Riding Hood"})
+    spec = f"{tmp_path / 'mymetric.py'}:shout"
+    res = glyph.eval.run("custom", path, server.url, tmp_path / "o", metric=spec, progress=False,
+                         plot=False)
+    assert res["modes"]["pages"]["groups"]["shout"]["score"] == 100.0
+    with pytest.raises(glyph.InputError, match="newline differ"):
+        glyph.eval.run("custom", path, server.url, tmp_path / "o", metric=spec, newline="all",
+                       progress=False, plot=False)
+    res = glyph.eval.run("custom", path, server.url, tmp_path / "o", metric="qa_f1_score",
+                         newline="all", overwrite=True, progress=False, plot=False)
+    assert res["modes"]["pages"]["groups"]["qa_f1_score"]["score"] == 100.0
+    with pytest.raises(glyph.InputError, match="not a function"):
+        glyph.eval.run("custom", path, server.url, tmp_path / "o2",
+                       metric=f"{tmp_path / 'mymetric.py'}:nothing", progress=False)

@@ -50,7 +50,8 @@ def add_parser(sub) -> None:
     e.add_argument("--retries", type=int, default=3,
                    help="retries on timeouts, connection errors, 429 and 5xx (default 3)")
     e.add_argument("--backoff", type=float, default=1.0, help="first retry wait in s, doubling")
-    e.add_argument("--metric", help="custom: metric name (qa_f1_score, rouge_score, ...) for items without one")
+    e.add_argument("--metric", help="custom: metric for items without one: a name (qa_f1_score, "
+                                    "rouge_score, ...) or module:function / file.py:function")
     e.add_argument("--prompt", help="prompt template with pages ({question}, {input})")
     e.add_argument("--text-prompt", help="text baseline template ({context}, {question}, {input})")
     e.add_argument("--font-dir", action="append", default=[], metavar="DIR",
@@ -66,6 +67,8 @@ def add_parser(sub) -> None:
     e.add_argument("--split", help="datasets folder: the split to read (default: all)")
     e.add_argument("--device", default="cpu", help="local backend: cpu, cuda, cuda:1, ...")
     e.add_argument("--dtype", help="local backend: float32, bfloat16, float16 (default: checkpoint's)")
+    e.add_argument("--overwrite", action="store_true",
+                   help="start over: drop the predictions already in --out")
     e.add_argument("--no-plot", action="store_true", help="no PNG plots")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.add_argument("--json", action="store_true", help="print results.json instead of the table")
@@ -86,7 +89,7 @@ def run(args) -> int:
                    vllm_extensions=not args.no_vllm_extensions, timeout=args.timeout,
                    retries=args.retries, backoff=args.backoff, device=args.device,
                    dtype=args.dtype, split=args.split, cjk_font=args.cjk_font,
-                   progress=not args.quiet, plot=not args.no_plot)
+                   overwrite=args.overwrite, progress=not args.quiet, plot=not args.no_plot)
     if args.json:
         print(json.dumps(res, indent=2, ensure_ascii=False, default=str))
     else:

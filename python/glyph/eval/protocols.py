@@ -301,6 +301,8 @@ class LongBench(Protocol):
         it = rec.item
         name = it.get("dataset") if isinstance(it.get("dataset"), str) else None
         name = name or rec.stem
+        if rec.stem.endswith("_e") and rec.stem[:-2] == name:
+            name = rec.stem  # LongBench-E's files (qasper_e.jsonl) may name the base dataset
         try:
             base = M.longbench_base_dataset(name)
         except (ValueError, TypeError) as e:
@@ -468,8 +470,11 @@ class Custom(Protocol):
         super().__init__(opts)
         self.metric = None
         if self.opts.metric is not None:
+            metric = self.opts.metric
+            if isinstance(metric, str) and ":" in metric:
+                metric = load_function(metric)
             try:
-                self.metric = M.get_metric(self.opts.metric)
+                self.metric = M.get_metric(metric)
             except ValueError as e:
                 raise InputError(str(e)) from None
 
@@ -504,6 +509,29 @@ class Custom(Protocol):
         fn = M.get_metric(item.meta["metric"]) if item.meta["metric"] else self.metric
         kw = {"all_classes": item.meta["all_classes"]} if item.meta["all_classes"] else {}
         return M.score_item(fn, M.postprocess(text), item.meta["answers"], **kw)
+
+
+def load_function(spec: str) -> Callable:
+    """``module:function`` or ``path/to/file.py:function`` -> the function."""
+    import importlib
+    import importlib.util
+
+    mod, _, fn = spec.rpartition(":")
+    try:
+        if mod.endswith(".py"):
+            if not os.path.isfile(mod):
+                raise InputError(f"metric {spec!r}: no file {mod!r}")
+            loader_spec = importlib.util.spec_from_file_location("glyph_eval_user_metric", mod)
+            module = importlib.util.module_from_spec(loader_spec)
+            loader_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(mod)
+    except ImportError as e:
+        raise InputError(f"metric {spec!r}: cannot import {mod!r}: {e}") from None
+    f = getattr(module, fn, None)
+    if not callable(f):
+        raise InputError(f"metric {spec!r}: {fn!r} is not a function in {mod!r}")
+    return f
 
 
 PROTOCOLS: Dict[str, type] = {"longbench": LongBench, "mrcr": MRCR, "ruler": Ruler,

@@ -209,6 +209,45 @@ def _canonical(path: str, items: Sequence[EvalItem]) -> Dict[str, Dict[str, Any]
     return latest
 
 
+RUN_FILE = "run.json"
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (str, int, float, bool, list, dict)):
+        return v
+    if hasattr(v, "to_dict"):
+        return v.to_dict()
+    return getattr(v, "__qualname__", None) or repr(v)
+
+
+def _check_run_file(out: str, options: Dict[str, Any], overwrite: bool) -> None:
+    """``out/run.json`` holds the options that shape the predictions; resuming into a folder made
+    with other options would mix two runs, so that is an error (or, with ``overwrite``, a fresh
+    start). The backend's address is not compared (a server may move to another port)."""
+    import json
+
+    path = os.path.join(out, RUN_FILE)
+    options = json.loads(json.dumps(options, default=str))
+    if overwrite:
+        for name in (PREDICTIONS, TEXT_PREDICTIONS):
+            if os.path.exists(os.path.join(out, name)):
+                os.unlink(os.path.join(out, name))
+    elif os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                before = json.load(f)
+        except ValueError:
+            before = None
+        if isinstance(before, dict) and before != options:
+            diff = sorted(k for k in set(before) | set(options) if before.get(k) != options.get(k))
+            raise InputError(f"{out} holds a run with other options ({', '.join(diff)} differ): "
+                             "resuming would mix the two. Use another --out, or --overwrite to "
+                             "start over")
+    from ..io import atomic_write
+
+    atomic_write(path, json.dumps(options, indent=2, ensure_ascii=False))
+
+
 def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any = None,
         newline: str = "none", concurrency: int = 4, limit: Optional[int] = None, seed: int = 0,
         font_dirs: Sequence[str] = (), config: Any = None, dpi: Optional[int] = None,
@@ -218,7 +257,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         text_params: Optional[Mapping[str, Any]] = None, vllm_extensions: bool = True,
         timeout: float = 600.0, retries: int = 3, backoff: float = 1.0, device: str = "cpu",
         dtype: Any = None, split: Optional[str] = None, cjk_font: Optional[str] = None,
-        progress: bool = True, plot: bool = True) -> Dict[str, Any]:
+        overwrite: bool = False, progress: bool = True, plot: bool = True) -> Dict[str, Any]:
     """Evaluate ``backend`` on a benchmark and write predictions, results and plots to ``out``.
 
     benchmark: "longbench" (LongBench and LongBench-E), "mrcr", "ruler", "custom" (or a
@@ -226,7 +265,9 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     folder (``split`` picks one split). backend: "local:CKPT", an http(s):// URL of an
     OpenAI-compatible server, or a backend object. text_baseline: the same items as text, to a
     URL, "local:CKPT", or "backend" (the main backend without pages). See docs/eval.md for the
-    rest. Returns the results dict (also in ``out/results.json``).
+    rest. A rerun with the same options resumes; other options in the same ``out`` are an error
+    unless ``overwrite`` (which starts over). Returns the results dict (also in
+    ``out/results.json``).
     """
     from . import report
 
@@ -258,6 +299,12 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     if tok is None and isinstance(main, LocalBackend):
         tok = opts.tokenizer = main.tokenizer
 
+    _check_run_file(out, {
+        "benchmark": protocol.name, "text_baseline": text_be is not None, "newline": newline, "seed": seed, "config": _jsonable(config), "dpi": dpi,
+        "font_dirs": list(font_dirs or ()), "metric": _jsonable(metric), "prompt": prompt,
+        "text_prompt": text_prompt, "params": _jsonable(params),
+        "text_params": _jsonable(text_params), "vllm_extensions": vllm_extensions,
+        "cjk_font": cjk_font}, overwrite)
     items, bad = prepare_items(protocol, read_records(data, split=split), limit=limit,
                                progress=progress)
     with JsonlWriter(os.path.join(out, FAILURES), fresh=True) as f:
