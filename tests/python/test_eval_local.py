@@ -80,3 +80,30 @@ def test_local_backend_matches_the_pipeline(checkpoint, tmp_path):
 def test_local_backend_bad_checkpoint(tmp_path):
     with pytest.raises(glyph.InputError, match="does not exist"):
         glyph.eval.run("custom", tmp_path / "x.jsonl", f"local:{tmp_path / 'nope'}", tmp_path)
+
+
+def test_local_batches_equal_one_at_a_time(checkpoint, tmp_path):
+    text = glyph.sample_text()
+    items = [{"id": f"i{k}", "context": text[300 * k: 300 * k + 400 + 50 * k],
+              "question": f"Question {k}?", "answers": ["x"]} for k in range(3)]
+    path = write_jsonl(tmp_path / "items.jsonl", items)
+    from glyph.eval.backends import LocalBackend
+
+    batched = LocalBackend(str(checkpoint), params={"max_tokens": 5}, batch_size=3)
+    sizes = []
+    real = batched.model.generate_batch
+
+    def spy(prompts, **kw):
+        sizes.append(len(prompts))
+        return real(prompts, **kw)
+
+    batched.model.generate_batch = spy
+    runs = {}
+    for n, backend in ((1, f"local:{checkpoint}"), (3, batched)):
+        glyph.eval.run("custom", path, backend, tmp_path / f"c{n}",
+                       metric="qa_f1_score", params={"max_tokens": 5}, concurrency=n,
+                       progress=False, plot=False)
+        runs[n] = [{k: v for k, v in json.loads(x).items() if k != "latency_s"}
+                   for x in (tmp_path / f"c{n}" / "predictions.jsonl").read_text().splitlines()]
+    assert runs[1] == runs[3] and all("prediction" in r for r in runs[1])
+    assert max(sizes) > 1  # the three requests in flight were decoded together

@@ -9,6 +9,7 @@ with a ``Reply``, or raise ``BackendError`` whose ``reason`` is a short machine-
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -194,14 +195,17 @@ class LocalBackend:
     (its ``tokenizer.json`` too, unless ``tokenizer`` is given). Glyph's sampling is mapped to the
     runtime's (greedy, repetition penalty 1.1, ``max_tokens`` -> ``max_new_tokens``; override with
     ``params``); the stop ids are Glyph's three plus the checkpoint's own end-of-sequence ids.
-    One request at a time (the model is one object); ``prompt_tokens`` is the prompt's length in
-    tokens, pages included."""
+    With ``batch_size`` > 1, requests that arrive together (the runner's ``concurrency``) are
+    decoded together with ``Glm4v.generate_batch`` (greedy tokens equal one-at-a-time
+    generation); a batch that fails is retried one request at a time, so one bad prompt fails
+    alone. ``prompt_tokens`` is the prompt's length in tokens, pages included."""
 
     kind = "local"
 
     def __init__(self, checkpoint: Any = None, *, model: Any = None, tokenizer: Any = None,
                  device: str = "cpu", dtype: Any = None,
-                 params: Optional[Mapping[str, Any]] = None, system: Optional[str] = None):
+                 params: Optional[Mapping[str, Any]] = None, system: Optional[str] = None,
+                 batch_size: int = 1):
         import glyph
 
         from .. import vlm  # torch comes in here, only for this backend
@@ -226,7 +230,10 @@ class LocalBackend:
         if params and "stop_token_ids" in params and params["stop_token_ids"] is not None:
             self.sampling["stop_ids"] = [int(s) for s in params["stop_token_ids"]]
         self.system = system
+        self.batch_size = max(1, int(batch_size))
         self._lock = threading.Lock()
+        self._queue: "queue.Queue" = queue.Queue()
+        self._worker: Optional[threading.Thread] = None
 
     @property
     def name(self) -> str:
@@ -243,14 +250,60 @@ class LocalBackend:
 
         return as_codec(tok).decode(ids)
 
+    def _one(self, ids, images):
+        with self._lock:
+            return self.model.generate(ids, images=images, **self.sampling)
+
+    def _serve(self) -> None:
+        """The batching thread: takes what is waiting (up to batch_size) and decodes it together."""
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            deadline = time.perf_counter() + 0.01  # let the other in-flight requests arrive
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.perf_counter())))
+                except queue.Empty:
+                    break
+                if batch[-1] is None:
+                    batch.pop()
+                    self._queue.put(None)
+                    break
+            try:
+                with self._lock:
+                    outs = self.model.generate_batch([(b[0], b[1]) for b in batch], **self.sampling)
+                for b, o in zip(batch, outs):
+                    b[2].set_result(o)
+            except Exception:  # noqa: BLE001 - retried alone below, so one bad prompt fails alone
+                for b in batch:
+                    try:
+                        b[2].set_result(self._one(b[0], b[1]))
+                    except Exception as e:  # noqa: BLE001
+                        b[2].set_exception(e)
+
+    def _generate(self, ids, images):
+        if self.batch_size <= 1:
+            return self._one(ids, images)
+        from concurrent.futures import Future
+
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._serve, name="glyph-eval-local",
+                                                daemon=True)
+                self._worker.start()
+        fut: Future = Future()
+        self._queue.put((ids, images, fut))
+        return fut.result()
+
     def ask(self, pages: Sequence[Any], prompt: str) -> Reply:
         images = list(pages) if pages else None
         t0 = time.perf_counter()
         try:
-            with self._lock:
-                ids = self.model.build_prompt(self.tokenizer, prompt, images=images,
-                                              system=self.system)
-                out = self.model.generate(ids, images=images, **self.sampling)
+            ids = self.model.build_prompt(self.tokenizer, prompt, images=images,
+                                          system=self.system)
+            out = self._generate(ids, images)
         except Exception as e:  # noqa: BLE001 - recorded per item: OOM, a prompt too long, ...
             raise BackendError(f"local_{type(e).__name__}", f"{type(e).__name__}: {e}") from None
         tokens = [int(t) for t in out.tokens]
@@ -265,7 +318,10 @@ class LocalBackend:
                      latency_s=time.perf_counter() - t0)
 
     def close(self) -> None:
-        pass
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=60)
+            self._worker = None
 
 
 def make_backend(spec: Any, **kw: Any):
@@ -281,7 +337,8 @@ def make_backend(spec: Any, **kw: Any):
         raise InputError(f"a backend is 'local:CKPT', an http(s):// URL or a backend object, "
                          f"not {type(spec).__name__}")
     if spec.startswith("local:"):
-        local_kw = {k: kw[k] for k in ("tokenizer", "device", "dtype", "params", "system") if k in kw}
+        local_kw = {k: kw[k] for k in ("tokenizer", "device", "dtype", "params", "system",
+                                       "batch_size") if k in kw}
         return LocalBackend(spec[len("local:"):], **local_kw)
     if spec.startswith(("http://", "https://")):
         http_kw = {k: kw[k] for k in ("model", "params", "vllm_extensions", "timeout", "retries",

@@ -284,7 +284,8 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         opts.tokenizer = glyph.load_tokenizer(tokenizer)
     protocol = get_protocol(benchmark, opts)
     common = dict(params=params, vllm_extensions=vllm_extensions, timeout=timeout,
-                  retries=retries, backoff=backoff, device=device, dtype=dtype)
+                  retries=retries, backoff=backoff, device=device, dtype=dtype,
+                  batch_size=concurrency)
     main = make_backend(backend, model=model, **common)
     if main is None:
         raise InputError("no backend: give --backend local:CKPT or an http(s):// URL")
@@ -331,7 +332,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
             "wall_seconds": round(time.time() - t0, 2)}
     results = report.summarize(protocol, items, bad, records, info)
     report.write(results, out, plot=plot)
-    for be in {id(main): main, id(text_be): text_be}.values():
-        if be is not None and hasattr(be, "close"):
-            be.close()
+    for be, given in ((main, backend), (text_be, text_baseline)):
+        if be is not None and be is not given and hasattr(be, "close"):
+            be.close()  # the backends this run made (a backend object passed in stays open)
     return results
