@@ -208,13 +208,13 @@ class LocalBackend:
                  batch_size: int = 1):
         import glyph
 
-        from .. import vlm  # torch comes in here, only for this backend
-
         if model is None:
             if checkpoint is None:
                 raise InputError("LocalBackend needs a checkpoint folder or a loaded model")
             if not os.path.isdir(os.fspath(checkpoint)):
                 raise InputError(f"local backend: checkpoint folder {checkpoint!r} does not exist")
+            from .. import vlm  # torch comes in here, only for this backend
+
             model = vlm.Glm4v.from_pretrained(os.fspath(checkpoint), device=device, dtype=dtype)
         if tokenizer is None:
             if checkpoint is None:

@@ -204,6 +204,15 @@ def item_config(rec: Record, context: str, opts: Options, warnings: List[str], *
     return cfg, language
 
 
+def _config_of(rec, context, opts, warns, group, **kw):
+    try:
+        return item_config(rec, context, opts, warns, **kw)
+    except ItemError as e:
+        if e.group is None:
+            e.group = group  # a known dataset/task: the item counts as failed there
+        raise
+
+
 # --------------------------------------------------------------------------------- helpers
 
 def _field(item: Mapping[str, Any], names: Sequence[str], rec: Record, *, group=None,
@@ -318,7 +327,7 @@ class LongBench(Protocol):
         warns: List[str] = []
         marker = self.opts.newline == "all" or (self.opts.newline == "chose"
                                                 and base in M.CHOSE_NEWLINE_DATASETS)
-        cfg, lang = item_config(rec, context, self.opts, warns, newline_marker=marker)
+        cfg, lang = _config_of(rec, context, self.opts, warns, group, newline_marker=marker)
         length = it.get("length")
         meta = {"dataset": base, "answers": answers, "all_classes": classes,
                 "length": length if isinstance(length, (int, float)) else None,
@@ -369,7 +378,7 @@ class MRCR(Protocol):
         answer = _field(it, ("answer",), rec, group=group)
         prefix = _field(it, ("random_string_to_prepend",), rec, group=group)
         warns: List[str] = []
-        cfg, lang = item_config(rec, context, self.opts, warns,
+        cfg, lang = _config_of(rec, context, self.opts, warns, group,
                                 newline_marker=self.opts.newline == "all")
         needles, _, length_bin = group.partition("needle_")
         meta = {"answer": answer, "prefix": prefix, "needles": needles, "bin": length_bin,
@@ -431,7 +440,7 @@ class Ruler(Protocol):
             m = re.search(r"_(\d{3,})\.jsonl?$", os.path.basename(rec.source))
             length = int(m.group(1)) if m else None
         warns: List[str] = []
-        cfg, lang = item_config(rec, context, self.opts, warns,
+        cfg, lang = _config_of(rec, context, self.opts, warns, group,
                                 newline_marker=self.opts.newline == "all")
         meta = {"outputs": outputs, "length": length, "language": lang}
         prompt = fill(self.opts.prompt or "{question}", question=question)
@@ -496,7 +505,7 @@ class Custom(Protocol):
         question = _field(it, ("question", "input"), rec, group=group)
         answers = _answers(it, ("answers", "answer"), rec, group)
         warns: List[str] = []
-        cfg, lang = item_config(rec, context, self.opts, warns,
+        cfg, lang = _config_of(rec, context, self.opts, warns, group,
                                 newline_marker=self.opts.newline == "all")
         meta = {"answers": answers, "all_classes": it.get("all_classes"), "metric": metric_name,
                 "language": lang}
