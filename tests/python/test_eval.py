@@ -156,6 +156,16 @@ def test_longbench_pages_and_text_end_to_end(server, tmp_path):
         "{input}", "Who wore the red cloak?")
     assert txt[0]["images"] == []
 
+    bc = pages["categories"]["bucket_category"]
+    assert bc["0-4k Single-doc QA"]["score"] == 100.0 and bc["4-8k Single-doc QA"]["score"] == 0.0
+    # Glyph's token_stat.json: the server's prompt tokens (100 per page + words, here)
+    stat = json.loads((out / "token_stat.json").read_text())
+    assert by_id["narrativeqa-1"]["prompt_tokens"] == (100 * by_id["narrativeqa-1"]["pages"]
+                                                        + len(first[0]["text"].split()))
+    assert stat["total_records"] == 8 and stat["total_prompt_tokens"] == sum(
+        p["prompt_tokens"] for p in preds if "prediction" in p)
+    assert set(stat["avg_prompt_tokens_per_category"]) == {"Single-doc QA", "Few shot", "Synthetic"}
+    assert (out / "token_stat_text.json").exists()
     # tokens: the server's prompt tokens, and text / pages prompt tokens
     assert pages["tokens"]["prompt_tokens_mean"] > 100
     assert res["prompt_compression"] is not None and pages["tokens"]["latency_p95_s"] >= 0

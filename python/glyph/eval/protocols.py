@@ -345,6 +345,8 @@ class LongBench(Protocol):
         out = {"category": M.LONGBENCH_CATEGORY.get(item.meta["dataset"], "other")}
         if item.meta["longbench_e"] and item.meta["length"] is not None:
             out["bucket"] = M.longbench_e_bucket(item.meta["length"])
+            # LongBench-E's category table: per bucket, the mean of the datasets' bucket scores
+            out["bucket_category"] = f"{out['bucket']} {out['category']}"
         return out
 
 

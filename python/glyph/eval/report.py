@@ -137,6 +137,7 @@ def summarize(protocol: Protocol, items: Sequence[EvalItem], bad: Sequence[Mappi
         "evaluation_layout": bool(_LAYOUT_SUPPORTED),
         "warnings": dict(warn.most_common(20)),
         "modes": {mode: _mode_summary(protocol, items, bad, recs) for mode, recs in records.items()},
+        "token_stat": {mode: token_stat(protocol, items, recs) for mode, recs in records.items()},
     })
     if not _LAYOUT_SUPPORTED and items:
         out["warnings"]["this build's renderer lacks the evaluation layout keys (paragraph-lines, "
@@ -292,8 +293,37 @@ def make_plots(results: Mapping[str, Any], out: str) -> List[str]:
     return written
 
 
+def token_stat(protocol: Protocol, items: Sequence[EvalItem],
+               recs: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """Glyph's ``token_stat.json`` (its LongBench scorer's fields): the server's prompt tokens of
+    the answered items, averaged overall, per dataset and per category."""
+    per_group: Dict[str, List[int]] = defaultdict(list)
+    per_cat: Dict[str, List[int]] = defaultdict(list)
+    for it in items:
+        r = recs.get(it.id) or {}
+        if "prediction" not in r or r.get("prompt_tokens") is None:
+            continue
+        n = int(r["prompt_tokens"])
+        per_group[it.group].append(n)
+        cat = protocol.categories(it).get("category")
+        if cat is not None:
+            per_cat[cat].append(n)
+    total = sum(sum(v) for v in per_group.values())
+    count = sum(len(v) for v in per_group.values())
+    return {
+        "overall_avg_prompt_tokens": round(total / count, 2) if count else 0,
+        "avg_prompt_tokens_per_dataset": {g: round(sum(v) / len(v), 2) for g, v in per_group.items()},
+        "avg_prompt_tokens_per_category": {c: round(sum(v) / len(v), 2) for c, v in per_cat.items()},
+        "total_prompt_tokens": total,
+        "total_records": count,
+    }
+
+
 def write(results: Dict[str, Any], out: str, *, plot: bool = True) -> None:
-    """results.json, results.md and the plots in ``out``."""
+    """results.json, results.md, token_stat*.json and the plots in ``out``."""
+    for mode, stat in results.get("token_stat", {}).items():
+        name = "token_stat.json" if mode == "pages" else f"token_stat_{mode}.json"
+        atomic_write(os.path.join(out, name), json.dumps(stat, indent=4, ensure_ascii=False))
     atomic_write(os.path.join(out, "results.md"), markdown(results))
     if plot:
         results["plots"] = [os.path.basename(p) for p in make_plots(results, out)]
