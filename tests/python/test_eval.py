@@ -352,3 +352,32 @@ def test_resume_refuses_other_options_and_custom_metric_functions(server, tmp_pa
     with pytest.raises(glyph.InputError, match="not a function"):
         glyph.eval.run("custom", path, server.url, tmp_path / "o2",
                        metric=f"{tmp_path / 'mymetric.py'}:nothing", progress=False)
+
+
+def test_use_image_paths_sends_glyph_pages_in_page_order(server, tmp_path):
+    from PIL import Image
+
+    pages = tmp_path / "rendered" / "u1"
+    pages.mkdir(parents=True)
+    shas = []
+    for i in range(1, 12):  # page_001 .. page_011, listed out of order in the item
+        arr = np.full((30 + i, 40, 3), i * 20, dtype=np.uint8)
+        Image.fromarray(arr).save(pages / f"page_{i:03d}.png")
+        shas.append(hashlib.sha256(arr.tobytes()).hexdigest())
+    listed = [f"rendered/u1/page_{i:03d}.png" for i in (10, 2, 11, 1, 3, 4, 5, 6, 7, 8, 9)]
+    items = [{"id": "u1", "context": EN_STORY, "question": "IMG-Q1", "answers": ["a"],
+              "image_paths": listed},
+             {"id": "u2", "context": EN_STORY, "question": "IMG-Q2", "answers": ["a"],
+              "image_paths": []}]
+    path = write_jsonl(tmp_path / "items.jsonl", items)
+    server.clear_log()
+    res = glyph.eval.run("custom", path, server.url, tmp_path / "o", metric="qa_f1_score",
+                         use_image_paths=True, progress=False, plot=False)
+    req = [r for r in server.requests() if "IMG-Q1" in r["text"]]
+    assert [im["sha"] for im in req[0]["images"]] == shas
+    assert not [r for r in server.requests() if "IMG-Q2" in r["text"]]  # never sent without pages
+    assert res["modes"]["pages"]["failures"] == {"no_pages": 1}
+    preds = {r["id"]: r for r in map(json.loads, (tmp_path / "o" / "predictions.jsonl")
+                                     .read_text().splitlines())}
+    assert preds["u1"]["pages"] == 11
+    assert preds["u1"]["visual_tokens"] == sum(glyph.visual_tokens(30 + i, 40) for i in range(1, 12))

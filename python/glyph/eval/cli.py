@@ -60,6 +60,9 @@ def add_parser(sub) -> None:
                                     "Glyph's config_en / config_zh by detected language)")
     e.add_argument("--cjk-font", help="font for Chinese items (default: one found on the system)")
     e.add_argument("--dpi", type=int, help="override every item's dpi")
+    e.add_argument("--use-image-paths", action="store_true",
+                   help="send the pages in the items' image_paths (rendered by Glyph's scripts) "
+                        "instead of rendering the contexts")
     e.add_argument("--tokenizer", help="tokenizer.json (or folder) counting text tokens for the "
                                        "compression ratio (default: the local model's)")
     e.add_argument("--seed", type=int, default=0, help="language detection seed (default 0)")
@@ -89,6 +92,7 @@ def run(args) -> int:
                    vllm_extensions=not args.no_vllm_extensions, timeout=args.timeout,
                    retries=args.retries, backoff=args.backoff, device=args.device,
                    dtype=args.dtype, split=args.split, cjk_font=args.cjk_font,
+                   use_image_paths=args.use_image_paths,
                    overwrite=args.overwrite, progress=not args.quiet, plot=not args.no_plot)
     if args.json:
         print(json.dumps(res, indent=2, ensure_ascii=False, default=str))

@@ -67,6 +67,8 @@ class EvalItem:
     config: Optional[RenderConfig]
     meta: Dict[str, Any] = field(default_factory=dict)
     warnings: List[str] = field(default_factory=list)
+    #: page image files to send instead of rendering (``use_image_paths``), in page order
+    image_paths: Optional[List[str]] = None
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Options:
     tokenizer: Any = None
     prompt: Optional[str] = None
     text_prompt: Optional[str] = None
+    use_image_paths: bool = False
 
 
 def pct(scores: Sequence[float]) -> Optional[float]:
@@ -211,6 +214,27 @@ def _config_of(rec, context, opts, warns, group, **kw):
         if e.group is None:
             e.group = group  # a known dataset/task: the item counts as failed there
         raise
+
+
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+def image_paths(rec: Record, group: Optional[str] = None) -> List[str]:
+    """The item's ``image_paths`` (pages Glyph's scripts rendered), relative ones resolved against
+    the data file's folder, in page order: sorted by the last number in each file name
+    (``page_002.png`` before ``page_010.png``), not in the order a folder listing gives."""
+    v = rec.item.get("image_paths")
+    if not isinstance(v, list) or not all(isinstance(p, str) for p in v):
+        raise ItemError("missing_field", f"{rec.where}: use_image_paths needs 'image_paths', a "
+                        "list of page image files", group)
+    base = os.path.dirname(os.path.abspath(rec.source))
+    paths = [p if os.path.isabs(p) else os.path.join(base, p) for p in v]
+
+    def page_no(p: str):
+        m = _LAST_NUMBER.search(os.path.basename(p))
+        return (int(m.group(1)) if m else -1, p)
+
+    return sorted(paths, key=page_no)
 
 
 # --------------------------------------------------------------------------------- helpers

@@ -22,7 +22,7 @@ from .._core import GlyphError, InputError
 from ..io import JsonlWriter, atomic_open, read_jsonl
 from .backends import BackendError, LocalBackend, make_backend
 from .data import Record, read_records
-from .protocols import EvalItem, ItemError, Options, Protocol, get_protocol
+from .protocols import EvalItem, ItemError, Options, Protocol, get_protocol, image_paths
 
 __all__ = ["run", "prepare_items", "PREDICTIONS", "TEXT_PREDICTIONS", "FAILURES"]
 
@@ -59,6 +59,13 @@ def prepare_items(protocol: Protocol, records: Iterable[Record], *, limit: Optio
             bad.append({"where": rec.where, "reason": "bad_item", "message": f"{rec.where}: "
                         f"{type(e).__name__}: {e}"})
             continue
+        if protocol.opts.use_image_paths:
+            try:
+                item.image_paths = image_paths(rec, item.group)
+            except ItemError as e:
+                bad.append({"where": rec.where, "reason": e.reason, "message": str(e),
+                            "group": item.group, "id": item.id})
+                continue
         if item.id in seen:
             bad.append({"where": rec.where, "reason": "duplicate_id", "group": item.group,
                         "message": f"{rec.where}: id {item.id!r} already used at {seen[item.id]}"})
@@ -95,6 +102,19 @@ def _count_tokens(tok, text: str) -> Optional[int]:
     return int(count_tokens(tok, text))
 
 
+def _files_visual_tokens(paths: Sequence[str]) -> int:
+    """GLM-4.1V visual tokens of page image files (their sizes read from the headers)."""
+    from PIL import Image
+
+    import glyph
+
+    total = 0
+    for p in paths:
+        with Image.open(p) as im:
+            total += int(glyph.visual_tokens(im.height, im.width))
+    return total
+
+
 def _ask(item: EvalItem, mode: str, backend, renderers: _Renderers, tok) -> Dict[str, Any]:
     rec: Dict[str, Any] = {"id": item.id, "group": item.group, "mode": mode}
     if item.warnings:
@@ -102,12 +122,24 @@ def _ask(item: EvalItem, mode: str, backend, renderers: _Renderers, tok) -> Dict
     pages: List[Any] = []
     t0 = time.perf_counter()
     try:
-        if mode == "pages":
+        if mode == "pages" and item.image_paths is not None:
+            pages = list(item.image_paths)
+            if not pages:  # Glyph's resumed renders leave empty lists: never ask without pages
+                rec.update(error="no_pages", message="the item's image_paths is empty",
+                           attempts=0, latency_s=0.0)
+                return rec
+            rec["pages"] = len(pages)
+            rec["visual_tokens"] = _files_visual_tokens(pages)
+        elif mode == "pages":
             result = renderers.get(item.config).render(item.context)
             pages = list(result.pages)
             rec["pages"] = len(pages)
             rec["visual_tokens"] = int(result.visual_tokens)
         rec["text_tokens"] = _count_tokens(tok, item.context)
+    except OSError as e:
+        rec.update(error="page_file_error", message=f"{e}", attempts=0,
+                   latency_s=round(time.perf_counter() - t0, 4))
+        return rec
     except GlyphError as e:
         rec.update(error="render_error", message=f"{type(e).__name__}: {e}", attempts=0,
                    latency_s=round(time.perf_counter() - t0, 4))
@@ -257,6 +289,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         text_params: Optional[Mapping[str, Any]] = None, vllm_extensions: bool = True,
         timeout: float = 600.0, retries: int = 3, backoff: float = 1.0, device: str = "cpu",
         dtype: Any = None, split: Optional[str] = None, cjk_font: Optional[str] = None,
+        use_image_paths: bool = False,
         overwrite: bool = False, progress: bool = True, plot: bool = True) -> Dict[str, Any]:
     """Evaluate ``backend`` on a benchmark and write predictions, results and plots to ``out``.
 
@@ -277,7 +310,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     os.makedirs(out, exist_ok=True)
     opts = Options(newline=newline, font_dirs=tuple(font_dirs or ()), config=config, dpi=dpi,
                    seed=seed, cjk_font=cjk_font, metric=metric, prompt=prompt,
-                   text_prompt=text_prompt)
+                   text_prompt=text_prompt, use_image_paths=use_image_paths)
     if tokenizer is not None:
         import glyph
 
@@ -305,7 +338,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         "font_dirs": list(font_dirs or ()), "metric": _jsonable(metric), "prompt": prompt,
         "text_prompt": text_prompt, "params": _jsonable(params),
         "text_params": _jsonable(text_params), "vllm_extensions": vllm_extensions,
-        "cjk_font": cjk_font}, overwrite)
+        "cjk_font": cjk_font, "use_image_paths": use_image_paths}, overwrite)
     items, bad = prepare_items(protocol, read_records(data, split=split), limit=limit,
                                progress=progress)
     with JsonlWriter(os.path.join(out, FAILURES), fresh=True) as f:
