@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 
 import numpy as np
 import pytest
@@ -381,3 +380,15 @@ def test_use_image_paths_sends_glyph_pages_in_page_order(server, tmp_path):
                                      .read_text().splitlines())}
     assert preds["u1"]["pages"] == 11
     assert preds["u1"]["visual_tokens"] == sum(glyph.visual_tokens(30 + i, 40) for i in range(1, 12))
+
+
+def test_bad_item_configs_fail_in_their_task(tmp_path):
+    from glyph.eval.data import Record
+    from glyph.eval.protocols import ItemError, Options, Ruler
+
+    it = {"unique_id": "r1", "task_name": "vt", "context": "x = 1", "question": "q",
+          "outputs": ["x"], "config": {"font-size": "big"}}
+    with pytest.raises(ItemError) as e:
+        Ruler(Options()).prepare(Record(it, str(tmp_path / "r.jsonl"), 1))
+    assert e.value.reason == "bad_config" and e.value.group == "vt"
+    assert "font-size" in str(e.value)

@@ -1,10 +1,8 @@
 """`glyph eval`: evaluate a model on LongBench, MRCR, RULER or your own data (docs/eval.md)."""
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 
 def _params(text: Optional[str]) -> Optional[Dict[str, Any]]:

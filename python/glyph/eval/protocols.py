@@ -13,7 +13,6 @@ import json
 import os
 import re
 import threading
-import warnings as _warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -405,7 +404,7 @@ class MRCR(Protocol):
         prefix = _field(it, ("random_string_to_prepend",), rec, group=group)
         warns: List[str] = []
         cfg, lang = _config_of(rec, context, self.opts, warns, group,
-                                newline_marker=self.opts.newline == "all")
+                               newline_marker=self.opts.newline == "all")
         needles, _, length_bin = group.partition("needle_")
         meta = {"answer": answer, "prefix": prefix, "needles": needles, "bin": length_bin,
                 "language": lang}
@@ -466,8 +465,8 @@ class Ruler(Protocol):
             m = re.search(r"_(\d{3,})\.jsonl?$", os.path.basename(rec.source))
             length = int(m.group(1)) if m else None
         warns: List[str] = []
-        cfg, lang = _config_of(rec, context, self.opts, warns, group,
-                                newline_marker=self.opts.newline == "all")
+        cfg, lang = _config_of(rec, context, self.opts, warns, task,
+                               newline_marker=self.opts.newline == "all")
         meta = {"outputs": outputs, "length": length, "language": lang}
         prompt = fill(self.opts.prompt or "{question}", question=question)
         text_prompt = fill(self.opts.text_prompt or "{context}\n\n{question}", context=context,
@@ -532,7 +531,7 @@ class Custom(Protocol):
         answers = _answers(it, ("answers", "answer"), rec, group)
         warns: List[str] = []
         cfg, lang = _config_of(rec, context, self.opts, warns, group,
-                                newline_marker=self.opts.newline == "all")
+                               newline_marker=self.opts.newline == "all")
         meta = {"answers": answers, "all_classes": it.get("all_classes"), "metric": metric_name,
                 "language": lang}
         prompt = fill(self.opts.prompt or "{question}", question=question, input=question)

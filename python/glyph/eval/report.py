@@ -8,7 +8,6 @@ only, and ``failed`` says how many did not answer, so a failure can never raise 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections import Counter, defaultdict
 from typing import Any, Dict, List, Mapping, Optional, Sequence

@@ -13,7 +13,6 @@ import concurrent.futures as cf
 import os
 import threading
 import time
-from collections import Counter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tqdm.auto import tqdm
@@ -329,43 +328,45 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     else:
         text_common = dict(common, params=text_params if text_params is not None else params)
         text_be = make_backend(text_baseline, model=text_model, **text_common)
-    tok = opts.tokenizer
-    if tok is None and isinstance(main, LocalBackend):
-        tok = opts.tokenizer = main.tokenizer
-
-    _check_run_file(out, {
-        "benchmark": protocol.name, "text_baseline": text_be is not None, "newline": newline, "seed": seed, "config": _jsonable(config), "dpi": dpi,
-        "font_dirs": list(font_dirs or ()), "metric": _jsonable(metric), "prompt": prompt,
-        "text_prompt": text_prompt, "params": _jsonable(params),
-        "text_params": _jsonable(text_params), "vllm_extensions": vllm_extensions,
-        "cjk_font": cjk_font, "use_image_paths": use_image_paths}, overwrite)
-    items, bad = prepare_items(protocol, read_records(data, split=split), limit=limit,
-                               progress=progress)
-    with JsonlWriter(os.path.join(out, FAILURES), fresh=True) as f:
-        for b in bad:
-            f.write(b)
-    renderers = _Renderers()
-    modes = [("pages", main, os.path.join(out, PREDICTIONS))]
-    if text_be is not None:
-        modes.append(("text", text_be, os.path.join(out, TEXT_PREDICTIONS)))
-    records: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    t0 = time.time()
+    if opts.tokenizer is None and isinstance(main, LocalBackend):
+        opts.tokenizer = main.tokenizer
     try:
-        for mode, be, path in modes:
-            _run_mode(protocol, items, mode, be, path, concurrency=concurrency,
-                      renderers=renderers, tok=tok, progress=progress)
+        _check_run_file(out, {
+            "benchmark": protocol.name, "newline": newline, "seed": seed,
+            "config": _jsonable(config), "dpi": dpi, "font_dirs": list(font_dirs or ()),
+            "metric": _jsonable(metric), "prompt": prompt, "text_prompt": text_prompt,
+            "params": _jsonable(params), "text_params": _jsonable(text_params),
+            "vllm_extensions": vllm_extensions, "cjk_font": cjk_font,
+            "use_image_paths": use_image_paths}, overwrite)
+        items, bad = prepare_items(protocol, read_records(data, split=split), limit=limit,
+                                   progress=progress)
+        with JsonlWriter(os.path.join(out, FAILURES), fresh=True) as f:
+            for b in bad:
+                f.write(b)
+        renderers = _Renderers()
+        modes = [("pages", main, os.path.join(out, PREDICTIONS))]
+        if text_be is not None:
+            modes.append(("text", text_be, os.path.join(out, TEXT_PREDICTIONS)))
+        records: Dict[str, Dict[str, Dict[str, Any]]] = {}
+        t0 = time.time()
+        try:
+            for mode, be, path in modes:
+                _run_mode(protocol, items, mode, be, path, concurrency=concurrency,
+                          renderers=renderers, tok=opts.tokenizer, progress=progress)
+        finally:
+            for mode, be, path in modes:
+                records[mode] = _canonical(path, items)
+        info = {"benchmark": protocol.name,
+                "data": [os.fspath(d) for d in data] if isinstance(data, (list, tuple))
+                else os.fspath(data),
+                "backend": getattr(main, "name", str(backend)),
+                "text_baseline": getattr(text_be, "name", None) if text_be is not None else None,
+                "newline": newline, "seed": seed, "concurrency": concurrency,
+                "wall_seconds": round(time.time() - t0, 2)}
+        results = report.summarize(protocol, items, bad, records, info)
+        report.write(results, out, plot=plot)
+        return results
     finally:
-        for mode, be, path in modes:
-            records[mode] = _canonical(path, items)
-    info = {"benchmark": protocol.name, "data": [os.fspath(d) for d in data]
-            if isinstance(data, (list, tuple)) else os.fspath(data),
-            "backend": getattr(main, "name", str(backend)),
-            "text_baseline": getattr(text_be, "name", None) if text_be is not None else None,
-            "newline": newline, "seed": seed, "concurrency": concurrency,
-            "wall_seconds": round(time.time() - t0, 2)}
-    results = report.summarize(protocol, items, bad, records, info)
-    report.write(results, out, plot=plot)
-    for be, given in ((main, backend), (text_be, text_baseline)):
-        if be is not None and be is not given and hasattr(be, "close"):
-            be.close()  # the backends this run made (a backend object passed in stays open)
-    return results
+        for be, given in ((main, backend), (text_be, text_baseline)):
+            if be is not None and be is not given and hasattr(be, "close"):
+                be.close()  # the backends this run made (a backend object passed in stays open)
