@@ -224,6 +224,12 @@ is also an attribute (font-size -> font_size), checked as the config file would 
       .def("number", [](const RenderConfig& c, const std::string& n) { return c.number(n); },
            py::arg("name"),
            "A numeric key or derived quantity (leading, font-px, frame-width, text-width, ...).")
+      .def("evaluation_layout", &RenderConfig::evaluation_layout,
+           "A copy laid out as Glyph's evaluation scripts render a benchmark context: the whole "
+           "text one paragraph (paragraph-lines 0) and each tab four no-break spaces (tab-nbsp "
+           "4); every other key kept.")
+      .def("is_evaluation_layout", &RenderConfig::is_evaluation_layout,
+           "Whether paragraph-lines and tab-nbsp are those of evaluation_layout().")
       .def("validate", &RenderConfig::validate)
       .def_static("keys", &RenderConfig::keys)
       .def_static("fields", &RenderConfig::fields, "The field table: one ConfigField per key.")

@@ -425,7 +425,23 @@ def _count_records(path: str) -> Optional[int]:
 
 # ----------------------------------------------------------------------------- config
 
+def _config_keys() -> str:
+    """One line per key of the field table: key, kind, default, and (*) for glyphcpp's
+    extensions, which a saved config holds only when they differ from the default."""
+    defaults = glyph.RenderConfig()
+    rows = [(f.key + (" (*)" if f.extension else ""), f.kind, defaults.get(f.key), f.doc)
+            for f in glyph.RenderConfig.fields()]
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:<{w[2]}}  {d}" for a, b, c, d in rows]
+    lines.append("(*) glyphcpp extension: saved only when it differs from the default; "
+                 "Glyph's own config files do not have it")
+    return "\n".join(lines)
+
+
 def _config(args) -> int:
+    if args.keys:
+        print(_config_keys())
+        return 0
     if args.check:
         cfg = glyph.RenderConfig.from_file(args.check)
         cfg.validate()
@@ -466,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("config", help="print the default config or check a config file")
     c.add_argument("--check", metavar="CFG.json", help="validate a config and its fonts")
+    c.add_argument("--keys", action="store_true",
+                   help="list every config key (kind, default, meaning), glyphcpp's extensions "
+                        "such as paragraph-lines and tab-nbsp included")
     c.set_defaults(func=_config)
 
     search_cli.add_parser(sub)

@@ -82,6 +82,63 @@ TEST_CASE("config errors name the key and the value") {
   CHECK_THROWS_AS(glyph::Renderer(c), glyph::FontError);
 }
 
+TEST_CASE("paragraph-lines and tab-nbsp: extensions saved only when not default, checked") {
+  glyph::RenderConfig c;
+  CHECK(c.paragraph_lines == 30);
+  CHECK(c.tab_nbsp == 0);
+  CHECK(c.to_json().find("paragraph-lines") == std::string::npos);
+  CHECK(c.to_json().find("tab-nbsp") == std::string::npos);
+  const glyph::RenderConfig e = c.evaluation_layout();
+  CHECK(e.paragraph_lines == 0);
+  CHECK(e.tab_nbsp == 4);
+  CHECK(e.is_evaluation_layout());
+  CHECK(!c.is_evaluation_layout());
+  const auto back = glyph::RenderConfig::from_json(e.to_json());
+  CHECK(back.paragraph_lines == 0);
+  CHECK(back.tab_nbsp == 4);
+  CHECK(back.to_json() == e.to_json());
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json(R"({"paragraph-lines": 1.5})"),
+                    Contains("paragraph-lines") && Contains("whole number"));
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json(R"({"paragraph-lines": 1e300})"),
+                    Contains("paragraph-lines") && Contains("1e+300"));
+  CHECK_THROWS_WITH(glyph::RenderConfig::from_json(R"({"tab-nbsp": "4"})"),
+                    Contains("tab-nbsp") && Contains("whole number"));
+  c.paragraph_lines = -2;
+  CHECK_THROWS_WITH(c.validate(), Contains("paragraph-lines") && Contains("-2"));
+  c = glyph::RenderConfig();
+  c.tab_nbsp = 65;
+  CHECK_THROWS_WITH(c.validate(), Contains("tab-nbsp") && Contains("64"));
+}
+
+TEST_CASE("paragraph-lines cuts paragraphs, tab-nbsp draws tabs as no-break spaces") {
+  glyph::RenderConfig cfg = glyph::RenderConfig::glyph_default();
+  cfg.first_line_indent = 15;  // marks each paragraph's first line
+  std::string text;
+  for (int i = 0; i < 70; ++i) text += (i ? "\n" : "") + ("l" + std::to_string(i)) + "\tx";
+  // The indices of the lines that start a paragraph (x: 10 pt margin + 6 pt padding + 15).
+  auto first_lines = [&](const glyph::RenderConfig& c) {
+    std::vector<std::size_t> out;
+    std::size_t n = 0;
+    for (const auto& page : glyph::Renderer(c).layout(text))
+      for (const auto& line : page.lines) {
+        if (line.x == 31) out.push_back(n);
+        ++n;
+      }
+    return out;
+  };
+  CHECK(first_lines(cfg) == std::vector<std::size_t>{0, 30, 60});
+  cfg.paragraph_lines = 7;
+  CHECK(first_lines(cfg) == std::vector<std::size_t>{0, 7, 14, 21, 28, 35, 42, 49, 56, 63});
+  cfg.paragraph_lines = 0;
+  CHECK(first_lines(cfg) == std::vector<std::size_t>{0});
+  auto line0 = [&](const glyph::RenderConfig& c) { return glyph::Renderer(c).layout(text)[0].lines[0].text; };
+  CHECK(line0(cfg) == "l0 x");
+  cfg.tab_nbsp = 4;
+  CHECK(line0(cfg) == "l0\u00A0\u00A0\u00A0\u00A0x");
+  cfg.tab_nbsp = 1;
+  CHECK(line0(cfg) == "l0\u00A0x");
+}
+
 TEST_CASE("UTF-8 decoding replaces and counts invalid sequences like Python") {
   auto d = glyph::decode_utf8("a\xff" "b\xe2\x82" "c\xf0\x9f\x98\x80");
   CHECK(d.invalid_sequences == 2);
@@ -332,6 +389,13 @@ TEST_CASE("render from a TextSource equals the whole-text render, for any chunki
     c2.first_line_indent = 12;
     check_same(glyph::Renderer(c2), streaming_text(130, false), {2, 9});
     check_same(glyph::Renderer(c2), streaming_text(130, true), {7});
+  }
+  SECTION("the evaluation layout: the whole text one paragraph, tabs as no-break spaces") {
+    const glyph::Renderer one(cfg.evaluation_layout());
+    check_same(one, streaming_text(150, false), {1, 5, 3});
+    check_same(one, streaming_text(120, true), {7, 4096});
+    check_same(one, "", {3});
+    check_same(one, std::string(90, '\n'), {1, 4});
   }
   SECTION("edge texts: empty, only newlines, exactly 30k + 1 parts") {
     check_same(latin, "", {3});

@@ -233,3 +233,37 @@ def test_a4_raster_size_and_first_baseline(gr):
     assert img.size == (596, 842)  # ceil(595.2756), ceil(841.8898)
     bands = _row_bands(_ink(img))
     assert bands == [(28, 34)]     # baseline device row 35 = 841.89 - (841.89 - 26 - 9)
+
+
+# ------------------------------------------------------------------------------------------------
+# the evaluation scripts' layout (layout="evaluation"; EVALUATION.md, "Common to all three
+# benchmarks")
+# ------------------------------------------------------------------------------------------------
+def test_evaluation_text_preparation(gr):
+    # escaped first, then a tab = 4 x &nbsp;, a run of 2+ spaces = as many &nbsp; (a single space
+    # stays breakable), U+00AD and U+200B gone, every newline the markup (<br/> when unset)
+    got = gr.prepare_evaluation_text("a\tb  c d\n<x>&\xad\u200b\n", None)
+    assert got == "a" + "&nbsp;" * 4 + "b&nbsp;&nbsp;c d<br/>&lt;x&gt;&amp;<br/>"
+    red = '<font color="#FF0000"> \\n </font>'
+    assert gr.prepare_evaluation_text("x\ny", red) == "x" + red + "y"
+    assert gr.paragraph_texts("\n".join("l%d" % i for i in range(70)), layout="evaluation") == [
+        "<br/>".join("l%d" % i for i in range(70))]
+    assert len(gr.paragraph_texts("\n".join("l%d" % i for i in range(70)))) == 3  # demo: 30 lines
+    with pytest.raises(ValueError, match="layout"):
+        gr.paragraph_texts("x", layout="eval")
+
+
+def test_evaluation_layout_lines(gr, cfg_en):
+    c = dict(cfg_en, **{"space-after": 5})
+    assert _lines_layout(gr, "a\tb\t\tc", cfg_en) == [["a" + "\xa0" * 4 + "b" + "\xa0" * 8 + "c"]]
+    text = "\n".join("line %d" % i for i in range(100))
+    # demo: paragraphs of 30 lines, 5 pt after each -> 80 lines on page 1; one paragraph: 81,
+    # and the split after a <br/> opens page 2 with reportlab's empty line in both
+    demo = gr.reference_lines(text, c, str(GOLDEN_DIR))
+    ev = _lines_layout(gr, text, c)
+    assert [len(p) for p in demo] == [80, 21] and [len(p) for p in ev] == [81, 20]
+    assert ev[1][:2] == ["", "line 81"]
+
+
+def _lines_layout(gr, text, cfg):
+    return gr.reference_lines(text, cfg, str(GOLDEN_DIR), layout="evaluation")

@@ -8,19 +8,27 @@ import pytest
 import glyph
 
 
+# glyphcpp's keys for the layout of Glyph's evaluation scripts (the reference's layout="evaluation").
+EVALUATION_KEYS = {"paragraph-lines": 0, "tab-nbsp": 4}
+
+
 def our_lines(text, cfg):
     return [[l.text for l in page.lines] for page in glyph.Renderer(cfg).layout(text)]
 
 
-def assert_same_layout(reference, text, cfg, pixels=False, max_mean_diff=0.02):
-    ref = reference.reference_lines(text, cfg)
-    mine = our_lines(text, cfg)
+def assert_same_layout(reference, text, cfg, pixels=False, max_mean_diff=0.02, layout="demo"):
+    """Same pages and line texts (and with `pixels`, same page sizes and near-identical pixels).
+    `layout="evaluation"` compares the reference's evaluation-script layout with glyphcpp given
+    `cfg` plus EVALUATION_KEYS."""
+    ours = dict(cfg, **EVALUATION_KEYS) if layout == "evaluation" else cfg
+    ref = reference.reference_lines(text, cfg, layout=layout)
+    mine = our_lines(text, ours)
     assert len(mine) == len(ref), f"pages: glyphcpp {len(mine)} vs reference {len(ref)}"
     for i, (a, b) in enumerate(zip(ref, mine)):
         assert b == a, f"page {i + 1} lines differ"
     if pixels:
-        imgs = reference.render_reference(text, cfg)
-        pages = glyph.Renderer(cfg).render(text).pages
+        imgs = reference.render_reference(text, cfg, layout=layout)
+        pages = glyph.Renderer(ours).render(text).pages
         assert [im.size for im in imgs] == [p.size for p in pages]
         diffs = [np.abs(np.asarray(im.convert("RGB"), dtype=np.int16) - p.pixels).mean()
                  for im, p in zip(imgs, pages)]
@@ -191,3 +199,130 @@ def test_config_zh_chinese_pages(reference, ref_dir):
                      rng.choice(punct) if rng.random() < 0.7 else rng.choice("abcXYZ 0123")
                      for _ in range(rng.randint(10, 400))) for _ in range(120)]
     assert_same_layout(reference, "\n".join(lines), cfg, pixels=True, max_mean_diff=0.01)
+
+
+# ------------------------------------------------------------------------------------------------
+# The layout of Glyph's evaluation scripts: the whole context one paragraph, a tab four no-break
+# spaces (paragraph-lines 0, tab-nbsp 4). Small texts of a few pages: reportlab lays out one huge
+# paragraph slowly, and a few pages already split the paragraph across pages several times.
+# ------------------------------------------------------------------------------------------------
+RED_MARKER = '<font color="#FF0000"> \\n </font>'
+MARKUPS = {"br": "<br/>", "red-marker": RED_MARKER}
+
+
+def _eval_english(seed, n=1400):
+    """Words with newlines, blank lines, tabs (alone, doubled, at line starts), runs of spaces,
+    long words, XML specials, soft hyphens and zero-width spaces."""
+    rng = random.Random(seed)
+    words = "the quick brown fox jumps over a lazy dog while Glyph renders long context".split()
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.06:
+            out.append("\n")
+        elif r < 0.08:
+            out.append("\n\n")
+        elif r < 0.11:
+            out.append("\t")
+        elif r < 0.12:
+            out.append("\n\t\t")
+        elif r < 0.15:
+            out.append(" " * rng.randint(2, 6))
+        elif r < 0.16:
+            out.append("x" * rng.randint(60, 200))
+        elif r < 0.17:
+            out.append(rng.choice(["a < b & c > d ", "soft\xadhyphen ", "zero\u200bwidth "]))
+        else:
+            out.append(rng.choice(words) + " ")
+    return "".join(out)
+
+
+def _eval_chinese(seed, n_lines=60):
+    """Chinese source lines with CJK punctuation, a little Latin, tabs and runs of spaces."""
+    rng = random.Random(seed)
+    cjk = "从前有一个小女孩她的名字叫小红帽住在森林边上有天妈妈说外婆病了你带这篮蛋糕去看她路上要小心"
+    punct = "，。、！？：；“”（）"
+    lines = []
+    for _ in range(n_lines):
+        parts = []
+        for _ in range(rng.randint(5, 160)):
+            r = rng.random()
+            if r < 0.8:
+                parts.append(rng.choice(cjk))
+            elif r < 0.9:
+                parts.append(rng.choice(punct))
+            elif r < 0.94:
+                parts.append(rng.choice(["abc ", "XYZ", "0123 "]))
+            elif r < 0.97:
+                parts.append("\t")
+            else:
+                parts.append(" " * rng.randint(2, 4))
+        lines.append(("\t" if rng.random() < 0.2 else "") + "".join(parts))
+    return "\n".join(lines)
+
+
+def _zh_config(ref_dir):
+    import json
+    import os
+
+    if not os.path.exists(WQY_MICROHEI):
+        pytest.skip("fonts-wqy-microhei is not installed (reportlab needs a TrueType CJK font)")
+    cfg = json.loads((ref_dir / "config_zh.json").read_text())
+    cfg["font-path"] = WQY_MICROHEI
+    return cfg
+
+
+def test_evaluation_layout_differs_from_the_demo_layout(config_en):
+    # The keys do something: over 30 lines one paragraph differs from 30-line ones (space-after
+    # and first-line indent are per paragraph), and a tab is drawn as four no-break spaces.
+    text = "\n".join(f"l{i}\tend" for i in range(70))
+    cfg = dict(config_en, **{"space-after": 7, "first-line-indent": 15})
+    demo = glyph.Renderer(cfg).layout(text)
+    ev = glyph.Renderer(dict(cfg, **EVALUATION_KEYS)).layout(text)
+    assert demo[0].lines[0].text == "l0 end"
+    assert ev[0].lines[0].text == "l0\xa0\xa0\xa0\xa0end"
+    assert [ln.x for ln in demo[0].lines].count(demo[0].lines[0].x) == 3  # lines 0, 30, 60
+    assert [ln.x for ln in ev[0].lines].count(ev[0].lines[0].x) == 1
+
+
+@pytest.mark.parametrize("markup", sorted(MARKUPS))
+def test_evaluation_layout_english(reference, config_en, markup):
+    # Measured: pixel-identical pages (every mean difference 0.0; max_mean_diff=1e-9 asks for
+    # exactly that: a mean of 0 means every pixel equal).
+    cfg = dict(config_en, **{"newline-markup": MARKUPS[markup]})
+    for seed in range(2):
+        assert_same_layout(reference, _eval_english(seed), cfg, layout="evaluation")
+    diffs = assert_same_layout(reference, _eval_english(5, 3000), cfg, pixels=True, max_mean_diff=1e-9,
+                               layout="evaluation")
+    assert len(diffs) >= 2  # the one paragraph is split across pages
+
+
+@pytest.mark.parametrize("markup", sorted(MARKUPS))
+def test_evaluation_layout_chinese(reference, ref_dir, markup):
+    # CJK wrapping: reportlab re-wraps the rest of the one paragraph at every page split.
+    # Measured: pixel-identical pages (every mean difference 0.0).
+    cfg = dict(_zh_config(ref_dir), **{"newline-markup": MARKUPS[markup]})
+    assert_same_layout(reference, _eval_chinese(1), cfg, layout="evaluation")
+    diffs = assert_same_layout(reference, _eval_chinese(4), cfg, pixels=True, max_mean_diff=1e-9,
+                               layout="evaluation")
+    assert len(diffs) >= 2
+
+
+@pytest.mark.parametrize("name,variant", [
+    ("justify-indent", {"alignment": "JUSTIFY", "first-line-indent": 20, "space-after": 5}),
+    ("center-border", {"alignment": "CENTER", "border-width": 1, "border-padding": 3,
+                       "para-border-color": "#FF0000", "para-bg-color": "#EEEEEE"}),
+    ("small-page", {"page-size": "300,200", "right-indent": 9}),
+])
+def test_evaluation_layout_config_variants(reference, config_en, name, variant):
+    cfg = dict(config_en, **variant)
+    assert_same_layout(reference, _eval_english(11, 900), cfg, layout="evaluation")
+
+
+def test_evaluation_layout_tabs_and_space_runs(reference, config_en):
+    # Tabs and space runs next to each other, at line starts and ends, alone on a line, and a
+    # single space between tabs (still breakable).
+    text = "\n".join([" \t x", "\t\t", "a\t \tb", "  \t  c  ", "\t", "end\t", " ",
+                      "tab\tinside a very long line " * 12])
+    assert_same_layout(reference, text, config_en, pixels=True, max_mean_diff=1e-9,
+                       layout="evaluation")

@@ -11,6 +11,12 @@ step by step so that glyphcpp can be compared with it:
   reportlab laid out (nbsp kept as U+00A0, an empty line as "")
 * ``build_reference_pdf(...)`` -> (pdf bytes, per-page lines)
 
+Each takes ``layout="demo"`` (the default: ``text_to_images``, one Paragraph per 30 source lines)
+or ``layout="evaluation"``: the text preparation of Glyph's evaluation scripts, which render a
+benchmark context as ONE Paragraph with each tab as four no-break spaces
+(``prepare_evaluation_text``; ../shared/docs/EVALUATION.md, "Common to all three benchmarks").
+glyphcpp gives that layout with the config keys ``paragraph-lines: 0`` and ``tab-nbsp: 4``.
+
 Differences from Glyph that do not change pixels: ``pdftoppm -png`` is called directly through
 subprocess instead of pdf2image (pdf2image runs ``pdftoppm -r dpi -f i -l j`` and reads PPM; the
 RGB samples are the same), the font-path resolution (relative paths resolve against
@@ -59,6 +65,8 @@ ALIGN_MAP = {
 
 RE_CJK = re.compile(r"[\u4E00-\u9FFF]")
 LINES_PER_PARAGRAPH = 30  # Glyph: ``turns = 30``
+EVALUATION_TAB_NBSP = 4   # the evaluation scripts: a tab is written as four ``&nbsp;``
+LAYOUTS = ("demo", "evaluation")
 CROP_TOLERANCE = 5        # Glyph: ``tolerance = 5``
 
 
@@ -133,6 +141,30 @@ def prepare_paragraph_texts(text: str, newline_markup: str = "<br/>") -> list[st
             for i in range(0, len(parts), LINES_PER_PARAGRAPH)]
 
 
+def prepare_evaluation_text(text: str, newline_markup: str | None = "<br/>") -> str:
+    """The evaluation scripts' text preparation: the markup of the one Paragraph a context is.
+
+    As EVALUATION.md describes it: soft hyphens (U+00AD) and zero-width spaces (U+200B) are
+    dropped and the rest XML-escaped; then every tab stands for four no-break spaces and every
+    run of two or more spaces for as many no-break spaces (a lone space stays breakable); every
+    newline becomes the newline markup (``<br/>`` when the config sets none). Nothing cuts the
+    text into 30-line pieces, so the whole context is laid out as a single Paragraph.
+    """
+    kept = text.replace("\xad", "").replace("\u200b", "")
+    marked = escape(kept).replace("\t", "&nbsp;" * EVALUATION_TAB_NBSP)
+    marked = re.sub(r" {2,}", lambda run: "&nbsp;" * len(run.group()), marked)
+    return marked.replace("\n", newline_markup or "<br/>")
+
+
+def paragraph_texts(text: str, newline_markup: str = "<br/>", layout: str = "demo") -> list[str]:
+    """The markup of the story's Paragraphs for ``layout`` ("demo" or "evaluation")."""
+    if layout == "demo":
+        return prepare_paragraph_texts(text, newline_markup)
+    if layout == "evaluation":
+        return [prepare_evaluation_text(text, newline_markup)]
+    raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+
+
 def make_style(p: dict, text: str) -> ParagraphStyle:
     styles = getSampleStyleSheet()
     return ParagraphStyle(
@@ -200,8 +232,10 @@ def _register_font(name: str, path: str):
         _registered[name] = path
 
 
-def build_reference_pdf(text: str, config: dict, font_path_base: str | None = None):
+def build_reference_pdf(text: str, config: dict, font_path_base: str | None = None,
+                        layout: str = "demo"):
     """Run Glyph's reportlab stage. Returns (pdf_bytes, lines_by_page, params)."""
+    paragraph_texts("", layout=layout)  # an unknown layout fails before any work
     p = resolve_config(config, font_path_base)
     _register_font(p["font_name"], p["font_path"])
     buf = io.BytesIO()
@@ -214,7 +248,7 @@ def build_reference_pdf(text: str, config: dict, font_path_base: str | None = No
         bottomMargin=p["margin_y"],
     )
     style = make_style(p, text)
-    story = [Paragraph(t, style) for t in prepare_paragraph_texts(text, p["newline_markup"])]
+    story = [Paragraph(t, style) for t in paragraph_texts(text, p["newline_markup"], layout)]
     page_size = p["page_size"]
     bg = p["page_bg_color"]
 
@@ -281,8 +315,8 @@ def postprocess(images: list[Image.Image], p: dict) -> list[Image.Image]:
 
 
 def render_reference(text: str, config: dict, font_path_base: str | None = None,
-                     out_dir: str | None = None) -> list[Image.Image]:
-    pdf, _lines, p = build_reference_pdf(text, config, font_path_base)
+                     out_dir: str | None = None, layout: str = "demo") -> list[Image.Image]:
+    pdf, _lines, p = build_reference_pdf(text, config, font_path_base, layout)
     pages = postprocess(rasterize_pdf(pdf, p["dpi"]), p)
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
@@ -291,8 +325,9 @@ def render_reference(text: str, config: dict, font_path_base: str | None = None,
     return pages
 
 
-def reference_lines(text: str, config: dict, font_path_base: str | None = None) -> list[list[str]]:
-    _pdf, lines, _p = build_reference_pdf(text, config, font_path_base)
+def reference_lines(text: str, config: dict, font_path_base: str | None = None,
+                    layout: str = "demo") -> list[list[str]]:
+    _pdf, lines, _p = build_reference_pdf(text, config, font_path_base, layout)
     return lines
 
 
@@ -308,6 +343,9 @@ def main(argv=None):
                     help="directory that relative font-path entries resolve against "
                          "(default: the config file's directory)")
     ap.add_argument("--lines", action="store_true", help="also write lines.json")
+    ap.add_argument("--layout", choices=LAYOUTS, default="demo",
+                    help="demo: text_to_images (30-line paragraphs); evaluation: the evaluation "
+                         "scripts (the whole text one paragraph, a tab = 4 no-break spaces)")
     a = ap.parse_args(argv)
     with open(a.config, encoding="utf-8") as f:
         config = json.load(f)
@@ -315,7 +353,7 @@ def main(argv=None):
         text = f.read()
     base = a.font_base or os.path.dirname(os.path.abspath(a.config))
     t0 = time.perf_counter()
-    pdf, lines, p = build_reference_pdf(text, config, base)
+    pdf, lines, p = build_reference_pdf(text, config, base, a.layout)
     t1 = time.perf_counter()
     raw = rasterize_pdf(pdf, p["dpi"])
     t2 = time.perf_counter()

@@ -217,9 +217,16 @@ void load_number(RenderConfig& c, const Json& v, const Field& f, const std::stri
 }
 template <auto M>
 void load_integer(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
+  using T = std::remove_reference_t<decltype(c.*M)>;
   GLYPH_CHECK(v.is_number_integer() || (v.is_number() && v.get<double>() == std::floor(v.get<double>())),
               ConfigError, "config key '{}': expected a whole number, got {}", f.info.key, v.dump());
-  c.*M = static_cast<std::remove_reference_t<decltype(c.*M)>>(v.get<double>());
+  // Out of the member's range (1e12 for an int) the cast would be undefined: refuse it here;
+  // the key's own range is checked by validate().
+  const double d = v.get<double>();
+  GLYPH_CHECK(d >= static_cast<double>(std::numeric_limits<T>::min()) &&
+                  d <= static_cast<double>(std::numeric_limits<T>::max()),
+              ConfigError, "config key '{}': {}, got {}", f.info.key, f.range.describe(), v.dump());
+  c.*M = static_cast<T>(d);
 }
 template <auto M>
 void load_bool(RenderConfig& c, const Json& v, const Field& f, const std::string&) {
@@ -392,6 +399,16 @@ std::vector<Field> make_fields() {
       {{"png-color", "png_color", K::kString, /*extension=*/true,
         "how PNG files are written: auto (gray or palette when exact, else RGB) or rgb"},
        load_png_color, png_color_value, png_color_value, nullptr, kAny},
+      field<&C::paragraph_lines, K::kInteger>(
+          "paragraph-lines", "paragraph_lines",
+          "every N input lines form one paragraph (Glyph's text_to_images: 30); 0: the whole "
+          "text is one paragraph (Glyph's evaluation scripts)",
+          Range{0, false, std::numeric_limits<int>::max(), false, true}, /*extension=*/true),
+      field<&C::tab_nbsp, K::kInteger>(
+          "tab-nbsp", "tab_nbsp",
+          "0: a tab stays breakable whitespace (text_to_images); N > 0: each tab becomes N "
+          "no-break spaces (Glyph's evaluation scripts: 4)",
+          Range{0, false, RenderConfig::kMaxTabNbsp, false, true}, /*extension=*/true),
   };
 }
 
@@ -581,6 +598,13 @@ void RenderConfig::save(const std::string& path) const {
 }
 
 void RenderConfig::validate() const { (void)config::validate(*this); }
+
+RenderConfig RenderConfig::evaluation_layout() const {
+  RenderConfig c = *this;
+  c.paragraph_lines = 0;
+  c.tab_nbsp = kEvaluationTabNbsp;
+  return c;
+}
 
 // ---------------------------------------------------------------- defaults
 

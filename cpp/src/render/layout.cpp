@@ -28,14 +28,21 @@ void LayoutEngine::begin(bool cjk, const std::function<void(LaidPage&&)>& sink) 
   paginator_.start(sink);
 }
 
-// Glyph's paragraphs are text.split('\n') taken 30 parts at a time: a paragraph ends at every
-// 30th '\n' (which belongs to neither paragraph) and at the end of the text. Each paragraph is
-// prepared (stage 1) on its own raw text, so the whole text is never held.
+// Glyph's paragraphs are text.split('\n') taken 30 parts (paragraph-lines) at a time: a
+// paragraph ends at every 30th '\n' (which belongs to neither paragraph) and at the end of the
+// text. Each paragraph is prepared (stage 1) on its own raw text, so the whole text is never
+// held, except with paragraph-lines 0 (the evaluation scripts), where it is one paragraph.
 void LayoutEngine::feed(std::u32string_view piece) {
+  const int lines_per_paragraph = p_.cfg.paragraph_lines;
+  if (lines_per_paragraph <= 0) {  // one paragraph: no '\n' ends it
+    raw_.append(piece);
+    position_ += piece.size();
+    return;
+  }
   while (!piece.empty()) {
     std::size_t i = 0;
     for (; i < piece.size(); ++i) {
-      if (piece[i] == U'\n' && ++raw_newlines_ == kLinesPerParagraph) break;
+      if (piece[i] == U'\n' && ++raw_newlines_ == lines_per_paragraph) break;
     }
     if (i == piece.size()) {
       raw_.append(piece);
@@ -52,10 +59,14 @@ void LayoutEngine::feed(std::u32string_view piece) {
 
 void LayoutEngine::flush_paragraph() {
   GLYPH_CHECK(raw_.size() < kNoSource, InputError,
-              "a paragraph of {} characters (30 input lines) is more than glyphcpp can lay out "
+              "a paragraph of {} characters ({}) is more than glyphcpp can lay out "
               "(4294967294 at most)",
-              raw_.size());
-  stats_.removed += prepare_text(raw_, p_.markup, para_, [this](Paragraph& para) {
+              raw_.size(),
+              p_.cfg.paragraph_lines > 0
+                  ? fmt::format("paragraph-lines {}: that many input lines", p_.cfg.paragraph_lines)
+                  : std::string("paragraph-lines 0: the whole text"));
+  // feed() has cut raw_ at the paragraph's end already: prepare it as one paragraph.
+  stats_.removed += prepare_text(raw_, p_.markup, 0, p_.cfg.tab_nbsp, para_, [this](Paragraph& para) {
     para.src_base = raw_base_;
     layout_paragraph(para);
   });

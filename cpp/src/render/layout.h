@@ -55,13 +55,17 @@ struct Measure {
 
 // ---- stage 1: text preparation (Glyph's text_to_images) ---------------------------------------
 
-constexpr int kLinesPerParagraph = 30;  // Glyph joins every 30 source lines into one Paragraph
+// Glyph's text_to_images joins every 30 source lines into one Paragraph: config key
+// paragraph-lines (RenderConfig::kDemoParagraphLines by default; 0, as the evaluation scripts lay
+// out a context: the whole text is one).
 
 // Removes U+00AD, U+200B and control characters the reference cannot draw, turns runs of 2+
-// spaces into as many U+00A0, splits on '\n' and joins every 30 lines into one paragraph with the
-// newline markup between them. Calls on_paragraph for each paragraph (`para` is reused); returns
-// how many characters were removed.
-std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, Paragraph& para,
+// spaces into as many U+00A0 (and, with tab_nbsp > 0, each tab into tab_nbsp U+00A0, as the
+// evaluation scripts do), splits on '\n' and joins every `paragraph_lines` lines (0: all) into
+// one paragraph with the newline markup between them. Calls on_paragraph for each paragraph
+// (`para` is reused); returns how many characters were removed.
+std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, int paragraph_lines,
+                         int tab_nbsp, Paragraph& para,
                          const std::function<void(Paragraph&)>& on_paragraph);
 
 // ---- stage 2: words (reportlab's paragraph parsing) -------------------------------------------
@@ -189,7 +193,8 @@ struct LayoutStats {
 // can hold a whole document, so they are megabytes that would otherwise be faulted in anew).
 //
 // The text can arrive in pieces: begin(), feed() any number of times, end(). Only the current
-// paragraph (Glyph's 30 input lines) is held; what crosses a paragraph boundary is the
+// paragraph (Glyph's 30 input lines; the whole text with paragraph-lines 0) is held; what
+// crosses a paragraph boundary is the
 // paginator's state (the page being filled, its position, the space after) and the character
 // offset where the next paragraph starts. run() is begin + one feed + end.
 class LayoutEngine {

@@ -16,7 +16,8 @@ bool is_dropped_control(char32_t c) {
 
 }  // namespace
 
-std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, Paragraph& para,
+std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, int paragraph_lines,
+                         int tab_nbsp, Paragraph& para,
                          const std::function<void(Paragraph&)>& on_paragraph) {
   std::size_t removed = 0;
   para.clear();
@@ -40,6 +41,12 @@ std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, 
         ++removed;
         continue;
       }
+      if (c == U'\t' && tab_nbsp > 0) {
+        // The evaluation scripts write a tab as tab_nbsp x &nbsp;: unbreakable, space-wide.
+        for (int k = 0; k < tab_nbsp; ++k)
+          para.chars.push_back({0xA0, static_cast<std::uint32_t>(i), 0});
+        continue;
+      }
       if (c == U' ') {
         std::size_t j = i;
         while (j < e && text[j] == U' ') ++j;
@@ -59,7 +66,7 @@ std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, 
       else
         para.frags.push_back({fb, para.chars.size(), false});
     }
-    if (++lines_in_para == kLinesPerParagraph) {
+    if (++lines_in_para == paragraph_lines) {  // never, with 0: one paragraph
       on_paragraph(para);
       para.clear();
       lines_in_para = 0;

@@ -109,6 +109,26 @@ struct RenderConfig {
   std::vector<std::string> fallback_font_paths;
   // How render_to_dir writes PNG files ("png-color": "auto" or "rgb"); pixels are the same.
   PngColor png_color = PngColor::kAuto;
+  // How the text is cut into paragraphs ("paragraph-lines"): every N input lines form one
+  // paragraph, joined inside it by the newline markup (Glyph's text_to_images: 30); 0: the whole
+  // text is one paragraph, as Glyph's evaluation scripts lay out a benchmark context.
+  int paragraph_lines = kDemoParagraphLines;
+  // What a tab becomes ("tab-nbsp"): 0 keeps it as breakable whitespace (text_to_images); N > 0
+  // makes it N no-break spaces (the evaluation scripts: 4).
+  int tab_nbsp = 0;
+
+  static constexpr int kDemoParagraphLines = 30;  // text_to_images: 30 lines per paragraph
+  static constexpr int kEvaluationTabNbsp = 4;    // the evaluation scripts: a tab = 4 x &nbsp;
+  static constexpr int kMaxTabNbsp = 64;          // tab-nbsp's upper bound
+
+  // A copy laid out as Glyph's evaluation scripts render a context: the whole text as one
+  // paragraph (paragraph-lines 0) and each tab as four no-break spaces (tab-nbsp 4). Every other
+  // key is kept.
+  RenderConfig evaluation_layout() const;
+  // Whether paragraph-lines and tab-nbsp are those of evaluation_layout().
+  bool is_evaluation_layout() const {
+    return paragraph_lines == 0 && tab_nbsp == kEvaluationTabNbsp;
+  }
 
   double leading() const { return line_height ? *line_height : font_size + 1; }
 
