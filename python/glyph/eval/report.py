@@ -70,10 +70,11 @@ def _mode_summary(protocol: Protocol, items: Sequence[EvalItem], bad: Sequence[M
             failures[f"bad_input:{b['reason']}"] += 1
             bad_in_groups += 1
 
-    def scored(vals: Sequence[Optional[float]]):
-        head = protocol.group_score([0.0 if v is None else v for v in vals])
+    def scored(vals: Sequence[Optional[float]], axis: Optional[str] = None):
+        fn = protocol.group_score if axis is None else (lambda v: protocol.cell_score(axis, v))
+        head = fn([0.0 if v is None else v for v in vals])
         ans = [v for v in vals if v is not None]
-        return head, protocol.group_score(ans), len(vals), len(vals) - len(ans)
+        return head, fn(ans), len(vals), len(vals) - len(ans)
 
     groups: Dict[str, Any] = {}
     for g in sorted(by_group):
@@ -89,7 +90,7 @@ def _mode_summary(protocol: Protocol, items: Sequence[EvalItem], bad: Sequence[M
     for axis, by_cat in cats.items():
         categories[axis] = {}
         for cat in sorted(by_cat, key=_natural):
-            cell = {g: scored(v) for g, v in by_cat[cat].items()}
+            cell = {g: scored(v, axis) for g, v in by_cat[cat].items()}
             avg = protocol.average({g: c[0] for g, c in cell.items()})
             ans = protocol.average({g: c[1] for g, c in cell.items() if c[1] is not None})
             flat = [v for vals in by_cat[cat].values() for v in vals]
