@@ -94,6 +94,7 @@ def test_longbench_pages_and_text_end_to_end(server, tmp_path):
                          concurrency=3, retries=2, backoff=0.01, progress=False)
     pages, text = res["modes"]["pages"], res["modes"]["text"]
 
+    assert res["evaluation_layout"] is HAS_LAYOUT
     # bad input: counted with reasons; the ones with a known dataset count as failed there
     assert res["bad_input"]["count"] == 4
     assert res["bad_input"]["reasons"] == {"unknown_dataset": 1, "missing_field": 1,
