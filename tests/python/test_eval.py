@@ -393,3 +393,18 @@ def test_bad_item_configs_fail_in_their_task(tmp_path):
         Ruler(Options()).prepare(Record(it, str(tmp_path / "r.jsonl"), 1))
     assert e.value.reason == "bad_config" and e.value.group == "vt"
     assert "font-size" in str(e.value)
+
+
+def test_ruler_think_removal_option(tmp_path):
+    from glyph.eval.data import Record
+    from glyph.eval.protocols import Options, Ruler
+
+    it = {"unique_id": "t1", "task_name": "niah_single_1", "context": "hay 4242 hay",
+          "question": "q", "outputs": ["4242"]}
+    rec = Record(it, str(tmp_path / "r_4096.jsonl"), 1)
+    text = "<think>I saw 4242 somewhere.</think>I do not know.<|user|>"
+    removed = Ruler(Options())
+    kept = Ruler(Options(ruler_remove_think=False))  # Glyph's RULER script scores it all
+    assert removed.score(removed.prepare(rec), text) == 0.0
+    assert kept.score(kept.prepare(rec), text) == 1.0
+    assert removed.prepare(rec).meta["length"] == 4096  # from the file name

@@ -68,6 +68,9 @@ def add_parser(sub) -> None:
     e.add_argument("--split", help="datasets folder: the split to read (default: all)")
     e.add_argument("--device", default="cpu", help="local backend: cpu, cuda, cuda:1, ...")
     e.add_argument("--dtype", help="local backend: float32, bfloat16, float16 (default: checkpoint's)")
+    e.add_argument("--ruler-keep-think", action="store_true",
+                   help="ruler: score the whole response, <think> included, as Glyph's RULER "
+                        "script does (default: removed first, as EVALUATION.md states)")
     e.add_argument("--overwrite", action="store_true",
                    help="start over: drop the predictions already in --out")
     e.add_argument("--no-plot", action="store_true", help="no PNG plots")
@@ -91,6 +94,7 @@ def run(args) -> int:
                    retries=args.retries, backoff=args.backoff, device=args.device,
                    dtype=args.dtype, split=args.split, cjk_font=args.cjk_font,
                    use_image_paths=args.use_image_paths,
+                   ruler_remove_think=not args.ruler_keep_think,
                    overwrite=args.overwrite, progress=not args.quiet, plot=not args.no_plot)
     if args.json:
         print(json.dumps(res, indent=2, ensure_ascii=False, default=str))

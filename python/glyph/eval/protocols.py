@@ -89,6 +89,9 @@ class Options:
     prompt: Optional[str] = None
     text_prompt: Optional[str] = None
     use_image_paths: bool = False
+    #: RULER: remove <think> blocks before scoring (EVALUATION.md); False scores the whole
+    #: response, as Glyph's RULER script does
+    ruler_remove_think: bool = True
 
 
 def pct(scores: Sequence[float]) -> Optional[float]:
@@ -485,7 +488,9 @@ class Ruler(Protocol):
         return EvalItem(iid, task, context, prompt, text_prompt, cfg, meta, warns)
 
     def score(self, item, text):
-        return M.ruler_item_score(item.group, M.ruler_postprocess(text), item.meta["outputs"])
+        return M.ruler_item_score(item.group,
+                                  M.ruler_postprocess(text, think=self.opts.ruler_remove_think),
+                                  item.meta["outputs"])
 
     def group_score(self, scores):
         # RULER's order of operations (divide, then x100) for the same rounding as its scorer

@@ -288,7 +288,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         text_params: Optional[Mapping[str, Any]] = None, vllm_extensions: bool = True,
         timeout: float = 600.0, retries: int = 3, backoff: float = 1.0, device: str = "cpu",
         dtype: Any = None, split: Optional[str] = None, cjk_font: Optional[str] = None,
-        use_image_paths: bool = False,
+        use_image_paths: bool = False, ruler_remove_think: bool = True,
         overwrite: bool = False, progress: bool = True, plot: bool = True) -> Dict[str, Any]:
     """Evaluate ``backend`` on a benchmark and write predictions, results and plots to ``out``.
 
@@ -309,7 +309,8 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     os.makedirs(out, exist_ok=True)
     opts = Options(newline=newline, font_dirs=tuple(font_dirs or ()), config=config, dpi=dpi,
                    seed=seed, cjk_font=cjk_font, metric=metric, prompt=prompt,
-                   text_prompt=text_prompt, use_image_paths=use_image_paths)
+                   text_prompt=text_prompt, use_image_paths=use_image_paths,
+                   ruler_remove_think=ruler_remove_think)
     if tokenizer is not None:
         import glyph
 
@@ -337,7 +338,8 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
             "metric": _jsonable(metric), "prompt": prompt, "text_prompt": text_prompt,
             "params": _jsonable(params), "text_params": _jsonable(text_params),
             "vllm_extensions": vllm_extensions, "cjk_font": cjk_font,
-            "use_image_paths": use_image_paths}, overwrite)
+            "use_image_paths": use_image_paths, "ruler_remove_think": ruler_remove_think},
+            overwrite)
         items, bad = prepare_items(protocol, read_records(data, split=split), limit=limit,
                                    progress=progress)
         with JsonlWriter(os.path.join(out, FAILURES), fresh=True) as f:
