@@ -4,6 +4,7 @@
     glyph render --batch RECORDS.jsonl --out DIR [--output OUT.jsonl] [--threads N]
     glyph config [--default | --check CFG.json]
     glyph serve --model CKPT | --upstream URL [--port N] ...   (glyph.serve.cli)
+    glyph eval {longbench,mrcr,ruler,custom} --data PATH --backend (local:CKPT | URL) --out DIR
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import glyph
 from . import search_cli, vlm_cli
 from .serve import cli as serve_cli
 from .sft import cli as sft_cli
+from .eval import cli as eval_cli
 from ._tokenizers import as_codec
 from ._core import IoError
 from .io import JsonlWriter
@@ -491,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     vlm_cli.add_parser(sub)
     sft_cli.add_parser(sub)
     serve_cli.add_parser(sub)
+    eval_cli.add_parser(sub)
     return p
 
 
