@@ -162,6 +162,24 @@ def test_sft_data(kernel_dir, tmp_path):
         assert data_of(book, "application/vnd.jupyter.widget-view+json")
 
 
+def test_evaluate(kernel_dir, tmp_path):
+    book = execute("04_evaluate.ipynb", kernel_dir, tmp_path)
+    out = text_of(book)
+    if not (_has("torch") and _has("tokenizers") and _vlm_built()):
+        assert "skipped" in out.lower()
+        return
+    res = json.loads((tmp_path / "eval_out" / "results.json").read_text())
+    for mode in ("pages", "text"):  # four items asked, none lost
+        m = res["modes"][mode]
+        assert m["failed"] == 0 and "score" in m, m
+    preds = (tmp_path / "eval_out" / "predictions.jsonl").read_text().splitlines()
+    assert sorted(json.loads(p)["id"] for p in preds) == ["mf-0", "mf-1", "mf-2", "pc-0"]
+    assert all(json.loads(p)["pages"] >= 1 for p in preds)
+    assert any("| multifieldqa_en |" in m for m in data_of(book, "text/markdown"))
+    assert data_of(book, "image/png")  # the plot
+    assert any("glyph.RenderResult" in h for h in data_of(book, "text/html"))  # the pages
+
+
 def test_ask_a_tiny_glm(kernel_dir, tmp_path):
     book = execute("05_ask_glm4v.ipynb", kernel_dir, tmp_path)
     out = text_of(book)
