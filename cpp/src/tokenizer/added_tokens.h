@@ -1,7 +1,10 @@
 // Added-token matching: `tokenizers` splits added tokens out of the text before anything else
 // runs, leftmost-longest (the aho-corasick match kind it uses), and never splits them further.
+// Each token's single_word, lstrip and rstrip options then apply as `tokenizers` applies them
+// (AddedVocabulary::find_matches).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -9,14 +12,21 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/unicode.h"
+
 namespace glyph::tok {
+
+// An added token's options (tokenizer.json's single_word, lstrip, rstrip).
+enum AddedOption : std::uint8_t { kSingleWord = 1, kLstrip = 2, kRstrip = 4 };
 
 // A byte trie of the added tokens.
 class AddedMatcher {
  public:
-  // Registers `content` (bytes; empty ones are ignored) as token `id`.
-  void add(const std::string& content, std::int32_t id);
+  // Registers `content` (bytes; empty ones are ignored) as token `id` with `options`.
+  void add(const std::string& content, std::int32_t id, std::uint8_t options = 0);
   bool empty() const { return nodes_.empty(); }
+  // Whether some token starts with byte `b`.
+  bool may_start_with(unsigned char b) const { return first_[b]; }
   // Whether a token matches at the start of `text`.
   bool match_at(std::string_view text) const {
     if (nodes_.empty() || text.empty() || !first_[static_cast<unsigned char>(text[0])]) return false;
@@ -30,37 +40,60 @@ class AddedMatcher {
     return false;
   }
 
-  // Calls on_text(segment) for text between matches and on_token(id) for each match.
+  // Calls on_text(segment) for text between matches and on_token(id) for each match, in text
+  // order. Matches are found left to right without overlap (leftmost-longest); a single_word
+  // match next to a word character (\w) is dropped (the search goes on after it); lstrip and
+  // rstrip take the White_Space before / after the match into the token (lstrip never reaching
+  // back into the previous match). As in `tokenizers`, a segment may then overlap the text an
+  // rstrip took when the next match starts inside it.
   template <class T, class A>
   void split(std::string_view text, T&& on_text, A&& on_token) const {
     if (nodes_.empty()) {
       if (!text.empty()) on_text(text);
       return;
     }
-    std::size_t prev = 0, i = 0, n = text.size();
+    std::size_t prev = 0, i = 0;
+    const std::size_t n = text.size();
     while (i < n) {
       if (!first_[static_cast<unsigned char>(text[i])]) {
         ++i;
         continue;
       }
-      std::size_t node = 0, best_end = 0;
-      std::int32_t best_id = -1;
+      std::size_t node = 0, best_end = 0, best_node = 0;
       for (std::size_t j = i; j < n; ++j) {
         std::int32_t child = find_child(node, static_cast<unsigned char>(text[j]));
         if (child < 0) break;
         node = static_cast<std::size_t>(child);
         if (nodes_[node].id >= 0) {
-          best_id = nodes_[node].id;
+          best_node = node;
           best_end = j + 1;
         }
       }
-      if (best_id < 0) {
+      if (best_end == 0) {
         ++i;
         continue;
       }
-      if (i > prev) on_text(text.substr(prev, i - prev));
-      on_token(best_id);
-      prev = i = best_end;
+      std::size_t start = i, stop = best_end;
+      i = best_end;
+      const Node& m = nodes_[best_node];
+      if (m.options) {
+        if ((m.options & kSingleWord) &&
+            ((start > 0 && is_word_char(char_before(text, start))) ||
+             (stop < n && is_word_char(char_from(text, stop))))) {
+          continue;
+        }
+        if (m.options & kLstrip) {
+          std::size_t s = start;
+          while (s > 0 && is_white_space(char_before(text, s))) s = char_start_before(text, s);
+          start = std::max(s, prev);
+        }
+        if (m.options & kRstrip) {
+          while (stop < n && is_white_space(char_from(text, stop))) stop += char_len(text[stop]);
+        }
+      }
+      if (prev < start) on_text(text.substr(prev, start - prev));
+      on_token(m.id);
+      prev = stop;
     }
     if (prev < n) on_text(text.substr(prev));
   }
@@ -69,12 +102,27 @@ class AddedMatcher {
   struct Node {
     std::vector<std::pair<unsigned char, std::int32_t>> children;
     std::int32_t id = -1;
+    std::uint8_t options = 0;
   };
   std::int32_t find_child(std::size_t node, unsigned char b) const {
     for (const auto& [c, child] : nodes_[node].children)
       if (c == b) return child;
     return -1;
   }
+  static std::size_t char_len(char lead) {
+    const auto c = static_cast<unsigned char>(lead);
+    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  }
+  static std::size_t char_start_before(std::string_view t, std::size_t pos) {
+    do --pos;
+    while (pos > 0 && (static_cast<unsigned char>(t[pos]) & 0xC0) == 0x80);
+    return pos;
+  }
+  static char32_t char_from(std::string_view t, std::size_t pos);  // the (valid) character at pos
+  static char32_t char_before(std::string_view t, std::size_t pos) {
+    return char_from(t, char_start_before(t, pos));
+  }
+  static bool is_white_space(char32_t c) { return char_class(c) & kSpace; }
   std::vector<Node> nodes_;
   std::array<bool, 256> first_{};
 };
