@@ -4,7 +4,6 @@
 // (AddedVocabulary::find_matches).
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -12,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "tokenizer/unicode.h"
 
 namespace glyph::tok {
 
@@ -76,21 +74,7 @@ class AddedMatcher {
       std::size_t start = i, stop = best_end;
       i = best_end;
       const Node& m = nodes_[best_node];
-      if (m.options) {
-        if ((m.options & kSingleWord) &&
-            ((start > 0 && is_word_char(char_before(text, start))) ||
-             (stop < n && is_word_char(char_from(text, stop))))) {
-          continue;
-        }
-        if (m.options & kLstrip) {
-          std::size_t s = start;
-          while (s > 0 && is_white_space(char_before(text, s))) s = char_start_before(text, s);
-          start = std::max(s, prev);
-        }
-        if (m.options & kRstrip) {
-          while (stop < n && is_white_space(char_from(text, stop))) stop += char_len(text[stop]);
-        }
-      }
+      if (m.options && !apply_options(text, prev, m.options, &start, &stop)) continue;
       if (prev < start) on_text(text.substr(prev, start - prev));
       on_token(m.id);
       prev = stop;
@@ -109,20 +93,10 @@ class AddedMatcher {
       if (c == b) return child;
     return -1;
   }
-  static std::size_t char_len(char lead) {
-    const auto c = static_cast<unsigned char>(lead);
-    return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-  }
-  static std::size_t char_start_before(std::string_view t, std::size_t pos) {
-    do --pos;
-    while (pos > 0 && (static_cast<unsigned char>(t[pos]) & 0xC0) == 0x80);
-    return pos;
-  }
-  static char32_t char_from(std::string_view t, std::size_t pos);  // the (valid) character at pos
-  static char32_t char_before(std::string_view t, std::size_t pos) {
-    return char_from(t, char_start_before(t, pos));
-  }
-  static bool is_white_space(char32_t c) { return char_class(c) & kSpace; }
+  // single_word, lstrip, rstrip on the match [*start, *stop) (out of line: rare, and the split
+  // loop stays small enough to inline its callbacks). False: a single_word match to drop.
+  static bool apply_options(std::string_view text, std::size_t prev, std::uint8_t options,
+                            std::size_t* start, std::size_t* stop);
   std::vector<Node> nodes_;
   std::array<bool, 256> first_{};
 };
