@@ -40,8 +40,9 @@ py::str to_str(const std::string& s) {
 
 void init_tokenizer(py::module_& m) {
   py::class_<Tokenizer> tokenizer(m, "Tokenizer", R"doc(
-Hugging Face tokenizer.json byte-level BPE (GLM-4 / GLM-4.1V, Qwen2, GPT-2 family), encoding and
-decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release the GIL.
+Hugging Face tokenizer.json byte-level BPE (GLM-4 / GLM-4.1V, Qwen2 / Qwen3, GPT-2 family),
+encoding and decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release the
+GIL. decode() keeps special tokens by default, as transformers does (`tokenizers` drops them).
 
     tok = glyph.Tokenizer.from_file("tokenizer.json")
     ids = tok.encode("Hello, 世界", add_special_tokens=False)
@@ -135,7 +136,10 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
             }
             return to_str(s);
           },
-          py::arg("ids"), py::arg("skip_special_tokens") = false)
+          py::arg("ids"), py::arg("skip_special_tokens") = false,
+          "Text of `ids`. Special tokens are kept unless skip_special_tokens=True: the default of "
+          "transformers' decode(), not of `tokenizers` (which skips them). InputError for an id "
+          "outside the vocabulary.")
       .def(
           "decode_batch",
           [](const Tokenizer& t, const std::vector<std::vector<std::int32_t>>& ids,
@@ -149,13 +153,30 @@ decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release t
             for (std::size_t i = 0; i < s.size(); ++i) out[i] = to_str(s[i]);
             return out;
           },
-          py::arg("ids"), py::arg("skip_special_tokens") = false, py::arg("threads") = 0)
+          py::arg("ids"), py::arg("skip_special_tokens") = false, py::arg("threads") = 0,
+          "decode() of each id list on `threads` workers; special tokens kept by default.")
+      .def(
+          "normalize",
+          [](const Tokenizer& t, const py::object& text) {
+            std::string s;
+            {
+              Utf8 v(text, TextPolicy::kExact);
+              py::gil_scoped_release release;
+              s = t.normalize(v.view());
+            }
+            return to_str(s);
+          },
+          py::arg("text"),
+          "`text` after the normalizer (NFC for Qwen2/Qwen3; unchanged without one), as "
+          "`tokenizers`' normalizer.normalize_str.")
       .def(
           "pre_tokenize",
           [](const Tokenizer& t, const py::object& text) {
             return t.pre_tokenize(Utf8(text, TextPolicy::kExact).view());
           },
-          py::arg("text"), "Byte-level pieces of the pre-tokenizer (added tokens kept whole).")
+          py::arg("text"),
+          "Byte-level pieces of the pre-tokenizer on the normalized text (added tokens kept "
+          "whole).")
       .def(
           "tokenize",
           [](const Tokenizer& t, const py::object& text, bool add_special_tokens) {

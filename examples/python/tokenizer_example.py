@@ -3,8 +3,8 @@
 
     python examples/python/tokenizer_example.py path/to/tokenizer.json [text.txt]
 
-Any Hugging Face byte-level BPE tokenizer.json works (GLM-4.1V's, Qwen2's, GPT-2's ...); the
-prompt part needs a GLM-4.1V tokenizer (it has the <|image|> tokens).
+Any Hugging Face byte-level BPE tokenizer.json works (GLM-4.1V's, Qwen2's, Qwen3's, GPT-2's
+...); the prompt part needs a GLM-4.1V tokenizer (it has the <|image|> tokens).
 """
 import sys
 
@@ -18,7 +18,7 @@ def main() -> None:
     text = open(sys.argv[2], encoding="utf-8").read() if len(sys.argv) > 2 else glyph.sample_text()
 
     ids = tok.encode(text, add_special_tokens=False)
-    assert tok.decode(ids) == text
+    assert tok.decode(ids) == tok.normalize(text)  # the text itself, or its NFC (Qwen)
     print(f"{len(ids)} text tokens; first ones: {tok.tokenize(text)[:8]}")
 
     result = glyph.Renderer().render(text)

@@ -621,8 +621,9 @@ class _Renderer:
         ...
 class Tokenizer:
     """
-    Hugging Face tokenizer.json byte-level BPE (GLM-4 / GLM-4.1V, Qwen2, GPT-2 family), encoding and
-    decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release the GIL.
+    Hugging Face tokenizer.json byte-level BPE (GLM-4 / GLM-4.1V, Qwen2 / Qwen3, GPT-2 family),
+    encoding and decoding exactly as the `tokenizers` library. Thread-safe; heavy calls release the
+    GIL. decode() keeps special tokens by default, as transformers does (`tokenizers` drops them).
     
         tok = glyph.Tokenizer.from_file("tokenizer.json")
         ids = tok.encode("Hello, 世界", add_special_tokens=False)
@@ -653,9 +654,13 @@ class Tokenizer:
     def count_batch(self, texts: collections.abc.Sequence, add_special_tokens: bool = False, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> list[int]:
         ...
     def decode(self, ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], skip_special_tokens: bool = False) -> str:
-        ...
+        """
+        Text of `ids`. Special tokens are kept unless skip_special_tokens=True: the default of transformers' decode(), not of `tokenizers` (which skips them). InputError for an id outside the vocabulary.
+        """
     def decode_batch(self, ids: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], skip_special_tokens: bool = False, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
-        ...
+        """
+        decode() of each id list on `threads` workers; special tokens kept by default.
+        """
     def encode(self, text: typing.Any, add_special_tokens: bool = True) -> list:
         ...
     def encode_batch(self, texts: collections.abc.Sequence, add_special_tokens: bool = True, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> list:
@@ -666,9 +671,13 @@ class Tokenizer:
         ...
     def is_special(self, id: typing.SupportsInt | typing.SupportsIndex) -> bool:
         ...
+    def normalize(self, text: typing.Any) -> str:
+        """
+        `text` after the normalizer (NFC for Qwen2/Qwen3; unchanged without one), as `tokenizers`' normalizer.normalize_str.
+        """
     def pre_tokenize(self, text: typing.Any) -> list[str]:
         """
-        Byte-level pieces of the pre-tokenizer (added tokens kept whole).
+        Byte-level pieces of the pre-tokenizer on the normalized text (added tokens kept whole).
         """
     def special_token_id(self, name: str) -> int:
         """

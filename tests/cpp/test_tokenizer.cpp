@@ -146,7 +146,14 @@ TEST_CASE("tokenizer: unsupported components are refused by name", "[tokenizer]"
   };
   refused([](json& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}}; },
           "Unsupported pre_tokenizer 'Metaspace'");
-  refused([](json& j) { j["normalizer"] = {{"type", "NFC"}}; }, "Unsupported normalizer 'NFC'");
+  refused([](json& j) { j["normalizer"] = {{"type", "NFKC"}}; }, "Unsupported normalizer 'NFKC'");
+  refused(
+      [](json& j) {
+        j["normalizer"] = {{"type", "Sequence"},
+                           {"normalizers", json::array({{{"type", "NFC"}}, {{"type", "Lowercase"}}})}};
+      },
+      "Unsupported normalizer 'Lowercase' in a Sequence");
+  refused([](json& j) { j["added_tokens"][0]["lstrip"] = "yes"; }, "non-boolean 'lstrip'");
   refused([](json& j) { j["decoder"] = {{"type", "Metaspace"}}; },
           "Unsupported decoder 'Metaspace'");
   refused([](json& j) { j["model"]["type"] = "WordPiece"; }, "Unsupported model 'WordPiece'");
@@ -155,6 +162,68 @@ TEST_CASE("tokenizer: unsupported components are refused by name", "[tokenizer]"
   refused([](json& j) { j["padding"] = {{"strategy", "BatchLongest"}}; }, "Unsupported padding");
   CHECK_THROWS_AS(glyph::Tokenizer::from_json("{not json"), glyph::TokenizerError);
   CHECK_THROWS_AS(glyph::Tokenizer::from_file("/nonexistent/tokenizer.json"), glyph::IoError);
+}
+
+TEST_CASE("tokenizer: NFC normalizer (Unicode 9.0, as tokenizers)", "[tokenizer]") {
+  json j = make_tokenizer();
+  j["normalizer"] = {{"type", "NFC"}};
+  glyph::Tokenizer tok = load(j);
+  CHECK(tok.normalize("e\u0301t\u00e9") == "\u00e9t\u00e9");
+  CHECK(tok.encode("e\u0301", false) == tok.encode("\u00e9", false));
+  // Canonical order: below (220) before above (230), then composition with what is unblocked.
+  CHECK(tok.normalize("q\u0301\u0323") == "q\u0323\u0301");
+  CHECK(tok.normalize("a\u0301\u0323") == "\u1EA1\u0301");
+  // Hangul jamo compose algorithmically; a composition exclusion (U+0958) stays decomposed.
+  CHECK(tok.normalize("\u1100\u1161\u11A8") == "\uAC01");
+  CHECK(tok.normalize("\u0958") == "\u0915\u093C");
+  CHECK(tok.normalize("\u212B") == "\u00C5");  // a singleton
+  // U+11D42 (Unicode 10) is a starter in Unicode 9 data: it blocks and is not reordered.
+  CHECK(tok.normalize("a\U00011D42\u0301") == "a\U00011D42\u0301");
+  CHECK(tok.normalize("plain ascii") == "plain ascii");
+  CHECK_THROWS_AS(tok.normalize("bad \xFF"), glyph::InputError);
+  // Without a normalizer the text is the text.
+  CHECK(load(make_tokenizer()).normalize("e\u0301") == "e\u0301");
+}
+
+TEST_CASE("tokenizer: added tokens' single_word, lstrip, rstrip", "[tokenizer]") {
+  auto with = [](const char* content, const char* option) {
+    json j = make_tokenizer();
+    for (json& a : j["added_tokens"])
+      if (a["content"] == content) a[option] = true;
+    return load(j);
+  };
+  glyph::Tokenizer plain = load(make_tokenizer());
+  const std::int32_t user = plain.special_token_id("<|user|>");
+  auto ids = [&](const glyph::Tokenizer& t, const std::string& s) { return t.encode(s, false); };
+  auto cat = [](std::vector<std::int32_t> a, const std::vector<std::int32_t>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  };
+  const std::vector<std::int32_t> u{user};
+
+  glyph::Tokenizer lstrip = with("<|user|>", "lstrip");
+  CHECK(ids(lstrip, "hello  <|user|> world") == cat(cat(ids(plain, "hello"), u), ids(plain, " world")));
+  CHECK(ids(lstrip, " \t<|user|>") == u);
+
+  glyph::Tokenizer rstrip = with("<|user|>", "rstrip");
+  CHECK(ids(rstrip, "hello <|user|>  \n world") == cat(cat(ids(plain, "hello "), u), ids(plain, "world")));
+  // An rstrip does not reach past the next token.
+  CHECK(ids(rstrip, "<|user|> <|user|>") == cat(u, u));
+
+  glyph::Tokenizer single = with("<|user|>", "single_word");
+  CHECK(ids(single, "a <|user|> b") == cat(cat(ids(plain, "a "), u), ids(plain, " b")));
+  CHECK(ids(single, "<|user|>") == u);
+  // Next to a word character (\w: letters, digits, marks, '_') it is text.
+  for (std::string s : {"a<|user|>", "<|user|>b", "1<|user|>", "_<|user|>", "\u00e9<|user|>"}) {
+    INFO(s);
+    CHECK(ids(single, s) == ids(glyph::Tokenizer::from_json([] {
+                                  json j = make_tokenizer();
+                                  j["added_tokens"] = json::array();
+                                  return j.dump();
+                                }()),
+                                s));
+  }
+  CHECK(ids(single, "!<|user|>?") == cat(cat(ids(plain, "!"), u), ids(plain, "?")));
 }
 
 TEST_CASE("tokenizer: GLM-4.1V prompt", "[tokenizer]") {

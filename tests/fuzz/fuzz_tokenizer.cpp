@@ -11,7 +11,9 @@
 namespace {
 const char* kTexts[] = {"", "Hello, world! 123 4567", "  leading spaces\n\nand\r\nlines\t\ttabs",
                         "\xe4\xb8\xad\xe6\x96\x87\xe6\xb5\x8b\xe8\xaf\x95 mixed \xf0\x9f\x98\x80",
-                        "<|endoftext|>[gMASK]<sop><think>x</think>", "'s 'T 've don't"};
+                        "<|endoftext|>[gMASK]<sop><think>x</think>", "'s 'T 've don't",
+                        // NFD accents, reordering, Hangul jamo (for files with an NFC normalizer)
+                        "cafe\xcc\x81 q\xcc\x81\xcc\xa3 \xe1\x84\x80\xe1\x85\xa1 <think> x"};
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -34,6 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_EXPECT(glyph_fuzz::accepts([&] { back = tok->decode(ids); }), "decode refused ids");
       (void)glyph_fuzz::accepts([&] { (void)tok->decode(ids, true); });
       (void)glyph_fuzz::accepts([&] { (void)tok->tokenize(t, special); });
+      (void)glyph_fuzz::accepts([&] { (void)tok->normalize(t); });
     }
   }
   // Ids outside the vocabulary are an InputError, not a crash.

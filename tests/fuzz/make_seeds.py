@@ -154,7 +154,30 @@ def train(vocab_size: int, pattern: str | None):
     return tok
 
 
+def qwen_tokenizer_seed() -> None:
+    """Qwen2/Qwen3-style: NFC normalizer, Qwen2's split, added tokens with each option."""
+    import tokenizers
+    from tokenizers import AddedToken, Regex, decoders, models, normalizers, pre_tokenizers
+    from tokenizers import processors, trainers
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(GLM4_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator([t for t in texts() if t] * 3, trainers.BpeTrainer(
+        vocab_size=420, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        show_progress=False, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.add_tokens([AddedToken("<think>", single_word=True, lstrip=True, normalized=False),
+                    AddedToken("</think>", rstrip=True, normalized=True, special=True),
+                    AddedToken("cafe\u0301", normalized=True)])
+    out("tokenizer", "qwen_small.json", tok.to_str())
+
+
 def tokenizer() -> None:
+    qwen_tokenizer_seed()
     big = train(1200, GLM4_PATTERN)
     (HERE / "data").mkdir(exist_ok=True)
     big.save(str(HERE / "data/tokenizer.json"))  # the real file fuzz_tokenizer_text encodes with

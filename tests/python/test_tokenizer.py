@@ -391,13 +391,16 @@ def _edited(trained, tmp_path, edit):
         (lambda d: d.__setitem__("pre_tokenizer", {"type": "Metaspace", "replacement": "▁"}),
          "Unsupported pre_tokenizer 'Metaspace'"),
         (lambda d: d.__setitem__("normalizer", {"type": "NFKC"}), "Unsupported normalizer 'NFKC'"),
+        (lambda d: d.__setitem__("normalizer", {"type": "Sequence", "normalizers": [
+            {"type": "NFC"}, {"type": "Lowercase"}]}),
+         "Unsupported normalizer 'Lowercase' in a Sequence"),
         (lambda d: d.__setitem__("decoder", {"type": "WordPiece"}), "Unsupported decoder 'WordPiece'"),
         (lambda d: d["model"].__setitem__("type", "Unigram"), "Unsupported model 'Unigram'"),
         (lambda d: d["model"].__setitem__("dropout", 0.1), "Unsupported BPE option 'dropout'"),
         (lambda d: d["model"].__setitem__("byte_fallback", True), "'byte_fallback'"),
         (lambda d: d.__setitem__("post_processor", {"type": "RobertaProcessing"}),
          "Unsupported post_processor 'RobertaProcessing'"),
-        (lambda d: d["added_tokens"][0].__setitem__("lstrip", True), "option 'lstrip'"),
+        (lambda d: d["added_tokens"][0].__setitem__("lstrip", "yes"), "non-boolean 'lstrip'"),
         (lambda d: d["pre_tokenizer"]["pretokenizers"][0]["pattern"].__setitem__("Regex", r"\w+"),
          r"Unsupported regex construct '\\w'"),
         (lambda d: d["pre_tokenizer"]["pretokenizers"][0].__setitem__("behavior", "Contiguous"),
@@ -542,3 +545,264 @@ def test_count_of_a_streamed_text_equals_the_whole_count(trained, corpus, tmp_pa
     bad = b"caf\xc3 \xff\nbad\n\xe4\xb8\nend" * 50
     assert g.count(glyph.text_source([bad]), window=64) == len(
         hf.encode(bad.decode("utf-8", "replace"), add_special_tokens=False).ids)
+
+
+# ---- Qwen2 / Qwen3-style tokenizers: NFC normalizer, added-token options ------------------------
+#
+# Qwen2's and Qwen3's tokenizer.json: normalizer NFC, pre_tokenizer Sequence[Split(Qwen2's
+# pattern, Isolated), ByteLevel(add_prefix_space=False, use_regex=False)], post_processor and
+# decoder ByteLevel, special tokens with normalized=False. The tests build such tokenizers and add
+# tokens with every combination of single_word, lstrip, rstrip, normalized and special.
+
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
+                 "<|image_pad|>"]
+# (content, single_word, lstrip, rstrip, normalized, special): every combination of the options,
+# on contents that are punctuation (<a..>), words (wordN: single_word matters inside text), not
+# in NFC (decomposed é: matched only where NFC makes it, when normalized) and with a space.
+FLAG_COMBOS = [(sw, ls, rs, nz, sp) for sw in (False, True) for ls in (False, True)
+               for rs in (False, True) for nz in (False, True) for sp in (False, True)]
+QWEN_ADDED = (
+    [(f"<a{i}>",) + combo for i, combo in enumerate(FLAG_COMBOS)]
+    + [(f"word{i}",) + combo for i, combo in enumerate(FLAG_COMBOS[::3])]
+    + [("cafe\u0301", False, False, False, True, False),
+       ("ne\u0301e", True, True, True, True, True),
+       ("re\u0301sume\u0301", False, True, True, False, False),
+       (" <sp>", False, True, True, False, True),
+       ("<tool_call>", False, False, False, False, False),
+       ("</tool_call>", False, False, False, False, False),
+       ("<think>", False, False, False, True, False)]
+)
+NFD_TEXTS = [
+    "Cafe\u0301 de\u0301ja\u0300 vu, re\u0301sume\u0301 e\u0301te\u0301 na\u0131\u0308ve",
+    "Tie\u0302\u0301ng Vie\u0323\u0302t co\u0301 dau: Vie\u0323\u0302t Nam, ngu\u031b\u01a1\u0300i",
+    "A\u030a\u0301 \u212b \u2126 K\u0323\u0307 q\u0307\u0323 s\u0323\u0307 \u1e9b\u0323 o\u0328\u0304",
+    "\u1100\u1161\u11a8 \u1112\u1161\u11ab\u1100\u1173\u11af \u110b\u1165 (Hangul jamo)",
+    "\u0915\u093c \u0958 \u09c7\u09be \u0b47\u0b3e\u0b56 \u0dd9\u0dcf\u0dca \u1025\u102e",
+    "a\U00011d42\u0301 \U000110a5\U000110ba \U00011131\U00011127 \u0344\u0340\u0341 \u0f73\u0f75",
+    "\u05d9\u05b4 \ufb1d \ufb2a\u05bc \u0627\u0653 \u0648\u0654",
+]
+
+
+def _train_qwen(tmp: Path, corpus: list, vocab_size: int = 3000, added=QWEN_ADDED) -> Path:
+    from tokenizers import AddedToken, normalizers, processors
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=QWEN_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(corpus + NFD_TEXTS * 5, trainer)
+    tok.add_tokens([
+        AddedToken(c, single_word=sw, lstrip=ls, rstrip=rs, normalized=nz, special=sp)
+        for c, sw, ls, rs, nz, sp in added
+    ])
+    path = tmp / "qwen.json"
+    tok.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def qwen(tmp_path_factory, corpus) -> Path:
+    return _train_qwen(tmp_path_factory.mktemp("qwen"), corpus)
+
+
+def _qwen_texts(corpus: list, n: int, seed: int) -> list:
+    """Texts around the added tokens: at both edges, next to spaces, letters, digits, marks."""
+    rng = random.Random(seed)
+    contents = [a[0] for a in QWEN_ADDED] + QWEN_SPECIALS
+    nfc_forms = ["caf\u00e9", "n\u00e9e", "r\u00e9sum\u00e9", "<a1", "word", "<|im_"]
+    around = ["", " ", "  ", "\t", "\n", " \n ", "\u3000", "\u00a0", "a", "Z", "1", "_", "\u00e9",
+              "e", "\u0301", "\u4e2d", "!", "<", "\U0001f600", "\u200d"]
+    joined = "\n".join(corpus)
+    out = []
+    for _ in range(n):
+        k = rng.random()
+        parts = []
+        for _ in range(rng.randrange(1, 8)):
+            r = rng.random()
+            if r < 0.45:
+                parts.append(rng.choice(contents))
+            elif r < 0.55:
+                parts.append(rng.choice(nfc_forms))
+            elif r < 0.85:
+                parts.append(rng.choice(around) * rng.randrange(1, 3))
+            else:
+                a = rng.randrange(len(joined))
+                parts.append(joined[a:a + rng.randrange(1, 40)])
+        text = "".join(parts)
+        if k < 0.2:
+            text = unicodedata_nfd(text)
+        out.append(text)
+    return out
+
+
+def unicodedata_nfd(text: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFD", text)
+
+
+def _random_unicode(n: int, seed: int) -> list:
+    """Random strings over all of Unicode, dense in what NFC touches (marks, jamo, composables)."""
+    rng = random.Random(seed)
+    interesting = [chr(c) for c in list(range(0x300, 0x370)) + list(range(0x1100, 0x1200))
+                   + list(range(0x0590, 0x0600)) + list(range(0x0900, 0x0E00))
+                   + list(range(0x1DC0, 0x1E00)) + list(range(0xFB1D, 0xFB50))
+                   + [0x212B, 0x2126, 0x212A, 0x0344, 0x0F73, 0x0F75, 0x0F81, 0x1D15E, 0x1D160,
+                      0x110BA, 0x11D42, 0x16FF0, 0x1E94A]]
+    out = []
+    for _ in range(n):
+        chars = []
+        for _ in range(rng.randrange(1, 40)):
+            r = rng.random()
+            if r < 0.5:
+                chars.append(rng.choice(interesting))
+            elif r < 0.7:
+                chars.append(rng.choice("aeiouAEOUcnsz \n"))
+            else:
+                c = rng.randrange(1, 0x110000)
+                chars.append(chr(c) if not 0xD800 <= c <= 0xDFFF else "x")
+        out.append("".join(chars))
+    return out
+
+
+def test_qwen_parity(qwen, corpus):
+    hf = tokenizers.Tokenizer.from_file(str(qwen))
+    g = glyph.Tokenizer.from_file(str(qwen))
+    assert hf.normalizer is not None and g.normalize("e\u0301") == "\u00e9"
+    lines = [line for text in corpus for line in text.split("\n")]
+    texts = (lines + corpus + MULTILINGUAL + NFD_TEXTS + [unicodedata_nfd(t) for t in MULTILINGUAL]
+             + [unicodedata_nfd(t) for t in lines[:2000]] + _qwen_texts(corpus, 4000, seed=11)
+             + _random_unicode(3000, seed=12) + _random_strings(corpus, 1000, seed=13))
+    assert _assert_parity(hf, g, texts) > 10000
+    assert _assert_parity(hf, g, texts[:3000], add_special=True)
+    _assert_parity(hf, g, _adversarial())
+
+
+def test_qwen_added_token_options(qwen):
+    """Each option on its own, against hand-derived expectations (besides parity)."""
+    g = glyph.Tokenizer.from_file(str(qwen))
+    hf = tokenizers.Tokenizer.from_file(str(qwen))
+    opts = {c: (sw, ls, rs, nz, sp) for c, sw, ls, rs, nz, sp in QWEN_ADDED}
+
+    def name(sw, ls, rs, nz, sp):
+        return next(c for c, o in opts.items() if o == (sw, ls, rs, nz, sp) and c.startswith("<a"))
+
+    plain = name(False, False, False, False, False)
+    lstrip = name(False, True, False, False, False)
+    rstrip = name(False, False, True, False, False)
+    single = name(True, False, False, False, False)
+    enc = lambda s: g.encode(s, add_special_tokens=False)  # noqa: E731
+    tid = g.token_to_id
+    assert enc(f"x  {plain}  y") == enc("x  ") + [tid(plain)] + enc("  y")
+    assert enc(f"x  {lstrip}  y") == enc("x") + [tid(lstrip)] + enc("  y")
+    assert enc(f"x  {rstrip}  y") == enc("x  ") + [tid(rstrip)] + enc("y")
+    assert enc(f"x {single} y") == enc("x ") + [tid(single)] + enc(" y")
+    assert tid(single) not in enc(f"x{single} y") and tid(single) not in enc(f"x {single}y")
+    # normalized=True: matched on the NFC text, by its NFC form; normalized=False: on the raw text.
+    assert enc("un caf\u00e9") == enc("un cafe\u0301") and tid("cafe\u0301") in enc("un caf\u00e9")
+    raw = tid("re\u0301sume\u0301")
+    assert raw in enc("mon re\u0301sume\u0301") and raw not in enc("mon r\u00e9sum\u00e9")
+    # Decoding gives a normalized token back in its normalized form (as `tokenizers`).
+    for ids in ([tid("cafe\u0301")], [tid("ne\u0301e")], [raw]):
+        assert g.decode(ids) == hf.decode(ids, skip_special_tokens=False)
+    assert [g.id_to_token(i) for i in range(g.vocab_size)] == [
+        hf.id_to_token(i) for i in range(g.vocab_size)]
+
+
+def test_qwen_decode_keeps_special_tokens_by_default(qwen):
+    g = glyph.Tokenizer.from_file(str(qwen))
+    hf = tokenizers.Tokenizer.from_file(str(qwen))
+    ids = g.encode("<|im_start|>user\nhi<|im_end|>", add_special_tokens=False)
+    assert g.decode(ids) == "<|im_start|>user\nhi<|im_end|>" == hf.decode(ids, skip_special_tokens=False)
+    assert g.decode(ids, skip_special_tokens=True) == "user\nhi" == hf.decode(ids)
+    doc = glyph.Tokenizer.decode.__doc__
+    assert "Special tokens are kept unless skip_special_tokens=True" in doc and "transformers" in doc
+
+
+def test_nfc_of_every_code_point_matches_tokenizers(qwen):
+    """NFC (Unicode 9.0 data in `tokenizers`) of every code point, alone and among marks."""
+    from tokenizers import normalizers
+
+    nfc = normalizers.NFC()
+    g = glyph.Tokenizer.from_file(str(qwen))
+    cps = [c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    step = 4096
+    for start in range(0, len(cps), step):
+        block = cps[start:start + step]
+        # Each code point after a letter, before and after marks of classes 220 and 230, and
+        # after a Hangul LV syllable (T jamo compose with it).
+        s = "".join(f"a{chr(c)}\u0301{chr(c)}\u0323{chr(c)} \uac00{chr(c)}|" for c in block)
+        if g.normalize(s) != nfc.normalize_str(s):
+            for c in block:
+                one = f"a{chr(c)}\u0301{chr(c)}\u0323{chr(c)} \uac00{chr(c)}|"
+                assert g.normalize(one) == nfc.normalize_str(one), f"U+{c:04X}"
+            raise AssertionError(f"block at U+{block[0]:04X} differs")
+    for s in _random_unicode(20000, seed=5) + NFD_TEXTS:
+        assert g.normalize(s) == nfc.normalize_str(s), ascii(s)
+
+
+def test_single_word_and_strip_of_every_code_point(tmp_path, corpus):
+    """single_word (Rust regex \\w) and lstrip/rstrip (White_Space) beside every code point."""
+    added = [("<w>", True, False, False, False, True), ("<l>", False, True, False, False, True),
+             ("<r>", False, False, True, False, True)]
+    path = _train_qwen(tmp_path, corpus[:3], vocab_size=400, added=added)
+    hf = tokenizers.Tokenizer.from_file(str(path))
+    g = glyph.Tokenizer.from_file(str(path))
+    # Every code point, but only samples of the large uniform ranges (CJK ideographs, Hangul
+    # syllables, Tangut, private use, the unassigned planes), to keep `tokenizers`' time short.
+    uniform = [(0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7A3), (0xE000, 0xF8FF),
+               (0x17000, 0x18AFF), (0x20000, 0x323AF), (0x323B0, 0xEFFFF), (0xF0000, 0x10FFFF)]
+
+    def sampled(c):
+        return not any(a + 1 < c < b - 1 for a, b in uniform) or c % 251 == 0
+
+    cps = [c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF and sampled(c)]
+    step = 8192
+    for start in range(0, len(cps), step):
+        block = cps[start:start + step]
+        texts = ["".join(f"{chr(c)}<w>|<w>{chr(c)}|{chr(c)}<l>|<r>{chr(c)}|" for c in block)]
+        if g.encode(texts[0], add_special_tokens=False) != hf.encode(
+                texts[0], add_special_tokens=False).ids:
+            for c in block:
+                one = f"{chr(c)}<w>|<w>{chr(c)}|{chr(c)}<l>|<r>{chr(c)}|"
+                assert g.encode(one, add_special_tokens=False) == hf.encode(
+                    one, add_special_tokens=False).ids, f"U+{c:04X}"
+            raise AssertionError(f"block at U+{block[0]:04X} differs")
+
+
+def test_qwen_streamed_count_equals_the_whole_count(qwen, corpus):
+    g = glyph.Tokenizer.from_file(str(qwen))
+    hf = tokenizers.Tokenizer.from_file(str(qwen))
+    assert g.streams_count
+    rng = random.Random(9)
+    tricky = ["\ne\u0301t\u00e9", "\nA\u030a", "\n\u1161\u11a8", "\n\u1100\u1161", "\n\u212bx",
+              "\ncafe\u0301", "\nword3 ", "\n<a5>\n", "\n\u0958", "x\n", "\n\u00e9"]
+    joined = "\n".join(corpus)
+    parts = []
+    for _ in range(600):
+        if rng.random() < 0.4:
+            a = rng.randrange(len(joined))
+            parts.append(joined[a:a + rng.randrange(1, 200)])
+        else:
+            parts.append(rng.choice(tricky + NFD_TEXTS))
+    for text in ["".join(parts), unicodedata_nfd("".join(parts)),
+                 "".join(_qwen_texts(corpus, 300, seed=2))]:
+        data = text.encode("utf-8")
+        expected = len(hf.encode(text, add_special_tokens=False).ids)
+        assert g.count(text) == expected
+        for window in (64, 300, 4096):
+            cuts = sorted({rng.randrange(len(data) + 1) for _ in range(len(data) // 40 + 1)})
+            pieces = [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
+            assert g.count(glyph.text_source(pieces), window=window) == expected, window

@@ -47,6 +47,9 @@ struct Tokenizer::Impl {
   std::vector<std::string> tokens;                            // id -> token ("" if unused)
   std::vector<std::string> decoded;                           // id -> decoder output bytes
   std::vector<std::uint8_t> known, special;
+  std::vector<std::uint8_t> skip_special;  // ids decode(skip_special_tokens=true) drops
+  bool nfc = false;                        // normalizer: NFC (or a Sequence of NFC)
+  std::size_t max_added = 0;               // longest added token, raw or normalized (bytes)
   tok::AddedMatcher raw_matcher, normalized_matcher;
   std::vector<tok::PreStep> steps;
   std::vector<std::int32_t> prefix, suffix;  // post-processor's single-sequence template
@@ -57,16 +60,22 @@ struct Tokenizer::Impl {
   // loader.cpp: tokenizer.json (and tokenizer_config.json) -> the tables above.
   void load(const json& tj, const json& cj);
   void load_model(const json& m);
+  void load_normalizer(const json& n);
   void load_pre_tokenizer(const json& p);
   void load_post_processor(const json& p);
 
-  // pipeline.cpp: added tokens -> pre-tokenizer steps -> BPE -> post-processor template.
+  // The normalizer's output (`text` itself without one).
+  std::string normalize(std::string_view text) const;
+
+  // pipeline.cpp: raw added tokens -> normalizer -> normalized added tokens -> pre-tokenizer
+  // steps -> BPE -> post-processor template.
   void encode_into(std::string_view text, bool add_special, std::vector<std::int32_t>* out) const;
-  // encode_into (no special tokens) keeping only the ids of what starts before `cut`, which
-  // must start a pre-tokenizer piece and no added token (count over a TextSource).
+  // encode_into (no special tokens) keeping only the ids of what starts before `cut`, where
+  // cut_ok(text, cut) holds (count over a TextSource).
   void encode_prefix(std::string_view text, std::size_t cut, std::vector<std::int32_t>* out) const;
   // Whether `text` may be cut at `c` for a streamed count: text[c-1] is '\n', text[c] starts a
-  // letter and no added token; needs the bytes of the longest added token after c.
+  // letter that NFC leaves alone and no added token; needs the bytes of the longest added token
+  // after c.
   bool cut_ok(std::string_view text, std::size_t c) const;
   bool streams_count() const;          // the pipeline where such cuts are exact
   std::size_t max_added_bytes() const;  // the longest added token's content

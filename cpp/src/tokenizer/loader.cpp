@@ -1,11 +1,14 @@
 // tokenizer.json (and tokenizer_config.json) -> Tokenizer::Impl. Every component glyphcpp cannot
 // run exactly as `tokenizers` does is refused here, by name.
 #include <algorithm>
+#include <unordered_set>
+#include <utility>
 
 #include "common/check.h"
 #include "glyph/common/utf8.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/impl.h"
+#include "tokenizer/nfc.h"
 
 namespace glyph {
 
@@ -104,6 +107,31 @@ void Tokenizer::Impl::load_model(const json& m) {
                 "BPE merge ('{}', '{}') uses a token missing from the vocab", a, b);
     bpe.merges.insert(ia->second, ib->second, rank++, iab->second);
   }
+}
+
+void Tokenizer::Impl::load_normalizer(const json& n) {
+  std::vector<const json*> list;
+  if (type_of(n) == "Sequence") {
+    GLYPH_CHECK(n.contains("normalizers") && n["normalizers"].is_array(), TokenizerError,
+                "normalizer Sequence without a normalizers array");
+    for (const json& s : n["normalizers"]) list.push_back(&s);
+  } else {
+    list.push_back(&n);
+  }
+  for (const json* s : list) {
+    const std::string type = type_of(*s);
+    // NFC twice is NFC once: a Sequence of NFCs is NFC.
+    GLYPH_CHECK(type == "NFC", TokenizerError,
+                "Unsupported normalizer '{}'{} (supported: NFC, a Sequence of NFC, null)", type,
+                type_of(n) == "Sequence" ? " in a Sequence" : "");
+    nfc = true;
+  }
+}
+
+std::string Tokenizer::Impl::normalize(std::string_view text) const {
+  if (!nfc) return std::string(text);
+  std::string buf;
+  return std::string(tok::nfc(text, buf));
 }
 
 void Tokenizer::Impl::load_pre_tokenizer(const json& p) {
@@ -217,15 +245,7 @@ void Tokenizer::Impl::load(const json& tj, const json& cj) {
     GLYPH_CHECK(is_null_or(tj, key), TokenizerError,
                 "Unsupported {} settings in tokenizer.json (set \"{}\": null)", key, key);
   }
-  if (!is_null_or(tj, "normalizer")) {
-    const json& n = tj["normalizer"];
-    bool empty_seq = type_of(n) == "Sequence" && n.contains("normalizers") &&
-                     n["normalizers"].is_array() && n["normalizers"].empty();
-    GLYPH_CHECK(empty_seq, TokenizerError, "Unsupported normalizer '{}'",
-                type_of(n) == "Sequence" && !n["normalizers"].empty()
-                    ? "Sequence[" + type_of(n["normalizers"][0]) + ", ...]"
-                    : type_of(n));
-  }
+  if (!is_null_or(tj, "normalizer")) load_normalizer(tj["normalizer"]);
   load_model(tj.at("model"));
   load_pre_tokenizer(tj.contains("pre_tokenizer") ? tj["pre_tokenizer"] : json());
 
@@ -233,23 +253,39 @@ void Tokenizer::Impl::load(const json& tj, const json& cj) {
   for (const auto& [t, id] : vocab) max_id = std::max(max_id, id);
   std::vector<std::pair<std::string, std::int32_t>> added;
   std::vector<bool> added_special;
+  std::unordered_set<std::string> special_contents;
+  std::vector<std::pair<std::int32_t, std::string>> normalized_form;
   if (tj.contains("added_tokens") && tj["added_tokens"].is_array()) {
     for (const json& a : tj["added_tokens"]) {
       std::string content = a.at("content");
       std::int32_t id = a.at("id");
       GLYPH_CHECK(id >= 0 && id < (1 << 30), TokenizerError, "Added token '{}' has a bad id {}",
                   content, id);
-      for (const char* opt : {"lstrip", "rstrip", "single_word"}) {
-        GLYPH_CHECK(!a.value(opt, false), TokenizerError,
-                    "Unsupported added-token option '{}' on token '{}'", opt, content);
+      std::uint8_t options = 0;
+      for (const auto& [opt, bit] : {std::pair<const char*, std::uint8_t>{"single_word", tok::kSingleWord},
+                                     {"lstrip", tok::kLstrip},
+                                     {"rstrip", tok::kRstrip}}) {
+        GLYPH_CHECK(!a.contains(opt) || a[opt].is_boolean(), TokenizerError,
+                    "Added token '{}' has a non-boolean '{}' = {}", content, opt, a[opt].dump());
+        if (a.value(opt, false)) options |= bit;
       }
+      const bool is_special = a.value("special", false);
       added.emplace_back(content, id);
-      added_special.push_back(a.value("special", false));
+      added_special.push_back(is_special);
       max_id = std::max(max_id, id);
       added_vocab[content] = id;
-      // `tokenizers` matches tokens that skip normalization on the raw text first.
-      (a.value("normalized", !a.value("special", false)) ? normalized_matcher : raw_matcher)
-          .add(content, id);
+      if (is_special) special_contents.insert(content);
+      max_added = std::max(max_added, content.size());
+      // `tokenizers` matches tokens that skip normalization on the raw text first, the others on
+      // the normalized text, by their normalized content (which decoding then gives back too).
+      if (a.value("normalized", !is_special)) {
+        std::string normalized = normalize(content);
+        max_added = std::max(max_added, normalized.size());
+        normalized_matcher.add(normalized, id, options);
+        if (normalized != content) normalized_form.emplace_back(id, std::move(normalized));
+      } else {
+        raw_matcher.add(content, id, options);
+      }
     }
   }
   tokens.assign(static_cast<std::size_t>(max_id + 1), std::string());
@@ -264,6 +300,13 @@ void Tokenizer::Impl::load(const json& tj, const json& cj) {
     known[added[i].second] = 1;
     special[added[i].second] = added_special[i] ? 1 : 0;
   }
+  // What id_to_token and the decoder see of a normalized added token: its normalized content.
+  for (auto& [id, form] : normalized_form) tokens[id] = std::move(form);
+  // Decoding with skip_special_tokens drops every id whose token is the content of a special
+  // token (`tokenizers` looks the token string up, not the id).
+  skip_special.assign(tokens.size(), 0);
+  for (std::size_t id = 0; id < tokens.size(); ++id)
+    skip_special[id] = known[id] && special_contents.count(tokens[id]) ? 1 : 0;
 
   load_post_processor(tj.contains("post_processor") ? tj["post_processor"] : json());
   for (std::int32_t id : prefix)

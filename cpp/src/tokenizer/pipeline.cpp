@@ -7,8 +7,9 @@
 #include "common/check.h"
 #include "glyph/common/utf8.h"
 #include "tokenizer/byte_level.h"
-#include "tokenizer/unicode.h"
 #include "tokenizer/impl.h"
+#include "tokenizer/nfc.h"
+#include "tokenizer/unicode.h"
 
 namespace glyph {
 
@@ -164,16 +165,19 @@ void Tokenizer::Impl::encode_word(std::string_view word, std::vector<std::int32_
   cache.map.emplace(cache.key, std::vector<std::int32_t>(out->begin() + start, out->end()));
 }
 
-// Added tokens are split out first: those that skip normalization on the raw text, then the
-// others on what is left (`tokenizers`' order).
+// Added tokens are split out first: those that skip normalization on the raw text; then each
+// segment between them is normalized on its own and the other added tokens are split out of it
+// (`tokenizers`' order).
 template <class OnWord, class OnToken>
 void Tokenizer::Impl::split_added(std::string_view text, OnWord&& on_word,
                                   OnToken&& on_token) const {
+  std::string buf;  // a normalized segment (allocates only when NFC changes one)
   raw_matcher.split(
       text,
       [&](std::string_view seg) {
+        const std::string_view norm = nfc ? tok::nfc(seg, buf) : seg;
         normalized_matcher.split(
-            seg, [&](std::string_view s2) { run_steps(0, s2, on_word); }, on_token);
+            norm, [&](std::string_view s2) { run_steps(0, s2, on_word); }, on_token);
       },
       on_token);
 }
@@ -201,11 +205,16 @@ void Tokenizer::Impl::encode_into(std::string_view text, bool add_special,
 //     (\s+(?!\S), \s+, \s*[\r\n]+, [^\s\p{L}\p{N}]+[\r\n]*) stop at a letter, and the ones that take
 //     a letter never take a '\n' before it ([^\r\n\p{L}\p{N}]? excludes it, ' ?' is a space);
 //   * so every match attempt starting before c stops by looking at text[c] at the latest: its
-//     result is the same in the window as in the whole text, as long as text[c] is in the
-//     window (encode_prefix runs on a window that extends past c and keeps what starts before c);
-//   * an added token holding no '\n' cannot span c, and one that starts at c is excluded
-//     (cut_ok), so the added-token split before c is the same too; later Split steps and BPE
-//     work inside pieces.
+//     result is the same in text[0, c + the letter] as in the whole text, where the letter is
+//     the last piece (encode_prefix encodes that much and drops the letter's piece);
+//   * an added token holding no '\n' cannot span c, and none starts at c (cut_ok), so the
+//     added-token split before c is the same too (single_word and rstrip look at most at the
+//     '\n' and the letter, lstrip looks back only); later Split steps and BPE work inside pieces;
+//   * with the NFC normalizer the letter is one NFC leaves alone (nfc_may_change false): NFC
+//     neither composes it with what precedes nor reorders across it, so NFC(text) is
+//     NFC(text[0, c]) + NFC(text[c, end]) and the letter still follows the '\n' there; a
+//     normalized added token could start at c after NFC where none does in the raw text, so no
+//     cut is made where one could start with the letter's first byte.
 // add_prefix_space (a space added to each segment) and Split behaviours other than Isolated
 // would change at a cut, so those pipelines are counted whole.
 
@@ -223,11 +232,7 @@ bool Tokenizer::Impl::streams_count() const {
   return true;
 }
 
-std::size_t Tokenizer::Impl::max_added_bytes() const {
-  std::size_t n = 0;
-  for (const auto& [content, id] : added_vocab) n = std::max(n, content.size());
-  return n;
-}
+std::size_t Tokenizer::Impl::max_added_bytes() const { return max_added; }
 
 bool Tokenizer::Impl::cut_ok(std::string_view text, std::size_t c) const {
   if (c == 0 || c >= text.size() || text[c - 1] != '\n') return false;
@@ -237,24 +242,31 @@ bool Tokenizer::Impl::cut_ok(std::string_view text, std::size_t c) const {
   const DecodedText d = decode_utf8(text.substr(c, len));
   if (d.codepoints.size() != 1 || !(tok::char_class(d.codepoints[0]) & tok::kLetter)) return false;
   const std::string_view rest = text.substr(c);
-  return !raw_matcher.match_at(rest) && !normalized_matcher.match_at(rest);
+  if (raw_matcher.match_at(rest)) return false;
+  if (!nfc) return !normalized_matcher.match_at(rest);
+  return !tok::nfc_may_change(d.codepoints[0]) && !normalized_matcher.may_start_with(lead);
 }
 
 void Tokenizer::Impl::encode_prefix(std::string_view text, std::size_t cut,
                                     std::vector<std::int32_t>* out) const {
-  // Pieces and tokens come in text order: the first piece starting at `cut` ends the prefix.
-  bool past = false;
+  // Encodes text[0, cut + the letter at cut]: the letter is the last piece (see above), and
+  // its ids are dropped.
+  const auto lead = static_cast<unsigned char>(text[cut]);
+  const std::size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+  std::size_t last_word = out->size();
+  bool last_is_word = false;
   auto emit_word = [&](std::string_view word) {
-    if (past) return;
-    if (static_cast<std::size_t>(word.data() - text.data()) >= cut) {
-      past = true;
-      return;
-    }
+    last_word = out->size();
+    last_is_word = true;
     encode_word(word, out);
   };
-  split_added(text, emit_word, [&](std::int32_t id) {
-    if (!past) out->push_back(id);
+  split_added(text.substr(0, cut + len), emit_word, [&](std::int32_t id) {
+    out->push_back(id);
+    last_is_word = false;
   });
+  GLYPH_CHECK(last_is_word, Error, "internal: a streamed count's cut at byte {} is no piece start",
+              cut);
+  out->resize(last_word);
 }
 
 void Tokenizer::Impl::pre_tokenize_into(std::string_view text, std::vector<std::string>* out) const {

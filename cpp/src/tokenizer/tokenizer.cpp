@@ -135,7 +135,7 @@ std::string Tokenizer::decode(const std::vector<std::int32_t>& ids,
     GLYPH_CHECK(id >= 0 && static_cast<std::size_t>(id) < im.tokens.size() && im.known[id],
                 InputError, "Cannot decode id {}: not in the vocabulary (size {})", id,
                 im.tokens.size());
-    if (skip_special_tokens && im.special[id]) continue;
+    if (skip_special_tokens && im.skip_special[id]) continue;
     // Without a decoder `tokenizers` joins the tokens with spaces.
     if (!im.byte_level_decoder && !first) bytes += ' ';
     bytes += im.decoded[id];
@@ -151,6 +151,13 @@ std::vector<std::string> Tokenizer::decode_batch(const std::vector<std::vector<s
   parallel_for(ids.size(), threads,
                [&](std::size_t i) { out[i] = decode(ids[i], skip_special_tokens); });
   return out;
+}
+
+std::string Tokenizer::normalize(std::string_view text) const {
+  std::size_t bad = tok::invalid_utf8_at(text);
+  GLYPH_CHECK(bad == std::string_view::npos, InputError,
+              "Tokenizer input is not valid UTF-8 (byte {} of {})", bad, text.size());
+  return impl_->normalize(text);
 }
 
 std::vector<std::string> Tokenizer::pre_tokenize(std::string_view text) const {

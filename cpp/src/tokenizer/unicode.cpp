@@ -35,7 +35,20 @@ const std::uint8_t* class_table() {
   return table.get();
 }
 
+// One bit per code point.
+const std::vector<std::uint64_t>& word_bits() {
+  static const std::vector<std::uint64_t> bits = [] {
+    std::vector<std::uint64_t> b(0x110000 / 64, 0);
+    for (const CodeRange& r : kWordRanges)
+      for (char32_t c = r.lo; c <= r.hi; ++c) b[c >> 6] |= std::uint64_t{1} << (c & 63);
+    return b;
+  }();
+  return bits;
+}
+
 }  // namespace
+
+bool is_word_char(char32_t cp) { return cp < 0x110000 && ((word_bits()[cp >> 6] >> (cp & 63)) & 1); }
 
 std::uint8_t char_class(char32_t cp) { return cp < 0x110000 ? class_table()[cp] : 0; }
 

@@ -1,5 +1,5 @@
 // The Unicode classes of the split regexes, at Oniguruma's Unicode version (16.0), not the
-// (older) one of the system's PCRE2: \p{L}, \p{N} and \s (White_Space).
+// (older) one of the system's PCRE2: \p{L}, \p{N} and \s (White_Space); and \w for added tokens.
 #pragma once
 
 #include <cstdint>
@@ -17,5 +17,9 @@ std::string pcre2_ranges(CharClass which);
 
 // The White_Space code points as a PCRE2 class body.
 const char* pcre2_white_space();
+
+// Rust regex's \w (Alphabetic, M, Nd, Pc, Join_Control; Unicode 16): what `tokenizers` counts as
+// a word character beside an added token with single_word.
+bool is_word_char(char32_t cp);
 
 }  // namespace glyph::tok

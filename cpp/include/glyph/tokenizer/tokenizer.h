@@ -1,4 +1,4 @@
-// Hugging Face `tokenizer.json` byte-level BPE (GLM-4 / GLM-4.1V, Qwen2, GPT-2 family) in C++,
+// Hugging Face `tokenizer.json` byte-level BPE (GLM-4 / GLM-4.1V, Qwen2 / Qwen3, GPT-2 family) in C++,
 // encoding and decoding exactly as the `tokenizers` library does. Used for text-token counts
 // (compression ratio = text tokens / visual tokens) and for VLM prompts.
 //
@@ -8,11 +8,13 @@
 //   std::size_t n = tok.count(long_text);                           // no id vector built
 //
 // Supported: model BPE (merges as "a b" strings or ["a","b"] pairs, ignore_merges, unk_token,
-// fuse_unk); pre_tokenizer Split (regex or string pattern; Isolated, Removed, MergedWithPrevious,
-// MergedWithNext), ByteLevel (add_prefix_space, use_regex) and a Sequence of them; normalizer
-// null; post_processor null, ByteLevel, TemplateProcessing (single) or a Sequence of them;
-// decoder null or ByteLevel; added tokens (matched before BPE, never split). Anything else is
-// refused at load time with a TokenizerError naming the component, never a wrong answer.
+// fuse_unk); normalizer null, NFC (Qwen2, Qwen3; Unicode 9.0 data, as `tokenizers`) or a
+// Sequence of NFC; pre_tokenizer Split (regex or string pattern; Isolated, Removed,
+// MergedWithPrevious, MergedWithNext), ByteLevel (add_prefix_space, use_regex) and a Sequence of
+// them; post_processor null, ByteLevel, TemplateProcessing (single) or a Sequence of them;
+// decoder null or ByteLevel; added tokens (matched before BPE, never split; single_word, lstrip,
+// rstrip, normalized, special as in `tokenizers`). Anything else is refused at load time with a
+// TokenizerError naming the component, never a wrong answer.
 //
 // A Tokenizer is immutable after loading: copies share the loaded tables and every method may be
 // called from many threads at once.
@@ -61,13 +63,19 @@ class Tokenizer {
   std::vector<std::size_t> count_batch(const std::vector<std::string>& texts,
                                        bool add_special_tokens = false, int threads = 0) const;
 
-  // Bytes that are not valid UTF-8 after byte-level decoding become U+FFFD, as in `tokenizers`.
-  // Ids outside the vocabulary throw InputError.
+  // Special tokens are kept unless skip_special_tokens, as transformers' decode() does (the
+  // Python `tokenizers` default is to skip them). Bytes that are not valid UTF-8 after
+  // byte-level decoding become U+FFFD, as in `tokenizers`. Ids outside the vocabulary throw
+  // InputError.
   std::string decode(const std::vector<std::int32_t>& ids, bool skip_special_tokens = false) const;
   std::vector<std::string> decode_batch(const std::vector<std::vector<std::int32_t>>& ids,
                                         bool skip_special_tokens = false, int threads = 0) const;
 
-  // The byte-level pieces the pre-tokenizer makes of `text` (no model), for debugging/parity.
+  // `text` after the normalizer (NFC; unchanged without one), as `tokenizers`'
+  // normalizer.normalize_str gives it. InputError for invalid UTF-8.
+  std::string normalize(std::string_view text) const;
+  // The byte-level pieces the pre-tokenizer makes of the normalized `text` (no model; added
+  // tokens kept whole), for debugging/parity.
   std::vector<std::string> pre_tokenize(std::string_view text) const;
   // Token strings of encode() (byte-level form, e.g. "Ġworld").
   std::vector<std::string> tokenize(std::string_view text, bool add_special_tokens = false) const;
