@@ -35,6 +35,7 @@ max_len() {
 }
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+export GLYPH_FONT_DIR="${GLYPH_FONT_DIR:-$GLYPH_ROOT/python/glyph/fonts}"  # the default font of the render targets
 failed=()
 for t in "${targets[@]}"; do
   mkdir -p "build/fuzz/corpus/$t" "build/fuzz/crashes/$t" build/fuzz/logs

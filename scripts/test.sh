@@ -7,27 +7,32 @@ glyph_venv
 cd "$GLYPH_ROOT"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
-echo "[glyph] C++: configure, build, test"
+# With torch installed the C++ build has the VLM too (glyph_vlm), so the installed package has the
+# vlm component that the examples and the header check below use.
+torch=OFF
+"$GLYPH_VENV/bin/python" -c "import torch" 2>/dev/null && torch=ON
+
+echo "[glyph] C++: configure, build, test (GLYPH_WITH_TORCH=$torch)"
 cmake -S . -B build/cpp -DCMAKE_BUILD_TYPE=Release -DGLYPH_BUILD_TESTS=ON -DGLYPH_BUILD_EXAMPLES=ON \
-  -DPython_EXECUTABLE="$GLYPH_VENV/bin/python" >/dev/null
+  -DGLYPH_WITH_TORCH="$torch" -DPython_EXECUTABLE="$GLYPH_VENV/bin/python" >/dev/null
 cmake --build build/cpp -j "$jobs"
 ctest --test-dir build/cpp --output-on-failure -j "$jobs"
 
-echo "[glyph] C++: install the CMake package and build examples/cpp against it"
-rm -rf build/install build/example
-cmake --install build/cpp --prefix build/install >/dev/null
-cmake -S examples/cpp -B build/example -DCMAKE_PREFIX_PATH="$GLYPH_ROOT/build/install" >/dev/null
-cmake --build build/example -j "$jobs" >/dev/null
-./build/example/render_example "$GLYPH_ROOT/python/glyph/data/sample.txt" build/example/out
+echo "[glyph] C++: install the CMake package, move it, build examples/cpp and the header check against it"
+bash scripts/check_cpp_package.sh build/cpp "$torch"
 
 if "$GLYPH_VENV/bin/python" -c "import torch" 2>/dev/null; then
-  echo "[glyph] C++: the VLM alone (GLYPH_WITH_RENDER=OFF; FreeType, HarfBuzz, pkg-config hidden)"
+  echo "[glyph] C++: the VLM alone (GLYPH_WITH_RENDER=OFF; FreeType, HarfBuzz, libdeflate, PCRE2, pkg-config hidden)"
   cmake -S . -B build/vlm-alone -DCMAKE_BUILD_TYPE=Release -DGLYPH_WITH_RENDER=OFF \
     -DCMAKE_DISABLE_FIND_PACKAGE_Freetype=ON -DCMAKE_DISABLE_FIND_PACKAGE_harfbuzz=ON \
-    -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON -DPython_EXECUTABLE="$GLYPH_VENV/bin/python" >/dev/null
+    -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON -DCMAKE_DISABLE_FIND_PACKAGE_LibDeflate=ON \
+    -DCMAKE_DISABLE_FIND_PACKAGE_PCRE2=ON -DPython_EXECUTABLE="$GLYPH_VENV/bin/python" >/dev/null
   cmake --build build/vlm-alone -j "$jobs" --target vlm_random
   ./build/vlm-alone/cpp/vlm_random
 fi
+
+echo "[glyph] wheel: build the self-contained wheel, smoke-test it in a fresh virtual environment"
+bash scripts/check_wheel.sh
 
 echo "[glyph] Python: build the package, run pytest"
 glyph_install_python

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     glyph::Renderer renderer(config);
     std::vector<std::string> paths = renderer.render_to_dir(ss.str(), argv[2]);
     glyph::RenderResult result = renderer.render(ss.str());
+    std::cout << "font: " << config.font_path << "\n";
     std::cout << "pages: " << result.stats.pages << ", visual tokens: " << result.stats.visual_tokens
               << ", first page: " << (paths.empty() ? "-" : paths.front()) << "\n";
   } catch (const glyph::Error& e) {

@@ -53,6 +53,7 @@ from ._core import (  # noqa: E402
 from ._deprecation import module_getattr as _module_getattr  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402  (no torch: the model brings it)
 from .render import (  # noqa: E402
+    MissingFontWarning,
     PagePaths,
     Renderer,
     RenderResult,
@@ -79,7 +80,7 @@ from .tokenizer import (  # noqa: E402
     load_tokenizer,
 )
 
-__version__ = "0.2.0"
+from ._version import __version__  # noqa: E402  (the one place it is written)
 
 # Names before 0.2 (removed in 0.3).
 __getattr__ = _module_getattr("glyph", {
@@ -104,6 +105,7 @@ __all__ = [
     "InputError",
     "IoError",
     "LineInfo",
+    "MissingFontWarning",
     "ModelLoadError",
     "OcrEvaluator",
     "OutOfMemoryError",

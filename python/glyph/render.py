@@ -100,6 +100,50 @@ def text_source(source: Any, name: Optional[str] = None) -> TextSource:
     return TextSource.from_reader(read, rewind, name or "text pieces")
 
 
+class MissingFontWarning(UserWarning):
+    """Characters of the text had no glyph in the config's fonts and were drawn as boxes (the
+    .notdef glyph); the message names the fix (e.g. a CJK font to install)."""
+
+
+def _is_cjk(cp: int) -> bool:
+    """Chinese, Japanese and Korean scripts and their punctuation and full-width forms."""
+    return (0x2E80 <= cp <= 0x9FFF or 0xAC00 <= cp <= 0xD7AF or 0xF900 <= cp <= 0xFAFF
+            or 0xFE30 <= cp <= 0xFE4F or 0xFF00 <= cp <= 0xFFEF or 0x20000 <= cp <= 0x3FFFF)
+
+
+def missing_font_hint(stats: Any) -> Optional[str]:
+    """What to do about the characters no font had (``stats.missing_glyphs``), or None when
+    every character was drawn. For CJK text it says whether a CJK font is installed at all and
+    how to get or name one (glyph.find_cjk_font() looks in the usual system places and at
+    $GLYPH_CJK_FONT)."""
+    missing = _stat(stats, "missing_glyphs")
+    if not missing:
+        return None
+    cps = list(_stat(stats, "missing_codepoints", []) or [])
+    examples = ", ".join(f"U+{c:04X} {chr(c)!r}" for c in cps[:3])
+    head = (f"{missing} characters had no glyph in the config's fonts and were drawn as boxes"
+            + (f" (e.g. {examples})" if examples else ""))
+    if not any(_is_cjk(c) for c in cps):
+        return head + ": add a font that has them to the config's fallback-font-paths"
+    found = _core.find_cjk_font()
+    if found:
+        return (head + f"; they are CJK and a CJK font is installed ({found}) but this config "
+                "does not use it: add it to fallback-font-paths (RenderConfig.fallback_font_paths)"
+                ", or start from RenderConfig.glyph_default(), which adds it")
+    return (head + "; they are CJK and no CJK font was found. Install one (Debian/Ubuntu: "
+            "apt install fonts-noto-cjk) and make the config again, or set "
+            "GLYPH_CJK_FONT=/path/to/font.ttc (.ttf, .otf) before making the config, or list the "
+            "font in the config's fallback-font-paths (docs/install.md, 'Chinese')")
+
+
+def _warn_missing(stats: Any) -> None:
+    hint = missing_font_hint(stats)
+    if hint:
+        import warnings
+
+        warnings.warn("glyph: " + hint, MissingFontWarning, stacklevel=3)
+
+
 def _text_arg(text: Any) -> Any:
     """str/bytes as they are (the C++ side views them), anything else as a TextSource."""
     if isinstance(text, (str, bytes)):
@@ -201,8 +245,10 @@ class Renderer:
         ``TextSource`` (``glyph.text_source(path)``) so the text is not held either."""
         if isinstance(text, (str, bytes)):
             pages, stats = self._impl.render(text)
+            _warn_missing(stats)
             return RenderResult(pages, stats, text)
         pages, stats = self._impl.render(_text_arg(text))
+        _warn_missing(stats)
         return RenderResult(pages, stats)
 
     def render_each(self, text: TextLike, callback: Callable[[Page], None]) -> RenderStats:
@@ -212,7 +258,9 @@ class Renderer:
         object, chunks): then only the current paragraph (Glyph's 30 input lines; the whole
         text with the evaluation layout, ``paragraph-lines`` 0) is held.
         """
-        return self._impl.render_each(_text_arg(text), callback)
+        stats = self._impl.render_each(_text_arg(text), callback)
+        _warn_missing(stats)
+        return stats
 
     def render_to_dir(
         self,
@@ -230,6 +278,7 @@ class Renderer:
         palette when exact, else RGB; "rgb": always RGB)."""
         paths, stats = self._impl.render_to_dir(_text_arg(text), os.fspath(out_dir), unique_id,
                                                 compression)
+        _warn_missing(stats)
         out = PagePaths(paths)
         out.stats = stats
         return out
@@ -241,9 +290,14 @@ class Renderer:
     def render_batch(self, texts: Sequence[Union[str, bytes]], threads: int = 0) -> list:
         """Render many texts on a C++ thread pool (GIL released). Same output for any thread count."""
         texts = list(texts)
-        return [
+        out = [
             RenderResult(p, s, t) for (p, s), t in zip(self._impl.render_batch(texts, threads), texts)
         ]
+        for r in out:
+            if r.stats is not None and r.stats.missing_glyphs:
+                _warn_missing(r.stats)  # one warning for the batch: the first text that has one
+                break
+        return out
 
     def __repr__(self) -> str:
         return f"glyph.Renderer({self.config.to_json(-1)})"

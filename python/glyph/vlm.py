@@ -19,21 +19,41 @@ import os
 import warnings
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
 
+_HOW = ("build it against the installed torch from the source distribution: "
+        "`pip install scikit-build-core pybind11` then `pip install --no-build-isolation "
+        "--no-binary glyphcpp --force-reinstall --no-deps glyphcpp` (from a clone: "
+        "`pip install --no-build-isolation .`); docs/install.md, 'The VLM'")
+
 try:
     import torch  # noqa: F401  (loads libtorch before glyph._vlm needs it)
 except ImportError as e:  # pragma: no cover - exercised only without torch
-    raise ImportError(
-        "glyph.vlm needs PyTorch: `pip install torch`, then rebuild glyphcpp with torch importable "
-        "(pip install --no-build-isolation .) so that glyph._vlm is compiled"
-    ) from e
+    raise ImportError("glyph.vlm needs PyTorch: `pip install torch`, then, unless this glyphcpp "
+                      "was built with it, " + _HOW.replace("build it", "build glyph._vlm", 1)) from e
+
+
+def _vlm_import_error(e: ImportError) -> ImportError:
+    """Why glyph._vlm does not load, and what to do: it is missing (a wheel, or a build without
+    torch), or it was built against another torch than the one installed."""
+    here = os.path.dirname(__file__)
+    built = [f for f in os.listdir(here) if f.startswith("_vlm.") and f.endswith((".so", ".pyd"))]
+    if not built:
+        return ImportError("glyph._vlm is not installed: this glyphcpp was built without torch "
+                           "(the wheels never carry it: it is tied to one torch version); " + _HOW)
+    try:
+        with open(os.path.join(here, "_vlm_build.json"), encoding="utf-8") as f:
+            against = json.load(f).get("torch")
+    except (OSError, ValueError):
+        against = None
+    if against and against != torch.__version__:
+        return ImportError(f"glyph._vlm was built against torch {against}, but torch "
+                           f"{torch.__version__} is installed ({e}); rebuild it: " + _HOW)
+    return ImportError(f"glyph._vlm does not load ({e}); rebuild it: " + _HOW)
+
 
 try:
     from . import _vlm
 except ImportError as e:  # pragma: no cover
-    raise ImportError(
-        "glyph._vlm is not built: glyphcpp was compiled without torch. Install torch into the build "
-        "environment and reinstall glyphcpp with `pip install --no-build-isolation .`"
-    ) from e
+    raise _vlm_import_error(e) from e
 
 import numpy as np
 

@@ -618,8 +618,14 @@ bool readable(const fs::path& p) {
 std::string default_font_path() {
   std::vector<fs::path> dirs;
   if (const char* env = std::getenv("GLYPH_FONT_DIR")) dirs.emplace_back(env);
+#ifdef __linux__
+  // A program installed beside the package (PREFIX/bin) finds PREFIX/share/glyph/fonts wherever
+  // the prefix was moved to (the installed package is relocatable).
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.emplace_back(exe.parent_path().parent_path() / "share" / "glyph" / "fonts");
+#endif
   dirs.emplace_back(GLYPH_FONT_INSTALL_DIR);
-  dirs.emplace_back(GLYPH_FONT_SOURCE_DIR);
   dirs.emplace_back("/usr/share/fonts/truetype/dejavu");
   dirs.emplace_back("/usr/local/share/fonts");
   for (const auto& d : dirs)

@@ -175,10 +175,12 @@ struct RenderConfig {
   static RenderConfig glyph_default();
 };
 
-// The shipped default font (DejaVu Sans): $GLYPH_FONT_DIR, the installed share/glyph/fonts, the
-// source tree, then the system's DejaVu. Empty string when none exists.
+// The shipped default font (DejaVu Sans): $GLYPH_FONT_DIR, <running program>/../share/glyph/fonts
+// (Linux: a program installed in the package's prefix, wherever it was moved), the configured
+// install prefix's share/glyph/fonts, then the system's DejaVu. Empty string when none exists.
 std::string default_font_path();
-// A Noto Sans CJK / Source Han Sans font on this system, or "" when none is installed.
+// $GLYPH_CJK_FONT when readable, else a Noto Sans CJK / Source Han Sans / WenQuanYi font in the
+// usual system places, or "" when none is installed.
 std::string find_cjk_font();
 
 }  // namespace glyph
