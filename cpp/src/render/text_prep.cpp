@@ -28,8 +28,14 @@ std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, 
         para.frags.push_back({para.chars.size(), para.chars.size(), true});
       } else {
         std::size_t fb = para.chars.size();
-        const auto src = static_cast<std::uint32_t>(b > 0 ? b - 1 : 0);  // the '\n' it replaces
-        for (char32_t c : markup.text) para.chars.push_back({c, src, 1});
+        // The marker stands for the '\n' before this line. Only its first character carries
+        // that source position: a marker cut by a line or page break (CJK wrapping breaks
+        // anywhere, a long word is cut anywhere) must not put the '\n' in two spans.
+        auto src = static_cast<std::uint32_t>(b > 0 ? b - 1 : 0);
+        for (char32_t c : markup.text) {
+          para.chars.push_back({c, src, 1});
+          src = kNoSource;
+        }
         if (para.chars.size() > fb) para.frags.push_back({fb, para.chars.size(), false});
       }
     }
