@@ -145,3 +145,34 @@ TEST_CASE("a newline marker cut by a break puts its '\\n' in one span only", "[f
     CHECK(rendered[1].char_begin == 366);
   }
 }
+
+// A constraint's "offset" given as a string ("offset": "margin-x") went through nlohmann's
+// get<double>(), whose type_error escaped SearchSpace::from_json instead of a SearchError (the
+// same for a gene's "key" and "relative-to" and a constraint's "lhs", "op" and "rhs").
+TEST_CASE("search-space fields of the wrong JSON type are a SearchError naming the field",
+          "[fuzz][search]") {
+  const std::string gene = R"({"name": "margin-x", "min": 0, "max": 40, "step": 2})";
+  auto space = [&](const std::string& genes, const std::string& constraints) {
+    return R"({"genes": [)" + genes + R"(], "constraints": [)" + constraints + "]}";
+  };
+  CHECK_THROWS_WITH(
+      glyph::SearchSpace::from_json(space(
+          gene, R"({"lhs": "margin-x", "op": ">=", "rhs": 0, "offset": "margin-x"})")),
+      Contains("'offset' must be a number"));
+  CHECK_THROWS_WITH(glyph::SearchSpace::from_json(space(gene, R"({"lhs": 1, "op": ">=", "rhs": 0})")),
+                    Contains("'lhs' and 'op' must be strings"));
+  CHECK_THROWS_WITH(
+      glyph::SearchSpace::from_json(space(gene, R"({"lhs": "margin-x", "op": ">=", "rhs": [1]})")),
+      Contains("'rhs' must be a gene name or a number"));
+  CHECK_THROWS_WITH(
+      glyph::SearchSpace::from_json(space(R"({"name": "m", "key": 3, "min": 0, "max": 4})", "")),
+      Contains("gene 'm': 'key' must be a string"));
+  CHECK_THROWS_WITH(glyph::SearchSpace::from_json(space(
+                        R"({"name": "m", "min": 0, "max": 4, "relative-to": 1})", "")),
+                    Contains("gene 'm': 'relative-to' must be a string"));
+  // The same space with a numeric offset loads.
+  CHECK(glyph::SearchSpace::from_json(
+            space(gene, R"({"lhs": "margin-x", "op": ">=", "rhs": 0, "offset": 2})"))
+            .genes()
+            .size() == 1);
+}
