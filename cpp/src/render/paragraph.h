@@ -19,8 +19,8 @@ struct LChar {
 
 // The `src` of a character that shows no source character of its own, so that no line's or
 // page's span counts it: one reportlab adds (the ' ' a CJK continuation gains at a line end or in
-// place of an empty <br/>), and every character of the inline newline marker after its first
-// (the first one stands for the '\n'). Every other character's `src` is larger than the one
+// place of an empty <br/>), and every character of the inline newline marker but one (its first
+// drawn one stands for the '\n'). Every other character's `src` is larger than the one
 // before it in the paragraph, which keeps line and page spans in order and apart.
 constexpr std::uint32_t kNoSource = 0xFFFFFFFFu;
 
