@@ -14,9 +14,11 @@
 # table below, sized from this project's 2-core machine to about 8 CPU-seconds a target; --runs=N
 # gives every target N instead) with libFuzzer's -seed=1 (GLYPH_FUZZ_SEED), starting from
 # tests/fuzz/corpus/<target>/ and tests/fuzz/regressions/<target>/ alone, into a fresh
-# build/fuzz/runs/<target>/ (no reload of it during the run). Nothing there depends on time, so the
-# same commit, built with the same clang, tries the same inputs on any machine: a CI failure is
-# replayed by running the same command (one target: `scripts/fuzz.sh --runs render_text`).
+# build/fuzz/runs/<target>/ (no reload of it during the run), with address randomisation off and
+# a fixed environment (see fixed_env below). Nothing there depends on time, so the same commit,
+# built with the same clang and libraries in a checkout at the same path, tries the same inputs on
+# any machine: a CI failure is replayed by running the same command (one target:
+# `scripts/fuzz.sh --runs render_text`; a failing run prints that line).
 #
 # Crashes go to build/fuzz/crashes/<target>/, logs to build/fuzz/logs/<target>.log and the CPU
 # time a run got (the machine may be shared) to build/fuzz/logs/<target>.time. Exit status 1 when
