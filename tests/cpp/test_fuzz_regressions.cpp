@@ -76,3 +76,103 @@ TEST_CASE("a page-size string must hold finite numbers", "[fuzz]") {
                       Contains("config key 'page-size'"));
   CHECK(glyph::RenderConfig::from_json(R"({"page-size": "595, 842.5"})").page_height == 842.5);
 }
+
+namespace {
+
+// The fuzz target's config 2: a small page, the inline newline marker `\n` (red).
+glyph::Renderer marker_renderer() {
+  glyph::RenderConfig c;
+  c.font_path = glyph::default_font_path();
+  if (std::string f = glyph::find_cjk_font(); !f.empty()) c.fallback_font_paths = {f};
+  c.page_width = 150;
+  c.page_height = 120;
+  c.margin_x = c.margin_y = 6;
+  c.newline_markup = "<font color=\"#FF0000\">\\n</font>";
+  c.dpi = 96;
+  c.font_size = 7;
+  return glyph::Renderer(c);
+}
+
+std::string lines_of(const std::string& line, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += (i ? "\n" : "") + line;
+  return out;
+}
+
+}  // namespace
+
+// The inline newline marker draws a source '\n' as its text (here the two characters `\` and
+// `n`), and every one of those characters carried the '\n' as its source position. Where a line
+// or page break cut the marker (a long word is cut anywhere; CJK wrapping breaks between any two
+// characters), both sides counted the '\n', so the spans overlapped by one code point: a line
+// ending in `\` spanned [0, 31) and the next, starting with `n`, [30, 61). Now the marker's first
+// character alone stands for the '\n'.
+TEST_CASE("a newline marker cut by a break puts its '\\n' in one span only", "[fuzz][render]") {
+  const glyph::Renderer r = marker_renderer();
+  SECTION("a long word cut between the marker's characters (Latin wrapping)") {
+    const std::string text = lines_of("abcdefghijklmnopqrstuvwxyzabcd", 3);  // '\n' at 30 and 61
+    const auto pages = r.layout(text);
+    REQUIRE(pages.size() == 1);
+    const auto& lines = pages[0].lines;
+    REQUIRE(lines.size() == 4);
+    CHECK(lines[0].text == "abcdefghijklmnopqrstuvwxyzabcd\\");
+    CHECK(lines[1].text == "nabcdefghijklmnopqrstuvwxyzabcd");
+    CHECK(lines[2].text == "\\nabcdefghijklmnopqrstuvwxyzabc");
+    CHECK(lines[0].char_begin == 0);
+    CHECK(lines[0].char_end == 31);   // the word and the '\n' its `\` stands for
+    CHECK(lines[1].char_begin == 31);  // was 30: the '\n' again
+    CHECK(lines[1].char_end == 61);
+    CHECK(lines[2].char_begin == 61);
+  }
+  SECTION("a CJK-wrapped page break between the marker's characters") {
+    if (glyph::find_cjk_font().empty()) {
+      WARN("no CJK font installed: the CJK section is skipped");
+      return;
+    }
+    const std::string text = "中文" + lines_of("abcdefghijklmnopqrstuvwxy", 15);
+    const std::u32string cps = glyph::decode_utf8(text).codepoints;
+    const auto pages = r.layout(text);
+    REQUIRE(pages.size() == 2);
+    REQUIRE(pages[0].lines.back().text.back() == '\\');
+    REQUIRE(pages[1].lines.front().text.front() == 'n');
+    CHECK(pages[0].char_begin == 0);
+    CHECK(pages[0].char_end == 366);
+    CHECK(cps[365] == U'\n');  // page 0 shows its `\`
+    CHECK(pages[1].char_begin == 366);  // was 365: page 1 started on the '\n' too
+    CHECK(pages[1].char_end == cps.size());
+    const auto rendered = r.render(text).pages;
+    REQUIRE(rendered.size() == 2);
+    CHECK(rendered[1].char_begin == 366);
+  }
+}
+
+// A constraint's "offset" given as a string ("offset": "margin-x") went through nlohmann's
+// get<double>(), whose type_error escaped SearchSpace::from_json instead of a SearchError (the
+// same for a gene's "key" and "relative-to" and a constraint's "lhs", "op" and "rhs").
+TEST_CASE("search-space fields of the wrong JSON type are a SearchError naming the field",
+          "[fuzz][search]") {
+  const std::string gene = R"({"name": "margin-x", "min": 0, "max": 40, "step": 2})";
+  auto space = [&](const std::string& genes, const std::string& constraints) {
+    return R"({"genes": [)" + genes + R"(], "constraints": [)" + constraints + "]}";
+  };
+  CHECK_THROWS_WITH(
+      glyph::SearchSpace::from_json(space(
+          gene, R"({"lhs": "margin-x", "op": ">=", "rhs": 0, "offset": "margin-x"})")),
+      Contains("'offset' must be a number"));
+  CHECK_THROWS_WITH(glyph::SearchSpace::from_json(space(gene, R"({"lhs": 1, "op": ">=", "rhs": 0})")),
+                    Contains("'lhs' and 'op' must be strings"));
+  CHECK_THROWS_WITH(
+      glyph::SearchSpace::from_json(space(gene, R"({"lhs": "margin-x", "op": ">=", "rhs": [1]})")),
+      Contains("'rhs' must be a gene name or a number"));
+  CHECK_THROWS_WITH(
+      glyph::SearchSpace::from_json(space(R"({"name": "m", "key": 3, "min": 0, "max": 4})", "")),
+      Contains("gene 'm': 'key' must be a string"));
+  CHECK_THROWS_WITH(glyph::SearchSpace::from_json(space(
+                        R"({"name": "m", "min": 0, "max": 4, "relative-to": 1})", "")),
+                    Contains("gene 'm': 'relative-to' must be a string"));
+  // The same space with a numeric offset loads.
+  CHECK(glyph::SearchSpace::from_json(
+            space(gene, R"({"lhs": "margin-x", "op": ">=", "rhs": 0, "offset": 2})"))
+            .genes()
+            .size() == 1);
+}

@@ -156,9 +156,12 @@ void Paginator::emit_lines(const Paragraph& para, bool cjk, const std::vector<Li
       const Word& w = para.words[wi];
       if (wi > L.wb && para.words[wi - 1].hs &&
           (out.chars.empty() || out.chars.back().cp != U' ')) {
-        const auto& prev = para.words[wi - 1];
-        std::uint32_t src = prev.e > prev.b ? para.chars[prev.e - 1].src + 1
-                                            : (w.e > w.b ? para.chars[w.b].src : kNoSource);
+        // The space is the cleaned whitespace run right after the previous word (its source
+        // position), when there is one in para.chars; otherwise it shows no source character.
+        const std::size_t after = para.words[wi - 1].e;
+        const std::uint32_t src = after < para.chars.size() && para.chars[after].cp == U' '
+                                      ? para.chars[after].src
+                                      : kNoSource;
         out.chars.push_back({U' ', src, para.chars.empty() ? std::uint8_t(0)
                                                              : para.chars[std::min(w.b, para.chars.size() - 1)].color});
       }

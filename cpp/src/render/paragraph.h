@@ -17,9 +17,11 @@ struct LChar {
   std::uint8_t color;  // 0: font-color, 1: the newline markup's colour
 };
 
-// The `src` of a character reportlab adds that is not in the source text (the ' ' a CJK
-// continuation gains at a line end or in place of an empty <br/>): it shows no source text, so
-// no line's or page's span counts it.
+// The `src` of a character that shows no source character of its own, so that no line's or
+// page's span counts it: one reportlab adds (the ' ' a CJK continuation gains at a line end or in
+// place of an empty <br/>), and every character of the inline newline marker but one (its first
+// drawn one stands for the '\n'). Every other character's `src` is larger than the one
+// before it in the paragraph, which keeps line and page spans in order and apart.
 constexpr std::uint32_t kNoSource = 0xFFFFFFFFu;
 
 // A fragment of a paragraph: text (a char range) or a forced break. A break normally holds no

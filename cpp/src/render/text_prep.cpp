@@ -40,8 +40,19 @@ std::size_t prepare_text(std::u32string_view text, const NewlineMarkup& markup, 
         para.frags.push_back({para.chars.size(), para.chars.size(), true});
       } else {
         std::size_t fb = para.chars.size();
-        const auto src = static_cast<std::uint32_t>(b > 0 ? b - 1 : 0);  // the '\n' it replaces
-        for (char32_t c : markup.text) para.chars.push_back({c, src, 1});
+        // The marker stands for the '\n' before this line. Only one of its characters carries
+        // that source position, so that a marker cut by a line or page break (CJK wrapping
+        // breaks anywhere, a long word is cut anywhere) does not put the '\n' in two spans: its
+        // first drawn one (not whitespace, which the layout may drop at a line's end), or its
+        // first when it is all whitespace.
+        const auto src = static_cast<std::uint32_t>(b > 0 ? b - 1 : 0);
+        std::size_t carrier = 0;
+        while (carrier < markup.text.size() &&
+               (rl::is_space(markup.text[carrier]) || markup.text[carrier] == 0xA0))
+          ++carrier;
+        if (carrier == markup.text.size()) carrier = 0;
+        for (std::size_t k = 0; k < markup.text.size(); ++k)
+          para.chars.push_back({markup.text[k], k == carrier ? src : kNoSource, 1});
         if (para.chars.size() > fb) para.frags.push_back({fb, para.chars.size(), false});
       }
     }

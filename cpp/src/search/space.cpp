@@ -365,7 +365,12 @@ SearchSpace SearchSpace::from_json(const std::string& text, const std::string& b
       GLYPH_CHECK(kKnown.count(it.key()), SearchError, "search space gene '{}': unknown field '{}'",
                   g.name, it.key());
     }
-    g.key = jg.contains("key") ? jg["key"].get<std::string>() : g.name;
+    auto str = [&](const char* k) {
+      GLYPH_CHECK(jg[k].is_string(), SearchError, "search space gene '{}': '{}' must be a string",
+                  g.name, k);
+      return jg[k].get<std::string>();
+    };
+    g.key = jg.contains("key") ? str("key") : g.name;
     if (jg.contains("choices")) {
       g.kind = Gene::Kind::kChoice;
       GLYPH_CHECK(jg["choices"].is_array(), SearchError,
@@ -388,7 +393,7 @@ SearchSpace SearchSpace::from_json(const std::string& text, const std::string& b
       g.min = num("min");
       g.max = num("max");
       g.step = jg.contains("step") ? num("step") : 1.0;
-      if (jg.contains("relative-to")) g.relative_to = jg["relative-to"].get<std::string>();
+      if (jg.contains("relative-to")) g.relative_to = str("relative-to");
     }
     if (jg.contains("weights")) {
       GLYPH_CHECK(jg["weights"].is_array(), SearchError,
@@ -408,6 +413,13 @@ SearchSpace SearchSpace::from_json(const std::string& text, const std::string& b
     for (const auto& jc : j["constraints"]) {
       GLYPH_CHECK(jc.is_object() && jc.contains("lhs") && jc.contains("op") && jc.contains("rhs"),
                   SearchError, "search space: a constraint needs lhs, op, rhs: {}", jc.dump());
+      // Each field's type is checked: nlohmann's own type_error is not a glyph::Error.
+      GLYPH_CHECK(jc["lhs"].is_string() && jc["op"].is_string(), SearchError,
+                  "search space constraint: 'lhs' and 'op' must be strings: {}", jc.dump());
+      GLYPH_CHECK(jc["rhs"].is_string() || jc["rhs"].is_number(), SearchError,
+                  "search space constraint: 'rhs' must be a gene name or a number: {}", jc.dump());
+      GLYPH_CHECK(!jc.contains("offset") || jc["offset"].is_number(), SearchError,
+                  "search space constraint: 'offset' must be a number: {}", jc.dump());
       Constraint k;
       k.lhs = jc["lhs"].get<std::string>();
       k.op = jc["op"].get<std::string>();
