@@ -63,8 +63,8 @@ class Chunk:
 
 def spans_of(pages: Sequence[Any]) -> List[tuple]:
     """(char_begin, char_end) of each page, in document order, as glyph.sft records them: a
-    span never starts before the previous page's end (the renderer reports 0 for a page that
-    opens with an empty continuation line)."""
+    span never starts before the previous page's end (the renderer's spans already never overlap,
+    docs/reliability.md findings 5 and 6; the clamp keeps spans from older renders ordered)."""
     out, last = [], 0
     for p in pages:
         b = max(p.char_begin, last)
