@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-ROOT = Path(__file__).resolve().parents[2]
+import glyph
+
 
 
 def write_checkpoint(path, seed: int = 7, **model_kw) -> str:
@@ -34,7 +35,8 @@ class ServerProcess:
 
     def __init__(self, args: List[str], env: Optional[dict] = None, timeout: float = 120.0):
         e = dict(os.environ)
-        py = str(ROOT / "python")
+        # the glyph these tests import (the tree's python/ in development, site-packages in CI)
+        py = str(Path(glyph.__file__).resolve().parents[1])
         e["PYTHONPATH"] = py + os.pathsep + e.get("PYTHONPATH", "")
         e.setdefault("OMP_NUM_THREADS", "1")
         e.update(env or {})

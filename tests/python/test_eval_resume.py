@@ -17,14 +17,16 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 pytest.importorskip("langdetect")
 
+import glyph  # noqa: E402
 from eval_helpers import EN_STORY, Server, write_jsonl  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(data, url, out):
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    # the glyph these tests import (the tree's python/ in development, site-packages in CI)
+    env["PYTHONPATH"] = (str(Path(glyph.__file__).resolve().parents[1]) + os.pathsep
+                         + env.get("PYTHONPATH", ""))
     return subprocess.Popen(
         [sys.executable, "-m", "glyph", "eval", "custom", "--data", str(data), "--backend", url,
          "--out", str(out), "--metric", "qa_f1_score", "--concurrency", "2", "--retries", "0",
