@@ -69,26 +69,6 @@ char32_t compose(const Tables& t, char32_t a, char32_t b) {
   return it == t.composition.end() ? 0 : it->second;
 }
 
-inline char32_t decode_at(std::string_view s, std::size_t i, std::size_t* len) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) {
-    *len = 1;
-    return c;
-  }
-  if (c < 0xE0) {
-    *len = 2;
-    return (static_cast<char32_t>(c & 0x1F) << 6) | (b(1) & 0x3F);
-  }
-  if (c < 0xF0) {
-    *len = 3;
-    return (static_cast<char32_t>(c & 0x0F) << 12) | (static_cast<char32_t>(b(1) & 0x3F) << 6) |
-           (b(2) & 0x3F);
-  }
-  *len = 4;
-  return (static_cast<char32_t>(c & 0x07) << 18) | (static_cast<char32_t>(b(1) & 0x3F) << 12) |
-         (static_cast<char32_t>(b(2) & 0x3F) << 6) | (b(3) & 0x3F);
-}
 
 bool may_change(const Tables& t, char32_t cp) {
   return (t.may_change[cp >> 6] >> (cp & 63)) & 1;
@@ -101,7 +81,7 @@ void normalize_stretch(const Tables& t, std::string_view s, std::string& out) {
   cps.clear();
   // 1. Full canonical decomposition.
   for (std::size_t i = 0, len = 0; i < s.size(); i += len) {
-    const char32_t cp = decode_at(s, i, &len);
+    const char32_t cp = utf8_decode_valid_at(s, i, &len);
     if (cp >= kSBase && cp < kSBase + kSCount) {
       const char32_t k = cp - kSBase;
       cps += kLBase + k / kNCount;
@@ -184,7 +164,7 @@ std::string_view nfc(std::string_view text, std::string& buf) {
   }
   while (i < n) {
     std::size_t len;
-    const char32_t cp = decode_at(text, i, &len);
+    const char32_t cp = utf8_decode_valid_at(text, i, &len);
     if (cp < 0x300 || !may_change(t, cp)) {
       safe = i;
       have_safe = true;
@@ -196,7 +176,7 @@ std::string_view nfc(std::string_view text, std::string& buf) {
     std::size_t j = i + len;
     while (j < n) {
       std::size_t l;
-      const char32_t c = decode_at(text, j, &l);
+      const char32_t c = utf8_decode_valid_at(text, j, &l);
       if (c < 0x300 || !may_change(t, c)) break;
       j += l;
     }

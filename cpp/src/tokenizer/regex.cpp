@@ -7,6 +7,7 @@
 
 #include "common/check.h"
 #include "tokenizer/unicode.h"
+#include "glyph/common/utf8.h"
 
 namespace glyph::tok {
 namespace {
@@ -187,27 +188,6 @@ constexpr std::string_view kQwen2Pattern =
 constexpr std::string_view kGpt2SplitPattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-// Decodes the (valid) UTF-8 character at `pos`.
-inline char32_t decode_at(std::string_view t, std::size_t pos, std::size_t* len) {
-  auto b = [&](std::size_t k) { return static_cast<unsigned char>(t[pos + k]); };
-  unsigned char c = b(0);
-  if (c < 0x80) {
-    *len = 1;
-    return c;
-  }
-  if (c < 0xE0) {
-    *len = 2;
-    return (static_cast<char32_t>(c & 0x1F) << 6) | (b(1) & 0x3F);
-  }
-  if (c < 0xF0) {
-    *len = 3;
-    return (static_cast<char32_t>(c & 0x0F) << 12) | (static_cast<char32_t>(b(1) & 0x3F) << 6) |
-           (b(2) & 0x3F);
-  }
-  *len = 4;
-  return (static_cast<char32_t>(c & 0x07) << 18) | (static_cast<char32_t>(b(1) & 0x3F) << 12) |
-         (static_cast<char32_t>(b(2) & 0x3F) << 6) | (b(3) & 0x3F);
-}
 
 struct Char {
   char32_t cp = 0;
@@ -217,7 +197,7 @@ struct Char {
 
 inline Char char_at(std::string_view t, std::size_t pos) {
   Char c;
-  c.cp = decode_at(t, pos, &c.len);
+  c.cp = utf8_decode_valid_at(t, pos, &c.len);
   c.cls = char_class(c.cp);
   return c;
 }

@@ -39,6 +39,29 @@ class Utf8Decoder {
   std::size_t invalid_ = 0;
 };
 
+// The code point of the UTF-8 sequence at s[i] and its length (*len), for text already known to be
+// valid UTF-8 (the tokenizer's inner loops): no checks.
+inline char32_t utf8_decode_valid_at(std::string_view s, std::size_t i, std::size_t* len) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = b(0);
+  if (c < 0x80) {
+    *len = 1;
+    return c;
+  }
+  if (c < 0xE0) {
+    *len = 2;
+    return (static_cast<char32_t>(c & 0x1F) << 6) | (b(1) & 0x3F);
+  }
+  if (c < 0xF0) {
+    *len = 3;
+    return (static_cast<char32_t>(c & 0x0F) << 12) | (static_cast<char32_t>(b(1) & 0x3F) << 6) |
+           (b(2) & 0x3F);
+  }
+  *len = 4;
+  return (static_cast<char32_t>(c & 0x07) << 18) | (static_cast<char32_t>(b(1) & 0x3F) << 12) |
+         (static_cast<char32_t>(b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+}
+
 void append_utf8(std::string& out, char32_t cp);
 std::string encode_utf8(std::u32string_view text);
 
