@@ -33,3 +33,22 @@ def reference():
     import glyph_reference
 
     return glyph_reference
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 2 MB tmpfs: a disk that really fills up (ENOSPC). Needs root (mount); skipped otherwise.
+    Tests resize it with `mount -o remount,size=...`."""
+    import subprocess
+
+    d = tmp_path / "tmpfs"
+    d.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({p.stderr.strip() or 'mount failed'}); "
+                    "the RLIMIT_FSIZE tests cover write errors")
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", str(d)], check=False)

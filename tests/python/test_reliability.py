@@ -11,6 +11,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -581,17 +582,131 @@ def test_jsonl_writer_cuts_back_a_failed_write(tmp_path):
     assert ids == list(range(len(ids))) and len(ids) > 10
 
 
+def file_modes_apply(probe_dir: Path) -> list:
+    """A command prefix under which a folder's permission bits hold. [] for a normal user; as
+    root (whose CAP_DAC_OVERRIDE writes anywhere) setpriv drops that capability and
+    CAP_DAC_READ_SEARCH from the child, checked on probe_dir (read-only); skipped where neither
+    works."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): root writes into read-only folders")
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search",
+              "--inh-caps=-dac_override,-dac_read_search", "--"]
+    probe = subprocess.run(prefix + [sys.executable, "-c",
+                                     "import sys; open(sys.argv[1] + '/probe', 'w')", str(probe_dir)],
+                           capture_output=True, text=True)
+    if probe.returncode == 0 or "PermissionError" not in probe.stderr:
+        pytest.skip(f"cannot drop root's file-permission override here: {probe.stderr.strip()[-200:]}")
+    return prefix
+
+
 def test_render_into_a_read_only_folder_names_the_path(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        r = run("render", "--out", str(ro))
-        assert r.returncode == 1 and str(ro) in r.stderr and "Permission denied" in r.stderr
+        prefix = file_modes_apply(ro)
+        r = subprocess.run(prefix + [sys.executable, "-m", "glyph", "render", "--out", str(ro)],
+                           capture_output=True, text=True)
+        assert r.returncode == 1 and str(ro) in r.stderr and "Permission denied" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+        assert list(ro.iterdir()) == []  # not even a temporary file
     finally:
         ro.chmod(0o755)
+
+
+def test_batch_stops_at_an_unwritable_record_folder_and_keeps_the_rest(tmp_path):
+    """A folder that becomes unwritable mid-run: record doc04's folder exists read-only. The batch
+    stops there with the path named (the disk, not the record, is at fault), the records before it
+    are whole, and once the folder is writable the same command completes as an uninterrupted run."""
+    text = glyph.sample_text()
+    recs = [{"unique_id": f"doc{i:02d}", "context": text[:400 * (i + 1)]} for i in range(8)]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(_lines(recs))
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--threads", "1"]
+    assert subprocess.run(cmd + ["--out", str(ref)], capture_output=True).returncode == 0
+    blocked = out / "doc04"
+    blocked.mkdir(parents=True)
+    blocked.chmod(0o555)
+    try:
+        prefix = file_modes_apply(blocked)
+        r = subprocess.run(prefix + cmd + ["--out", str(out)], capture_output=True, text=True)
+        assert r.returncode == 1
+        assert f"{blocked}/page_" in r.stderr and "Permission denied" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+        check_batch_invariants(out)
+        want = (ref / "records.jsonl").read_text().replace(str(ref), str(out)).splitlines()
+        assert (out / "records.jsonl").read_text().splitlines() == want[:4]
+        assert list(blocked.iterdir()) == []
+    finally:
+        blocked.chmod(0o755)
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "records.jsonl").read_text().splitlines() == want
+    a, b = tree(ref), tree(out)
+    del a["records.jsonl"], b["records.jsonl"]
+    assert a == b
+
+
+def test_batch_on_a_full_disk_names_the_page_and_resumes(tmp_path, small_tmpfs):
+    """A disk that really fills up (ENOSPC on a small tmpfs), not a file-size limit."""
+    text = glyph.sample_text()
+    recs = [{"unique_id": f"doc{i:02d}", "context": text[:300 * (i + 1)]} for i in range(16)]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(_lines(recs))
+    ref = tmp_path / "ref"
+    cmd = [sys.executable, "-m", "glyph", "render", "--batch", str(src), "--threads", "1",
+           "--compression", "0", "--png-color", "rgb"]
+    assert subprocess.run(cmd + ["--out", str(ref)], capture_output=True).returncode == 0
+    written = sum(f.stat().st_size for f in ref.rglob("*") if f.is_file())
+    # Room for about half of it: the run fills the disk part way through.
+    subprocess.run(["mount", "-o", f"remount,size={written // 2}", str(small_tmpfs)], check=True)
+    out = small_tmpfs / "out"
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "No space left on device" in r.stderr and str(out) in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    check_batch_invariants(out)
+    want = (ref / "records.jsonl").read_text().replace(str(ref), str(out)).splitlines()
+    done = (out / "records.jsonl").read_text().splitlines() if (out / "records.jsonl").exists() else []
+    assert 0 < len(done) < len(want) and done == want[:len(done)]
+    assert not list(out.rglob("*.tmp*"))
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "records.jsonl").read_text().splitlines() == want
+    a, b = tree(ref), tree(out)
+    del a["records.jsonl"], b["records.jsonl"]
+    assert a == b
+
+
+def test_cli_render_on_a_full_disk_names_the_page(tmp_path, small_tmpfs):
+    out = small_tmpfs / "o"
+    text = tmp_path / "t.txt"
+    text.write_text(glyph.sample_text() * 20)
+    cmd = [sys.executable, "-m", "glyph", "render", str(text), "--compression", "0",
+           "--png-color", "rgb"]
+    ref = tmp_path / "ref"
+    assert subprocess.run(cmd + ["--out", str(ref)], capture_output=True).returncode == 0
+    page = (ref / "page_001.png").stat().st_size
+    assert len(list(ref.glob("page_*.png"))) > 4
+    # Room for two and a half pages.
+    subprocess.run(["mount", "-o", f"remount,size={page * 5 // 2}", str(small_tmpfs)], check=True)
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "No space left on device" in r.stderr and f"{out}/page_" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    assert not list(out.glob("*.tmp*"))
+    from PIL import Image
+    pages = sorted(out.glob("page_*.png"))
+    assert len(pages) == 2  # the pages before the full disk are there, each whole
+    for p in pages:
+        assert p.read_bytes() == (ref / p.name).read_bytes()
+        with Image.open(p) as im:
+            im.load()
 
 
 def test_cli_render_disk_full_names_the_page(tmp_path):

@@ -228,22 +228,7 @@ def test_large_record_in_bounded_memory(tmp_path):
     assert peak - base < min(25 * len(big), all_pixels), (peak, base, all_pixels)
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    """A 2 MB tmpfs: a disk that really fills up (ENOSPC). Needs root (mount); skipped otherwise."""
-    d = tmp_path / "tmpfs"
-    d.mkdir()
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(d)],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({p.stderr.strip() or 'mount failed'}); "
-                    "test_file_size_limit_fails_records_not_files covers write errors")
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], check=False)
-
-
+# small_tmpfs: conftest.py (a real 2 MB tmpfs, skipped where mount is not allowed)
 def test_full_disk_then_resume_with_room(tmp_path, small_tmpfs):
     recs = pieces(60, size=3000)
     kw = dict(config=config(), shard_size=16, progress=False, plot=False)
