@@ -5,6 +5,11 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]     # exploratory: each target for SECONDS (default 60)
 #   scripts/fuzz.sh --runs[=N] [TARGET ...]    # repeatable: each target for a fixed number of
 #                                              # executions, from the committed inputs only
+#   scripts/fuzz.sh --cpu=SECONDS [TARGET ...] # campaign: each target until its process has used
+#                                              # SECONDS of CPU time (user + system), however
+#                                              # long that takes on a shared machine
+#   scripts/fuzz.sh --ledger                   # the CPU time, executions and crashes every run
+#                                              # so far gave each target (build/fuzz/logs/ledger.tsv)
 #
 # Exploratory runs (e.g. `scripts/fuzz.sh 600 font png`) keep what they find: new inputs go to
 # build/fuzz/corpus/<target>/ and the next run starts from there too (the seeds in
@@ -20,10 +25,18 @@
 # any machine: a CI failure is replayed by running the same command (one target:
 # `scripts/fuzz.sh --runs render_text`; a failing run prints that line).
 #
+# --cpu runs like the exploratory mode (the corpus in build/fuzz/corpus/ grows), but stops a target
+# with SIGINT (libFuzzer's clean stop: it prints its final stats) once the fuzzer's own CPU time,
+# read from /proc, reaches SECONDS: on a machine others are using, wall time says little about how
+# much fuzzing a target got. GLYPH_FUZZ_PARALLEL=N runs N targets at a time (default 1; not with
+# --runs, whose logs CI reads in order).
+#
 # Crashes go to build/fuzz/crashes/<target>/, logs to build/fuzz/logs/<target>.log and the CPU
-# time a run got (the machine may be shared) to build/fuzz/logs/<target>.time. Exit status 1 when
-# any target found a crash (or failed to run). GLYPH_FUZZ_JOBS: build jobs (default 2);
-# GLYPH_FUZZ_ARGS: more libFuzzer flags for every target.
+# time a run got (the machine may be shared) to build/fuzz/logs/<target>.time. Every run but a
+# --runs one also appends a line to build/fuzz/logs/ledger.tsv (date, commit, target, mode, CPU
+# seconds, wall seconds, executions, crashed 0/1), which --ledger sums per target, so a campaign
+# can be spread over several runs. Exit status 1 when any target found a crash (or failed to run).
+# GLYPH_FUZZ_JOBS: build jobs (default 2); GLYPH_FUZZ_ARGS: more libFuzzer flags for every target.
 # Commit a crash's input to tests/fuzz/regressions/<target>/ once it is fixed (docs/reliability.md).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -32,13 +45,31 @@ all=(config render_text font tokenizer tokenizer_text safetensors safetensors_in
      advisor_reply png)
 seconds=60
 runs=""  # empty: time-limited; "ci": each target's CI count; a number: that count for all
+cpu=""   # --cpu=SECONDS: each target until it has used that much CPU time
+ledger=build/fuzz/logs/ledger.tsv
 case "${1:-}" in
+  --ledger)
+    [ -s "$ledger" ] || { echo "fuzz.sh: no ledger yet ($ledger): run a campaign first" >&2; exit 2; }
+    # Sum per target, in the order of first appearance.
+    awk -F'\t' 'NR > 1 { if (!($3 in n)) order[++k] = $3; n[$3]++; cpu[$3] += $5; wall[$3] += $6;
+                          ex[$3] += $7; cr[$3] += $8 }
+      END { printf "| target | runs | CPU time | wall time | executions | crashes |\n";
+            printf "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+            for (i = 1; i <= k; i++) { t = order[i];
+              printf "| `%s` | %d | %.1f min | %.1f min | %d | %d |\n", t, n[t], cpu[t] / 60,
+                     wall[t] / 60, ex[t], cr[t]; tc += cpu[t] }
+            printf "\nTotal: %.1f CPU-min\n", tc / 60 }' "$ledger"
+    exit 0 ;;
+  --cpu=*)
+    cpu="${1#--cpu=}"; shift
+    [[ "$cpu" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --cpu=SECONDS needs a positive whole number, got '$cpu'" >&2; exit 2; }
+    ;;
   --runs) runs=ci; shift ;;
   --runs=*)
     runs="${1#--runs=}"; shift
     [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --runs=N needs a positive whole number, got '$runs'" >&2; exit 2; }
     ;;
-  -*) echo "fuzz.sh: unknown option '$1' (usage: fuzz.sh [SECONDS | --runs[=N]] [TARGET ...])" >&2; exit 2 ;;
+  -*) echo "fuzz.sh: unknown option '$1' (usage: fuzz.sh [SECONDS | --runs[=N] | --cpu=SECONDS | --ledger] [TARGET ...])" >&2; exit 2 ;;
   *)
     if [[ "${1:-}" =~ ^[1-9][0-9]*$ ]]; then
       seconds="$1"; shift
@@ -50,6 +81,9 @@ targets=("$@")
 for t in "${targets[@]}"; do
   [[ " ${all[*]} " == *" $t "* ]] || { echo "fuzz.sh: unknown target '$t' (targets: ${all[*]})" >&2; exit 2; }
 done
+parallel="${GLYPH_FUZZ_PARALLEL:-1}"
+[[ "$parallel" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: GLYPH_FUZZ_PARALLEL must be a positive whole number, got '$parallel'" >&2; exit 2; }
+[ -z "$runs" ] || parallel=1
 
 # clang and its libFuzzer/sanitizer runtimes (Debian): only this script needs them.
 GLYPH_APT_PACKAGES+=(clang libclang-rt-dev)
@@ -96,8 +130,20 @@ if [ -n "$runs" ]; then
   fixed_env+=(env -i PATH=/usr/bin:/bin LC_ALL=C "ASAN_OPTIONS=$ASAN_OPTIONS" "UBSAN_OPTIONS=$UBSAN_OPTIONS"
               "GLYPH_FONT_DIR=$GLYPH_FONT_DIR")
 fi
-failed=()
-for t in "${targets[@]}"; do
+# The CPU time (user + system, seconds) process $1 has used so far, from /proc/PID/stat
+# (fields 14 and 15, after the command name in parentheses).
+ticks="$(getconf CLK_TCK)"
+cpu_of() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  awk -v t="$ticks" '{ printf "%.1f", ($12 + $13) / t }' <<<"$stat"
+}
+
+# One target: run it, print its summary, and leave its status in build/fuzz/logs/<target>.status
+# (0: no crash).
+run_one() {
+  local t="$1" n dirs limit what run_env dict timer rc start_s cpu_s wall_s execs crashed
   mkdir -p "build/fuzz/crashes/$t" build/fuzz/logs
   if [ -n "$runs" ]; then
     n="$runs"
@@ -112,8 +158,13 @@ for t in "${targets[@]}"; do
   else
     mkdir -p "build/fuzz/corpus/$t"
     dirs=("build/fuzz/corpus/$t")
-    limit=(-max_total_time="$seconds")
-    what="${seconds}s"
+    if [ -n "$cpu" ]; then
+      limit=()
+      what="${cpu} CPU-seconds"
+    else
+      limit=(-max_total_time="$seconds")
+      what="${seconds}s"
+    fi
     run_env=()
   fi
   dirs+=("tests/fuzz/corpus/$t")
@@ -124,28 +175,86 @@ for t in "${targets[@]}"; do
       dict=(-dict=tests/fuzz/json.dict) ;;
   esac
   echo "[fuzz] $t: $what"
-  timer=()  # the CPU time the run got (the machine may be shared): build/fuzz/logs/<target>.time
-  [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "cpu_s=%U+%S wall_s=%e max_rss_kb=%M" \
-    -o "build/fuzz/logs/$t.time")
-  # shellcheck disable=SC2086  # GLYPH_FUZZ_ARGS is a list of flags
-  if "${timer[@]}" "${run_env[@]}" "$build/tests/fuzz/fuzz_$t" "${dirs[@]}" "${dict[@]}" "${limit[@]}" \
-      -max_len="$(max_len "$t")" -timeout=30 -rss_limit_mb=2560 -print_final_stats=1 \
-      -artifact_prefix="build/fuzz/crashes/$t/" ${GLYPH_FUZZ_ARGS:-} >"build/fuzz/logs/$t.log" 2>&1; then
+  local cmd=("$build/tests/fuzz/fuzz_$t" "${dirs[@]}" "${dict[@]}" "${limit[@]}"
+             -max_len="$(max_len "$t")" -timeout=30 -rss_limit_mb=2560 -print_final_stats=1
+             -artifact_prefix="build/fuzz/crashes/$t/")
+  # shellcheck disable=SC2206  # GLYPH_FUZZ_ARGS is a list of flags
+  cmd+=(${GLYPH_FUZZ_ARGS:-})
+  start_s="$(date +%s)"
+  rc=0
+  if [ -n "$cpu" ]; then
+    "${cmd[@]}" >"build/fuzz/logs/$t.log" 2>&1 &
+    local pid=$! used=0
+    while kill -0 "$pid" 2>/dev/null; do
+      used="$(cpu_of "$pid")" || break
+      if awk -v u="$used" -v c="$cpu" 'BEGIN { exit !(u >= c) }'; then
+        cpu_s="$used"
+        kill -INT "$pid" 2>/dev/null || true
+        break
+      fi
+      sleep 2
+    done
+    wait "$pid" || rc=$?
+    # 72 is libFuzzer's exit status for a run stopped by SIGINT: the stop asked for above.
+    [ "$rc" = 72 ] && [ -n "${cpu_s:-}" ] && rc=0
+    cpu_s="${cpu_s:-$used}"
+    echo "cpu_s=$cpu_s wall_s=$(( $(date +%s) - start_s ))" >"build/fuzz/logs/$t.time"
+  else
+    timer=()  # the CPU time the run got (the machine may be shared): build/fuzz/logs/<target>.time
+    [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "cpu_s=%U+%S wall_s=%e max_rss_kb=%M" \
+      -o "build/fuzz/logs/$t.time")
+    "${timer[@]}" "${run_env[@]}" "${cmd[@]}" >"build/fuzz/logs/$t.log" 2>&1 || rc=$?
+  fi
+  crashed=0
+  if [ "$rc" = 0 ]; then
     grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss_mb)" \
       "build/fuzz/logs/$t.log" | tr '\n' ' ' || true
     cat "build/fuzz/logs/$t.time" 2>/dev/null || echo
   else
+    crashed=1
     echo "[fuzz] $t FAILED: see build/fuzz/logs/$t.log and build/fuzz/crashes/$t/"
     tail -n 30 "build/fuzz/logs/$t.log"
     if [ -n "$runs" ]; then
-      flag="--runs"
+      local flag="--runs" seed=""
       [ "$runs" = ci ] || flag="--runs=$runs"
-      seed=""
       [ -z "${GLYPH_FUZZ_SEED:-}" ] || seed="GLYPH_FUZZ_SEED=$GLYPH_FUZZ_SEED "
       echo "[fuzz] the same run again: ${seed}bash scripts/fuzz.sh $flag $t"
     fi
-    failed+=("$t")
   fi
+  if [ -z "$runs" ]; then
+    # The ledger: what this run gave the target (CPU seconds summed from "cpu_s=U+S" or "cpu_s=X").
+    cpu_s="$(sed -n 's/^.*cpu_s=\([0-9.+]*\).*$/\1/p' "build/fuzz/logs/$t.time" 2>/dev/null | head -n 1)"
+    cpu_s="$(awk -v e="${cpu_s:-0}" 'BEGIN { n = split(e, p, "+"); for (i = 1; i <= n; i++) s += p[i]; printf "%.1f", s }')"
+    wall_s="$(( $(date +%s) - start_s ))"
+    execs="$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*$/\1/p' "build/fuzz/logs/$t.log" | tail -n 1)"
+    local mode="time=$seconds"
+    [ -z "$cpu" ] || mode="cpu=$cpu"
+    [ -s "$ledger" ] || printf 'date\tcommit\ttarget\tmode\tcpu_s\twall_s\texecutions\tcrashed\n' >"$ledger"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo -)" \
+      "$t" "$mode" "$cpu_s" "$wall_s" "${execs:-0}" "$crashed" >>"$ledger"
+  fi
+  echo "$crashed" >"build/fuzz/logs/$t.status"
+}
+
+mkdir -p build/fuzz/logs
+running=0
+for t in "${targets[@]}"; do
+  rm -f "build/fuzz/logs/$t.status"
+  if [ "$parallel" -gt 1 ]; then
+    run_one "$t" &
+    running=$((running + 1))
+    if [ "$running" -ge "$parallel" ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+  else
+    run_one "$t"
+  fi
+done
+wait
+failed=()
+for t in "${targets[@]}"; do
+  [ "$(cat "build/fuzz/logs/$t.status" 2>/dev/null)" = 0 ] || failed+=("$t")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "[fuzz] crashes in: ${failed[*]}"
@@ -153,6 +262,8 @@ if [ ${#failed[@]} -gt 0 ]; then
 fi
 if [ -n "$runs" ]; then
   echo "[fuzz] no crash in ${#targets[@]} targets (${runs/#ci/CI counts} executions each, seed ${GLYPH_FUZZ_SEED:-1})"
+elif [ -n "$cpu" ]; then
+  echo "[fuzz] no crash in ${#targets[@]} targets (${cpu} CPU-seconds each; totals: bash scripts/fuzz.sh --ledger)"
 else
   echo "[fuzz] no crash in ${#targets[@]} targets (${seconds}s each)"
 fi
