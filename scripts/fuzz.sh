@@ -8,6 +8,8 @@
 #   scripts/fuzz.sh --cpu=SECONDS [TARGET ...] # campaign: each target until its process has used
 #                                              # SECONDS of CPU time (user + system), however
 #                                              # long that takes on a shared machine
+#   scripts/fuzz.sh --cpu-total=SECONDS [...]  # the same, minus the CPU time the ledger already
+#                                              # holds for each target (a campaign over sessions)
 #   scripts/fuzz.sh --ledger                   # the CPU time, executions and crashes every run
 #                                              # so far gave each target (build/fuzz/logs/ledger.tsv)
 #
@@ -38,6 +40,9 @@
 # can be spread over several runs. Exit status 1 when any target found a crash (or failed to run).
 # GLYPH_FUZZ_JOBS: build jobs (default 2); GLYPH_FUZZ_ARGS: more libFuzzer flags for every target.
 # Commit a crash's input to tests/fuzz/regressions/<target>/ once it is fixed (docs/reliability.md).
+# The whole script is one block, so bash reads all of it before running any: a campaign runs for
+# hours, and an edit to this file meanwhile must not change what the running copy does.
+{
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$GLYPH_ROOT"
@@ -46,6 +51,7 @@ all=(config render_text font tokenizer tokenizer_text safetensors safetensors_in
 seconds=60
 runs=""  # empty: time-limited; "ci": each target's CI count; a number: that count for all
 cpu=""   # --cpu=SECONDS: each target until it has used that much CPU time
+cpu_total=""  # --cpu-total=SECONDS: the same, counting what the ledger holds for the target
 ledger=build/fuzz/logs/ledger.tsv
 case "${1:-}" in
   --ledger)
@@ -64,12 +70,17 @@ case "${1:-}" in
     cpu="${1#--cpu=}"; shift
     [[ "$cpu" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --cpu=SECONDS needs a positive whole number, got '$cpu'" >&2; exit 2; }
     ;;
+  --cpu-total=*)
+    cpu_total="${1#--cpu-total=}"; shift
+    [[ "$cpu_total" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --cpu-total=SECONDS needs a positive whole number, got '$cpu_total'" >&2; exit 2; }
+    cpu="$cpu_total"
+    ;;
   --runs) runs=ci; shift ;;
   --runs=*)
     runs="${1#--runs=}"; shift
     [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: --runs=N needs a positive whole number, got '$runs'" >&2; exit 2; }
     ;;
-  -*) echo "fuzz.sh: unknown option '$1' (usage: fuzz.sh [SECONDS | --runs[=N] | --cpu=SECONDS | --ledger] [TARGET ...])" >&2; exit 2 ;;
+  -*) echo "fuzz.sh: unknown option '$1' (usage: fuzz.sh [SECONDS | --runs[=N] | --cpu=SECONDS | --cpu-total=SECONDS | --ledger] [TARGET ...])" >&2; exit 2 ;;
   *)
     if [[ "${1:-}" =~ ^[1-9][0-9]*$ ]]; then
       seconds="$1"; shift
@@ -144,7 +155,18 @@ cpu_of() {
 # (0: no crash).
 run_one() {
   local t="$1" n dirs limit what run_env dict timer rc start_s cpu_s wall_s execs crashed
+  local cpu="$cpu"  # --cpu-total lowers it by what the ledger holds for this target
   mkdir -p "build/fuzz/crashes/$t" build/fuzz/logs
+  if [ -n "$cpu_total" ]; then
+    local had
+    had="$(awk -F'\t' -v t="$t" 'NR > 1 && $3 == t { s += $5 } END { printf "%d", s }' "$ledger" 2>/dev/null || echo 0)"
+    cpu=$(( cpu_total - ${had:-0} ))
+    if [ "$cpu" -le 0 ]; then
+      echo "[fuzz] $t: already has ${had} CPU-seconds in the ledger (>= $cpu_total)"
+      echo 0 >"build/fuzz/logs/$t.status"
+      return
+    fi
+  fi
   if [ -n "$runs" ]; then
     n="$runs"
     [ "$runs" = ci ] && n="$(ci_runs "$t")"
@@ -262,8 +284,12 @@ if [ ${#failed[@]} -gt 0 ]; then
 fi
 if [ -n "$runs" ]; then
   echo "[fuzz] no crash in ${#targets[@]} targets (${runs/#ci/CI counts} executions each, seed ${GLYPH_FUZZ_SEED:-1})"
+elif [ -n "$cpu_total" ]; then
+  echo "[fuzz] no crash in ${#targets[@]} targets (up to ${cpu_total} CPU-seconds each in the ledger: bash scripts/fuzz.sh --ledger)"
 elif [ -n "$cpu" ]; then
   echo "[fuzz] no crash in ${#targets[@]} targets (${cpu} CPU-seconds each; totals: bash scripts/fuzz.sh --ledger)"
 else
   echo "[fuzz] no crash in ${#targets[@]} targets (${seconds}s each)"
 fi
+exit
+}
