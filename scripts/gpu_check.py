@@ -282,6 +282,38 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
         run.save()
         del q, k, v
 
+    # A prefill chunk at an offset into a cache (the model's chunked prefill): the chunk's K/V
+    # appended on the device, its queries attending bottom-right causally over everything cached.
+    # SDPA's comparison gets the cache as it is after the append and a lower-right causal bias.
+    from torch.nn.attention.bias import causal_lower_right
+    rows["chunk"] = []
+    for chunk, ctx in ([(64, 192)] if tiny else [(2048, 8192), (4096, 32768), (4096, 126976)]):
+        if run.left() < 30:
+            break
+        cap = ctx + chunk
+        kc, vc = rnd(1, cap, hkv, d), rnd(1, cap, hkv, d)
+        q, kn, vn = rnd(1, chunk, hq, d), rnd(1, chunk, hkv, d), rnd(1, chunk, hkv, d)
+        lens = torch.full((1,), ctx, dtype=torch.int32, device=dev)
+        scale = d ** -0.5
+        ours = lambda: vlm.op_attention_kvcache(q, kc, vc, lens, kn, vn, True, scale)  # noqa: E731
+        t_ours = timed(dev, ours)
+        got = ours()
+        qh = q.transpose(1, 2)
+        kh, vh = kc[:, :cap].transpose(1, 2), vc[:, :cap].transpose(1, 2)
+        bias = causal_lower_right(chunk, cap)
+        sd = lambda: F.scaled_dot_product_attention(qh, kh, vh, attn_mask=bias, scale=scale,  # noqa: E731
+                                                    enable_gqa=True)
+        best = _best_sdpa(dev, sd, names)
+        flops = 4 * chunk * (ctx + chunk / 2) * hq * d
+        rows["chunk"].append(dict(
+            chunk=chunk, context=ctx, ours_ms=round(1e3 * t_ours, 3), sdpa=best[0] if best else None,
+            sdpa_ms=round(1e3 * best[1], 3) if best else None,
+            speedup=round(best[1] / t_ours, 2) if best else None,
+            ours_TFLOPs=round(flops / t_ours / 1e12, 1),
+            rel_err_vs_sdpa=err(got, best[2].transpose(1, 2)) if best else None))
+        run.save()
+        del kc, vc
+
     # Split-KV decode: one token per sequence against its cache.
     for ctx in ([256] if tiny else [4096, 32768, 131072]):
         for batch in (1, 16):
@@ -504,6 +536,9 @@ def table(res):
                      f"  x{r['speedup']}  {r['ours_TFLOPs']} TFLOP/s ({r['of_matrix_rate']} of bf16)  err {r['rel_err_vs_sdpa']}")
     for r in ops.get("prefill", []):
         lines.append(f"op prefill N={r['N']:>6}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"
+                     f"  x{r['speedup']}  {r['ours_TFLOPs']} TFLOP/s  err {r['rel_err_vs_sdpa']}")
+    for r in ops.get("chunk", []):
+        lines.append(f"op chunk {r['chunk']:>5} at {r['context']:>6}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"
                      f"  x{r['speedup']}  {r['ours_TFLOPs']} TFLOP/s  err {r['rel_err_vs_sdpa']}")
     for r in ops.get("decode", []):
         lines.append(f"op decode ctx={r['context']:>6} b={r['batch']:>2}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"

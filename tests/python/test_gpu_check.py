@@ -31,7 +31,8 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert {(r["kind"], r["batch"]) for r in s["decode"]} >= {("text", 1), ("pages", 1)}
     ops = s["ops"]
     assert len(ops["vision"]) == 2 and len(ops["prefill"]) == 1 and len(ops["decode"]) == 2
-    assert all(r["rel_err_vs_sdpa"] < 1e-4 for part in ("vision", "prefill", "decode")
+    assert len(ops["chunk"]) == 1
+    assert all(r["rel_err_vs_sdpa"] < 1e-4 for part in ("vision", "prefill", "chunk", "decode")
                for r in ops[part])  # float32 on the CPU: the ATen path, which is SDPA
     assert len(s["transformers"]) == 2 and s["loader"]["weights_bytes"] > 0
     assert "== glyphcpp GPU check ==" in p.stdout

@@ -141,7 +141,7 @@ KVCACHE = [
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("new_tokens", [1, 9])   # a decode step; a chunk of a prefill
+@pytest.mark.parametrize("new_tokens", [1, 9, 70])  # a decode step; prefill chunks (70: two query tiles)
 @pytest.mark.parametrize("shape", range(len(KVCACHE)))
 def test_attention_with_kvcache(device, dtype, new_tokens, shape):
     heads, kv, d, capacity, lens = KVCACHE[shape]

@@ -12,6 +12,12 @@ enum class DType : int { kHalf = 0, kBFloat16 = 1 };
 
 // attention_varlen: q [Tq, H, d], k/v [Tk, Hkv, d], out [Tq, H, d]; cu_q/cu_k int32 [batch + 1]
 // on the device.
+//
+// The same kernel serves a prefill chunk against a KV cache (attention_with_kvcache with several
+// new tokens): with seqused_k set, sequence b's queries are rows [b * fixed_lq, (b + 1) * fixed_lq)
+// (cu_q unused) and its keys rows [b * k_rows, b * k_rows + seqused_k[b] + k_extra) (cu_k unused):
+// q [B, L, H, d] and the cache [B, capacity, Hkv, d] seen as rows, the cache's length read on the
+// device (k_extra = L when the chunk's own keys were appended first), so the shapes stay static.
 struct VarlenParams {
   const void* q = nullptr;
   const void* k = nullptr;
@@ -25,12 +31,17 @@ struct VarlenParams {
   bool causal = false;
   float scale = 1.f;
   DType dtype = DType::kBFloat16;
+  const int* seqused_k = nullptr;  // the cache form (above); null for packed sequences
+  int fixed_lq = 0, k_extra = 0;
+  long long k_rows = 0;
 };
 
 // attention_with_kvcache for one new token per sequence (decode): q/out [B, 1, H, d],
 // k_cache/v_cache [B, capacity, Hkv, d], k_new/v_new [B, 1, Hkv, d] or null, seqlens int32 [B] on
 // the device. The key range of each sequence is split `splits` ways (flash-decoding); the partial
-// results go to the float workspaces and a second kernel combines them.
+// results go to the float workspaces and a second kernel combines them. launch_append writes
+// new_tokens tokens of k_new/v_new ([B, new_tokens, Hkv, d]) into the cache at seqlens[b] (the
+// decode launch does it itself for its one token).
 struct DecodeParams {
   const void* q = nullptr;
   void* k_cache = nullptr;
@@ -40,10 +51,10 @@ struct DecodeParams {
   void* out = nullptr;
   long long q_b = 0, q_head = 0;
   long long kc_b = 0, kc_tok = 0, kc_head = 0, vc_b = 0, vc_tok = 0, vc_head = 0;
-  long long kn_b = 0, kn_head = 0, vn_b = 0, vn_head = 0;
+  long long kn_b = 0, kn_tok = 0, kn_head = 0, vn_b = 0, vn_tok = 0, vn_head = 0;
   long long o_b = 0, o_head = 0;
   const int* seqlens = nullptr;
-  int batch = 0, heads = 0, kv_heads = 0, head_dim = 0, capacity = 0, splits = 1;
+  int batch = 0, heads = 0, kv_heads = 0, head_dim = 0, capacity = 0, splits = 1, new_tokens = 1;
   float scale = 1.f;
   DType dtype = DType::kBFloat16;
   float* partial_o = nullptr;   // [B, splits, H, d]
@@ -57,6 +68,7 @@ constexpr int kMaxDecodeGroup = 16;  // query heads per KV head in the decode ke
 // Each returns nullptr on success, else a message naming what failed (a CUDA error string).
 const char* launch_varlen(const VarlenParams& p, cudaStream_t stream);
 const char* launch_decode(const DecodeParams& p, cudaStream_t stream);
+const char* launch_append(const DecodeParams& p, cudaStream_t stream);
 int decode_key_tile();  // keys per decode tile (a split is a multiple of it)
 
 }  // namespace glyph::vlm::ops::cuda

@@ -9,6 +9,9 @@
 //   is bottom-right aligned (query i of lq sees keys j <= i + lk - lq); rows that see no key get
 //   zeros. GQA: query head h reads KV head h / (H / Hkv), nothing copied.
 //
+//   The same kernel takes a prefill chunk against a KV cache (queries at an offset into the
+//   cached keys, the cache's lengths read on the device; attention_cuda.h).
+//
 // decode_kernel + combine_kernel: one new token per sequence against its cache (flash-decoding).
 //   The cache lengths are read on the device, so a decode step has static shapes (capturable in a
 //   CUDA graph). Each block takes one KV head and its group of query heads for one split of the
@@ -98,8 +101,19 @@ __device__ __forceinline__ void load_tile(T* dst, const T* base, long long strid
 template <typename T, int D>
 __global__ void __launch_bounds__(kThreads) varlen_kernel(VarlenParams p) {
   const int b = blockIdx.z, h = blockIdx.y, row0 = blockIdx.x * kBM;
-  const int q_begin = p.cu_q[b], lq = p.cu_q[b + 1] - q_begin;
-  const int k_begin = p.cu_k[b], lk = p.cu_k[b + 1] - k_begin;
+  long long q_begin, k_begin;
+  int lq, lk;
+  if (p.seqused_k) {  // a prefill chunk against a cache (attention_cuda.h)
+    q_begin = static_cast<long long>(b) * p.fixed_lq;
+    lq = p.fixed_lq;
+    k_begin = b * p.k_rows;
+    lk = static_cast<int>(min(static_cast<long long>(p.seqused_k[b] + p.k_extra), p.k_rows));
+  } else {
+    q_begin = p.cu_q[b];
+    lq = p.cu_q[b + 1] - p.cu_q[b];
+    k_begin = p.cu_k[b];
+    lk = p.cu_k[b + 1] - p.cu_k[b];
+  }
   if (row0 >= lq) return;
   const int kvh = h / (p.heads / p.kv_heads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -238,22 +252,32 @@ constexpr std::size_t decode_smem_bytes(std::size_t elem_bytes) {
                             + 3 * kMaxDecodeGroup);                      // m, l, alpha
 }
 
+// Token t of sequence b's new K/V goes to cache position seqlens[b] + t: blocks (b, y) take the
+// tokens y, y + gridDim.y, ...
 template <typename T, int D>
 __global__ void __launch_bounds__(128) append_kernel(DecodeParams p) {
   const int b = blockIdx.x;
-  const int pos = p.seqlens[b];
-  if (pos < 0 || pos >= p.capacity) return;  // the op's caller sized the cache (KvCache::reserve)
-  const T* kn = static_cast<const T*>(p.k_new) + b * p.kn_b;
-  const T* vn = static_cast<const T*>(p.v_new) + b * p.vn_b;
-  T* kc = static_cast<T*>(p.k_cache) + b * p.kc_b + pos * p.kc_tok;
-  T* vc = static_cast<T*>(p.v_cache) + b * p.vc_b + pos * p.vc_tok;
-  for (int i = threadIdx.x; i < p.kv_heads * (D / 8); i += blockDim.x) {
-    const int hk = i / (D / 8), c = (i % (D / 8)) * 8;
-    *reinterpret_cast<uint4*>(kc + hk * p.kc_head + c) =
-        *reinterpret_cast<const uint4*>(kn + hk * p.kn_head + c);
-    *reinterpret_cast<uint4*>(vc + hk * p.vc_head + c) =
-        *reinterpret_cast<const uint4*>(vn + hk * p.vn_head + c);
+  for (int t = blockIdx.y; t < p.new_tokens; t += gridDim.y) {
+    const int pos = p.seqlens[b] + t;
+    if (pos < 0 || pos >= p.capacity) continue;  // the op's caller sized the cache (KvCache::reserve)
+    const T* kn = static_cast<const T*>(p.k_new) + b * p.kn_b + t * p.kn_tok;
+    const T* vn = static_cast<const T*>(p.v_new) + b * p.vn_b + t * p.vn_tok;
+    T* kc = static_cast<T*>(p.k_cache) + b * p.kc_b + pos * p.kc_tok;
+    T* vc = static_cast<T*>(p.v_cache) + b * p.vc_b + pos * p.vc_tok;
+    for (int i = threadIdx.x; i < p.kv_heads * (D / 8); i += blockDim.x) {
+      const int hk = i / (D / 8), c = (i % (D / 8)) * 8;
+      *reinterpret_cast<uint4*>(kc + hk * p.kc_head + c) =
+          *reinterpret_cast<const uint4*>(kn + hk * p.kn_head + c);
+      *reinterpret_cast<uint4*>(vc + hk * p.vc_head + c) =
+          *reinterpret_cast<const uint4*>(vn + hk * p.vn_head + c);
+    }
   }
+}
+
+template <typename T, int D>
+void append_launch(const DecodeParams& p, cudaStream_t stream) {
+  const dim3 grid(p.batch, p.new_tokens < 65535 ? p.new_tokens : 65535);
+  append_kernel<T, D><<<grid, 128, 0, stream>>>(p);
 }
 
 template <typename T, int D>
@@ -428,7 +452,7 @@ const char* varlen_launch(const VarlenParams& p, cudaStream_t stream) {
 
 template <typename T, int D>
 const char* decode_launch(const DecodeParams& p, cudaStream_t stream) {
-  if (p.k_new) append_kernel<T, D><<<p.batch, 128, 0, stream>>>(p);
+  if (p.k_new) append_launch<T, D>(p, stream);
   const std::size_t smem = decode_smem_bytes<D>(sizeof(T));
   auto kernel = decode_kernel<T, D>;
   cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -458,6 +482,18 @@ const char* launch_decode(const DecodeParams& p, cudaStream_t stream) {
   if (p.head_dim == 64)
     return bf16 ? decode_launch<__nv_bfloat16, 64>(p, stream) : decode_launch<__half, 64>(p, stream);
   return "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128";
+}
+
+const char* launch_append(const DecodeParams& p, cudaStream_t stream) {
+  const bool bf16 = p.dtype == DType::kBFloat16;
+  if (p.head_dim == 128)
+    bf16 ? append_launch<__nv_bfloat16, 128>(p, stream) : append_launch<__half, 128>(p, stream);
+  else if (p.head_dim == 64)
+    bf16 ? append_launch<__nv_bfloat16, 64>(p, stream) : append_launch<__half, 64>(p, stream);
+  else
+    return "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128";
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
 
 int decode_key_tile() { return kDecodeTile; }

@@ -35,6 +35,11 @@ void check(const char* err, const char* op) {
   TORCH_CHECK(err == nullptr, op, ": CUDA kernel launch failed: ", err);
 }
 
+// [B, L, ...] seen as B * L rows of stride(1): the batch stride must be L rows (or one sequence).
+bool rows_of_sequences(const at::Tensor& t) {
+  return t.size(0) == 1 || t.stride(0) == t.size(1) * t.stride(1);
+}
+
 int sm_count(int device) {
   int n = 0;
   if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) n = 0;
@@ -79,17 +84,21 @@ void attention_varlen_kernel(const VarlenArgs& a) {
 
 bool attention_with_kvcache_supported(const KvCacheArgs& a) {
   const std::int64_t group = a.q.size(2) / a.k_cache.size(2);
-  bool ok = half_type(a.q) && a.q.size(1) == 1 && group <= kMaxDecodeGroup &&
-            head_dim_supported(static_cast<int>(a.q.size(3))) && vector_friendly(a.q) &&
-            vector_friendly(a.k_cache) && vector_friendly(a.v_cache) && vector_friendly(a.out) &&
-            a.cache_seqlens.is_contiguous() && a.k_cache.size(1) <= (1 << 30) &&
-            a.q.size(0) <= 65535 && a.q.size(2) <= 65535;  // grid z; the combine grid
+  bool ok = half_type(a.q) && head_dim_supported(static_cast<int>(a.q.size(3))) &&
+            vector_friendly(a.q) && vector_friendly(a.k_cache) && vector_friendly(a.v_cache) &&
+            vector_friendly(a.out) && a.cache_seqlens.is_contiguous() &&
+            a.k_cache.size(1) <= (1 << 30) && a.q.size(0) <= 65535 &&
+            a.q.size(2) <= 65535;  // grid z and y
   if (a.k_new.defined()) ok = ok && vector_friendly(a.k_new) && vector_friendly(a.v_new);
-  return ok;
+  if (a.q.size(1) == 1) return ok && group <= kMaxDecodeGroup;  // the decode kernel
+  // A prefill chunk: the varlen kernel over the rows of q and of the cache.
+  return ok && a.q.size(1) <= (1 << 30) && rows_of_sequences(a.q) && rows_of_sequences(a.out) &&
+         rows_of_sequences(a.k_cache) && rows_of_sequences(a.v_cache);
 }
 
 void attention_with_kvcache_kernel(const KvCacheArgs& a) {
   const c10::cuda::CUDAGuard guard(a.q.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream();
   DecodeParams p;
   p.q = a.q.data_ptr();
   p.k_cache = a.k_cache.data_ptr();
@@ -102,17 +111,44 @@ void attention_with_kvcache_kernel(const KvCacheArgs& a) {
   if (a.k_new.defined()) {
     p.k_new = a.k_new.data_ptr();
     p.v_new = a.v_new.data_ptr();
-    p.kn_b = a.k_new.stride(0), p.kn_head = a.k_new.stride(2);
-    p.vn_b = a.v_new.stride(0), p.vn_head = a.v_new.stride(2);
+    p.kn_b = a.k_new.stride(0), p.kn_tok = a.k_new.stride(1), p.kn_head = a.k_new.stride(2);
+    p.vn_b = a.v_new.stride(0), p.vn_tok = a.v_new.stride(1), p.vn_head = a.v_new.stride(2);
   }
   p.seqlens = a.cache_seqlens.data_ptr<int>();
   p.batch = static_cast<int>(a.q.size(0));
+  p.new_tokens = static_cast<int>(a.q.size(1));
   p.heads = static_cast<int>(a.q.size(2));
   p.kv_heads = static_cast<int>(a.k_cache.size(2));
   p.head_dim = static_cast<int>(a.q.size(3));
   p.capacity = static_cast<int>(a.k_cache.size(1));
   p.scale = static_cast<float>(a.scale);
   p.dtype = dtype_of(a.q);
+
+  if (p.new_tokens > 1) {
+    // A prefill chunk: append its keys and values at each sequence's length, then the varlen
+    // kernel in its cache form (attention_cuda.h) attends over cache rows [0, length + chunk).
+    if (p.k_new) check(launch_append(p, stream), "attention_with_kvcache");
+    VarlenParams v;
+    v.q = a.q.data_ptr();
+    v.k = a.k_cache.data_ptr();
+    v.v = a.v_cache.data_ptr();
+    v.out = a.out.data_ptr();
+    v.q_tok = a.q.stride(1), v.q_head = a.q.stride(2);
+    v.k_tok = a.k_cache.stride(1), v.k_head = a.k_cache.stride(2);
+    v.v_tok = a.v_cache.stride(1), v.v_head = a.v_cache.stride(2);
+    v.o_tok = a.out.stride(1), v.o_head = a.out.stride(2);
+    v.seqused_k = p.seqlens;
+    v.fixed_lq = p.new_tokens;
+    v.k_extra = p.k_new ? p.new_tokens : 0;
+    v.k_rows = p.capacity;
+    v.batch = p.batch, v.heads = p.heads, v.kv_heads = p.kv_heads, v.head_dim = p.head_dim;
+    v.max_seqlen_q = p.new_tokens;
+    v.causal = a.causal;
+    v.scale = p.scale;
+    v.dtype = p.dtype;
+    check(launch_varlen(v, stream), "attention_with_kvcache");
+    return;
+  }
   // Splits from the static shapes only (the lengths stay on the device): about two blocks per
   // SM in all, never more splits than the cache has key tiles.
   const int tiles = std::max(1, (p.capacity + decode_key_tile() - 1) / decode_key_tile());
@@ -124,8 +160,7 @@ void attention_with_kvcache_kernel(const KvCacheArgs& a) {
   at::Tensor partial_ml = at::empty({p.batch, p.splits, p.heads, 2}, f32);
   p.partial_o = partial_o.data_ptr<float>();
   p.partial_ml = partial_ml.data_ptr<float>();
-  check(launch_decode(p, c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream()),
-        "attention_with_kvcache");
+  check(launch_decode(p, stream), "attention_with_kvcache");
 }
 
 }  // namespace glyph::vlm::ops::cuda
