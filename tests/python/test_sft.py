@@ -354,3 +354,28 @@ def test_stats_count_text_tokens_with_a_tokenizer(tmp_path):
         ids = tok.encode(rec["context"][b:e], add_special_tokens=False).ids
         assert entry["stats"]["text_tokens"] == len(ids)  # Hugging Face tokenizers' own count
     assert res.stats["text_token_counter"].startswith("counted with")
+
+
+@pytest.mark.parametrize("png_color, color_type", [("auto", 0), ("rgb", 2)])
+def test_pages_follow_the_config_png_color_and_default_level(tmp_path, png_color, color_type):
+    """The PNGs are what render_to_dir writes for the same config: png-color "rgb" keeps 24-bit
+    RGB when asked, "auto" (default) gray/palette when exact; the level is the encoder's default
+    (1 for gray/palette, 3 for RGB) unless compression= says otherwise."""
+    rec = qa_records()[0]
+    cfg = small_config()
+    if png_color == "rgb":
+        cfg["png-color"] = png_color
+    glyph.sft.build([rec], tmp_path / "a", config=cfg, progress=False, plot=False)
+    pages = glyph.Renderer(cfg).render(rec["context"]).pages
+    (row,) = check_json_rows(tmp_path / "a")
+    assert len(row["images"]) == len(pages)
+    for img, page in zip(row["images"], pages):
+        data = (tmp_path / "a" / img).read_bytes()
+        assert data[25] == color_type  # IHDR colour type
+        assert data == page.to_png_bytes(png_color=png_color)  # the encoder's default level
+        np.testing.assert_array_equal(png_pixels(tmp_path / "a" / img), page.pixels)
+    glyph.sft.build([rec], tmp_path / "b", config=cfg, compression=9, progress=False, plot=False)
+    (row,) = rows(tmp_path / "b")
+    assert (tmp_path / "b" / row["images"][0]).read_bytes() == pages[0].to_png_bytes(9, png_color)
+    with pytest.raises(glyph.InputError, match="compression must be 0..9"):
+        glyph.sft.build([rec], tmp_path / "c", config=cfg, compression=10, progress=False)

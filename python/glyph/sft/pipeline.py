@@ -73,7 +73,7 @@ class Options:
     embed_images: Optional[bool] = None  # parquet: PNG bytes in the file (default) or paths
     shard_size: int = 10000
     shard_bytes: int = 0
-    compression: int = 3
+    compression: Optional[int] = None  # PNG level 0..9; None: the encoder's (1 gray/palette, 3 RGB)
     dataset_name: str = "glyph_sft"
 
     def resolved(self) -> "Options":
@@ -92,6 +92,8 @@ class Options:
         for name in ("max_pages", "max_visual_tokens", "shard_bytes", "completion_chars", "segment_chars"):
             if int(getattr(o, name) or 0) < 0:
                 raise InputError(f"{name} must be >= 0, not {getattr(o, name)!r}")
+        if o.compression is not None and not (isinstance(o.compression, int) and 0 <= o.compression <= 9):
+            raise InputError(f"compression must be 0..9 (or None for the encoder's default), not {o.compression!r}")
         if o.shard_size < 1:
             raise InputError(f"shard_size must be >= 1, not {o.shard_size!r}")
         if not 0.0 < o.completion_ratio < 1.0:

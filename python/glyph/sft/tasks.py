@@ -88,10 +88,13 @@ class TaskContext:
 
     def __init__(self, record_id: str, record: Dict[str, Any], options: Any, config: Dict[str, Any],
                  renderer: Any, rule: NewlineRule, rng: random.Random, image_dir: str, out_dir: str,
-                 compression: int):
+                 compression: Optional[int]):
         self.record_id, self.record, self.options = record_id, record, options
         self.config, self.renderer, self.newline_rule, self.rng = config, renderer, rule, rng
         self._image_dir, self._out_dir, self._compression = image_dir, out_dir, compression
+        # the config's png-color ("auto": gray/palette when exact; "rgb" when asked), as
+        # render_to_dir and `glyph render` write it
+        self._png_color = str(config.get("png-color", "auto"))
         from .._core import approx_text_tokens
 
         self.count_tokens: Callable[[str], int] = approx_text_tokens  # the build sets its own
@@ -159,7 +162,7 @@ class TaskContext:
             state["nl"] += text.count("\n", state["pos"], begin)
             state["pos"] = begin
             path = os.path.join(folder, page.file_name)
-            page.save(path, self._compression)
+            page.save(path, self._compression, self._png_color)
             state["tokens"] += vt
             pages.append(PageRef(path, os.path.relpath(path, self._out_dir), part, page.index,
                                  begin, end, vt, page.width, page.height, state["nl"]))
