@@ -379,3 +379,17 @@ def test_pages_follow_the_config_png_color_and_default_level(tmp_path, png_color
     assert (tmp_path / "b" / row["images"][0]).read_bytes() == pages[0].to_png_bytes(9, png_color)
     with pytest.raises(glyph.InputError, match="compression must be 0..9"):
         glyph.sft.build([rec], tmp_path / "c", config=cfg, compression=10, progress=False)
+
+
+def test_reasoning_field_by_default_name_think_and_none(tmp_path):
+    """A record's "reasoning" field is passed through without --field (the role's own name),
+    in the think format by default; records without it keep the plain answer; none drops it."""
+    recs = [{"id": "r", "context": "Alice was beginning to get very tired.", "question": "Who?",
+             "answer": "Alice", "reasoning": "The text names her."},
+            {"id": "plain", "context": "Bob sat by the river.", "question": "Who?", "answer": "Bob"}]
+    glyph.sft.build(recs, tmp_path / "t", config=small_config(), progress=False, plot=False)
+    answers = [r["messages"][-1]["content"] for r in check_json_rows(tmp_path / "t")]
+    assert answers == ["<think>\nThe text names her.\n</think>\nAlice", "Bob"]
+    glyph.sft.build(recs, tmp_path / "n", config=small_config(), reasoning_format="none",
+                    progress=False, plot=False)
+    assert [r["messages"][-1]["content"] for r in rows(tmp_path / "n")] == ["Alice", "Bob"]

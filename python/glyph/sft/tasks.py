@@ -238,7 +238,8 @@ def _budget(o: Any) -> str:
 # ---------------------------------------------------------------------- built-in tasks
 
 def _format_answer(ctx: TaskContext, answer: str) -> str:
-    reasoning = ctx.field("reasoning", required=False) if "reasoning" in ctx.options.fields else None
+    # the reasoning role's field ("reasoning" unless fields names another), used when present
+    reasoning = ctx.field("reasoning", required=False)
     fmt = ctx.options.reasoning_format
     if not reasoning or fmt == "none":
         return answer
