@@ -393,3 +393,57 @@ def test_reasoning_field_by_default_name_think_and_none(tmp_path):
     glyph.sft.build(recs, tmp_path / "n", config=small_config(), reasoning_format="none",
                     progress=False, plot=False)
     assert [r["messages"][-1]["content"] for r in rows(tmp_path / "n")] == ["Alice", "Bob"]
+
+
+def test_interleaved_and_completion_budget_rules(tmp_path):
+    """The budget rule holds for interleaved and completion as docs/sft.md says: split closes a
+    sample where the next rendered pages would not fit (its target is their text), drop leaves
+    the record out, truncate keeps the first sample that fits."""
+    text = GPL_TEXT()
+    cfg = small_config()
+    kw = dict(task="interleaved", config=cfg, max_pages=2, segment_chars=3000, render_ratio=0.7,
+              seed=1, progress=False, plot=False)
+    split = glyph.sft.build([{"id": "d", "context": text}], tmp_path / "s", over_budget="split", **kw)
+    rs = check_json_rows(tmp_path / "s")
+    assert split.exit_code == 0 and len(rs) >= 2 and sum(len(r["images"]) for r in rs) > 2
+    pos = 0
+    for r in rs:
+        assert 1 <= len(r["images"]) <= 2
+        for piece in (p for p in r["messages"][0]["content"].split("<image>") if p):
+            found = text.find(piece, pos)  # text parts in document order
+            assert found >= pos
+            pos = found + len(piece)
+        target = r["messages"][-1]["content"]
+        assert text.find(target, pos) >= pos  # the target follows what the sample shows
+    drop = glyph.sft.build([{"id": "d", "context": text}], tmp_path / "d", over_budget="drop", **kw)
+    assert drop.exit_code == 0 and drop.dropped == 1 and drop.records == 0
+    assert not (tmp_path / "d" / "images" / "d").exists()
+    trunc = glyph.sft.build([{"id": "d", "context": text}], tmp_path / "t", over_budget="truncate", **kw)
+    (first,) = check_json_rows(tmp_path / "t")
+    assert trunc.exit_code == 0 and first["messages"] == rs[0]["messages"]
+    # truncate inside one segment (every segment rendered, each over the budget by itself): the
+    # target continues the text right after the last page shown
+    glyph.sft.build([{"id": "d", "context": text}], tmp_path / "t2", over_budget="truncate",
+                    **{**kw, "segment_chars": 9000, "render_ratio": 1.0})
+    (row,) = check_json_rows(tmp_path / "t2")
+    assert len(row["images"]) == 2 and {p["part"] for p in row["glyph"]["pages"]} == {"seg0000"}
+    end = row["glyph"]["pages"][-1]["char_end"]
+    assert row["messages"][-1]["content"] == text[end:end + 2000]
+    # completion split by the budget: each chunk's target is the text right after its pages
+    glyph.sft.build([{"id": "c", "context": text}], tmp_path / "c", task="completion", config=cfg,
+                    max_pages=2, completion_chars=500, progress=False, plot=False)
+    rs = check_json_rows(tmp_path / "c")
+    assert len(rs) >= 2 and [r["glyph"]["id"] for r in rs] == [f"c#{k}" for k in range(len(rs))]
+    for r in rs:
+        assert len(r["images"]) <= 2
+        end = r["glyph"]["pages"][-1]["char_end"]
+        assert r["messages"][-1]["content"] == text[end:end + 500]
+
+
+def GPL_TEXT() -> str:
+    """Real text without repeats (the search for each piece must find its own place)."""
+    from sft_helpers import GPL
+
+    if GPL.exists():
+        return GPL.read_text(encoding="utf-8")[:24000]
+    pytest.skip("needs /usr/share/common-licenses/GPL-3")

@@ -321,16 +321,29 @@ def interleaved(ctx: TaskContext) -> List[Dict[str, Any]]:
     out, window, pages = [], [], 0
     budget_p, budget_t = o.max_pages, o.max_visual_tokens
     tokens = 0
+    rule = o.over_budget
     for i, seg in enumerate(segs[:-1]):
         if ctx.rng.random() < o.render_ratio:
-            for chunk in ctx.render(seg, f"seg{i:04d}"):
+            chunks = ctx.render(seg, f"seg{i:04d}")  # drop: raises when the segment alone is over
+            for chunk in chunks:
                 n, t = len(chunk.pages), chunk.visual_tokens
                 if window and ((budget_p and pages + n > budget_p) or (budget_t and tokens + t > budget_t)):
+                    if rule == "drop":
+                        raise Dropped(f"interleaved: over the budget ({_budget(o)}) after {pages} pages")
                     target = seg[chunk.begin:chunk.begin + o.completion_chars]
                     out.append(ctx.sample(window + ([prompt] if prompt else []), target))
+                    if rule == "truncate":  # the first sample that fits is kept
+                        return out
                     window, pages, tokens = [], 0, 0
                 window.append(chunk)
                 pages, tokens = pages + n, tokens + t
+            if rule == "truncate" and chunks and seg[chunks[-1].end:].strip():
+                # the segment's own render was cut by the budget: the target is the text that
+                # follows its last page
+                cut = bounds[i] + chunks[-1].end
+                target = context[cut:cut + o.completion_chars]
+                out.append(ctx.sample(window + ([prompt] if prompt else []), target))
+                return out
         else:
             window.append(seg)
     if window:
