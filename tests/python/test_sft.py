@@ -447,3 +447,41 @@ def GPL_TEXT() -> str:
     if GPL.exists():
         return GPL.read_text(encoding="utf-8")[:24000]
     pytest.skip("needs /usr/share/common-licenses/GPL-3")
+
+
+def test_progress_bar_shows_records_and_pages_per_second(tmp_path, capsys):
+    glyph.sft.build(qa_records()[:2], tmp_path, config=small_config(), progress=True, plot=False)
+    err = capsys.readouterr().err
+    last = err.replace("\r", "\n").strip().splitlines()[-1]  # the bar's final state
+    import re
+
+    m = re.search(r"^sft qa: 100%.* 2/2 \[.*, ([0-9.]+)rec/s, ([0-9.]+) pages/s, 2 samples\]$", last)
+    assert m and float(m.group(1)) > 0 and float(m.group(2)) > 0, err
+    glyph.sft.build(qa_records()[:2], tmp_path / "q", config=small_config(), progress=False, plot=False)
+    assert "rec/s" not in capsys.readouterr().err
+
+
+def test_cli_user_task_file_and_absolute_image_paths(tmp_path, capsys):
+    """--task file.py:function (docs/sft.md's example), --image-paths absolute in a JSON format."""
+    from glyph.cli import main
+
+    (tmp_path / "mytasks.py").write_text(
+        "def summary_task(ctx):\n"
+        "    title = ctx.field('title', required=False)\n"
+        "    return [ctx.sample([chunk, 'Summarise these pages.'], title or '')\n"
+        "            for chunk in ctx.render(ctx.context())]\n", encoding="utf-8")
+    recs = [dict(r, title=f"About {r['id']}") for r in qa_records()[:2]]
+    src = write_jsonl(tmp_path / "in.jsonl", recs)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(small_config()))
+    out = tmp_path / "out"
+    rc = main(["sft", "--input", str(src), "--task", f"{tmp_path / 'mytasks.py'}:summary_task",
+               "--config", str(cfg), "--format", "swift", "--image-paths", "absolute",
+               "--out", str(out), "--quiet", "--no-plot"])
+    assert rc == 0, capsys.readouterr().err
+    rs = check_json_rows(out)
+    assert [r["messages"][-1]["content"] for r in rs] == [r["title"] for r in recs]
+    assert all(r["messages"][0]["content"].endswith("<image>Summarise these pages.") for r in rs)
+    for r in rs:
+        assert all(os.path.isabs(p) and p.startswith(str(out / "images")) for p in r["images"])
+    assert rs[0]["glyph"]["task"].endswith("mytasks.py:summary_task")
