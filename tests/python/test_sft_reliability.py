@@ -91,6 +91,12 @@ def test_bad_input_is_reported_per_record(tmp_path):
     assert kept == [good[0]["id"], good[1]["id"]]
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["failed"] == 9 and stats["failures_by_kind"]["invalid_utf8"] == 2
+    # the report names each kind's first failure with its reason
+    assert stats["failure_examples"]["invalid_utf8"] == {"id": "in.jsonl:3",
+                                                         "reason": fails["in.jsonl:3"]["reason"]}
+    assert set(stats["failure_examples"]) == set(stats["failures_by_kind"])
+    md = (tmp_path / "out" / "stats.md").read_text(encoding="utf-8")
+    assert f"| missing_field | 1 | noq: {fails['noq']['reason']} |" in md
     all_valid(tmp_path / "out")
 
 
