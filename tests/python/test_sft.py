@@ -485,3 +485,43 @@ def test_cli_user_task_file_and_absolute_image_paths(tmp_path, capsys):
     for r in rs:
         assert all(os.path.isabs(p) and p.startswith(str(out / "images")) for p in r["images"])
     assert rs[0]["glyph"]["task"].endswith("mytasks.py:summary_task")
+
+
+def test_render_and_png_calls_of_the_pipeline_release_the_gil(tmp_path):
+    """glyph.sft's worker threads scale because the calls it makes per page (render_each
+    between callbacks, Page.save) run without the GIL. With a switch interval of 100 s, Python
+    code never hands the GIL to another thread by itself: a waiting thread runs only when a call
+    releases it. The control (pure Python work) shows the waiting thread does not run then."""
+    import sys
+    import threading
+
+    renderer = glyph.Renderer(small_config())
+    text = (real_texts().get("gpl3") or glyph.sample_text()) * 4
+    page = renderer.render(text[:4000]).pages[0]
+
+    def waiting_thread_runs_during(work) -> bool:
+        go, ran = threading.Event(), []
+        t = threading.Thread(target=lambda: (go.wait(), ran.append(1)))
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(100.0)
+        seen = False
+        try:
+            t.start()  # returns once the thread waits on go (it blocks there, freeing the GIL)
+            for _ in range(200):  # the thread needs the OS to schedule it in a GIL-free window
+                go.set()  # it wakes, then waits for the GIL
+                work()
+                if ran:
+                    seen = True
+                    break
+        finally:
+            sys.setswitchinterval(old)
+            go.set()
+            t.join()
+        return seen
+
+    def python_work():
+        sum(i * i for i in range(20000))
+
+    assert not waiting_thread_runs_during(python_work)  # the control
+    assert waiting_thread_runs_during(lambda: page.save(str(tmp_path / "p.png")))
+    assert waiting_thread_runs_during(lambda: renderer.render_each(text, lambda p: None))
