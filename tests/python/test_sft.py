@@ -525,3 +525,30 @@ def test_render_and_png_calls_of_the_pipeline_release_the_gil(tmp_path):
     assert not waiting_thread_runs_during(python_work)  # the control
     assert waiting_thread_runs_during(lambda: page.save(str(tmp_path / "p.png")))
     assert waiting_thread_runs_during(lambda: renderer.render_each(text, lambda p: None))
+
+
+def test_style_from_a_search_space_file_and_builtin(tmp_path):
+    """--style takes a ConfigSearch space file ({"base", "genes", "constraints"}) and the
+    built-in pre-training space too; each row's config is feasible, seeded and renders its pages."""
+    recs = qa_records()[:3]
+    space = {"base": small_config(),
+             "genes": [{"name": "font-size", "min": 7, "max": 12, "step": 1},
+                       {"name": "line-height", "min": 8, "max": 14, "step": 1},
+                       {"name": "alignment", "choices": ["LEFT", "JUSTIFY"]}],
+             "constraints": [{"lhs": "line-height", "op": ">=", "rhs": "font-size", "offset": 1}]}
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(space))
+    for style, out in ((str(path), "file"), ("builtin", "builtin")):
+        a = glyph.sft.build(recs, tmp_path / out, style=style, seed=4, progress=False, plot=False)
+        b = glyph.sft.build(recs, tmp_path / f"{out}2", style=style, seed=4, workers=1,
+                            progress=False, plot=False)
+        assert a.exit_code == b.exit_code == 0, a.failures
+        assert tree(tmp_path / out) == tree(tmp_path / f"{out}2")
+        for r in check_json_rows(tmp_path / out):
+            cfg = json.loads(r["glyph"]["config"])
+            if out == "file":
+                assert 7 <= cfg["font-size"] <= 12 and cfg["line-height"] >= cfg["font-size"] + 1
+                assert cfg["dpi"] == SMALL["dpi"]  # not a gene: from the base
+            src = next(x for x in recs if x["id"] == r["glyph"]["record_id"])
+            page = glyph.Renderer(cfg).render(src["context"]).pages[0]
+            np.testing.assert_array_equal(png_pixels(tmp_path / out / r["images"][0]), page.pixels)
