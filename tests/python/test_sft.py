@@ -499,7 +499,7 @@ def test_render_and_png_calls_of_the_pipeline_release_the_gil(tmp_path):
     text = (real_texts().get("gpl3") or glyph.sample_text()) * 4
     page = renderer.render(text[:4000]).pages[0]
 
-    def waiting_thread_runs_during(work) -> bool:
+    def waiting_thread_runs_during(work, tries: int = 1000) -> bool:
         go, ran = threading.Event(), []
         t = threading.Thread(target=lambda: (go.wait(), ran.append(1)))
         old = sys.getswitchinterval()
@@ -507,7 +507,7 @@ def test_render_and_png_calls_of_the_pipeline_release_the_gil(tmp_path):
         seen = False
         try:
             t.start()  # returns once the thread waits on go (it blocks there, freeing the GIL)
-            for _ in range(200):  # the thread needs the OS to schedule it in a GIL-free window
+            for _ in range(tries):  # the thread needs the OS to schedule it in a GIL-free window
                 go.set()  # it wakes, then waits for the GIL
                 work()
                 if ran:
@@ -522,7 +522,7 @@ def test_render_and_png_calls_of_the_pipeline_release_the_gil(tmp_path):
     def python_work():
         sum(i * i for i in range(20000))
 
-    assert not waiting_thread_runs_during(python_work)  # the control
+    assert not waiting_thread_runs_during(python_work, 100)  # the control
     assert waiting_thread_runs_during(lambda: page.save(str(tmp_path / "p.png")))
     assert waiting_thread_runs_during(lambda: renderer.render_each(text, lambda p: None))
 
