@@ -3,7 +3,7 @@
 reference pipeline (reportlab -> PDF -> pdftoppm -> PIL -> PNG) on the same records, in one run.
 
     python bench/bench_sft.py [--records 40] [--chars 12000] [--task qa] [--format llamafactory]
-                              [--ref-records 3] [--no-ray] [--memory-mb 50]
+                              [--ref-records 3] [--no-ray] [--memory-mb 50] [--gil-profile]
 
 Records are cut from Glyph's case1-4 texts. Each glyph.sft row is one full build (render, PNG,
 rows, journal, shards, report without the plot) into a fresh folder; "renderer alone" writes the
@@ -93,6 +93,33 @@ print(json.dumps({"seconds": time.perf_counter() - t, "pages": res.pages, "sampl
     return r
 
 
+def gil_profile(recs, cfg, args) -> str:
+    """Where one worker's time goes (cProfile, workers=1 so everything runs on this thread): the
+    glyph calls that release the GIL (render_each outside its callbacks, Page.save; tested in
+    test_sft.py), the system calls that release it too (fsync, mkdir, stat, ...), and the rest,
+    which holds it. With T threads, the GIL-held share s bounds the speed-up at 1/s (Amdahl)."""
+    import cProfile
+    import pstats
+
+    timed_build(recs[:2], cfg, args, workers=1)  # warm-up: fonts, imports
+    pr = cProfile.Profile()
+    pr.enable()
+    timed_build(recs, cfg, args, workers=1)
+    pr.disable()
+    st = pstats.Stats(pr).stats
+    total = sum(v[2] for v in st.values())  # every function's own time
+    glyph_native = sum(v[2] for k, v in st.items() if k[2] in ("<built-in method glyph._core.save>",
+                                                               "<built-in method glyph._core.render_each>"))
+    syscalls = sum(v[2] for k, v in st.items() if k[2].startswith("<built-in method posix."))
+    held_hi = total - glyph_native            # counting the system calls as GIL-held too
+    held_lo = held_hi - syscalls
+    return (f"one worker, {len(recs)} records, {total:.2f} s profiled: render_each + Page.save (GIL "
+            f"released) {glyph_native / total:.0%}, system calls {syscalls / total:.0%}, the rest "
+            f"(GIL held) {held_lo / total:.0%}; thread speed-up bound 1/s = "
+            f"{total / max(held_lo, 1e-9):.1f}x ({total / max(held_hi, 1e-9):.1f}x counting the "
+            f"system calls as GIL-held)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=40)
@@ -103,6 +130,8 @@ def main(argv=None):
     ap.add_argument("--ref-records", type=int, default=3, help="records the reference renders")
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--memory-mb", type=int, default=0, help="also build one record of this many MB")
+    ap.add_argument("--gil-profile", action="store_true",
+                    help="also profile one worker: the share of its time that holds the GIL")
     args = ap.parse_args(argv)
 
     cfg = config(args.config)
@@ -157,6 +186,8 @@ def main(argv=None):
     for name, rps, pps in rows:
         ratio = f"{pps / ref_rate:.0f}x" if ref_rate else "-"
         print(f"| {name} | {rps:,.2f} | {pps:,.1f} | {ratio} |")
+    if args.gil_profile:
+        print("\n" + gil_profile(recs, cfg, args))
     if args.memory_mb:
         m = memory_run(args.memory_mb, args.config)
         print(f"\none record of {m['record_bytes'] / 1e6:.1f} MB (JSON line), ocr, split by max_pages=64: "

@@ -354,3 +354,201 @@ def test_stats_count_text_tokens_with_a_tokenizer(tmp_path):
         ids = tok.encode(rec["context"][b:e], add_special_tokens=False).ids
         assert entry["stats"]["text_tokens"] == len(ids)  # Hugging Face tokenizers' own count
     assert res.stats["text_token_counter"].startswith("counted with")
+
+
+@pytest.mark.parametrize("png_color, color_type", [("auto", 0), ("rgb", 2)])
+def test_pages_follow_the_config_png_color_and_default_level(tmp_path, png_color, color_type):
+    """The PNGs are what render_to_dir writes for the same config: png-color "rgb" keeps 24-bit
+    RGB when asked, "auto" (default) gray/palette when exact; the level is the encoder's default
+    (1 for gray/palette, 3 for RGB) unless compression= says otherwise."""
+    rec = qa_records()[0]
+    cfg = small_config()
+    if png_color == "rgb":
+        cfg["png-color"] = png_color
+    glyph.sft.build([rec], tmp_path / "a", config=cfg, progress=False, plot=False)
+    pages = glyph.Renderer(cfg).render(rec["context"]).pages
+    (row,) = check_json_rows(tmp_path / "a")
+    assert len(row["images"]) == len(pages)
+    for img, page in zip(row["images"], pages):
+        data = (tmp_path / "a" / img).read_bytes()
+        assert data[25] == color_type  # IHDR colour type
+        assert data == page.to_png_bytes(png_color=png_color)  # the encoder's default level
+        np.testing.assert_array_equal(png_pixels(tmp_path / "a" / img), page.pixels)
+    glyph.sft.build([rec], tmp_path / "b", config=cfg, compression=9, progress=False, plot=False)
+    (row,) = rows(tmp_path / "b")
+    assert (tmp_path / "b" / row["images"][0]).read_bytes() == pages[0].to_png_bytes(9, png_color)
+    with pytest.raises(glyph.InputError, match="compression must be 0..9"):
+        glyph.sft.build([rec], tmp_path / "c", config=cfg, compression=10, progress=False)
+
+
+def test_reasoning_field_by_default_name_think_and_none(tmp_path):
+    """A record's "reasoning" field is passed through without --field (the role's own name),
+    in the think format by default; records without it keep the plain answer; none drops it."""
+    recs = [{"id": "r", "context": "Alice was beginning to get very tired.", "question": "Who?",
+             "answer": "Alice", "reasoning": "The text names her."},
+            {"id": "plain", "context": "Bob sat by the river.", "question": "Who?", "answer": "Bob"}]
+    glyph.sft.build(recs, tmp_path / "t", config=small_config(), progress=False, plot=False)
+    answers = [r["messages"][-1]["content"] for r in check_json_rows(tmp_path / "t")]
+    assert answers == ["<think>\nThe text names her.\n</think>\nAlice", "Bob"]
+    glyph.sft.build(recs, tmp_path / "n", config=small_config(), reasoning_format="none",
+                    progress=False, plot=False)
+    assert [r["messages"][-1]["content"] for r in rows(tmp_path / "n")] == ["Alice", "Bob"]
+
+
+def test_interleaved_and_completion_budget_rules(tmp_path):
+    """The budget rule holds for interleaved and completion as docs/sft.md says: split closes a
+    sample where the next rendered pages would not fit (its target is their text), drop leaves
+    the record out, truncate keeps the first sample that fits."""
+    text = GPL_TEXT()
+    cfg = small_config()
+    kw = dict(task="interleaved", config=cfg, max_pages=2, segment_chars=3000, render_ratio=0.7,
+              seed=1, progress=False, plot=False)
+    split = glyph.sft.build([{"id": "d", "context": text}], tmp_path / "s", over_budget="split", **kw)
+    rs = check_json_rows(tmp_path / "s")
+    assert split.exit_code == 0 and len(rs) >= 2 and sum(len(r["images"]) for r in rs) > 2
+    pos = 0
+    for r in rs:
+        assert 1 <= len(r["images"]) <= 2
+        for piece in (p for p in r["messages"][0]["content"].split("<image>") if p):
+            found = text.find(piece, pos)  # text parts in document order
+            assert found >= pos
+            pos = found + len(piece)
+        target = r["messages"][-1]["content"]
+        assert text.find(target, pos) >= pos  # the target follows what the sample shows
+    drop = glyph.sft.build([{"id": "d", "context": text}], tmp_path / "d", over_budget="drop", **kw)
+    assert drop.exit_code == 0 and drop.dropped == 1 and drop.records == 0
+    assert not (tmp_path / "d" / "images" / "d").exists()
+    trunc = glyph.sft.build([{"id": "d", "context": text}], tmp_path / "t", over_budget="truncate", **kw)
+    (first,) = check_json_rows(tmp_path / "t")
+    assert trunc.exit_code == 0 and first["messages"] == rs[0]["messages"]
+    # truncate inside one segment (every segment rendered, each over the budget by itself): the
+    # target continues the text right after the last page shown
+    glyph.sft.build([{"id": "d", "context": text}], tmp_path / "t2", over_budget="truncate",
+                    **{**kw, "segment_chars": 9000, "render_ratio": 1.0})
+    (row,) = check_json_rows(tmp_path / "t2")
+    assert len(row["images"]) == 2 and {p["part"] for p in row["glyph"]["pages"]} == {"seg0000"}
+    end = row["glyph"]["pages"][-1]["char_end"]
+    assert row["messages"][-1]["content"] == text[end:end + 2000]
+    # completion split by the budget: each chunk's target is the text right after its pages
+    glyph.sft.build([{"id": "c", "context": text}], tmp_path / "c", task="completion", config=cfg,
+                    max_pages=2, completion_chars=500, progress=False, plot=False)
+    rs = check_json_rows(tmp_path / "c")
+    assert len(rs) >= 2 and [r["glyph"]["id"] for r in rs] == [f"c#{k}" for k in range(len(rs))]
+    for r in rs:
+        assert len(r["images"]) <= 2
+        end = r["glyph"]["pages"][-1]["char_end"]
+        assert r["messages"][-1]["content"] == text[end:end + 500]
+
+
+def GPL_TEXT() -> str:
+    """Real text without repeats (the search for each piece must find its own place)."""
+    from sft_helpers import GPL
+
+    if GPL.exists():
+        return GPL.read_text(encoding="utf-8")[:24000]
+    pytest.skip("needs /usr/share/common-licenses/GPL-3")
+
+
+def test_progress_bar_shows_records_and_pages_per_second(tmp_path, capsys):
+    glyph.sft.build(qa_records()[:2], tmp_path, config=small_config(), progress=True, plot=False)
+    err = capsys.readouterr().err
+    last = err.replace("\r", "\n").strip().splitlines()[-1]  # the bar's final state
+    import re
+
+    m = re.search(r"^sft qa: 100%.* 2/2 \[.*, ([0-9.]+)rec/s, ([0-9.]+) pages/s, 2 samples\]$", last)
+    assert m and float(m.group(1)) > 0 and float(m.group(2)) > 0, err
+    glyph.sft.build(qa_records()[:2], tmp_path / "q", config=small_config(), progress=False, plot=False)
+    assert "rec/s" not in capsys.readouterr().err
+
+
+def test_cli_user_task_file_and_absolute_image_paths(tmp_path, capsys):
+    """--task file.py:function (docs/sft.md's example), --image-paths absolute in a JSON format."""
+    from glyph.cli import main
+
+    (tmp_path / "mytasks.py").write_text(
+        "def summary_task(ctx):\n"
+        "    title = ctx.field('title', required=False)\n"
+        "    return [ctx.sample([chunk, 'Summarise these pages.'], title or '')\n"
+        "            for chunk in ctx.render(ctx.context())]\n", encoding="utf-8")
+    recs = [dict(r, title=f"About {r['id']}") for r in qa_records()[:2]]
+    src = write_jsonl(tmp_path / "in.jsonl", recs)
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps(small_config()))
+    out = tmp_path / "out"
+    rc = main(["sft", "--input", str(src), "--task", f"{tmp_path / 'mytasks.py'}:summary_task",
+               "--config", str(cfg), "--format", "swift", "--image-paths", "absolute",
+               "--out", str(out), "--quiet", "--no-plot"])
+    assert rc == 0, capsys.readouterr().err
+    rs = check_json_rows(out)
+    assert [r["messages"][-1]["content"] for r in rs] == [r["title"] for r in recs]
+    assert all(r["messages"][0]["content"].endswith("<image>Summarise these pages.") for r in rs)
+    for r in rs:
+        assert all(os.path.isabs(p) and p.startswith(str(out / "images")) for p in r["images"])
+    assert rs[0]["glyph"]["task"].endswith("mytasks.py:summary_task")
+
+
+def test_render_and_png_calls_of_the_pipeline_release_the_gil(tmp_path):
+    """glyph.sft's worker threads scale because the calls it makes per page (render_each
+    between callbacks, Page.save) run without the GIL. With a switch interval of 100 s, Python
+    code never hands the GIL to another thread by itself: a waiting thread runs only when a call
+    releases it. The control (pure Python work) shows the waiting thread does not run then."""
+    import sys
+    import threading
+
+    renderer = glyph.Renderer(small_config())
+    text = (real_texts().get("gpl3") or glyph.sample_text()) * 4
+    page = renderer.render(text[:4000]).pages[0]
+
+    def waiting_thread_runs_during(work, tries: int = 1000) -> bool:
+        go, ran = threading.Event(), []
+        t = threading.Thread(target=lambda: (go.wait(), ran.append(1)))
+        old = sys.getswitchinterval()
+        sys.setswitchinterval(100.0)
+        seen = False
+        try:
+            t.start()  # returns once the thread waits on go (it blocks there, freeing the GIL)
+            for _ in range(tries):  # the thread needs the OS to schedule it in a GIL-free window
+                go.set()  # it wakes, then waits for the GIL
+                work()
+                if ran:
+                    seen = True
+                    break
+        finally:
+            sys.setswitchinterval(old)
+            go.set()
+            t.join()
+        return seen
+
+    def python_work():
+        sum(i * i for i in range(20000))
+
+    assert not waiting_thread_runs_during(python_work, 100)  # the control
+    assert waiting_thread_runs_during(lambda: page.save(str(tmp_path / "p.png")))
+    assert waiting_thread_runs_during(lambda: renderer.render_each(text, lambda p: None))
+
+
+def test_style_from_a_search_space_file_and_builtin(tmp_path):
+    """--style takes a ConfigSearch space file ({"base", "genes", "constraints"}) and the
+    built-in pre-training space too; each row's config is feasible, seeded and renders its pages."""
+    recs = qa_records()[:3]
+    space = {"base": small_config(),
+             "genes": [{"name": "font-size", "min": 7, "max": 12, "step": 1},
+                       {"name": "line-height", "min": 8, "max": 14, "step": 1},
+                       {"name": "alignment", "choices": ["LEFT", "JUSTIFY"]}],
+             "constraints": [{"lhs": "line-height", "op": ">=", "rhs": "font-size", "offset": 1}]}
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(space))
+    for style, out in ((str(path), "file"), ("builtin", "builtin")):
+        a = glyph.sft.build(recs, tmp_path / out, style=style, seed=4, progress=False, plot=False)
+        b = glyph.sft.build(recs, tmp_path / f"{out}2", style=style, seed=4, workers=1,
+                            progress=False, plot=False)
+        assert a.exit_code == b.exit_code == 0, a.failures
+        assert tree(tmp_path / out) == tree(tmp_path / f"{out}2")
+        for r in check_json_rows(tmp_path / out):
+            cfg = json.loads(r["glyph"]["config"])
+            if out == "file":
+                assert 7 <= cfg["font-size"] <= 12 and cfg["line-height"] >= cfg["font-size"] + 1
+                assert cfg["dpi"] == SMALL["dpi"]  # not a gene: from the base
+            src = next(x for x in recs if x["id"] == r["glyph"]["record_id"])
+            page = glyph.Renderer(cfg).render(src["context"]).pages[0]
+            np.testing.assert_array_equal(png_pixels(tmp_path / out / r["images"][0]), page.pixels)

@@ -91,6 +91,12 @@ def test_bad_input_is_reported_per_record(tmp_path):
     assert kept == [good[0]["id"], good[1]["id"]]
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["failed"] == 9 and stats["failures_by_kind"]["invalid_utf8"] == 2
+    # the report names each kind's first failure with its reason
+    assert stats["failure_examples"]["invalid_utf8"] == {"id": "in.jsonl:3",
+                                                         "reason": fails["in.jsonl:3"]["reason"]}
+    assert set(stats["failure_examples"]) == set(stats["failures_by_kind"])
+    md = (tmp_path / "out" / "stats.md").read_text(encoding="utf-8")
+    assert f"| missing_field | 1 | noq: {fails['noq']['reason']} |" in md
     all_valid(tmp_path / "out")
 
 
@@ -248,3 +254,25 @@ def test_full_disk_then_resume_with_room(tmp_path, small_tmpfs):
     assert again.exit_code == 0 and again.records == len(recs) and again.skipped == res.records
     all_valid(out)
     assert tree(out) == tree(tmp_path / "ref")
+
+
+def test_failures_file_is_in_input_order_for_any_worker_count(tmp_path):
+    """Records failing while being made (missing field) and while being read (malformed line)
+    are listed in input order: failures.jsonl, like the rest, does not depend on --workers."""
+    recs = pieces(12)
+    lines = [json.dumps(r) for r in recs]
+    lines[3] = json.dumps({"id": "noq", "context": "some text", "answer": "a"})
+    lines[9] = '{"id": "torn", "context": '
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outs = {}
+    for workers in (1, 4):
+        out = tmp_path / f"w{workers}"
+        res = glyph.sft.build(str(src), out, config=config(), workers=workers, progress=False, plot=False)
+        assert res.exit_code == 1
+        outs[workers] = tree(out)
+        fails = [json.loads(l) for l in (out / "failures.jsonl").read_text().splitlines()]
+        assert [(f["id"], f["kind"]) for f in fails] == [("noq", "missing_field"),
+                                                         ("in.jsonl:10", "malformed_line")]
+        assert [f["id"] for f in res.failures] == ["noq", "in.jsonl:10"]
+    assert outs[1] == outs[4]

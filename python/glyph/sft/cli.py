@@ -56,7 +56,9 @@ def add_parser(sub) -> None:
                    help="parquet: PNG bytes in the file (default) or --no-embed-images for paths")
     s.add_argument("--shard-size", type=int, default=10000, help="rows per shard (default 10000)")
     s.add_argument("--shard-bytes", type=int, default=0, help="also close a shard at this many bytes")
-    s.add_argument("--compression", type=int, default=3, help="PNG compression 0..9 (default 3)")
+    s.add_argument("--compression", type=int, default=None,
+                   help="PNG compression 0..9 (default: the encoder's, 1 for gray/palette pages, "
+                        "3 for RGB ones); the config's png-color picks gray/palette or RGB")
     s.add_argument("--dataset-name", default="glyph_sft", help="name in dataset_info.json")
     s.add_argument("--workers", type=int, default=0, help="worker threads (default: all cores); Ray: actors")
     s.add_argument("--ray", metavar="ADDRESS", help="run on Ray: 'local', 'auto' or ray://HOST:PORT")

@@ -73,7 +73,7 @@ class Options:
     embed_images: Optional[bool] = None  # parquet: PNG bytes in the file (default) or paths
     shard_size: int = 10000
     shard_bytes: int = 0
-    compression: int = 3
+    compression: Optional[int] = None  # PNG level 0..9; None: the encoder's (1 gray/palette, 3 RGB)
     dataset_name: str = "glyph_sft"
 
     def resolved(self) -> "Options":
@@ -92,6 +92,8 @@ class Options:
         for name in ("max_pages", "max_visual_tokens", "shard_bytes", "completion_chars", "segment_chars"):
             if int(getattr(o, name) or 0) < 0:
                 raise InputError(f"{name} must be >= 0, not {getattr(o, name)!r}")
+        if o.compression is not None and not (isinstance(o.compression, int) and 0 <= o.compression <= 9):
+            raise InputError(f"compression must be 0..9 (or None for the encoder's default), not {o.compression!r}")
         if o.shard_size < 1:
             raise InputError(f"shard_size must be >= 1, not {o.shard_size!r}")
         if not 0.0 < o.completion_ratio < 1.0:
@@ -467,11 +469,17 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
         # input order, so the rerun that finishes the build writes what one clean run writes.
         stopped: List[str] = []
 
-        def fail(rid: str, kind: str, reason: str, where: str = "") -> None:
+        # input position of each record's failure: failures.jsonl lists them in input order,
+        # whatever the worker count or Ray's read-ahead (shard and journal failures come last)
+        position: Dict[int, int] = {}
+
+        def fail(rid: str, kind: str, reason: str, where: str = "", index: int = -1) -> None:
             f = {"id": rid, "kind": kind, "reason": reason}
             if where:
                 f["where"] = where
             failures.append(f)
+            if index >= 0:
+                position[id(f)] = index
             print(f"[glyph sft] {rid}: {kind}: {reason}", file=sys.stderr)
 
         def jobs() -> Iterator[Job]:
@@ -481,7 +489,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                     return
                 n += 1
                 if item.record is None:
-                    fail(item.auto_id, item.kind, item.reason, f"{item.source} {item.position}")
+                    fail(item.auto_id, item.kind, item.reason, f"{item.source} {item.position}",
+                         item.index)
                     bar.update()
                     continue
                 rec = item.record
@@ -489,7 +498,7 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                 rid = item.auto_id if rid is None else str(rid)
                 if rid in seen:
                     fail(rid, "duplicate_id", f"id {rid!r} was already used by an earlier record",
-                         f"{item.source} {item.position}")
+                         f"{item.source} {item.position}", item.index)
                     bar.update()
                     continue
                 seen.add(rid)
@@ -498,7 +507,7 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                     bar.update()
                     continue
                 if stopped:
-                    fail(rid, "write_error", _NOT_ATTEMPTED)
+                    fail(rid, "write_error", _NOT_ATTEMPTED, index=item.index)
                     bar.update()
                     continue
                 yield rid, item.index, rec
@@ -527,7 +536,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                         shutil.rmtree(os.path.join(out, "images", record_dir_name(entry["id"])))
                     entry["failure"] = {"kind": "write_error", "reason": _NOT_ATTEMPTED}
                 if "failure" in entry:
-                    fail(entry["id"], entry["failure"]["kind"], entry["failure"]["reason"])
+                    fail(entry["id"], entry["failure"]["kind"], entry["failure"]["reason"],
+                         index=entry["index"])
                     if entry["failure"]["kind"] == "write_error":
                         stopped.append(entry["id"])
                     continue
@@ -536,7 +546,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                 except OSError as e:
                     with contextlib.suppress(OSError):
                         shutil.rmtree(os.path.join(out, "images", record_dir_name(entry["id"])))
-                    fail(entry["id"], "write_error", f"cannot write the journal: {e}")
+                    fail(entry["id"], "write_error", f"cannot write the journal: {e}",
+                         index=entry["index"])
                     stopped.append(entry["id"])
                     continue
                 stats.add(entry)
@@ -550,6 +561,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                 bar.set_postfix_str(f"{counters['pages'] / dt:.1f} pages/s, "
                                     f"{counters['samples']} samples", refresh=False)
         shards.flush(final=True)
+    last = 1 << 62
+    failures.sort(key=lambda f: position.get(id(f), last))  # stable: the rest keep their order
     stats.failures = failures
     shard_paths = [os.path.join(out, "data", formats.shard_name(o.format, k)) for k in range(shards.count)]
     extra = {"task": o.task_name(), "format": o.format, "seed": o.seed,

@@ -62,8 +62,16 @@ class Stats:
             "text_tokens_per_record": _summary(self.text),
             "compression_per_record": _summary(self.compression),
             "failures_by_kind": dict(Counter(f["kind"] for f in self.failures)),
+            # the first failure of each kind, its reason in full (all of them: failures.jsonl)
+            "failure_examples": self._examples(),
             "dropped_reasons": dict(Counter(d["reason"].split(" after ")[0] for d in self.dropped)),
         }
+
+    def _examples(self) -> Dict[str, Dict[str, str]]:
+        out: Dict[str, Dict[str, str]] = {}
+        for f in self.failures:
+            out.setdefault(f["kind"], {"id": f["id"], "reason": f["reason"]})
+        return out
 
     def write(self, out_dir: str, extra: Dict[str, Any], plot: bool = True) -> Dict[str, Any]:
         d = self.to_dict(extra)
@@ -95,9 +103,12 @@ class Stats:
                         f"{s['p90']:.2f} | {s['max']:.2f} |\n")
             f.write("\nText tokens are " + d.get("text_token_counter", "approximate") + ".\n")
             if d["failures_by_kind"]:
-                f.write("\n## Failures (failures.jsonl)\n\n| kind | records |\n| --- | ---: |\n")
+                f.write("\n## Failures (failures.jsonl)\n\n| kind | records | first (id: reason) |\n"
+                        "| --- | ---: | --- |\n")
                 for k, n in sorted(d["failures_by_kind"].items()):
-                    f.write(f"| {k} | {n} |\n")
+                    ex = d["failure_examples"][k]
+                    why = f"{ex['id']}: {ex['reason']}".replace("|", "\\|").replace("\n", " ")
+                    f.write(f"| {k} | {n} | {why[:200]} |\n")
             if d["dropped_reasons"]:
                 f.write("\n## Dropped by the budget (dropped.jsonl)\n\n| reason | records |\n| --- | ---: |\n")
                 for k, n in sorted(d["dropped_reasons"].items()):

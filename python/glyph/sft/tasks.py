@@ -88,10 +88,13 @@ class TaskContext:
 
     def __init__(self, record_id: str, record: Dict[str, Any], options: Any, config: Dict[str, Any],
                  renderer: Any, rule: NewlineRule, rng: random.Random, image_dir: str, out_dir: str,
-                 compression: int):
+                 compression: Optional[int]):
         self.record_id, self.record, self.options = record_id, record, options
         self.config, self.renderer, self.newline_rule, self.rng = config, renderer, rule, rng
         self._image_dir, self._out_dir, self._compression = image_dir, out_dir, compression
+        # the config's png-color ("auto": gray/palette when exact; "rgb" when asked), as
+        # render_to_dir and `glyph render` write it
+        self._png_color = str(config.get("png-color", "auto"))
         from .._core import approx_text_tokens
 
         self.count_tokens: Callable[[str], int] = approx_text_tokens  # the build sets its own
@@ -159,7 +162,7 @@ class TaskContext:
             state["nl"] += text.count("\n", state["pos"], begin)
             state["pos"] = begin
             path = os.path.join(folder, page.file_name)
-            page.save(path, self._compression)
+            page.save(path, self._compression, self._png_color)
             state["tokens"] += vt
             pages.append(PageRef(path, os.path.relpath(path, self._out_dir), part, page.index,
                                  begin, end, vt, page.width, page.height, state["nl"]))
@@ -235,7 +238,8 @@ def _budget(o: Any) -> str:
 # ---------------------------------------------------------------------- built-in tasks
 
 def _format_answer(ctx: TaskContext, answer: str) -> str:
-    reasoning = ctx.field("reasoning", required=False) if "reasoning" in ctx.options.fields else None
+    # the reasoning role's field ("reasoning" unless fields names another), used when present
+    reasoning = ctx.field("reasoning", required=False)
     fmt = ctx.options.reasoning_format
     if not reasoning or fmt == "none":
         return answer
@@ -317,16 +321,29 @@ def interleaved(ctx: TaskContext) -> List[Dict[str, Any]]:
     out, window, pages = [], [], 0
     budget_p, budget_t = o.max_pages, o.max_visual_tokens
     tokens = 0
+    rule = o.over_budget
     for i, seg in enumerate(segs[:-1]):
         if ctx.rng.random() < o.render_ratio:
-            for chunk in ctx.render(seg, f"seg{i:04d}"):
+            chunks = ctx.render(seg, f"seg{i:04d}")  # drop: raises when the segment alone is over
+            for chunk in chunks:
                 n, t = len(chunk.pages), chunk.visual_tokens
                 if window and ((budget_p and pages + n > budget_p) or (budget_t and tokens + t > budget_t)):
+                    if rule == "drop":
+                        raise Dropped(f"interleaved: over the budget ({_budget(o)}) after {pages} pages")
                     target = seg[chunk.begin:chunk.begin + o.completion_chars]
                     out.append(ctx.sample(window + ([prompt] if prompt else []), target))
+                    if rule == "truncate":  # the first sample that fits is kept
+                        return out
                     window, pages, tokens = [], 0, 0
                 window.append(chunk)
                 pages, tokens = pages + n, tokens + t
+            if rule == "truncate" and chunks and seg[chunks[-1].end:].strip():
+                # the segment's own render was cut by the budget: the target is the text that
+                # follows its last page
+                cut = bounds[i] + chunks[-1].end
+                target = context[cut:cut + o.completion_chars]
+                out.append(ctx.sample(window + ([prompt] if prompt else []), target))
+                return out
         else:
             window.append(seg)
     if window:
