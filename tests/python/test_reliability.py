@@ -371,6 +371,18 @@ def tree(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def assert_rerun_completes(cmd: list, ref: Path, out: Path) -> None:
+    """The batch command `cmd`, run again into `out` after a failure, completes what was left:
+    its records and every file equal the uninterrupted run's in `ref`."""
+    want = (ref / "records.jsonl").read_text().replace(str(ref), str(out)).splitlines()
+    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "records.jsonl").read_text().splitlines() == want
+    a, b = tree(ref), tree(out)
+    del a["records.jsonl"], b["records.jsonl"]
+    assert a == b
+
+
 def check_batch_invariants(out: Path) -> None:
     """What a kill may leave: whole records (a torn last line at most), each referencing only
     whole PNGs."""
@@ -556,12 +568,7 @@ def test_batch_disk_full_is_a_clear_error_and_keeps_what_was_written(tmp_path):
     assert done == want[:failed]  # everything before the failure, whole
     assert not list(out.rglob("*.tmp*"))  # the failed page's temporary file is gone
     # Given room, the same command completes what was left, as an uninterrupted run.
-    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert (out / "records.jsonl").read_text().splitlines() == want
-    a, b = tree(ref), tree(out)
-    del a["records.jsonl"], b["records.jsonl"]
-    assert a == b
+    assert_rerun_completes(cmd, ref, out)
 
 
 def test_jsonl_writer_cuts_back_a_failed_write(tmp_path):
@@ -643,12 +650,7 @@ def test_batch_stops_at_an_unwritable_record_folder_and_keeps_the_rest(tmp_path)
         assert list(blocked.iterdir()) == []
     finally:
         blocked.chmod(0o755)
-    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert (out / "records.jsonl").read_text().splitlines() == want
-    a, b = tree(ref), tree(out)
-    del a["records.jsonl"], b["records.jsonl"]
-    assert a == b
+    assert_rerun_completes(cmd, ref, out)
 
 
 def test_batch_on_a_full_disk_names_the_page_and_resumes(tmp_path, small_tmpfs):
@@ -675,12 +677,7 @@ def test_batch_on_a_full_disk_names_the_page_and_resumes(tmp_path, small_tmpfs):
     assert 0 < len(done) < len(want) and done == want[:len(done)]
     assert not list(out.rglob("*.tmp*"))
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_tmpfs)], check=True)
-    r = subprocess.run(cmd + ["--out", str(out)], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert (out / "records.jsonl").read_text().splitlines() == want
-    a, b = tree(ref), tree(out)
-    del a["records.jsonl"], b["records.jsonl"]
-    assert a == b
+    assert_rerun_completes(cmd, ref, out)
 
 
 def test_cli_render_on_a_full_disk_names_the_page(tmp_path, small_tmpfs):

@@ -40,6 +40,29 @@ bool rows_of_sequences(const at::Tensor& t) {
   return t.size(0) == 1 || t.stride(0) == t.size(1) * t.stride(1);
 }
 
+// The varlen kernel's pointers, strides and sizes for q/out [..., tokens, heads, d] and k/v
+// [..., tokens, kv_heads, d], whose token dimension is `tok` (0: packed sequences; 1: the rows of
+// [B, L, ...] tensors). The caller says where the sequences are.
+VarlenParams varlen_params(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const at::Tensor& out, int tok, bool causal, double scale) {
+  VarlenParams p;
+  p.q = q.data_ptr();
+  p.k = k.data_ptr();
+  p.v = v.data_ptr();
+  p.out = out.data_ptr();
+  p.q_tok = q.stride(tok), p.q_head = q.stride(tok + 1);
+  p.k_tok = k.stride(tok), p.k_head = k.stride(tok + 1);
+  p.v_tok = v.stride(tok), p.v_head = v.stride(tok + 1);
+  p.o_tok = out.stride(tok), p.o_head = out.stride(tok + 1);
+  p.heads = static_cast<int>(q.size(tok + 1));
+  p.kv_heads = static_cast<int>(k.size(tok + 1));
+  p.head_dim = static_cast<int>(q.size(tok + 2));
+  p.causal = causal;
+  p.scale = static_cast<float>(scale);
+  p.dtype = dtype_of(q);
+  return p;
+}
+
 int sm_count(int device) {
   int n = 0;
   if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) n = 0;
@@ -58,25 +81,11 @@ bool attention_varlen_supported(const VarlenArgs& a) {
 
 void attention_varlen_kernel(const VarlenArgs& a) {
   const c10::cuda::CUDAGuard guard(a.q.device());
-  VarlenParams p;
-  p.q = a.q.data_ptr();
-  p.k = a.k.data_ptr();
-  p.v = a.v.data_ptr();
-  p.out = a.out.data_ptr();
-  p.q_tok = a.q.stride(0), p.q_head = a.q.stride(1);
-  p.k_tok = a.k.stride(0), p.k_head = a.k.stride(1);
-  p.v_tok = a.v.stride(0), p.v_head = a.v.stride(1);
-  p.o_tok = a.out.stride(0), p.o_head = a.out.stride(1);
+  VarlenParams p = varlen_params(a.q, a.k, a.v, a.out, /*tok=*/0, a.causal, a.scale);
   p.cu_q = a.cu_seqlens_q.data_ptr<int>();
   p.cu_k = a.cu_seqlens_k.data_ptr<int>();
   p.batch = static_cast<int>(a.cu_seqlens_q.size(0) - 1);
-  p.heads = static_cast<int>(a.q.size(1));
-  p.kv_heads = static_cast<int>(a.k.size(1));
-  p.head_dim = static_cast<int>(a.q.size(2));
   p.max_seqlen_q = static_cast<int>(a.max_seqlen_q);
-  p.causal = a.causal;
-  p.scale = static_cast<float>(a.scale);
-  p.dtype = dtype_of(a.q);
   if (p.batch == 0 || p.max_seqlen_q == 0) return;
   check(launch_varlen(p, c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream()),
         "attention_varlen");
@@ -128,24 +137,13 @@ void attention_with_kvcache_kernel(const KvCacheArgs& a) {
     // A prefill chunk: append its keys and values at each sequence's length, then the varlen
     // kernel in its cache form (attention_cuda.h) attends over cache rows [0, length + chunk).
     if (p.k_new) check(launch_append(p, stream), "attention_with_kvcache");
-    VarlenParams v;
-    v.q = a.q.data_ptr();
-    v.k = a.k_cache.data_ptr();
-    v.v = a.v_cache.data_ptr();
-    v.out = a.out.data_ptr();
-    v.q_tok = a.q.stride(1), v.q_head = a.q.stride(2);
-    v.k_tok = a.k_cache.stride(1), v.k_head = a.k_cache.stride(2);
-    v.v_tok = a.v_cache.stride(1), v.v_head = a.v_cache.stride(2);
-    v.o_tok = a.out.stride(1), v.o_head = a.out.stride(2);
+    VarlenParams v = varlen_params(a.q, a.k_cache, a.v_cache, a.out, /*tok=*/1, a.causal, a.scale);
     v.seqused_k = p.seqlens;
     v.fixed_lq = p.new_tokens;
     v.k_extra = p.k_new ? p.new_tokens : 0;
     v.k_rows = p.capacity;
-    v.batch = p.batch, v.heads = p.heads, v.kv_heads = p.kv_heads, v.head_dim = p.head_dim;
+    v.batch = p.batch;
     v.max_seqlen_q = p.new_tokens;
-    v.causal = a.causal;
-    v.scale = p.scale;
-    v.dtype = p.dtype;
     check(launch_varlen(v, stream), "attention_with_kvcache");
     return;
   }
