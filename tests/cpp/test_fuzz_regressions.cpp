@@ -176,3 +176,29 @@ TEST_CASE("search-space fields of the wrong JSON type are a SearchError naming t
             .genes()
             .size() == 1);
 }
+
+// An added token's id went through nlohmann's get<int32_t>(): a float such as 3.8e47 is a
+// float-to-int cast out of range (UBSan, finding 8), and a whole number beyond int32 wrapped
+// silently (2^32 + 5 loaded as id 5). The vocab and TemplateProcessing ids had the second gap
+// too (a JSON unsigned beyond int64). Every id must be a whole number in [0, 2^30).
+TEST_CASE("token ids in tokenizer.json must be whole numbers in range", "[fuzz][tokenizer]") {
+  auto tokenizer = [](const std::string& vocab_id, const std::string& added_id) {
+    return R"({"version": "1.0", "truncation": null, "padding": null, "added_tokens": [{"id": )" +
+           added_id +
+           R"(, "content": "<x>", "special": true}], "normalizer": null,
+             "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+             "post_processor": null, "decoder": {"type": "ByteLevel"},
+             "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                       "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                       "vocab": {"a": )" +
+           vocab_id + R"(, "b": 1}, "merges": []}})";
+  };
+  REQUIRE(glyph::Tokenizer::from_json(tokenizer("0", "7")).vocab_size() == 8);
+  for (const char* bad : {"3.8e47", "4294967301", "18446744073709551615", "-1", "2.5", "\"3\""}) {
+    CAPTURE(bad);
+    CHECK_THROWS_WITH(glyph::Tokenizer::from_json(tokenizer("0", bad)),
+                      Contains("Added token '<x>' has a bad id"));
+    CHECK_THROWS_WITH(glyph::Tokenizer::from_json(tokenizer(bad, "7")),
+                      Contains("BPE vocab entry 'a' has a bad id"));
+  }
+}

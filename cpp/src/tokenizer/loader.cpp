@@ -1,6 +1,7 @@
 // tokenizer.json (and tokenizer_config.json) -> Tokenizer::Impl. Every component glyphcpp cannot
 // run exactly as `tokenizers` does is refused here, by name.
 #include <algorithm>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
@@ -27,6 +28,21 @@ constexpr std::string_view kGpt2Pattern =
 std::string type_of(const json& j) {
   if (j.is_object() && j.contains("type") && j["type"].is_string()) return j["type"];
   return "<no type>";
+}
+
+// A token id: a JSON whole number in [0, 2^30). get<int32_t>() of anything else is undefined (a
+// float out of int's range) or wraps silently (a wider integer): found by fuzzing, findings 2
+// and 8.
+std::optional<std::int32_t> token_id(const json& v) {
+  if (!v.is_number_integer()) return std::nullopt;
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u >= (1ULL << 30)) return std::nullopt;
+    return static_cast<std::int32_t>(u);
+  }
+  const auto i = v.get<std::int64_t>();
+  if (i < 0 || i >= (1LL << 30)) return std::nullopt;
+  return static_cast<std::int32_t>(i);
 }
 
 bool is_null_or(const json& j, const char* key) {
@@ -64,11 +80,10 @@ void Tokenizer::Impl::load_model(const json& m) {
               "BPE model has no vocab object");
   vocab.reserve(m["vocab"].size() * 2);
   for (auto it = m["vocab"].begin(); it != m["vocab"].end(); ++it) {
-    GLYPH_CHECK(it.value().is_number_integer() && it.value().get<std::int64_t>() >= 0 &&
-                    it.value().get<std::int64_t>() < (1LL << 30),
-                TokenizerError, "BPE vocab entry '{}' has a bad id {}", it.key(),
+    const auto id = token_id(it.value());
+    GLYPH_CHECK(id.has_value(), TokenizerError, "BPE vocab entry '{}' has a bad id {}", it.key(),
                 it.value().dump());
-    vocab.emplace(it.key(), it.value().get<std::int32_t>());
+    vocab.emplace(it.key(), *id);
   }
   if (!is_null_or(m, "unk_token")) {
     auto it = vocab.find(m["unk_token"].get<std::string>());
@@ -222,14 +237,12 @@ void Tokenizer::Impl::load_post_processor(const json& p) {
                     "TemplateProcessing names special token '{}' missing from special_tokens",
                     name);
         for (const json& id : specials[name].at("ids")) {
-          // get<int32_t>() of a float out of range is undefined behaviour (found by fuzzing).
-          GLYPH_CHECK(id.is_number_integer() && id.get<std::int64_t>() >= 0 &&
-                          id.get<std::int64_t>() < (1LL << 30),
-                      TokenizerError,
+          const auto tid = token_id(id);
+          GLYPH_CHECK(tid.has_value(), TokenizerError,
                       "TemplateProcessing special token '{}' has id {} (a whole number >= 0 "
                       "is needed)",
                       name, id.dump());
-          (seen_a ? suffix : prefix).push_back(id.get<std::int32_t>());
+          (seen_a ? suffix : prefix).push_back(*tid);
         }
       } else {
         GLYPH_THROW(TokenizerError, "Unsupported TemplateProcessing item {}", item.dump());
@@ -258,9 +271,10 @@ void Tokenizer::Impl::load(const json& tj, const json& cj) {
   if (tj.contains("added_tokens") && tj["added_tokens"].is_array()) {
     for (const json& a : tj["added_tokens"]) {
       std::string content = a.at("content");
-      std::int32_t id = a.at("id");
-      GLYPH_CHECK(id >= 0 && id < (1 << 30), TokenizerError, "Added token '{}' has a bad id {}",
-                  content, id);
+      const auto tid = token_id(a.at("id"));
+      GLYPH_CHECK(tid.has_value(), TokenizerError, "Added token '{}' has a bad id {}", content,
+                  a.at("id").dump());
+      const std::int32_t id = *tid;
       std::uint8_t options = 0;
       for (const auto& [opt, bit] : {std::pair<const char*, std::uint8_t>{"single_word", tok::kSingleWord},
                                      {"lstrip", tok::kLstrip},
