@@ -366,3 +366,39 @@ def test_number_beyond_double_in_config_is_named(tiny, tmp_path):
         with pytest.raises(glyph.ModelLoadError, match=rf"{name}: not valid JSON"):
             gv.Glm4v.from_pretrained(str(d))
         p.write_text(original)
+
+
+@pytest.mark.parametrize("value", [1e300, 4096.5, 2 ** 40, "64"])
+def test_whole_numbers_in_model_configs_are_checked(tiny, tmp_path, value):
+    """A float where a whole number belongs (get<int>() of 1e300 is undefined behaviour, 4096.5
+    would be truncated), or one beyond int (2^40 would wrap): each is a ModelLoadError naming the
+    file and the key, in config.json, generation_config.json and preprocessor_config.json."""
+    model, path = tiny
+
+    def text(c):
+        c["text_config"]["num_hidden_layers"] = value
+
+    d = _with_config(path, tmp_path / "text", text)
+    with pytest.raises(glyph.ModelLoadError, match=r"config.json: key text_config.num_hidden_layers "):
+        gv.Glm4v.from_pretrained(d)
+
+    def eos(c):
+        c["eos_token_id"] = [1, value]
+
+    if isinstance(value, float):  # 2^40 is a valid int64 id
+        d = _with_config(path, tmp_path / "eos", eos)
+        with pytest.raises(glyph.ModelLoadError, match=r"config.json: key eos_token_id must be a whole"):
+            gv.Glm4v.from_pretrained(d)
+    d = tmp_path / "pre"
+    shutil.copytree(path, d)
+    pre = d / "preprocessor_config.json"
+    cfg = json.loads(pre.read_text()) if pre.exists() else {}
+    cfg["patch_size"] = value
+    pre.write_text(json.dumps(cfg))
+    with pytest.raises(glyph.ModelLoadError, match=r"preprocessor_config.json: patch_size must be a whole"):
+        gv.Glm4v.from_pretrained(str(d))
+    gen = d / "generation_config.json"
+    pre.unlink()
+    gen.write_text(json.dumps({"top_k": value}))
+    with pytest.raises(glyph.ModelLoadError, match=r"generation_config.json: key top_k "):
+        gv.Glm4v.from_pretrained(str(d))

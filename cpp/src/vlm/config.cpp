@@ -1,9 +1,12 @@
 #include "glyph/vlm/config.h"
 
 #include <filesystem>
+#include <type_traits>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "common/json_number.h"
 #include "glyph/common/file.h"
 
 namespace glyph::vlm {
@@ -14,14 +17,40 @@ using nlohmann::json;
 namespace {
 
 template <typename T>
+constexpr bool kWhole = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+template <typename T>
+struct WholeList : std::false_type {};
+template <typename T>
+struct WholeList<std::vector<T>> : std::bool_constant<kWhole<T>> {};
+
+template <typename T>
+T whole(const json& v, const std::string& origin, const char* section, const char* key) {
+  const auto w = json_whole<T>(v);  // get<T>() would cast a float: undefined out of range
+  GLYPH_CHECK(w.has_value(), ModelLoadError, "{}: key {}{}{} must be a whole number{}, got {}",
+              origin, section, *section ? "." : "", key,
+              std::is_signed_v<T> && sizeof(T) == 8 ? "" : " in range", v.dump());
+  return *w;
+}
+
+template <typename T>
 void get(const json& j, const char* key, T& out, const std::string& origin, const char* section) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<T>();
-  } catch (const json::exception& e) {
-    GLYPH_THROW(ModelLoadError, "{}: key {}{}{} has the wrong type ({})", origin, section,
-                *section ? "." : "", key, e.what());
+  if constexpr (kWhole<T>) {
+    out = whole<T>(*it, origin, section, key);
+  } else if constexpr (WholeList<T>::value) {
+    GLYPH_CHECK(it->is_array(), ModelLoadError, "{}: key {}{}{} must be a list of whole numbers, got {}",
+                origin, section, *section ? "." : "", key, it->dump());
+    T v;
+    for (const json& e : *it) v.push_back(whole<typename T::value_type>(e, origin, section, key));
+    out = std::move(v);
+  } else {
+    try {
+      out = it->get<T>();
+    } catch (const json::exception& e) {
+      GLYPH_THROW(ModelLoadError, "{}: key {}{}{} has the wrong type ({})", origin, section,
+                  *section ? "." : "", key, e.what());
+    }
   }
 }
 
@@ -151,8 +180,12 @@ Glm4vConfig parse_config(const std::string& text, const std::string& origin) {
   const json* eos = nullptr;
   if (t.contains("eos_token_id")) eos = &t["eos_token_id"];
   if (j.contains("eos_token_id")) eos = &j["eos_token_id"];
-  if (eos && eos->is_number_integer()) c.eos_token_ids = {eos->get<std::int64_t>()};
-  if (eos && eos->is_array()) c.eos_token_ids = eos->get<std::vector<std::int64_t>>();
+  if (eos && eos->is_number_integer())
+    c.eos_token_ids = {whole<std::int64_t>(*eos, origin, "", "eos_token_id")};
+  if (eos && eos->is_array()) {
+    c.eos_token_ids.clear();
+    for (const json& e : *eos) c.eos_token_ids.push_back(whole<std::int64_t>(e, origin, "", "eos_token_id"));
+  }
   if (j.contains("torch_dtype") && j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"];
   if (j.contains("dtype") && j["dtype"].is_string()) c.torch_dtype = j["dtype"];
   return c;
@@ -175,7 +208,7 @@ GenerationDefaults parse_generation_config(const std::string& text, const std::s
   get(j, "repetition_penalty", g.repetition_penalty, origin, "");
   if (j.contains("eos_token_id")) {
     const json& e = j["eos_token_id"];
-    if (e.is_number_integer()) g.eos_token_ids = {e.get<std::int64_t>()};
+    if (e.is_number_integer()) g.eos_token_ids = {whole<std::int64_t>(e, origin, "", "eos_token_id")};
     else if (e.is_array()) get(j, "eos_token_id", g.eos_token_ids, origin, "");
     else if (!e.is_null())
       GLYPH_THROW(ModelLoadError, "{}: eos_token_id must be an id or a list of ids", origin);

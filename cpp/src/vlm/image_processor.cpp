@@ -1,9 +1,11 @@
 #include "glyph/vlm/image_processor.h"
 
 #include <filesystem>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "common/check.h"
+#include "common/json_number.h"
 #include "glyph/common/file.h"
 #include "glyph/render/image.h"
 
@@ -23,16 +25,23 @@ ImageProcessor ImageProcessor::from_pretrained(const std::string& dir) {
     throw ModelLoadError(e.what());
   }
   json j;
+  // get<int>() of a float is undefined out of range: whole numbers only (json_whole).
+  auto whole = [&](const json& obj, const char* key, auto& out) {
+    if (!obj.contains(key)) return;
+    const auto w = json_whole<std::remove_reference_t<decltype(out)>>(obj[key]);
+    GLYPH_CHECK(w.has_value(), ModelLoadError, "{}: {} must be a whole number in range, got {}",
+                file.string(), key, obj[key].dump());
+    out = *w;
+  };
   try {
     j = json::parse(text);
     if (j.contains("size") && j["size"].is_object()) {
-      const json& s = j["size"];
-      if (s.contains("shortest_edge")) p.resize.min_pixels = s["shortest_edge"].get<std::int64_t>();
-      if (s.contains("longest_edge")) p.resize.max_pixels = s["longest_edge"].get<std::int64_t>();
+      whole(j["size"], "shortest_edge", p.resize.min_pixels);
+      whole(j["size"], "longest_edge", p.resize.max_pixels);
     }
-    p.resize.patch_size = j.value("patch_size", p.resize.patch_size);
-    p.resize.merge_size = j.value("merge_size", p.resize.merge_size);
-    p.resize.temporal_patch_size = j.value("temporal_patch_size", p.resize.temporal_patch_size);
+    whole(j, "patch_size", p.resize.patch_size);
+    whole(j, "merge_size", p.resize.merge_size);
+    whole(j, "temporal_patch_size", p.resize.temporal_patch_size);
     p.do_resize = j.value("do_resize", p.do_resize);
     p.do_rescale = j.value("do_rescale", p.do_rescale);
     p.do_normalize = j.value("do_normalize", p.do_normalize);
