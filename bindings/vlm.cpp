@@ -13,6 +13,7 @@
 #include "glyph/vlm/safetensors.h"
 #include "support.h"
 #include "vlm/ops/attention.h"
+#include "vlm/ops/page_patches.h"
 #include "vlm/ops/patch_embed.h"
 
 namespace py = pybind11;
@@ -219,6 +220,62 @@ PYBIND11_MODULE(_vlm, m) {
       "tokens; k_new/v_new are written into the caches first.");
   m.def("op_patch_embed", &glyph::vlm::ops::patch_embed, py::arg("patches"), py::arg("weight"),
         py::arg("bias"));
+  auto proc_params = [](std::int64_t min_pixels, std::int64_t max_pixels, int patch_size,
+                        int merge_size, int temporal_patch_size, bool do_resize) {
+    ImageProcessorParams p;
+    p.resize.min_pixels = min_pixels;
+    p.resize.max_pixels = max_pixels;
+    p.resize.patch_size = patch_size;
+    p.resize.merge_size = merge_size;
+    p.resize.temporal_patch_size = temporal_patch_size;
+    p.do_resize = do_resize;
+    return p;
+  };
+  m.def(
+      "op_page_patches",
+      [proc_params](const at::Tensor& pixels, const at::Tensor& sizes, const std::string& dtype,
+                    std::int64_t min_pixels, std::int64_t max_pixels, int patch_size,
+                    int merge_size, int temporal_patch_size, bool do_resize) {
+        const ImageProcessorParams p =
+            proc_params(min_pixels, max_pixels, patch_size, merge_size, temporal_patch_size, do_resize);
+        const at::ScalarType t = parse_dtype(dtype);
+        py::gil_scoped_release release;
+        ImageBatch b = glyph::vlm::ops::page_patches(pixels, sizes, p, t);
+        return std::make_tuple(b.pixel_values, b.grid_thw);
+      },
+      py::arg("pixels"), py::arg("sizes"), py::arg("dtype") = "float32",
+      py::arg("min_pixels") = 12544, py::arg("max_pixels") = 9633792, py::arg("patch_size") = 14,
+      py::arg("merge_size") = 2, py::arg("temporal_patch_size") = 2, py::arg("do_resize") = true,
+      "Pages -> (patches [N, 3*T*P*P] in dtype on pixels' device, grid_thw): pixels uint8 [bytes] "
+      "holds the pages' RGB bytes back to back, sizes int64 [pages, 2] (height, width) on the "
+      "CPU. Equal to process_images(...)[0].to(dtype).");
+  m.def(
+      "op_page_patch_embed",
+      [proc_params](const at::Tensor& pixels, const at::Tensor& sizes, const at::Tensor& weight,
+                    const std::optional<at::Tensor>& bias, std::int64_t min_pixels,
+                    std::int64_t max_pixels, int patch_size, int merge_size,
+                    int temporal_patch_size) {
+        const ImageProcessorParams p =
+            proc_params(min_pixels, max_pixels, patch_size, merge_size, temporal_patch_size, true);
+        py::gil_scoped_release release;
+        auto e = glyph::vlm::ops::page_patch_embed(pixels, sizes, p, weight,
+                                                   bias ? *bias : at::Tensor());
+        return std::make_tuple(e.embeddings, e.grid_thw);
+      },
+      py::arg("pixels"), py::arg("sizes"), py::arg("weight"), py::arg("bias") = py::none(),
+      py::arg("min_pixels") = 12544, py::arg("max_pixels") = 9633792, py::arg("patch_size") = 14,
+      py::arg("merge_size") = 2, py::arg("temporal_patch_size") = 2,
+      "op_page_patches then the patch-embedding GEMM with its bias, in the weight's dtype: "
+      "(embeddings [N, D], grid_thw).");
+  m.def(
+      "op_pack_pages",
+      [](const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images, bool pinned) {
+        auto views = views_of(images);
+        return glyph::vlm::ops::pack_pages(views, pinned);
+      },
+      py::arg("images"), py::arg("pinned") = false,
+      "(H, W, 3) uint8 arrays -> (pixels uint8 [bytes], sizes int64 [pages, 2]): op_page_patches' "
+      "input form; pinned: page-locked pixels for an asynchronous upload.");
 
   m.def("cuda_kernels_built", &glyph::vlm::ops::cuda_kernels_built,
         "Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without "
@@ -335,7 +392,7 @@ PYBIND11_MODULE(_vlm, m) {
             ImageBatch b;
             {
               py::gil_scoped_release release;
-              b = m.image_processor().process(views);
+              b = m.process_images(views);
             }
             return py::make_tuple(b.pixel_values, b.grid_thw);
           },
