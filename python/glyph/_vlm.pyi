@@ -105,6 +105,18 @@ def op_attention_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_se
     """
     Attention over packed sequences: q [Tq, H, d], k/v [Tk, Hkv, d], int32 cu_seqlens.
     """
+def op_pack_pages(images: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]], pinned: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    (H, W, 3) uint8 arrays -> (pixels uint8 [bytes], sizes int64 [pages, 2]): op_page_patches' input form; pinned: page-locked pixels for an asynchronous upload.
+    """
+def op_page_patch_embed(pixels: torch.Tensor, sizes: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, min_pixels: typing.SupportsInt | typing.SupportsIndex = 12544, max_pixels: typing.SupportsInt | typing.SupportsIndex = 9633792, patch_size: typing.SupportsInt | typing.SupportsIndex = 14, merge_size: typing.SupportsInt | typing.SupportsIndex = 2, temporal_patch_size: typing.SupportsInt | typing.SupportsIndex = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    op_page_patches then the patch-embedding GEMM with its bias, in the weight's dtype: (embeddings [N, D], grid_thw).
+    """
+def op_page_patches(pixels: torch.Tensor, sizes: torch.Tensor, dtype: str = 'float32', min_pixels: typing.SupportsInt | typing.SupportsIndex = 12544, max_pixels: typing.SupportsInt | typing.SupportsIndex = 9633792, patch_size: typing.SupportsInt | typing.SupportsIndex = 14, merge_size: typing.SupportsInt | typing.SupportsIndex = 2, temporal_patch_size: typing.SupportsInt | typing.SupportsIndex = 2, do_resize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Pages -> (patches [N, 3*T*P*P] in dtype on pixels' device, grid_thw): pixels uint8 [bytes] holds the pages' RGB bytes back to back, sizes int64 [pages, 2] (height, width) on the CPU. Equal to process_images(...)[0].to(dtype).
+    """
 def op_patch_embed(patches: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     ...
 def parse_config(json_text: str) -> dict:
