@@ -1,6 +1,8 @@
 // glyph._vlm: the torch-dependent half of glyphcpp (GLM-4.1V). A separate extension so that
 // `import glyph` never needs torch; python/glyph/vlm.py imports torch first, then this module.
 #include <pybind11/numpy.h>
+
+#include <array>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
@@ -121,13 +123,18 @@ GenerateOptions generate_options(int max_new_tokens, bool do_sample, double temp
   return o;
 }
 
-ImageBatch batch_of(const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
+using ImageKeys = std::vector<std::array<std::uint64_t, 2>>;
+
+ImageBatch batch_of(const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
+                    const ImageKeys& keys = {}) {
   if (pv.has_value() != grid.has_value())
     throw glyph::InputError("pixel_values and grid_thw go together");
+  if (!keys.empty() && !pv) throw glyph::InputError("image_keys given without pixel_values");
   ImageBatch b;
   if (pv) {
     b.pixel_values = *pv;
     b.grid_thw = *grid;
+    b.image_keys = keys;
   }
   return b;
 }
@@ -396,7 +403,23 @@ PYBIND11_MODULE(_vlm, m) {
             }
             return py::make_tuple(b.pixel_values, b.grid_thw);
           },
-          py::arg("images"))
+          py::arg("images"),
+          "Images -> (pixel_values, grid_thw): float32 on the host for a CPU model; on a device, "
+          "made there from the uint8 pages in the model's dtype (ops::page_patches).")
+      .def(
+          "process_images_keyed",
+          [](const Glm4v& m, const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images) {
+            auto views = views_of(images);
+            ImageBatch b;
+            {
+              py::gil_scoped_release release;
+              b = m.process_images(views);
+            }
+            return py::make_tuple(b.pixel_values, b.grid_thw, b.image_keys);
+          },
+          py::arg("images"),
+          "process_images and the feature-cache keys of the pages (empty for a CPU model, whose "
+          "pixel_values are keyed by content): pass them on as image_keys.")
       .def(
           "image_features",
           [](const Glm4v& m, const at::Tensor& pv, const at::Tensor& grid) {
@@ -416,23 +439,25 @@ PYBIND11_MODULE(_vlm, m) {
           "forward",
           [](const Glm4v& m, const std::vector<std::int64_t>& ids,
              const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
-             const std::vector<std::int64_t>& positions) {
-            ImageBatch b = batch_of(pv, grid);
+             const std::vector<std::int64_t>& positions, const ImageKeys& keys) {
+            ImageBatch b = batch_of(pv, grid, keys);
             py::gil_scoped_release release;
             return m.forward(ids, pv ? &b : nullptr, positions);
           },
           py::arg("input_ids"), py::arg("pixel_values") = py::none(),
-          py::arg("grid_thw") = py::none(), py::arg("positions") = std::vector<std::int64_t>{})
+          py::arg("grid_thw") = py::none(), py::arg("positions") = std::vector<std::int64_t>{},
+          py::arg("image_keys") = ImageKeys{})
       .def(
           "prefill",
           [](const Glm4v& m, const std::vector<std::int64_t>& ids, KvCache& cache,
-             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
-            ImageBatch b = batch_of(pv, grid);
+             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
+             const ImageKeys& keys) {
+            ImageBatch b = batch_of(pv, grid, keys);
             py::gil_scoped_release release;
             return m.prefill(ids, pv ? &b : nullptr, cache);
           },
           py::arg("input_ids"), py::arg("cache"), py::arg("pixel_values") = py::none(),
-          py::arg("grid_thw") = py::none())
+          py::arg("grid_thw") = py::none(), py::arg("image_keys") = ImageKeys{})
       .def(
           "decode_step",
           [](const Glm4v& m, std::int64_t token, KvCache& cache) {
@@ -446,8 +471,8 @@ PYBIND11_MODULE(_vlm, m) {
              const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
              int max_new_tokens, bool do_sample, double temperature, double top_p, int top_k,
              double repetition_penalty, std::uint64_t seed,
-             const std::vector<std::int64_t>& stop_ids, py::object stream) {
-            ImageBatch b = batch_of(pv, grid);
+             const std::vector<std::int64_t>& stop_ids, py::object stream, const ImageKeys& keys) {
+            ImageBatch b = batch_of(pv, grid, keys);
             GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p,
                                                  top_k, repetition_penalty, seed, stop_ids,
                                                  std::move(stream));
@@ -458,7 +483,8 @@ PYBIND11_MODULE(_vlm, m) {
           py::arg("grid_thw") = py::none(), py::arg("max_new_tokens") = 128,
           py::arg("do_sample") = false, py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
           py::arg("top_k") = 0, py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
-          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none())
+          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none(),
+          py::arg("image_keys") = ImageKeys{})
       .def(
           "generate_batch",
           [](const Glm4v& m, const std::vector<std::vector<std::int64_t>>& ids,
@@ -466,13 +492,15 @@ PYBIND11_MODULE(_vlm, m) {
              const std::vector<std::optional<at::Tensor>>& grids, int max_new_tokens,
              bool do_sample, double temperature, double top_p, int top_k,
              double repetition_penalty, std::uint64_t seed,
-             const std::vector<std::int64_t>& stop_ids) {
+             const std::vector<std::int64_t>& stop_ids, const std::vector<ImageKeys>& keys) {
             if (pvs.size() != ids.size() || grids.size() != ids.size())
               throw glyph::InputError("generate_batch: one (pixel_values, grid_thw) per prompt");
+            if (!keys.empty() && keys.size() != ids.size())
+              throw glyph::InputError("generate_batch: one image_keys list per prompt");
             std::vector<ImageBatch> batches(ids.size());
             std::vector<BatchPrompt> prompts(ids.size());
             for (std::size_t i = 0; i < ids.size(); ++i) {
-              batches[i] = batch_of(pvs[i], grids[i]);
+              batches[i] = batch_of(pvs[i], grids[i], keys.empty() ? ImageKeys{} : keys[i]);
               prompts[i] = {ids[i], pvs[i] ? &batches[i] : nullptr};
             }
             GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p,
@@ -485,7 +513,8 @@ PYBIND11_MODULE(_vlm, m) {
           py::arg("max_new_tokens") = 128, py::arg("do_sample") = false,
           py::arg("temperature") = 1.0, py::arg("top_p") = 1.0, py::arg("top_k") = 0,
           py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
-          py::arg("stop_ids") = std::vector<std::int64_t>{});
+          py::arg("stop_ids") = std::vector<std::int64_t>{},
+          py::arg("image_keys") = std::vector<ImageKeys>{});
 
   // The render-and-ask pipeline (glyph::vlm::ask). `tokenizer` is a glyph.Tokenizer or any
   // tokenizer glyph._tokenizers adapts; renderer and model are the shared pybind11 types.

@@ -379,3 +379,28 @@ def test_model_on_cuda_takes_pages_as_uint8(tmp_path, pages):
     assert pv.is_cuda and pv.dtype == torch.bfloat16 and torch.equal(grid, ref_grid)
     assert torch.equal(pv.cpu(), ref.bfloat16())
     assert torch.equal(g.image_features(pv, grid), g.image_features(ref, ref_grid))
+
+
+def test_image_keys_reach_the_feature_cache(tmp_path, pages):
+    """The page keys a device model's process_images makes (ImageBatch::image_keys) go through
+    the bindings to the vision tower's cache: given keys, the cache is keyed by them and not by
+    the patch contents. (On the CPU no keys are made; here they are given by hand.)"""
+    pytest.importorskip("transformers")
+    import glyph.vlm as gv
+    import vlm_tiny
+    hf = vlm_tiny.make_model(seed=3)
+    vlm_tiny.save(hf, str(tmp_path))
+    g = gv.Glm4v.from_pretrained(str(tmp_path))
+    imgs = [pages[5]]
+    pv, grid, keys = g._m.process_images_keyed(imgs)
+    assert keys == [] and torch.equal(pv, g.process_images(imgs)[0])  # CPU: keyed by content
+    ids = vlm_tiny.prompt_ids(hf.config, [int(grid[0].prod()) // 4], [6, 5], seed=1)
+    a = g._m.forward(ids, pv, grid, [], [(1, 2)])
+    b = g._m.forward(ids, torch.zeros_like(pv), grid, [], [(1, 2)])  # other pixels, same key
+    assert torch.equal(a, b)  # the features came from the cache, by the key
+    c = g._m.forward(ids, torch.zeros_like(pv), grid)  # no key: by content, a miss
+    assert not torch.equal(a, c)
+    with pytest.raises(Exception, match="image_keys has 2 keys for 1 images"):
+        g._m.forward(ids, pv, grid, [], [(1, 2), (3, 4)])
+    with pytest.raises(Exception, match="image_keys given without pixel_values"):
+        g._m.forward(ids[:3], None, None, [], [(1, 2)])
