@@ -334,7 +334,7 @@ def page_patch_path(run, dev, tiny):
     w = (torch.randn(d, 3, 2, 14, 14, generator=g) * 0.02).to(dev, dt)
     b = (torch.randn(d, generator=g) * 0.02).to(dev, dt)
     pinned = dev.type == "cuda"
-    rows = {"kernel_built": bool(vlm.cuda_kernels_built()), "rows": []}
+    rows = {"device": str(dev), "cuda_kernels_built": bool(vlm.cuda_kernels_built()), "rows": []}
     run.results["steps"]["patches"] = rows
     for n in ([1, 3] if tiny else [1, 8, 32, 64]):
         if run.left() < 15:
