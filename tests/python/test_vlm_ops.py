@@ -258,6 +258,25 @@ def test_page_patches_equal_the_image_processor(pages, resize, dtype):
         assert any(d < s / 2 for d, s in zip(dst, src)) and any(d > s for d, s in zip(dst, src))
 
 
+def _tall_page(pages):
+    """A very tall page (48 copies of a rendered page: 16128 x 588) and a max_pixels that shrinks
+    it about 41x in height: more source rows per patch row than the kernel stages, so its
+    unstaged path runs (the horizontal taps recomputed per vertical tap)."""
+    return np.ascontiguousarray(np.tile(pages[0], (48, 1, 1))), 12544
+
+
+def test_page_patches_large_downscale_unstaged_path(pages):
+    import glyph.vlm as gv
+    tall, hi = _tall_page(pages)
+    ref, ref_grid = gv.process_images([tall], max_pixels=hi)
+    (_, gh, gw), = ref_grid.tolist()
+    scale = tall.shape[0] / (gh * 14)
+    assert 18 * scale * 14 * 3 > 24 * 1024  # rows needed (14 + 2 x 2 supports) x 42 bytes > stage
+    pixels, sizes = _vlm.op_pack_pages([tall])
+    out, grid = _vlm.op_page_patches(pixels, sizes, "bfloat16", max_pixels=hi)
+    assert torch.equal(grid, ref_grid) and torch.equal(out, ref.bfloat16())
+
+
 def test_page_patches_without_resize_on_the_grid(pages):
     import glyph.vlm as gv
     crops = [np.ascontiguousarray(pages[0][:112, :140]), np.ascontiguousarray(pages[1][28:168, 0:112])]
@@ -340,9 +359,9 @@ def test_page_patches_cuda_kernel_equals_the_cpu_kernel(pages, resize, dtype):
 def test_page_patches_cuda_large_downscale_and_many_pages(pages):
     """A downscale by more than the kernel's shared-memory stage holds (its direct path), and
     many small pages in one launch."""
-    big = np.ascontiguousarray(np.tile(pages[0], (3, 1, 1)))  # ~2500 rows
+    tall, hi = _tall_page(pages)
     many = [np.ascontiguousarray(pages[0][i * 7:i * 7 + 40 + i, 0:50 + 3 * i]) for i in range(40)]
-    for imgs, lo, hi in (([big], 12544, 12544 * 2), (many, 12544, 9633792)):
+    for imgs, lo, hi in (([tall], 12544, hi), (many, 12544, 9633792)):
         pixels, sizes = _vlm.op_pack_pages(imgs)
         ref, _ = _vlm.op_page_patches(pixels, sizes, "bfloat16", min_pixels=lo, max_pixels=hi)
         _poison_cuda_cache(ref.numel() * 4 * 2)

@@ -79,7 +79,7 @@ ImageBatch page_patches(const at::Tensor& pixels, const at::Tensor& sizes,
       if (params.do_normalize) v = (v - params.image_mean[c]) / params.image_std[c];
       std::memcpy(&tables[c * 256 + b], &v, sizeof v);
     }
-  at::Tensor meta = at::empty({n, kMetaCols}, at::kLong);
+  at::Tensor meta = at::empty({n, pp::kMetaCols}, at::kLong);
   std::int64_t* md = meta.data_ptr<std::int64_t>();
   std::vector<std::int64_t> grids;
   ImageBatch out;
@@ -96,15 +96,15 @@ ImageBatch page_patches(const at::Tensor& pixels, const at::Tensor& sizes,
     }
     TORCH_CHECK(dh % (ps * m) == 0 && dw % (ps * m) == 0, op, ": page ", i, " is ", dw, "x", dh,
                 ", not a multiple of ", ps * m, " (enable resize)");
-    std::int64_t* row = md + i * kMetaCols;
-    row[kSrcOffset] = offset;
-    row[kSrcH] = h;
-    row[kSrcW] = w;
-    row[kDstH] = dh;
-    row[kDstW] = dw;
-    row[kPatchBegin] = patches;
-    std::tie(row[kYTable], row[kYKsize]) = append_axis(tables, static_cast<int>(h), dh);
-    std::tie(row[kXTable], row[kXKsize]) = append_axis(tables, static_cast<int>(w), dw);
+    std::int64_t* row = md + i * pp::kMetaCols;
+    row[pp::kSrcOffset] = offset;
+    row[pp::kSrcH] = h;
+    row[pp::kSrcW] = w;
+    row[pp::kDstH] = dh;
+    row[pp::kDstW] = dw;
+    row[pp::kPatchBegin] = patches;
+    std::tie(row[pp::kYTable], row[pp::kYKsize]) = append_axis(tables, static_cast<int>(h), dh);
+    std::tie(row[pp::kXTable], row[pp::kXKsize]) = append_axis(tables, static_cast<int>(w), dw);
     offset += h * w * 3;
     const std::int64_t gh = dh / ps, gw = dw / ps;
     patches += gh * gw;

@@ -10,8 +10,6 @@
 
 namespace glyph::vlm::ops::cuda {
 
-static_assert(static_cast<int>(kMetaCols) == 10, "page_patches_kernel.cu repeats the meta columns");
-
 bool page_patches_supported(const PagePatchPlan& p) {
   const auto t = p.out.scalar_type();
   return (t == at::kFloat || t == at::kHalf || t == at::kBFloat16) && p.patch <= kMaxPatchSide &&
