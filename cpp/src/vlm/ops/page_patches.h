@@ -55,9 +55,9 @@ std::pair<at::Tensor, at::Tensor> pack_pages(const std::vector<ImageView>& image
                                              bool pinned = false);
 
 // The plan the backends receive, built on the host by the op's entry.
-//   meta int64 [pages, pp::kMetaCols] (the columns: pp::MetaCol): per page its byte offset in pixels, source height and width,
-//     resized height and width, first patch row, and the offset and kernel size of its vertical
-//     and horizontal resampling tables in `tables`.
+//   meta int64 [pages, pp::kMetaCols] (columns pp::MetaCol): per page its byte offset in pixels,
+//     source height and width, resized height and width, first patch row, and the offset and
+//     kernel size of its vertical and horizontal resampling tables in `tables`.
 //   tables int32: [0, 768) the per-channel value table (float bits, channel-major: value of byte
 //     b in channel c at c * 256 + b), then each page's tables: one record per output row (or
 //     column) of (first input, count, ksize weights). A side that keeps its size gets identity

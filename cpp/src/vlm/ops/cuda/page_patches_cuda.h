@@ -11,7 +11,7 @@ enum class PatchType : int { kFloat = 0, kHalf = 1, kBFloat16 = 2 };
 
 struct PagePatchParams {
   const unsigned char* pixels = nullptr;  // the pages' RGB bytes back to back
-  const long long* meta = nullptr;        // [pages, kMetaCols] (ops::MetaCol)
+  const long long* meta = nullptr;        // [pages, pp::kMetaCols] (pp::MetaCol, page_patches_core.h)
   const int* tables = nullptr;            // value table (768 float bits), then resampling records
   void* out = nullptr;                    // [patches, 3 * temporal * patch * patch], contiguous
   long long pages = 0, patches = 0;
