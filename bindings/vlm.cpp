@@ -1,6 +1,8 @@
 // glyph._vlm: the torch-dependent half of glyphcpp (GLM-4.1V). A separate extension so that
 // `import glyph` never needs torch; python/glyph/vlm.py imports torch first, then this module.
 #include <pybind11/numpy.h>
+
+#include <array>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <torch/csrc/utils/pybind.h>
@@ -13,6 +15,7 @@
 #include "glyph/vlm/safetensors.h"
 #include "support.h"
 #include "vlm/ops/attention.h"
+#include "vlm/ops/page_patches.h"
 #include "vlm/ops/patch_embed.h"
 
 namespace py = pybind11;
@@ -120,13 +123,18 @@ GenerateOptions generate_options(int max_new_tokens, bool do_sample, double temp
   return o;
 }
 
-ImageBatch batch_of(const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
+using ImageKeys = std::vector<std::array<std::uint64_t, 2>>;
+
+ImageBatch batch_of(const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
+                    const ImageKeys& keys = {}) {
   if (pv.has_value() != grid.has_value())
     throw glyph::InputError("pixel_values and grid_thw go together");
+  if (!keys.empty() && !pv) throw glyph::InputError("image_keys given without pixel_values");
   ImageBatch b;
   if (pv) {
     b.pixel_values = *pv;
     b.grid_thw = *grid;
+    b.image_keys = keys;
   }
   return b;
 }
@@ -219,6 +227,62 @@ PYBIND11_MODULE(_vlm, m) {
       "tokens; k_new/v_new are written into the caches first.");
   m.def("op_patch_embed", &glyph::vlm::ops::patch_embed, py::arg("patches"), py::arg("weight"),
         py::arg("bias"));
+  auto proc_params = [](std::int64_t min_pixels, std::int64_t max_pixels, int patch_size,
+                        int merge_size, int temporal_patch_size, bool do_resize) {
+    ImageProcessorParams p;
+    p.resize.min_pixels = min_pixels;
+    p.resize.max_pixels = max_pixels;
+    p.resize.patch_size = patch_size;
+    p.resize.merge_size = merge_size;
+    p.resize.temporal_patch_size = temporal_patch_size;
+    p.do_resize = do_resize;
+    return p;
+  };
+  m.def(
+      "op_page_patches",
+      [proc_params](const at::Tensor& pixels, const at::Tensor& sizes, const std::string& dtype,
+                    std::int64_t min_pixels, std::int64_t max_pixels, int patch_size,
+                    int merge_size, int temporal_patch_size, bool do_resize) {
+        const ImageProcessorParams p =
+            proc_params(min_pixels, max_pixels, patch_size, merge_size, temporal_patch_size, do_resize);
+        const at::ScalarType t = parse_dtype(dtype);
+        py::gil_scoped_release release;
+        ImageBatch b = glyph::vlm::ops::page_patches(pixels, sizes, p, t);
+        return std::make_tuple(b.pixel_values, b.grid_thw);
+      },
+      py::arg("pixels"), py::arg("sizes"), py::arg("dtype") = "float32",
+      py::arg("min_pixels") = 12544, py::arg("max_pixels") = 9633792, py::arg("patch_size") = 14,
+      py::arg("merge_size") = 2, py::arg("temporal_patch_size") = 2, py::arg("do_resize") = true,
+      "Pages -> (patches [N, 3*T*P*P] in dtype on pixels' device, grid_thw): pixels uint8 [bytes] "
+      "holds the pages' RGB bytes back to back, sizes int64 [pages, 2] (height, width) on the "
+      "CPU. Equal to process_images(...)[0].to(dtype).");
+  m.def(
+      "op_page_patch_embed",
+      [proc_params](const at::Tensor& pixels, const at::Tensor& sizes, const at::Tensor& weight,
+                    const std::optional<at::Tensor>& bias, std::int64_t min_pixels,
+                    std::int64_t max_pixels, int patch_size, int merge_size,
+                    int temporal_patch_size) {
+        const ImageProcessorParams p =
+            proc_params(min_pixels, max_pixels, patch_size, merge_size, temporal_patch_size, true);
+        py::gil_scoped_release release;
+        auto e = glyph::vlm::ops::page_patch_embed(pixels, sizes, p, weight,
+                                                   bias ? *bias : at::Tensor());
+        return std::make_tuple(e.embeddings, e.grid_thw);
+      },
+      py::arg("pixels"), py::arg("sizes"), py::arg("weight"), py::arg("bias") = py::none(),
+      py::arg("min_pixels") = 12544, py::arg("max_pixels") = 9633792, py::arg("patch_size") = 14,
+      py::arg("merge_size") = 2, py::arg("temporal_patch_size") = 2,
+      "op_page_patches then the patch-embedding GEMM with its bias, in the weight's dtype: "
+      "(embeddings [N, D], grid_thw).");
+  m.def(
+      "op_pack_pages",
+      [](const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images, bool pinned) {
+        auto views = views_of(images);
+        return glyph::vlm::ops::pack_pages(views, pinned);
+      },
+      py::arg("images"), py::arg("pinned") = false,
+      "(H, W, 3) uint8 arrays -> (pixels uint8 [bytes], sizes int64 [pages, 2]): op_page_patches' "
+      "input form; pinned: page-locked pixels for an asynchronous upload.");
 
   m.def("cuda_kernels_built", &glyph::vlm::ops::cuda_kernels_built,
         "Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without "
@@ -335,11 +399,27 @@ PYBIND11_MODULE(_vlm, m) {
             ImageBatch b;
             {
               py::gil_scoped_release release;
-              b = m.image_processor().process(views);
+              b = m.process_images(views);
             }
             return py::make_tuple(b.pixel_values, b.grid_thw);
           },
-          py::arg("images"))
+          py::arg("images"),
+          "Images -> (pixel_values, grid_thw): float32 on the host for a CPU model; on a device, "
+          "made there from the uint8 pages in the model's dtype (ops::page_patches).")
+      .def(
+          "process_images_keyed",
+          [](const Glm4v& m, const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images) {
+            auto views = views_of(images);
+            ImageBatch b;
+            {
+              py::gil_scoped_release release;
+              b = m.process_images(views);
+            }
+            return py::make_tuple(b.pixel_values, b.grid_thw, b.image_keys);
+          },
+          py::arg("images"),
+          "process_images and the feature-cache keys of the pages (empty for a CPU model, whose "
+          "pixel_values are keyed by content): pass them on as image_keys.")
       .def(
           "image_features",
           [](const Glm4v& m, const at::Tensor& pv, const at::Tensor& grid) {
@@ -359,23 +439,25 @@ PYBIND11_MODULE(_vlm, m) {
           "forward",
           [](const Glm4v& m, const std::vector<std::int64_t>& ids,
              const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
-             const std::vector<std::int64_t>& positions) {
-            ImageBatch b = batch_of(pv, grid);
+             const std::vector<std::int64_t>& positions, const ImageKeys& keys) {
+            ImageBatch b = batch_of(pv, grid, keys);
             py::gil_scoped_release release;
             return m.forward(ids, pv ? &b : nullptr, positions);
           },
           py::arg("input_ids"), py::arg("pixel_values") = py::none(),
-          py::arg("grid_thw") = py::none(), py::arg("positions") = std::vector<std::int64_t>{})
+          py::arg("grid_thw") = py::none(), py::arg("positions") = std::vector<std::int64_t>{},
+          py::arg("image_keys") = ImageKeys{})
       .def(
           "prefill",
           [](const Glm4v& m, const std::vector<std::int64_t>& ids, KvCache& cache,
-             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid) {
-            ImageBatch b = batch_of(pv, grid);
+             const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
+             const ImageKeys& keys) {
+            ImageBatch b = batch_of(pv, grid, keys);
             py::gil_scoped_release release;
             return m.prefill(ids, pv ? &b : nullptr, cache);
           },
           py::arg("input_ids"), py::arg("cache"), py::arg("pixel_values") = py::none(),
-          py::arg("grid_thw") = py::none())
+          py::arg("grid_thw") = py::none(), py::arg("image_keys") = ImageKeys{})
       .def(
           "decode_step",
           [](const Glm4v& m, std::int64_t token, KvCache& cache) {
@@ -389,8 +471,8 @@ PYBIND11_MODULE(_vlm, m) {
              const std::optional<at::Tensor>& pv, const std::optional<at::Tensor>& grid,
              int max_new_tokens, bool do_sample, double temperature, double top_p, int top_k,
              double repetition_penalty, std::uint64_t seed,
-             const std::vector<std::int64_t>& stop_ids, py::object stream) {
-            ImageBatch b = batch_of(pv, grid);
+             const std::vector<std::int64_t>& stop_ids, py::object stream, const ImageKeys& keys) {
+            ImageBatch b = batch_of(pv, grid, keys);
             GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p,
                                                  top_k, repetition_penalty, seed, stop_ids,
                                                  std::move(stream));
@@ -401,7 +483,8 @@ PYBIND11_MODULE(_vlm, m) {
           py::arg("grid_thw") = py::none(), py::arg("max_new_tokens") = 128,
           py::arg("do_sample") = false, py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
           py::arg("top_k") = 0, py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
-          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none())
+          py::arg("stop_ids") = std::vector<std::int64_t>{}, py::arg("stream") = py::none(),
+          py::arg("image_keys") = ImageKeys{})
       .def(
           "generate_batch",
           [](const Glm4v& m, const std::vector<std::vector<std::int64_t>>& ids,
@@ -409,13 +492,15 @@ PYBIND11_MODULE(_vlm, m) {
              const std::vector<std::optional<at::Tensor>>& grids, int max_new_tokens,
              bool do_sample, double temperature, double top_p, int top_k,
              double repetition_penalty, std::uint64_t seed,
-             const std::vector<std::int64_t>& stop_ids) {
+             const std::vector<std::int64_t>& stop_ids, const std::vector<ImageKeys>& keys) {
             if (pvs.size() != ids.size() || grids.size() != ids.size())
               throw glyph::InputError("generate_batch: one (pixel_values, grid_thw) per prompt");
+            if (!keys.empty() && keys.size() != ids.size())
+              throw glyph::InputError("generate_batch: one image_keys list per prompt");
             std::vector<ImageBatch> batches(ids.size());
             std::vector<BatchPrompt> prompts(ids.size());
             for (std::size_t i = 0; i < ids.size(); ++i) {
-              batches[i] = batch_of(pvs[i], grids[i]);
+              batches[i] = batch_of(pvs[i], grids[i], keys.empty() ? ImageKeys{} : keys[i]);
               prompts[i] = {ids[i], pvs[i] ? &batches[i] : nullptr};
             }
             GenerateOptions o = generate_options(max_new_tokens, do_sample, temperature, top_p,
@@ -428,7 +513,8 @@ PYBIND11_MODULE(_vlm, m) {
           py::arg("max_new_tokens") = 128, py::arg("do_sample") = false,
           py::arg("temperature") = 1.0, py::arg("top_p") = 1.0, py::arg("top_k") = 0,
           py::arg("repetition_penalty") = 1.0, py::arg("seed") = 0,
-          py::arg("stop_ids") = std::vector<std::int64_t>{});
+          py::arg("stop_ids") = std::vector<std::int64_t>{},
+          py::arg("image_keys") = std::vector<ImageKeys>{});
 
   // The render-and-ask pipeline (glyph::vlm::ask). `tokenizer` is a glyph.Tokenizer or any
   // tokenizer glyph._tokenizers adapts; renderer and model are the shared pybind11 types.

@@ -13,6 +13,10 @@ Steps:
   1b. the attention kernels (issue 10) against the best of PyTorch's SDPA backends on the same
      tensors: packed vision attention (1-64 pages), causal GQA prefill, split-KV decode (batch 1
      and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA
+  1c. the fused page-to-patch path (issue 10): real rendered pages as uint8 through
+     op_page_patches / op_page_patch_embed on the device; the patches checked bit for bit against
+     the CPU image processor; pages/s of pack + uint8 upload + kernel + GEMM against the CPU image
+     processor + upload of its float32 patches + the same GEMM, and the ratio
   2. prefill, text vs pages: a full-size random GLM-4.1V (Glm4v.random) on real rendered pages
      (Glyph's default config, the sample text repeated); text tokens from a byte-level BPE trained
      here with GLM-4's split pattern; also the curve at the paper's 3.3x compression; peak memory
@@ -342,6 +346,63 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
     return rows
 
 
+# ---- 1c: the fused page-to-patch path ----------------------------------------------------------
+
+def page_patch_path(run, dev, tiny):
+    """Pages (uint8, 3 bytes a pixel) -> patches on the device -> patch embedding, against the CPU
+    image processor followed by the upload of its float32 patches and the same GEMM. The patches
+    must equal the image processor's rounded to the dtype, bit for bit (else the step fails)."""
+    from glyph import _vlm as vlm
+    dt_name = "bfloat16" if dev.type == "cuda" else "float32"
+    dt = getattr(torch, dt_name)
+    # Glyph's default pages (auto-cropped: widths differ) and one at 96 dpi (a different size)
+    pages = [np.asarray(p.pixels) for p in glyph.Renderer().render(long_text(30_000)).pages]
+    cfg = glyph.Renderer().config
+    cfg.dpi = 96.0
+    pages += [np.asarray(p.pixels) for p in glyph.Renderer(cfg).render(glyph.sample_text()[:6000]).pages]
+    pages = [np.ascontiguousarray(p) for p in pages]
+    g = torch.Generator().manual_seed(0)
+    d = 32 if tiny else 1536  # GLM-4.1V's vision width
+    w = (torch.randn(d, 3, 2, 14, 14, generator=g) * 0.02).to(dev, dt)
+    b = (torch.randn(d, generator=g) * 0.02).to(dev, dt)
+    pinned = dev.type == "cuda"
+    rows = {"device": str(dev), "cuda_kernels_built": bool(vlm.cuda_kernels_built()), "rows": []}
+    run.results["steps"]["patches"] = rows
+    for n in ([1, 3] if tiny else [1, 8, 32, 64]):
+        if run.left() < 15:
+            run.results["skipped"].append(f"patches pages={n}")
+            break
+        imgs = [pages[i % len(pages)] for i in range(n)]
+        pixels, sizes = vlm.op_pack_pages(imgs, pinned=pinned)
+        ours, grid = vlm.op_page_patches(pixels.to(dev), sizes, dt_name)
+        ref, ref_grid = gv.process_images(imgs)
+        if not (torch.equal(grid, ref_grid) and torch.equal(ours.cpu(), ref.to(dt))):
+            bad = (ours.cpu().float() != ref.to(dt).float()).sum().item()
+            raise AssertionError(f"page_patches on {dev} differs from the image processor at {bad} "
+                                 f"of {ref.numel()} values ({n} pages)")
+
+        def fused():
+            px, sz = vlm.op_pack_pages(imgs, pinned=pinned)
+            return vlm.op_page_patch_embed(px.to(dev, non_blocking=True), sz, w, b)[0]
+
+        def unfused():
+            pv, _ = gv.process_images(imgs)
+            return vlm.op_patch_embed(pv.to(dev, dt), w, b)
+
+        emb_err = ((fused().float() - unfused().float()).abs().max()
+                   / unfused().float().abs().max()).item()
+        t_fused = timed(dev, fused)
+        t_unfused = timed(dev, unfused)
+        rows["rows"].append(dict(
+            pages=n, patches=int(ref.shape[0]), patches_equal=True, embed_rel_err=round(emb_err, 6),
+            upload_MB_uint8=round(pixels.numel() / 1e6, 2),
+            upload_MB_float32=round(ref.numel() * 4 / 1e6, 2),
+            fused_pages_per_s=round(n / t_fused, 2), cpu_pages_per_s=round(n / t_unfused, 2),
+            speedup=round(t_unfused / t_fused, 2)))
+        run.save()
+    return rows
+
+
 # ---- 2: prefill, text vs pages -------------------------------------------------------------
 
 def train_bpe(text, vocab):
@@ -543,6 +604,11 @@ def table(res):
     for r in ops.get("decode", []):
         lines.append(f"op decode ctx={r['context']:>6} b={r['batch']:>2}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"
                      f"  x{r['speedup']}  {r['ours_GBps']} GB/s ({r['of_copy_bw']} of copy)  err {r['rel_err_vs_sdpa']}")
+    pt = s.get("patches") or {}
+    for r in pt.get("rows", []):
+        lines.append(f"page->patch pages={r['pages']:>3}  fused {r['fused_pages_per_s']} pages/s  cpu+copy "
+                     f"{r['cpu_pages_per_s']} pages/s  x{r['speedup']}  upload {r['upload_MB_uint8']} MB "
+                     f"vs {r['upload_MB_float32']} MB  patches equal {r['patches_equal']}  embed err {r['embed_rel_err']}")
     for r in s.get("prefill") or []:
         lines.append(f"prefill N={r['N']:>6}  pages {r['pages']:>3}  ratio {r['ratio']:>5}  text {r['text_prefill_s']:.3f}s"
                      f"  pages {r['pages_prefill_s']:.3f}s  x{r['speedup']}  (at 3.3x: x{r['speedup33']})"
@@ -578,6 +644,7 @@ def main(argv=None):
         run.step("parity", 20, lambda: parity(dev, tmp, run_op_tests=dev.type == "cuda"))
         run.step("ops", 30, lambda: attention_ops(run, dev, tiny, (info or {}).get("bf16_TFLOPs"),
                                                   (info or {}).get("copy_GBps")))
+        run.step("patches", 20, lambda: page_patch_path(run, dev, tiny))
         if tiny:
             cfg = vlm_tiny.tiny_config(vocab=2048, layers=2)
             model = gv.Glm4v.random(cfg.to_dict(), device=str(dev), dtype="float32",

@@ -48,18 +48,24 @@ class Glm4v:
         ...
     def decode_step(self, token: typing.SupportsInt | typing.SupportsIndex, cache: KvCache) -> torch.Tensor:
         ...
-    def forward(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None, positions: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> torch.Tensor:
+    def forward(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None, positions: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], image_keys: collections.abc.Sequence[typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"]] = []) -> torch.Tensor:
         ...
-    def generate(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None, max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], stream: typing.Any = None) -> glyph._core.GenerateOutput:
+    def generate(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None, max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], stream: typing.Any = None, image_keys: collections.abc.Sequence[typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"]] = []) -> glyph._core.GenerateOutput:
         ...
-    def generate_batch(self, input_ids: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], pixel_values: collections.abc.Sequence[torch.Tensor | None], grid_thw: collections.abc.Sequence[torch.Tensor | None], max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> list[glyph._core.GenerateOutput]:
+    def generate_batch(self, input_ids: collections.abc.Sequence[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]], pixel_values: collections.abc.Sequence[torch.Tensor | None], grid_thw: collections.abc.Sequence[torch.Tensor | None], max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], image_keys: collections.abc.Sequence[collections.abc.Sequence[typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"]]] = []) -> list[glyph._core.GenerateOutput]:
         ...
     def image_features(self, pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> torch.Tensor:
         ...
-    def prefill(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], cache: KvCache, pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None) -> torch.Tensor:
+    def prefill(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], cache: KvCache, pixel_values: torch.Tensor | None = None, grid_thw: torch.Tensor | None = None, image_keys: collections.abc.Sequence[typing.Annotated[collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], "FixedSize(2)"]] = []) -> torch.Tensor:
         ...
     def process_images(self, images: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]]) -> tuple[torch.Tensor, torch.Tensor]:
-        ...
+        """
+        Images -> (pixel_values, grid_thw): float32 on the host for a CPU model; on a device, made there from the uint8 pages in the model's dtype (ops::page_patches).
+        """
+    def process_images_keyed(self, images: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]]) -> tuple[torch.Tensor, torch.Tensor, list[typing.Annotated[list[int], "FixedSize(2)"]]]:
+        """
+        process_images and the feature-cache keys of the pages (empty for a CPU model, whose pixel_values are keyed by content): pass them on as image_keys.
+        """
     def rope_index(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], grid_thw: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
         ...
     def set_runtime_options(self, prefill_chunk: typing.SupportsInt | typing.SupportsIndex, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
@@ -104,6 +110,18 @@ def op_attention_kvcache(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.
 def op_attention_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seqlens_q: torch.Tensor, cu_seqlens_k: torch.Tensor, max_seqlen_q: typing.SupportsInt | typing.SupportsIndex, max_seqlen_k: typing.SupportsInt | typing.SupportsIndex, causal: bool, scale: typing.SupportsFloat | typing.SupportsIndex, out: torch.Tensor | None = None) -> torch.Tensor:
     """
     Attention over packed sequences: q [Tq, H, d], k/v [Tk, Hkv, d], int32 cu_seqlens.
+    """
+def op_pack_pages(images: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.uint8]], pinned: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    (H, W, 3) uint8 arrays -> (pixels uint8 [bytes], sizes int64 [pages, 2]): op_page_patches' input form; pinned: page-locked pixels for an asynchronous upload.
+    """
+def op_page_patch_embed(pixels: torch.Tensor, sizes: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, min_pixels: typing.SupportsInt | typing.SupportsIndex = 12544, max_pixels: typing.SupportsInt | typing.SupportsIndex = 9633792, patch_size: typing.SupportsInt | typing.SupportsIndex = 14, merge_size: typing.SupportsInt | typing.SupportsIndex = 2, temporal_patch_size: typing.SupportsInt | typing.SupportsIndex = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    op_page_patches then the patch-embedding GEMM with its bias, in the weight's dtype: (embeddings [N, D], grid_thw).
+    """
+def op_page_patches(pixels: torch.Tensor, sizes: torch.Tensor, dtype: str = 'float32', min_pixels: typing.SupportsInt | typing.SupportsIndex = 12544, max_pixels: typing.SupportsInt | typing.SupportsIndex = 9633792, patch_size: typing.SupportsInt | typing.SupportsIndex = 14, merge_size: typing.SupportsInt | typing.SupportsIndex = 2, temporal_patch_size: typing.SupportsInt | typing.SupportsIndex = 2, do_resize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Pages -> (patches [N, 3*T*P*P] in dtype on pixels' device, grid_thw): pixels uint8 [bytes] holds the pages' RGB bytes back to back, sizes int64 [pages, 2] (height, width) on the CPU. Equal to process_images(...)[0].to(dtype).
     """
 def op_patch_embed(patches: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     ...

@@ -208,29 +208,34 @@ class Glm4v:
         return self._m.benchmark_decode(int(batch), int(context), int(steps), int(seed))
 
     def process_images(self, images):
-        """Images -> (pixel_values, grid_thw) with this checkpoint's preprocessor settings."""
+        """Images -> (pixel_values, grid_thw) with this checkpoint's preprocessor settings:
+        float32 on the host for a CPU model; for a model on a device the pages go there as uint8
+        and the patches are made there in the model's dtype (the same values, rounded)."""
         return self._m.process_images(to_rgb_arrays(images))
 
     def image_features(self, pixel_values, grid_thw):
         return self._m.image_features(pixel_values, grid_thw)
 
     def _inputs(self, images, pixel_values, grid_thw):
+        """(pixel_values, grid_thw, image_keys): images made into patches here keep their pages'
+        feature-cache keys (a device model's patches are keyed by the page bytes)."""
+        keys = []
         if images is not None:
             if pixel_values is not None:
                 raise InputError("give images or pixel_values/grid_thw, not both")
             arrays = to_rgb_arrays(images)
             if arrays:
-                pixel_values, grid_thw = self.process_images(arrays)
-        return pixel_values, grid_thw
+                pixel_values, grid_thw, keys = self._m.process_images_keyed(arrays)
+        return pixel_values, grid_thw, keys
 
     def forward(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None,
                 positions: Optional[Sequence[int]] = None):
         """Logits (float32) for a full prompt: [len(input_ids), vocab], or [len(positions), vocab]
         for the rows in `positions` only (at long prompts every row's logits are large: vocab x 4
         bytes a token)."""
-        pv, g = self._inputs(images, pixel_values, grid_thw)
+        pv, g, keys = self._inputs(images, pixel_values, grid_thw)
         return self._m.forward(list(map(int, input_ids)), pv, g,
-                               [int(p) for p in (positions or [])])
+                               [int(p) for p in (positions or [])], keys)
 
     def new_cache(self):
         """An empty KV cache for prefill / decode_step (one conversation)."""
@@ -238,8 +243,8 @@ class Glm4v:
 
     def prefill(self, input_ids: Sequence[int], cache, images=None, pixel_values=None, grid_thw=None):
         """Appends a turn (text and its images) to `cache`; returns the last token's logits."""
-        pv, g = self._inputs(images, pixel_values, grid_thw)
-        return self._m.prefill(list(map(int, input_ids)), cache, pv, g)
+        pv, g, keys = self._inputs(images, pixel_values, grid_thw)
+        return self._m.prefill(list(map(int, input_ids)), cache, pv, g, keys)
 
     def decode_step(self, token: int, cache):
         """Appends one token to `cache`; returns the logits of the next one."""
@@ -285,14 +290,14 @@ class Glm4v:
         Sampling keywords left as None come from the checkpoint's generation_config.json (greedy
         without one); ``**glyph.vlm.GLYPH_PRESET`` gives Glyph's recommended settings.
         stream(token) is called for each new token; returning False stops generation."""
-        pv, g = self._inputs(images, pixel_values, grid_thw)
+        pv, g, keys = self._inputs(images, pixel_values, grid_thw)
         o = self._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
                                 top_k=top_k, repetition_penalty=repetition_penalty,
                                 stop_ids=stop_ids))
         return self._m.generate(list(map(int, input_ids)), pv, g, int(max_new_tokens),
                                 bool(o["do_sample"]), float(o["temperature"]), float(o["top_p"]),
                                 int(o["top_k"]), float(o["repetition_penalty"]), int(seed),
-                                [int(s) for s in o["stop_ids"]], stream)
+                                [int(s) for s in o["stop_ids"]], stream, keys)
 
     def generate_batch(self, prompts: Sequence[Any], *, max_new_tokens: int = 128,
                        do_sample: Optional[bool] = None, temperature: Optional[float] = None,
@@ -302,7 +307,7 @@ class Glm4v:
         """Several prompts decoded together, each stopping on its own; greedy tokens equal
         generate() on each alone. `prompts`: input_ids lists, or (input_ids, images) pairs (images
         as generate() takes them, or None). Sampling keywords as generate()."""
-        ids, pvs, grids = [], [], []
+        ids, pvs, grids, keys = [], [], [], []
         for i, p in enumerate(prompts):
             if isinstance(p, tuple):
                 if len(p) != 2:
@@ -310,17 +315,18 @@ class Glm4v:
                 p_ids, images = p
             else:
                 p_ids, images = p, None
-            pv, g = self._inputs(images, None, None)
+            pv, g, k = self._inputs(images, None, None)
             ids.append(list(map(int, p_ids)))
             pvs.append(pv)
             grids.append(g)
+            keys.append(k)
         o = self._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
                                 top_k=top_k, repetition_penalty=repetition_penalty,
                                 stop_ids=stop_ids))
         return self._m.generate_batch(ids, pvs, grids, int(max_new_tokens), bool(o["do_sample"]),
                                       float(o["temperature"]), float(o["top_p"]), int(o["top_k"]),
                                       float(o["repetition_penalty"]), int(seed),
-                                      [int(s) for s in o["stop_ids"]])
+                                      [int(s) for s in o["stop_ids"]], keys)
 
     def __repr__(self) -> str:
         t = self.config["text_config"]

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
@@ -207,6 +209,43 @@ TEST_CASE("bicubic resize: identity, constant images and sizes") {
   auto small = glyph::resize_bicubic(flat.data(), 40, 30, 13, 11);
   CHECK(small.size() == 13 * 11 * 3);
   CHECK(std::all_of(small.begin(), small.end(), [](std::uint8_t v) { return v == 200; }));
+}
+
+TEST_CASE("bicubic weight tables: what resize_bicubic runs, exposed for the VLM's page op") {
+  // Each output's weights sum to 1.0 in 22-bit fixed point (up to the per-weight rounding) and
+  // read inside the input; downscaling widens the support.
+  for (auto [in, out] : {std::pair{595, 588}, std::pair{842, 840}, std::pair{300, 112},
+                         std::pair{26, 112}, std::pair{1000, 250}}) {
+    const glyph::BicubicCoeffs c = glyph::bicubic_coeffs(in, out);
+    REQUIRE(c.bounds.size() == 2u * out);
+    REQUIRE(c.k.size() == static_cast<std::size_t>(out) * c.ksize);
+    for (int o = 0; o < out; ++o) {
+      const int first = c.bounds[2 * o], n = c.bounds[2 * o + 1];
+      CHECK(first >= 0);
+      CHECK(n >= 1);
+      CHECK(n <= c.ksize);
+      CHECK(first + n <= in);
+      long sum = 0;
+      for (int j = 0; j < n; ++j) sum += c.k[static_cast<std::size_t>(o) * c.ksize + j];
+      CHECK(std::abs(sum - (1L << glyph::kResizePrecisionBits)) <= c.ksize);
+    }
+    if (in > out) CHECK(c.ksize > 5);
+  }
+  // One horizontal pass by hand from the table equals resize_bicubic's (height unchanged).
+  std::vector<std::uint8_t> img(37 * 3 * 3);
+  for (std::size_t i = 0; i < img.size(); ++i) img[i] = static_cast<std::uint8_t>(i * 91 % 256);
+  const auto resized = glyph::resize_bicubic(img.data(), 37, 3, 16, 3);
+  const glyph::BicubicCoeffs c = glyph::bicubic_coeffs(37, 16);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 16; ++x)
+      for (int ch = 0; ch < 3; ++ch) {
+        int s = 1 << (glyph::kResizePrecisionBits - 1);
+        for (int j = 0; j < c.bounds[2 * x + 1]; ++j)
+          s += img[(y * 37 + c.bounds[2 * x] + j) * 3 + ch] * c.k[x * c.ksize + j];
+        const int v = std::clamp(s >> glyph::kResizePrecisionBits, 0, 255);
+        CHECK(resized[(y * 16 + x) * 3 + ch] == (s < 0 ? 0 : v));
+      }
+  CHECK_THROWS_AS(glyph::bicubic_coeffs(0, 5), glyph::InputError);
 }
 
 TEST_CASE("auto-crop keeps last ink + margin (width +1, height without +1)") {

@@ -1,6 +1,7 @@
 """The CUDA kernels are in the built module (issue 10): sm_80 and sm_90 machine code, with
-tensor-core MMA instructions in the packed attention kernel. Runs wherever the package was built
-with them (GLYPH_WITH_CUDA: nvcc and a CUDA build of torch, as in CI); no GPU needed."""
+tensor-core MMA instructions in the packed attention kernel, and the page-to-patch kernel (one per
+output dtype). Runs wherever the package was built with them (GLYPH_WITH_CUDA: nvcc and a CUDA
+build of torch, as in CI); no GPU needed."""
 import os
 import re
 import shutil
@@ -58,3 +59,17 @@ def test_module_holds_sm80_and_sm90_tensor_core_attention():
         for f, body in varlen.items():
             assert re.search(r"\bHMMA\.16816\.F32", body), f"{arch} {f}: no tensor-core MMA"
         assert any(".BF16" in body for body in varlen.values()), f"{arch}: no bf16 MMA"
+
+
+@pytest.mark.skipif(not vlm.cuda_kernels_built(), reason="built without GLYPH_WITH_CUDA")
+@pytest.mark.skipif(cuobjdump() is None, reason="no cuobjdump (CUDA toolkit or Triton)")
+def test_module_holds_sm80_and_sm90_page_patches_kernel():
+    sass = sass_by_arch(vlm.__file__)
+    assert {"sm_80", "sm_90"} <= set(sass), sorted(sass)
+    for arch in ("sm_80", "sm_90"):
+        kernels = {f: body for f, body in sass[arch].items() if "page_patches_kernel" in f}
+        # float32, float16 and bfloat16 output: three instantiations
+        assert len(kernels) == 3, (arch, sorted(sass[arch]))
+        for f, body in kernels.items():
+            # the integer resampling taps (IMAD) and the staged horizontal pass (shared stores)
+            assert re.search(r"\bIMAD\b", body) and re.search(r"\bSTS", body), f"{arch} {f}"

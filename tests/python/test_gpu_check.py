@@ -34,5 +34,9 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert len(ops["chunk"]) == 1
     assert all(r["rel_err_vs_sdpa"] < 1e-4 for part in ("vision", "prefill", "chunk", "decode")
                for r in ops[part])  # float32 on the CPU: the ATen path, which is SDPA
+    pt = s["patches"]  # the page-to-patch step: the CPU path here, bit-equal to the processor
+    assert [r["pages"] for r in pt["rows"]] == [1, 3]
+    assert all(r["patches_equal"] and r["embed_rel_err"] == 0 and r["speedup"] > 0
+               and r["upload_MB_float32"] > 4 * r["upload_MB_uint8"] for r in pt["rows"])
     assert len(s["transformers"]) == 2 and s["loader"]["weights_bytes"] > 0
     assert "== glyphcpp GPU check ==" in p.stdout

@@ -1,8 +1,10 @@
-"""The VLM's ops (attention, patch embedding) against float64 references, on every device present.
+"""The VLM's ops (attention, patch embedding, page-to-patch) against references, on every device
+present.
 
 Attention error is held to at most 2x PyTorch's own SDPA error at the same precision (STYLE.md)."""
 import math
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -195,3 +197,229 @@ def test_attention_ops_name_what_is_wrong():
     with pytest.raises(RuntimeError, match="k_new and v_new"):
         _vlm.op_attention_kvcache(torch.randn(1, 2, 4, 8), cache, cache.clone(),
                                   torch.tensor([0], dtype=torch.int32), k_new=torch.randn(1, 2, 2, 8))
+
+
+# ---- the page-to-patch op (uint8 pages -> patches, fused with the patch embedding) ----
+#
+# Exact: the op's CPU kernel against ImageProcessor.process (itself exact against transformers,
+# test_vlm.py) rounded to the dtype, bit for bit; the CUDA kernel (run only where a GPU is) against
+# the CPU kernel, bit for bit too (the same integer arithmetic, the same value table).
+
+def _rendered_pages():
+    """Real rendered pages of several sizes, all but at most one off the 28-pixel grid: a page
+    of the default config, a 96-dpi page, a small page size (two pages), strips cut from a page."""
+    import glyph
+    text = glyph.sample_text()[:6000]
+    def renderer(**changes):
+        cfg = glyph.Renderer().config  # Glyph's searched config with the shipped font
+        for k, v in changes.items():
+            setattr(cfg, k, v)
+        return glyph.Renderer(cfg)
+    full = glyph.Renderer().render(text).pages[0]
+    big = renderer(dpi=96.0).render(text[:2500]).pages[0]
+    small = renderer(page_size=(300.0, 200.0)).render(text[:1500]).pages
+    arr = np.ascontiguousarray(np.asarray(full.pixels))
+    pages = [arr, np.asarray(big.pixels), np.asarray(small[0].pixels), np.asarray(small[-1].pixels),
+             np.ascontiguousarray(arr[5:31, 3:303]),   # 300x26: below min side, upscaled
+             np.ascontiguousarray(arr[100:157, 40:97])]  # 57x57
+    return [np.ascontiguousarray(p) for p in pages]
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return _rendered_pages()
+
+
+# (min_pixels, max_pixels): Glyph's defaults (each side rounded to the grid, up or down),
+# a small max_pixels (every page downscaled ~2-4x), a large min_pixels (every page upscaled)
+RESIZE_CASES = [(12544, 9633792), (12544, 120_000), (1_500_000, 9633792)]
+
+
+@pytest.mark.parametrize("resize", RESIZE_CASES)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_page_patches_equal_the_image_processor(pages, resize, dtype):
+    import glyph.vlm as gv
+    lo, hi = resize
+    assert len({p.shape for p in pages}) == len(pages)  # every page a different size
+    off_grid = [p for p in pages if p.shape[0] % 28 or p.shape[1] % 28]
+    assert len(off_grid) >= len(pages) - 1  # the default page may sit on the grid (kept as is)
+    ref, ref_grid = gv.process_images(pages, min_pixels=lo, max_pixels=hi)
+    pixels, sizes = _vlm.op_pack_pages(pages)
+    assert pixels.dtype == torch.uint8 and pixels.numel() == sum(p.size for p in pages)
+    assert sizes.tolist() == [list(p.shape[:2]) for p in pages]
+    out, grid = _vlm.op_page_patches(pixels, sizes, dtype, min_pixels=lo, max_pixels=hi)
+    assert torch.equal(grid, ref_grid)
+    want = ref.to(getattr(torch, dtype))
+    assert out.dtype == want.dtype and out.shape == want.shape
+    assert torch.equal(out, want)  # bit for bit
+    if resize == RESIZE_CASES[1]:  # the case really resizes down and up
+        src = [p.shape[0] * p.shape[1] for p in pages]
+        dst = [h * w * 196 for _, h, w in grid.tolist()]
+        assert any(d < s / 2 for d, s in zip(dst, src)) and any(d > s for d, s in zip(dst, src))
+
+
+def _tall_page(pages):
+    """A very tall page (48 copies of a rendered page: 16128 x 588) and a max_pixels that shrinks
+    it about 41x in height: more source rows per patch row than the kernel stages, so its
+    unstaged path runs (the horizontal taps recomputed per vertical tap)."""
+    return np.ascontiguousarray(np.tile(pages[0], (48, 1, 1))), 12544
+
+
+def test_page_patches_large_downscale_unstaged_path(pages):
+    import glyph.vlm as gv
+    tall, hi = _tall_page(pages)
+    ref, ref_grid = gv.process_images([tall], max_pixels=hi)
+    (_, gh, gw), = ref_grid.tolist()
+    scale = tall.shape[0] / (gh * 14)
+    assert 18 * scale * 14 * 3 > 24 * 1024  # rows needed (14 + 2 x 2 supports) x 42 bytes > stage
+    pixels, sizes = _vlm.op_pack_pages([tall])
+    out, grid = _vlm.op_page_patches(pixels, sizes, "bfloat16", max_pixels=hi)
+    assert torch.equal(grid, ref_grid) and torch.equal(out, ref.bfloat16())
+
+
+def test_page_patches_without_resize_on_the_grid(pages):
+    import glyph.vlm as gv
+    crops = [np.ascontiguousarray(pages[0][:112, :140]), np.ascontiguousarray(pages[1][28:168, 0:112])]
+    pixels, sizes = _vlm.op_pack_pages(crops)
+    out, grid = _vlm.op_page_patches(pixels, sizes, "float32", do_resize=False)
+    ref, ref_grid = gv.process_images(crops)  # on the grid already: process does not resize
+    assert torch.equal(grid, ref_grid) and torch.equal(out, ref)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_page_patch_embed_equals_process_then_patch_embed(pages, dtype):
+    import glyph.vlm as gv
+    g = torch.Generator().manual_seed(5)
+    w = (torch.randn(40, 3, 2, 14, 14, generator=g) * 0.02).to(dtype)
+    b = torch.randn(40, generator=g).to(dtype)
+    pixels, sizes = _vlm.op_pack_pages(pages[2:])
+    emb, grid = _vlm.op_page_patch_embed(pixels, sizes, w, b)
+    pv, ref_grid = gv.process_images(pages[2:])
+    ref = _vlm.op_patch_embed(pv.to(dtype), w, b)  # the model's unfused path
+    assert torch.equal(grid, ref_grid) and emb.dtype == dtype
+    assert torch.equal(emb, ref)  # same patches, the same GEMM call
+    nobias, _ = _vlm.op_page_patch_embed(pixels, sizes, w)
+    assert torch.equal(nobias, torch.mm(pv.to(dtype), w.reshape(40, -1).t()))
+
+
+def test_page_patches_name_what_is_wrong(pages):
+    pixels, sizes = _vlm.op_pack_pages(pages[4:])
+    with pytest.raises(RuntimeError, match="pixels must be a 1-D uint8"):
+        _vlm.op_page_patches(pixels.float(), sizes)
+    with pytest.raises(RuntimeError, match="pixels must be a 1-D uint8"):
+        _vlm.op_page_patches(pixels.view(-1, 3), sizes)
+    with pytest.raises(RuntimeError, match=r"sizes must be an int64 \[pages, 2\]"):
+        _vlm.op_page_patches(pixels, sizes.flatten())
+    with pytest.raises(RuntimeError, match="no pages given"):
+        _vlm.op_page_patches(pixels[:0], sizes[:0])
+    with pytest.raises(RuntimeError, match="but pixels holds"):
+        _vlm.op_page_patches(pixels[:-3], sizes)
+    bad = sizes.clone()
+    bad[1, 0] = 0
+    with pytest.raises(RuntimeError, match="page 1 is"):
+        _vlm.op_page_patches(pixels, bad)
+    with pytest.raises(RuntimeError, match="not a multiple of 28"):
+        _vlm.op_page_patches(pixels, sizes, do_resize=False)
+    with pytest.raises(RuntimeError, match="patch_size, merge_size and temporal_patch_size"):
+        _vlm.op_page_patches(pixels, sizes, merge_size=0)
+    with pytest.raises(Exception, match="dtype must be"):
+        _vlm.op_page_patches(pixels, sizes, "int8")
+    with pytest.raises(Exception, match="aspect ratio"):
+        _vlm.op_page_patches(*_vlm.op_pack_pages([np.zeros((1, 300, 3), np.uint8)]))
+    w = torch.randn(8, 3, 2, 14, 14)
+    with pytest.raises(RuntimeError, match="patch_embed: patches have"):
+        _vlm.op_page_patch_embed(pixels, sizes, w[:, :, :1])
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+
+
+def _poison_cuda_cache(nbytes):
+    """Fill freed blocks of the caching allocator with NaN, so an output element the kernel
+    leaves unwritten fails the comparison."""
+    t = torch.full((nbytes // 4 + 1,), float("nan"), device="cuda")
+    del t
+
+
+@CUDA
+@pytest.mark.parametrize("resize", RESIZE_CASES)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_page_patches_cuda_kernel_equals_the_cpu_kernel(pages, resize, dtype):
+    lo, hi = resize
+    pixels, sizes = _vlm.op_pack_pages(pages, pinned=True)
+    ref, ref_grid = _vlm.op_page_patches(pixels, sizes, dtype, min_pixels=lo, max_pixels=hi)
+    _poison_cuda_cache(ref.numel() * 4 * 2)
+    out, grid = _vlm.op_page_patches(pixels.cuda(), sizes, dtype, min_pixels=lo, max_pixels=hi)
+    assert out.is_cuda and out.dtype == ref.dtype
+    assert torch.equal(grid, ref_grid)
+    assert torch.equal(out.cpu(), ref)  # bit for bit: integer resampling, the same value table
+
+
+@CUDA
+def test_page_patches_cuda_large_downscale_and_many_pages(pages):
+    """A downscale by more than the kernel's shared-memory stage holds (its direct path), and
+    many small pages in one launch."""
+    tall, hi = _tall_page(pages)
+    many = [np.ascontiguousarray(pages[0][i * 7:i * 7 + 40 + i, 0:50 + 3 * i]) for i in range(40)]
+    for imgs, lo, hi in (([tall], 12544, hi), (many, 12544, 9633792)):
+        pixels, sizes = _vlm.op_pack_pages(imgs)
+        ref, _ = _vlm.op_page_patches(pixels, sizes, "bfloat16", min_pixels=lo, max_pixels=hi)
+        _poison_cuda_cache(ref.numel() * 4 * 2)
+        out, _ = _vlm.op_page_patches(pixels.cuda(), sizes, "bfloat16", min_pixels=lo, max_pixels=hi)
+        assert torch.equal(out.cpu(), ref)
+
+
+@CUDA
+def test_page_patch_embed_cuda_within_bf16_rounding(pages):
+    g = torch.Generator().manual_seed(6)
+    w = torch.randn(64, 3, 2, 14, 14, generator=g) * 0.02
+    b = torch.randn(64, generator=g)
+    pixels, sizes = _vlm.op_pack_pages(pages)
+    ref, _ = _vlm.op_page_patch_embed(pixels, sizes, w, b)  # float32 on the CPU
+    out, _ = _vlm.op_page_patch_embed(pixels.cuda(), sizes, w.cuda().bfloat16(), b.cuda().bfloat16())
+    # the patches are bit-identical; the GEMM is cuBLAS's in bf16 (bf16 inputs and output)
+    err = ((out.float().cpu() - ref).abs().max() / ref.abs().max()).item()
+    assert err < 2 ** -7, err
+
+
+@CUDA
+def test_model_on_cuda_takes_pages_as_uint8(tmp_path, pages):
+    """Glm4v.process_images on a CUDA model: the pages go up as uint8 and the kernel makes the
+    patches in the model's dtype: the same patches, so the same vision features, as the CPU
+    image processor's float32 patches given to the same model."""
+    pytest.importorskip("transformers")
+    import glyph.vlm as gv
+    import vlm_tiny
+    vlm_tiny.save(vlm_tiny.make_model(seed=3), str(tmp_path))
+    g = gv.Glm4v.from_pretrained(str(tmp_path), device="cuda", dtype="bfloat16")
+    imgs = pages[2:4]
+    pv, grid = g.process_images(imgs)
+    ref, ref_grid = gv.process_images(imgs)
+    assert pv.is_cuda and pv.dtype == torch.bfloat16 and torch.equal(grid, ref_grid)
+    assert torch.equal(pv.cpu(), ref.bfloat16())
+    assert torch.equal(g.image_features(pv, grid), g.image_features(ref, ref_grid))
+
+
+def test_image_keys_reach_the_feature_cache(tmp_path, pages):
+    """The page keys a device model's process_images makes (ImageBatch::image_keys) go through
+    the bindings to the vision tower's cache: given keys, the cache is keyed by them and not by
+    the patch contents. (On the CPU no keys are made; here they are given by hand.)"""
+    pytest.importorskip("transformers")
+    import glyph.vlm as gv
+    import vlm_tiny
+    hf = vlm_tiny.make_model(seed=3)
+    vlm_tiny.save(hf, str(tmp_path))
+    g = gv.Glm4v.from_pretrained(str(tmp_path))
+    imgs = [pages[5]]
+    pv, grid, keys = g._m.process_images_keyed(imgs)
+    assert keys == [] and torch.equal(pv, g.process_images(imgs)[0])  # CPU: keyed by content
+    ids = vlm_tiny.prompt_ids(hf.config, [int(grid[0].prod()) // 4], [6, 5], seed=1)
+    a = g._m.forward(ids, pv, grid, [], [(1, 2)])
+    b = g._m.forward(ids, torch.zeros_like(pv), grid, [], [(1, 2)])  # other pixels, same key
+    assert torch.equal(a, b)  # the features came from the cache, by the key
+    c = g._m.forward(ids, torch.zeros_like(pv), grid)  # no key: by content, a miss
+    assert not torch.equal(a, c)
+    with pytest.raises(Exception, match="image_keys has 2 keys for 1 images"):
+        g._m.forward(ids, pv, grid, [], [(1, 2), (3, 4)])
+    with pytest.raises(Exception, match="image_keys given without pixel_values"):
+        g._m.forward(ids[:3], None, None, [], [(1, 2)])

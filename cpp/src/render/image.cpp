@@ -12,7 +12,7 @@ namespace glyph {
 
 namespace {
 
-constexpr int kPrecisionBits = 32 - 8 - 2;
+constexpr int kPrecisionBits = kResizePrecisionBits;
 
 double bicubic(double x) {
   constexpr double a = -0.5;
@@ -22,14 +22,12 @@ double bicubic(double x) {
   return 0;
 }
 
-struct Coeffs {
-  int ksize = 0;
-  std::vector<int> bounds;  // (xmin, xcount) per output
-  std::vector<int> k;       // fixed-point weights, ksize per output
-};
+}  // namespace
 
-Coeffs precompute(int in_size, int out_size) {
-  Coeffs c;
+BicubicCoeffs bicubic_coeffs(int in_size, int out_size) {
+  GLYPH_CHECK(in_size > 0 && out_size > 0, InputError, "bicubic_coeffs: bad sizes {} -> {}", in_size,
+              out_size);
+  BicubicCoeffs c;
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = std::max(scale, 1.0);
   const double support = 2.0 * filterscale;
@@ -62,6 +60,8 @@ Coeffs precompute(int in_size, int out_size) {
   return c;
 }
 
+namespace {
+
 inline std::uint8_t clip8(int in) {
   if (in >= (1 << kPrecisionBits << 8)) return 255;
   if (in <= 0) return 0;
@@ -77,7 +77,7 @@ std::vector<std::uint8_t> resize_bicubic(const std::uint8_t* rgb, int width, int
   std::vector<std::uint8_t> cur(rgb, rgb + static_cast<std::size_t>(width) * height * 3);
   int w = width;
   if (new_width != width) {
-    Coeffs c = precompute(width, new_width);
+    BicubicCoeffs c = bicubic_coeffs(width, new_width);
     std::vector<std::uint8_t> out(static_cast<std::size_t>(new_width) * height * 3);
     for (int y = 0; y < height; ++y) {
       const std::uint8_t* src = cur.data() + static_cast<std::size_t>(y) * w * 3;
@@ -101,7 +101,7 @@ std::vector<std::uint8_t> resize_bicubic(const std::uint8_t* rgb, int width, int
     w = new_width;
   }
   if (new_height != height) {
-    Coeffs c = precompute(height, new_height);
+    BicubicCoeffs c = bicubic_coeffs(height, new_height);
     std::vector<std::uint8_t> out(static_cast<std::size_t>(w) * new_height * 3);
     const std::size_t stride = static_cast<std::size_t>(w) * 3;
     for (int yy = 0; yy < new_height; ++yy) {

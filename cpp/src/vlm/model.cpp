@@ -6,6 +6,7 @@
 
 #include "common/check.h"
 #include "vlm/model_impl.h"
+#include "vlm/ops/page_patches.h"
 
 namespace glyph::vlm {
 
@@ -106,6 +107,19 @@ Glm4v Glm4v::random(const Glm4vConfig& config, const LoadOptions& opt, std::uint
 
 const Glm4vConfig& Glm4v::config() const { return impl_->cfg; }
 const ImageProcessor& Glm4v::image_processor() const { return impl_->proc; }
+
+ImageBatch Glm4v::process_images(const std::vector<ImageView>& views) const {
+  // Where the patches are made is a placement choice (float32 on the host for a CPU model, whose
+  // pixel_values the parity tests compare with transformers'); which kernel makes them on a
+  // device is ops::page_patches' choice.
+  if (impl_->device.is_cpu()) return impl_->proc.process(views);
+  GLYPH_CHECK(!views.empty(), InputError, "process_images: no images given");
+  auto [pixels, sizes] = ops::pack_pages(views, /*pinned=*/impl_->device.is_cuda());
+  ImageBatch b = ops::page_patches(pixels.to(impl_->device, /*non_blocking=*/true), sizes,
+                                   impl_->proc.params(), impl_->dtype);
+  b.image_keys = page_keys(views, impl_->dtype);
+  return b;
+}
 at::Device Glm4v::device() const { return impl_->device; }
 at::ScalarType Glm4v::dtype() const { return impl_->dtype; }
 const LoadInfo& Glm4v::load_info() const { return impl_->load_info; }

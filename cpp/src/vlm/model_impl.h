@@ -97,6 +97,11 @@ class FeatureCache {
   std::unordered_map<Key, std::list<std::pair<Key, at::Tensor>>::iterator, KeyHash> index_;
 };
 FeatureCache::Key feature_key(const at::Tensor& patch_rows, const std::int64_t grid[3]);
+// Keys from the pages themselves (ImageBatch::image_keys), for patches made on a device from
+// uint8 pages: a hash of each page's size and bytes and of the patches' dtype. A different key
+// space from feature_key's (the salt differs), so the two never collide by construction.
+std::vector<std::array<std::uint64_t, 2>> page_keys(const std::vector<ImageView>& views,
+                                                    at::ScalarType dtype);
 
 class Glm4vImpl {
  public:
@@ -117,7 +122,10 @@ class Glm4vImpl {
   void finish_setup();
 
   // vision.cpp: the tower for every image of the batch, in bounded batches of pages, cached.
-  at::Tensor vision(const at::Tensor& pixel_values, const at::Tensor& grid_thw) const;
+  // image_keys: ImageBatch::image_keys (empty: key CPU pixel_values by content, no cache for
+  // device pixel_values).
+  at::Tensor vision(const at::Tensor& pixel_values, const at::Tensor& grid_thw,
+                    const std::vector<std::array<std::uint64_t, 2>>& image_keys = {}) const;
   at::Tensor vision_uncached(const at::Tensor& pixel_values, const std::vector<std::int64_t>& grid) const;
 
   // text.cpp

@@ -32,7 +32,7 @@ Answer ask(const Renderer& renderer, const Glm4v& model, const TextCodec& codec,
   std::vector<ImageView> views;
   for (const auto& p : pages.pages) views.push_back(view_of(p));
   ImageBatch images;
-  if (!views.empty()) images = model.image_processor().process(views);
+  if (!views.empty()) images = model.process_images(views);
   for (int n : images.tokens_per_image) a.visual_tokens += n;
 
   const std::vector<std::int64_t> ids =

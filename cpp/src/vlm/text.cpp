@@ -123,7 +123,7 @@ Tensor Glm4vImpl::prompt_features(const std::vector<std::int64_t>& ids,
     return Tensor();
   }
   Tensor feats = guard_oom("the vision tower", "the pages per request or vision_batch_pages",
-                           [&] { return vision(images->pixel_values, images->grid_thw); });
+                           [&] { return vision(images->pixel_values, images->grid_thw, images->image_keys); });
   GLYPH_CHECK(feats.size(0) == n_img_tokens, InputError,
               "images give {} visual tokens but the prompt has {} <|image|> tokens", feats.size(0),
               n_img_tokens);

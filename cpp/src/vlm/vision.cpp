@@ -50,6 +50,19 @@ FeatureCache::Key feature_key(const Tensor& rows, const std::int64_t grid[3]) {
   return k;
 }
 
+std::vector<std::array<std::uint64_t, 2>> page_keys(const std::vector<ImageView>& views,
+                                                    at::ScalarType dtype) {
+  std::vector<std::array<std::uint64_t, 2>> keys;
+  for (const ImageView& v : views) {
+    FeatureCache::Key k{0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL};
+    const std::int64_t head[3] = {v.width, v.height, static_cast<std::int64_t>(dtype)};
+    hash_bytes(reinterpret_cast<const std::uint8_t*>(head), sizeof head, k.a, k.b);
+    hash_bytes(v.rgb, static_cast<std::size_t>(v.width) * v.height * 3, k.a, k.b);
+    keys.push_back({k.a, k.b});
+  }
+  return keys;
+}
+
 void FeatureCache::set_capacity(std::int64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   capacity_ = std::max<std::int64_t>(bytes, 0);
@@ -103,7 +116,8 @@ void FeatureCache::clear() {
   bytes_ = 0;
 }
 
-Tensor Glm4vImpl::vision(const Tensor& pixel_values, const Tensor& grid_thw_in) const {
+Tensor Glm4vImpl::vision(const Tensor& pixel_values, const Tensor& grid_thw_in,
+                         const std::vector<std::array<std::uint64_t, 2>>& image_keys) const {
   const auto& v = cfg.vision;
   const std::int64_t m = v.spatial_merge_size;
   Tensor grid = grid_thw_in.to(at::kCPU, at::kLong).contiguous();
@@ -123,13 +137,17 @@ Tensor Glm4vImpl::vision(const Tensor& pixel_values, const Tensor& grid_thw_in) 
 
   // Cached images come from the cache; the rest go through the tower in batches of at most
   // vision_batch_pages images (one packed attention call per block per batch).
-  const bool cacheable = features.capacity() > 0 && pixel_values.device().is_cpu();
+  GLYPH_CHECK(image_keys.empty() || static_cast<std::int64_t>(image_keys.size()) == n_images,
+              InputError, "image_keys has {} keys for {} images", image_keys.size(), n_images);
+  const bool keyed = !image_keys.empty();
+  const bool cacheable = features.capacity() > 0 && (keyed || pixel_values.device().is_cpu());
   std::vector<Tensor> out(n_images);
   std::vector<FeatureCache::Key> keys(n_images);
   std::vector<std::int64_t> todo;
   for (std::int64_t i = 0; i < n_images; ++i) {
     if (cacheable) {
-      keys[i] = feature_key(pixel_values.slice(0, begin[i], begin[i + 1]), g + 3 * i);
+      keys[i] = keyed ? FeatureCache::Key{image_keys[i][0], image_keys[i][1]}
+                      : feature_key(pixel_values.slice(0, begin[i], begin[i + 1]), g + 3 * i);
       if (features.get(keys[i], out[i])) continue;
     }
     todo.push_back(i);

@@ -15,6 +15,20 @@ namespace glyph {
 std::vector<std::uint8_t> resize_bicubic(const std::uint8_t* rgb, int width, int height,
                                          int new_width, int new_height);
 
+// The fixed-point weights resize_bicubic uses along one axis (in_size -> out_size), for code that
+// must reproduce it exactly (the VLM's fused page-to-patch op). Output o reads inputs
+// [bounds[2o], bounds[2o] + bounds[2o+1]) with weights k[o * ksize + j]; a pass sums
+// (1 << (kResizePrecisionBits - 1)) + sum_j in[j] * k[j] in int and clamps (sum >> bits) to
+// [0, 255]. resize_bicubic runs the horizontal pass first (only when the width changes), stores
+// uint8, then the vertical pass (only when the height changes).
+constexpr int kResizePrecisionBits = 32 - 8 - 2;
+struct BicubicCoeffs {
+  int ksize = 0;
+  std::vector<int> bounds;  // (first input, count) per output
+  std::vector<int> k;       // ksize weights per output
+};
+BicubicCoeffs bicubic_coeffs(int in_size, int out_size);
+
 // PIL's RGB -> L conversion (ITU-R 601-2 luma, rounded).
 inline std::uint8_t luma(const std::uint8_t* px) {
   return static_cast<std::uint8_t>((px[0] * 19595 + px[1] * 38470 + px[2] * 7471 + 0x8000) >> 16);

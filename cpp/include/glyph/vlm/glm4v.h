@@ -113,6 +113,12 @@ class Glm4v {
 
   const Glm4vConfig& config() const;
   const ImageProcessor& image_processor() const;
+  // The model's image input for these pages. On the CPU: image_processor().process(views)
+  // (float32 pixel_values, the transformers-exact path). On another device the pages travel there
+  // as uint8 (3 bytes a pixel, through pinned memory) and ops::page_patches makes the patches
+  // there in the model's dtype (the CUDA kernel when built; the same values as process, rounded to
+  // the dtype), with image_keys for the feature cache.
+  ImageBatch process_images(const std::vector<ImageView>& views) const;
   at::Device device() const;
   at::ScalarType dtype() const;
   // generation_config.json's sampling defaults and stop ids as options (greedy without it).

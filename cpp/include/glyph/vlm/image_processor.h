@@ -33,6 +33,11 @@ struct ImageBatch {
   at::Tensor pixel_values;  // float32 [patches, C * temporal * patch * patch]
   at::Tensor grid_thw;      // int64 [images, 3]
   std::vector<int> tokens_per_image;  // after the 2x2 merge
+  // Optional per-image content keys for the model's feature cache, one per image (two 64-bit
+  // words of a hash of the page's size and bytes and of pixel_values' dtype). Glm4v::process_images
+  // fills them when it makes pixel_values on a device from the uint8 pages; empty otherwise, and
+  // the cache then keys CPU pixel_values by their contents (device ones are not cached).
+  std::vector<std::array<std::uint64_t, 2>> image_keys;
 };
 
 struct ImageProcessorParams {
