@@ -217,8 +217,9 @@ run_one() {
       sleep 2
     done
     wait "$pid" || rc=$?
-    # 72 is libFuzzer's exit status for a run stopped by SIGINT: the stop asked for above.
-    [ "$rc" = 72 ] && [ -n "${cpu_s:-}" ] && rc=0
+    # 72 is libFuzzer's exit status for a run stopped by SIGINT (the stop asked for above, or a
+    # person's Ctrl-C): a clean stop, not a finding, and its CPU time counts.
+    [ "$rc" = 72 ] && rc=0
     cpu_s="${cpu_s:-$used}"
     echo "cpu_s=$cpu_s wall_s=$(( $(date +%s) - start_s ))" >"build/fuzz/logs/$t.time"
   else
