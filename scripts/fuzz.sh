@@ -35,9 +35,9 @@
 #
 # Crashes go to build/fuzz/crashes/<target>/, logs to build/fuzz/logs/<target>.log and the CPU
 # time a run got (the machine may be shared) to build/fuzz/logs/<target>.time. Every run but a
-# --runs one also appends a line to build/fuzz/logs/ledger.tsv (date, commit, target, mode, CPU
-# seconds, wall seconds, executions, crashed 0/1), which --ledger sums per target, so a campaign
-# can be spread over several runs. Exit status 1 when any target found a crash (or failed to run).
+# --runs one also appends a line to build/fuzz/logs/ledger.tsv (end date, the commit checked out
+# when it started, target, mode, CPU seconds, wall seconds, executions, crashed 0/1), which
+# --ledger sums per target, so a campaign can be spread over several runs. Exit status 1 when any target found a crash (or failed to run).
 # GLYPH_FUZZ_JOBS: build jobs (default 2); GLYPH_FUZZ_ARGS: more libFuzzer flags for every target.
 # Commit a crash's input to tests/fuzz/regressions/<target>/ once it is fixed (docs/reliability.md).
 # The whole script is one block, so bash reads all of it before running any: a campaign runs for
@@ -203,6 +203,8 @@ run_one() {
   # shellcheck disable=SC2206  # GLYPH_FUZZ_ARGS is a list of flags
   cmd+=(${GLYPH_FUZZ_ARGS:-})
   start_s="$(date +%s)"
+  local commit  # the checkout the binaries were just built from
+  commit="$(git rev-parse --short HEAD 2>/dev/null || echo -)"
   rc=0
   if [ -n "$cpu" ]; then
     "${cmd[@]}" >"build/fuzz/logs/$t.log" 2>&1 &
@@ -253,7 +255,7 @@ run_one() {
     local mode="time=$seconds"
     [ -z "$cpu" ] || mode="cpu=$cpu"
     [ -s "$ledger" ] || printf 'date\tcommit\ttarget\tmode\tcpu_s\twall_s\texecutions\tcrashed\n' >"$ledger"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD 2>/dev/null || echo -)" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$commit" \
       "$t" "$mode" "$cpu_s" "$wall_s" "${execs:-0}" "$crashed" >>"$ledger"
   fi
   echo "$crashed" >"build/fuzz/logs/$t.status"
