@@ -99,6 +99,14 @@ py::dict config_dict(const Glm4vConfig& c) {
   return d;
 }
 
+// Glm4v::process_images on numpy pages, the GIL released while it runs.
+ImageBatch process_images_nogil(const Glm4v& m,
+                                const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images) {
+  auto views = views_of(images);
+  py::gil_scoped_release release;
+  return m.process_images(views);
+}
+
 // GenerateOptions from the keyword arguments generate() and ask() share. `stream(token)` is
 // called for each new token; returning False stops generation.
 GenerateOptions generate_options(int max_new_tokens, bool do_sample, double temperature,
@@ -395,12 +403,7 @@ PYBIND11_MODULE(_vlm, m) {
       .def(
           "process_images",
           [](const Glm4v& m, const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images) {
-            auto views = views_of(images);
-            ImageBatch b;
-            {
-              py::gil_scoped_release release;
-              b = m.process_images(views);
-            }
+            const ImageBatch b = process_images_nogil(m, images);
             return py::make_tuple(b.pixel_values, b.grid_thw);
           },
           py::arg("images"),
@@ -409,12 +412,7 @@ PYBIND11_MODULE(_vlm, m) {
       .def(
           "process_images_keyed",
           [](const Glm4v& m, const std::vector<py::array_t<std::uint8_t, py::array::c_style>>& images) {
-            auto views = views_of(images);
-            ImageBatch b;
-            {
-              py::gil_scoped_release release;
-              b = m.process_images(views);
-            }
+            const ImageBatch b = process_images_nogil(m, images);
             return py::make_tuple(b.pixel_values, b.grid_thw, b.image_keys);
           },
           py::arg("images"),
