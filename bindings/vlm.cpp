@@ -39,11 +39,12 @@ std::optional<at::ScalarType> parse_dtype_or_auto(const std::string& s) {
 }
 
 RuntimeOptions runtime_options(std::int64_t prefill_chunk, int vision_batch_pages,
-                               std::int64_t feature_cache_bytes) {
+                               std::int64_t feature_cache_bytes, bool cuda_graphs) {
   RuntimeOptions r;
   r.prefill_chunk = prefill_chunk;
   r.vision_batch_pages = vision_batch_pages;
   r.feature_cache_bytes = feature_cache_bytes;
+  r.cuda_graphs = cuda_graphs;
   return r;  // checked by Glm4v (from_pretrained, random, set_runtime_options)
 }
 
@@ -316,11 +317,12 @@ PYBIND11_MODULE(_vlm, m) {
           "from_pretrained",
           [](const std::string& path, const std::string& device, const std::string& dtype,
              std::int64_t prefill_chunk, int vision_batch_pages, std::int64_t feature_cache_bytes,
-             std::int64_t staging_bytes) {
+             std::int64_t staging_bytes, bool cuda_graphs) {
             LoadOptions o;
             o.device = at::Device(device);
             o.dtype = parse_dtype_or_auto(dtype);
-            o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes);
+            o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes,
+                                        cuda_graphs);
             o.staging_bytes = staging_bytes;
             py::gil_scoped_release release;
             return Glm4v::from_pretrained(path, o);
@@ -328,23 +330,24 @@ PYBIND11_MODULE(_vlm, m) {
           py::arg("path"), py::arg("device") = "cpu", py::arg("dtype") = "auto",
           py::arg("prefill_chunk") = 4096, py::arg("vision_batch_pages") = 8,
           py::arg("feature_cache_bytes") = std::int64_t{256} << 20,
-          py::arg("staging_bytes") = std::int64_t{64} << 20)
+          py::arg("staging_bytes") = std::int64_t{64} << 20, py::arg("cuda_graphs") = true)
       .def_static(
           "random",
           [](const std::string& config_json, const std::string& device, const std::string& dtype,
              std::uint64_t seed, std::int64_t prefill_chunk, int vision_batch_pages,
-             std::int64_t feature_cache_bytes) {
+             std::int64_t feature_cache_bytes, bool cuda_graphs) {
             LoadOptions o;
             o.device = at::Device(device);
             o.dtype = parse_dtype_or_auto(dtype);
-            o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes);
+            o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes,
+                                        cuda_graphs);
             Glm4vConfig cfg = parse_config(config_json, "config");
             py::gil_scoped_release release;
             return Glm4v::random(cfg, o, seed);
           },
           py::arg("config_json"), py::arg("device") = "cpu", py::arg("dtype") = "auto",
           py::arg("seed") = 0, py::arg("prefill_chunk") = 4096, py::arg("vision_batch_pages") = 8,
-          py::arg("feature_cache_bytes") = std::int64_t{256} << 20)
+          py::arg("feature_cache_bytes") = std::int64_t{256} << 20, py::arg("cuda_graphs") = true)
       .def_property_readonly("load_info",
                              [](const Glm4v& m) {
                                const LoadInfo& i = m.load_info();
@@ -364,16 +367,18 @@ PYBIND11_MODULE(_vlm, m) {
                                d["prefill_chunk"] = r.prefill_chunk;
                                d["vision_batch_pages"] = r.vision_batch_pages;
                                d["feature_cache_bytes"] = r.feature_cache_bytes;
+                               d["cuda_graphs"] = r.cuda_graphs;
                                return d;
                              })
       .def(
           "set_runtime_options",
           [](Glm4v& m, std::int64_t prefill_chunk, int vision_batch_pages,
-             std::int64_t feature_cache_bytes) {
-            m.set_runtime_options(
-                runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes));
+             std::int64_t feature_cache_bytes, bool cuda_graphs) {
+            m.set_runtime_options(runtime_options(prefill_chunk, vision_batch_pages,
+                                                  feature_cache_bytes, cuda_graphs));
           },
-          py::arg("prefill_chunk"), py::arg("vision_batch_pages"), py::arg("feature_cache_bytes"))
+          py::arg("prefill_chunk"), py::arg("vision_batch_pages"), py::arg("feature_cache_bytes"),
+          py::arg("cuda_graphs") = true)
       .def_property_readonly("feature_cache_stats",
                              [](const Glm4v& m) {
                                auto s = m.feature_cache_stats();

@@ -23,9 +23,12 @@ void init_vlm_results(py::module_& m) {
       .def_readonly("kv_capacity", &GenerateResult::kv_capacity,
                     "tokens the KV cache was sized for (prompt + max_new_tokens)")
       .def_readonly("kv_reallocations", &GenerateResult::kv_reallocations,
-                    "times the cache grew after that (0: sized once)");
+                    "times the cache grew after that (0: sized once)")
+      .def_readonly("decode_cuda_graph", &GenerateResult::decode_cuda_graph,
+                    "whether the decode steps replayed a captured CUDA graph");
   add_record_methods(gen, {"tokens", "prompt_tokens", "prefill_seconds", "decode_seconds",
-                           "stop_reason", "kv_capacity", "kv_reallocations"},
+                           "stop_reason", "kv_capacity", "kv_reallocations",
+                           "decode_cuda_graph"},
                      /*mapping_access=*/true);
 
   py::class_<Answer> answer(m, "Answer", "What Pipeline.ask (glyph::vlm::ask) returns.");

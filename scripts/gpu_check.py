@@ -9,7 +9,8 @@ and a table is printed last.
 Steps:
   0. the device: card, driver, torch, commit; copy bandwidth and bf16 matrix rate measured here
   1. parity on the device: tiny transformers model vs glyphcpp, float32 (< 1e-4) and bfloat16
-     (within 2x transformers' own bf16-vs-float32 error); greedy tokens; the attention op tests
+     (within 2x transformers' own bf16-vs-float32 error); greedy tokens; bf16 decode replayed from
+     a captured CUDA graph gives the eager tokens; the attention op tests
   1b. the attention kernels (issue 10) against the best of PyTorch's SDPA backends on the same
      tensors: packed vision attention (1-64 pages), causal GQA prefill, split-KV decode (batch 1
      and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA
@@ -21,7 +22,8 @@ Steps:
      (Glyph's default config, the sample text repeated); text tokens from a byte-level BPE trained
      here with GLM-4's split pattern; also the curve at the paper's 3.3x compression; peak memory
   3. decode throughput over random caches (benchmark_decode), text vs pages, batch 1 and the
-     largest batch that fits; time over its floor (bytes each step reads / copy bandwidth)
+     largest batch that fits; time over its floor (bytes each step reads / copy bandwidth); at the
+     first context also the eager step, for what the CUDA graph saves
   4. glyphcpp vs transformers (bf16, sdpa, the same weights) prefill and batch-1 decode
   5. the loader on the checkpoint step 4 saved (seconds, GB/s, peak host memory)
 The model is random: only the timings mean anything, not the answers.
@@ -90,6 +92,11 @@ class Run:
         self.results.setdefault("seconds", {})[name] = round(time.time() - t, 1)
         self.save()
         return r
+
+
+def gv_kernels_built():
+    from glyph import _vlm
+    return bool(_vlm.cuda_kernels_built())
 
 
 def sync(dev):
@@ -179,6 +186,14 @@ def parity(dev, tmp, run_op_tests):
                                     max_new_tokens=8, do_sample=False, eos_token_id=None,
                                     pad_token_id=0, **kw)[0, len(ids):].tolist()
             out["greedy_equal"] = r.tokens == hf_tok
+        else:
+            # The decode step replayed from a captured CUDA graph (bf16: the kernels' path) must
+            # give the eager step's tokens; on the CPU both are eager.
+            on = g.generate(ids, images=imgs, max_new_tokens=12, stop_ids=[-1])
+            g.set_runtime_options(cuda_graphs=False)
+            off = g.generate(ids, images=imgs, max_new_tokens=12, stop_ids=[-1])
+            out["graph_used"] = bool(on.decode_cuda_graph)
+            out["graph_tokens_equal"] = on.tokens == off.tokens
     f32 = logits[("hf", torch.float32)]
     out["fp32_rel_err"] = rel_err(logits[("glyph", torch.float32)], f32)
     out["bf16_rel_err"] = rel_err(logits[("glyph", torch.bfloat16)], f32)
@@ -192,6 +207,8 @@ def parity(dev, tmp, run_op_tests):
         out["op_tests"] = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
         out["op_tests_ok"] = p.returncode == 0
     out["ok"] = bool(out["fp32_ok"] and out["bf16_ok"] and out["greedy_equal"]
+                     and out["graph_tokens_equal"]
+                     and out["graph_used"] == (dev.type == "cuda" and gv_kernels_built())
                      and out.get("op_tests_ok", True))
     return out
 
@@ -540,9 +557,15 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
                     continue
                 s = model.benchmark_decode(b, c, steps=4 if tiny else 16)
                 floor = (weight_bytes + b * c * kv_per_token) / (copy_gbps * 1e9 / 2)
-                rows.append(dict(context=ctx, kind=kind, cached=c, batch=b,
-                                 step_ms=round(1e3 * s, 3), tokens_per_s=round(b / s, 1),
-                                 floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2)))
+                row = dict(context=ctx, kind=kind, cached=c, batch=b,
+                           step_ms=round(1e3 * s, 3), tokens_per_s=round(b / s, 1),
+                           floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2))
+                if ctx == contexts[0]:  # what the CUDA graph saves: the same step run eagerly
+                    model.set_runtime_options(cuda_graphs=False)
+                    e = model.benchmark_decode(b, c, steps=4 if tiny else 16)
+                    model.set_runtime_options(cuda_graphs=True)
+                    row.update(eager_step_ms=round(1e3 * e, 3), graph_speedup=round(e / s, 2))
+                rows.append(row)
                 run.results["steps"]["decode"] = rows
                 run.save()
     return rows
@@ -610,6 +633,7 @@ def table(res):
         p = s["parity"]
         lines.append(f"parity ok={p['ok']}  fp32 {p['fp32_rel_err']:.2e}  bf16 {p['bf16_rel_err']:.2e}"
                      f" (transformers bf16 {p['hf_bf16_rel_err']:.2e})  greedy equal {p['greedy_equal']}"
+                     f"  graph used {p.get('graph_used')} equal {p.get('graph_tokens_equal')}"
                      f"  ops {p.get('op_tests', '-')}")
     ops = s.get("ops") or {}
     if ops:
@@ -639,7 +663,9 @@ def table(res):
     for r in s.get("decode") or []:
         lines.append(f"decode ctx={r['context']:>6} {r['kind']:<5} cached {r['cached']:>6} batch {r['batch']:>3}"
                      f"  {r['step_ms']:.2f} ms/step  {r['tokens_per_s']} tok/s  floor {r['floor_ms']:.2f} ms"
-                     f"  x{r['over_floor']} of floor")
+                     f"  x{r['over_floor']} of floor"
+                     + (f"  eager {r['eager_step_ms']:.2f} ms (graph x{r['graph_speedup']})"
+                        if "eager_step_ms" in r else ""))
     for r in s.get("transformers") or []:
         lines.append(f"vs transformers N={r['N']:>6}  prefill x{r['prefill_speedup']}  decode x{r['decode_speedup']}")
     if s.get("loader"):

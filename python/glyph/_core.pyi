@@ -1076,6 +1076,11 @@ class GenerateOutput:
         The fields as a dict.
         """
     @property
+    def decode_cuda_graph(self) -> bool:
+        """
+        whether the decode steps replayed a captured CUDA graph
+        """
+    @property
     def decode_seconds(self) -> float:
         ...
     @property

@@ -35,10 +35,10 @@ class KvCache:
         ...
 class Glm4v:
     @staticmethod
-    def from_pretrained(path: str, device: str = 'cpu', dtype: str = 'auto', prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, staging_bytes: typing.SupportsInt | typing.SupportsIndex = 67108864) -> Glm4v:
+    def from_pretrained(path: str, device: str = 'cpu', dtype: str = 'auto', prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, staging_bytes: typing.SupportsInt | typing.SupportsIndex = 67108864, cuda_graphs: bool = True) -> Glm4v:
         ...
     @staticmethod
-    def random(config_json: str, device: str = 'cpu', dtype: str = 'auto', seed: typing.SupportsInt | typing.SupportsIndex = 0, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456) -> Glm4v:
+    def random(config_json: str, device: str = 'cpu', dtype: str = 'auto', seed: typing.SupportsInt | typing.SupportsIndex = 0, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, cuda_graphs: bool = True) -> Glm4v:
         ...
     def benchmark_decode(self, batch: typing.SupportsInt | typing.SupportsIndex, context: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex = 8, seed: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
         """
@@ -68,7 +68,7 @@ class Glm4v:
         """
     def rope_index(self, input_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], grid_thw: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
         ...
-    def set_runtime_options(self, prefill_chunk: typing.SupportsInt | typing.SupportsIndex, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex) -> None:
+    def set_runtime_options(self, prefill_chunk: typing.SupportsInt | typing.SupportsIndex, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex, cuda_graphs: bool = True) -> None:
         ...
     @property
     def config(self) -> dict:

@@ -121,7 +121,7 @@ class Glm4v:
                         dtype: Union[None, str, "torch.dtype"] = None, *,
                         prefill_chunk: int = 4096, vision_batch_pages: int = 8,
                         feature_cache_bytes: int = 256 << 20,
-                        staging_bytes: int = 64 << 20) -> "Glm4v":
+                        staging_bytes: int = 64 << 20, cuda_graphs: bool = True) -> "Glm4v":
         """Loads a GLM-4.1V checkpoint folder (config.json, safetensors single or sharded,
         preprocessor_config.json, generation_config.json).
 
@@ -129,11 +129,13 @@ class Glm4v:
         prefill_chunk: tokens per decoder pass when prefilling (bounds activations at long
         prompts). vision_batch_pages: pages per vision-tower pass. feature_cache_bytes: vision
         features kept by page content (0 turns the cache off). staging_bytes: the pinned buffer
-        weights travel through to a GPU. Tensors the model does not use are skipped with one
-        warning (see ``load_info``)."""
+        weights travel through to a GPU. cuda_graphs: on a CUDA device, decode by replaying one
+        captured CUDA graph per generation (``GenerateOutput.decode_cuda_graph`` says whether it
+        did). Tensors the model does not use are skipped with one warning (see ``load_info``)."""
         impl = _vlm.Glm4v.from_pretrained(str(path), str(device), _dtype_name(dtype),
                                           int(prefill_chunk), int(vision_batch_pages),
-                                          int(feature_cache_bytes), int(staging_bytes))
+                                          int(feature_cache_bytes), int(staging_bytes),
+                                          bool(cuda_graphs))
         skipped = impl.load_info["skipped_tensors"]
         if skipped:
             shown = ", ".join(skipped[:10]) + (f" ... ({len(skipped)} in all)" if len(skipped) > 10 else "")
@@ -145,7 +147,7 @@ class Glm4v:
     def random(cls, config: Any = None, device: str = "cpu",
                dtype: Union[None, str, "torch.dtype"] = None, seed: int = 0, *,
                prefill_chunk: int = 4096, vision_batch_pages: int = 8,
-               feature_cache_bytes: int = 256 << 20) -> "Glm4v":
+               feature_cache_bytes: int = 256 << 20, cuda_graphs: bool = True) -> "Glm4v":
         """A model with random weights made directly on `device` (normal(0, 0.02) matrices, unit
         norms, zero biases), for benchmarks without a download.
 
@@ -153,7 +155,7 @@ class Glm4v:
         path to a config.json or checkpoint folder, or a transformers ``Glm4vConfig``."""
         return cls(_vlm.Glm4v.random(_config_json(config), str(device), _dtype_name(dtype),
                                      int(seed), int(prefill_chunk), int(vision_batch_pages),
-                                     int(feature_cache_bytes)))
+                                     int(feature_cache_bytes), bool(cuda_graphs)))
 
     @property
     def config(self) -> dict:
@@ -179,19 +181,22 @@ class Glm4v:
 
     @property
     def runtime_options(self) -> dict:
-        """{prefill_chunk, vision_batch_pages, feature_cache_bytes}."""
+        """{prefill_chunk, vision_batch_pages, feature_cache_bytes, cuda_graphs}."""
         return self._m.runtime_options
 
     def set_runtime_options(self, **options) -> None:
-        """Change prefill_chunk, vision_batch_pages or feature_cache_bytes of a loaded model."""
+        """Change prefill_chunk, vision_batch_pages, feature_cache_bytes or cuda_graphs of a
+        loaded model."""
         cur = dict(self._m.runtime_options)
         unknown = set(options) - set(cur)
         if unknown:
             raise InputError(f"unknown runtime option(s): {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(cur)})")
+        if "cuda_graphs" in options and not isinstance(options["cuda_graphs"], bool):
+            raise InputError(f"cuda_graphs must be True or False, got {options['cuda_graphs']!r}")
         cur.update(options)
         self._m.set_runtime_options(int(cur["prefill_chunk"]), int(cur["vision_batch_pages"]),
-                                    int(cur["feature_cache_bytes"]))
+                                    int(cur["feature_cache_bytes"]), bool(cur["cuda_graphs"]))
 
     @property
     def feature_cache_stats(self) -> dict:

@@ -313,6 +313,25 @@ def test_runtime_options_are_checked(tiny):
         g.set_runtime_options(prefill_chunk=0)
     with pytest.raises(glyph.InputError, match="unknown runtime option"):
         g.set_runtime_options(chunk=3)
+    with pytest.raises(glyph.InputError, match="cuda_graphs must be True or False"):
+        g.set_runtime_options(cuda_graphs="no")
+
+
+def test_cuda_graphs_option_and_what_generate_reports(tiny):
+    """The option travels both ways; on the CPU decoding is always eager (a graph is CUDA's), and
+    turning graphs off changes nothing there. gpu_check.py checks the CUDA replay's tokens."""
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path, cuda_graphs=False)
+    assert g.runtime_options["cuda_graphs"] is False
+    g.set_runtime_options(cuda_graphs=True)
+    assert g.runtime_options["cuda_graphs"] is True
+    ids = vlm_tiny.prompt_ids(model.config, [], [9])
+    on = g.generate(ids, max_new_tokens=5, stop_ids=[-1])
+    g.set_runtime_options(cuda_graphs=False)
+    off = g.generate(ids, max_new_tokens=5, stop_ids=[-1])
+    assert on.decode_cuda_graph is False and off.decode_cuda_graph is False
+    assert on.tokens == off.tokens and len(on.tokens) == 5
+    assert "decode_cuda_graph" in on.to_dict()
 
 
 # ---- reasoning ----

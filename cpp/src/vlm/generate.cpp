@@ -1,10 +1,21 @@
 // Generation: the sampler (repetition penalty, temperature, top-k, top-p) on device tensors,
-// and one decode loop for a single prompt and for a batch. Per token, the only copy to the host
-// is the chosen ids (to test the stop ids and call on_token).
+// the decode step (replayed from one captured CUDA graph on a CUDA device), and one decode loop
+// for a single prompt and for a batch. Per token, the only copy to the host is the chosen ids
+// (to test the stop ids and call on_token).
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <set>
+
+#ifdef GLYPH_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime_api.h>
+#endif
 
 #include "common/check.h"
 #include "vlm/model_impl.h"
@@ -76,6 +87,144 @@ void check_options(const GenerateOptions& opt) {
               opt.repetition_penalty);
 }
 
+// One decode step of the cache's `batch` sequences: token ids [B] at M-RoPE positions `next_pos`
+// [B] (advanced on the device) -> float32 logits [B, vocab], appending to rows [0, B) of a cache
+// whose capacity is already enough (its tensors must not move while the step lives).
+//
+// Every shape is static (the cache is sized once, its lengths live on the device), so on a CUDA
+// device with RuntimeOptions::cuda_graphs the step runs eagerly once on a side stream (warm-up:
+// cuBLAS handles and workspaces, lazy initialisation), is captured into a CUDA graph on that
+// stream the second time, and replays from then on: one launch per token instead of several hundred. Replays return the same
+// logits buffer (valid until the next call). Only bfloat16 and float16 models are captured (their
+// attention runs in the CUDA kernels); a step that still cannot be captured (an op syncing with
+// the host: the ATen fallback attention of an unsupported shape, for one) warns once and stays
+// eager.
+class DecodeStep {
+ public:
+  DecodeStep(const Glm4vImpl& m, KvCache& cache, Tensor next_pos)
+      : m_(m), cache_(cache), next_pos_(std::move(next_pos)), batch_(cache.batch()) {
+#ifdef GLYPH_WITH_CUDA
+    // float32 attention takes the ATen path on CUDA, which reads the lengths on the host (it
+    // cannot be captured); bfloat16 and float16 take the kernels of ops/cuda.
+    want_graph_ = m.device.is_cuda() && m.runtime.cuda_graphs &&
+                  (m.dtype == at::kBFloat16 || m.dtype == at::kHalf);
+#endif
+  }
+
+  Tensor operator()(const Tensor& tok) {
+#ifdef GLYPH_WITH_CUDA
+    if (want_graph_ && ++calls_ == 1) return warm_up(tok);
+    if (want_graph_ && !graph_) capture(tok);
+    if (graph_) {
+      tok_in_.copy_(tok);
+      graph_->replay();
+      for (auto& n : cache_.lengths) ++n;  // what the captured decoder's host code did once
+      return logits_out_;
+    }
+#endif
+    return eager(tok);
+  }
+
+  bool graphed() const {
+#ifdef GLYPH_WITH_CUDA
+    return graph_ != nullptr;
+#else
+    return false;
+#endif
+  }
+
+ private:
+  Tensor eager(const Tensor& tok) {
+    Tensor x = at::embedding(m_.w.embed, tok.unsqueeze(1));  // [B, 1, D]
+    Tensor pos = next_pos_.view({1, batch_, 1}).expand({3, batch_, 1});
+    Tensor h = guard_oom("decoding", "the batch size or max_new_tokens",
+                         [&] { return m_.decoder(x, pos, cache_, 0); });
+    next_pos_.add_(1);
+    return m_.logits(h.squeeze(1));
+  }
+
+#ifdef GLYPH_WITH_CUDA
+  c10::cuda::CUDAStream main_stream() const {
+    return c10::cuda::getCurrentCUDAStream(m_.device.index());
+  }
+
+  // The first step runs eagerly on the stream the capture will use, so what the ops create
+  // lazily for a stream (cuBLAS workspaces, for one) exists before capturing.
+  Tensor warm_up(const Tensor& tok) {
+    const c10::cuda::CUDAStream main = main_stream();
+    side_ = c10::cuda::getStreamFromPool(false, m_.device.index());
+    order(main, *side_);
+    Tensor logits;
+    {
+      const c10::cuda::CUDAStreamGuard on_side(*side_);
+      logits = eager(tok);
+    }
+    order(*side_, main);
+    return logits;
+  }
+
+  // Records one step into graph_ (nothing runs while capturing). On failure graph_ stays null,
+  // want_graph_ false, and the caller runs the step eagerly.
+  void capture(const Tensor& tok) {
+    const std::vector<std::int64_t> lengths = cache_.lengths;  // the decoder advances them on the host
+    tok_in_ = tok.clone();
+    auto graph = std::make_unique<at::cuda::CUDAGraph>();
+    const c10::cuda::CUDAStream main = main_stream();
+    const c10::cuda::CUDAStream side = *side_;
+    try {
+      // The side stream sees everything queued so far (tok_in_'s copy included) before capture.
+      order(main, side);
+      {
+        const c10::cuda::CUDAStreamGuard on_side(side);
+        // Thread-local: an unsafe call (a host sync) on this thread fails the capture; other
+        // threads' work is left alone.
+        graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+        try {
+          logits_out_ = eager(tok_in_);
+        } catch (...) {
+          try {
+            graph->capture_end();  // ends the invalidated capture
+          } catch (...) {
+          }
+          throw;
+        }
+        graph->capture_end();
+      }
+      order(side, main);
+      cache_.lengths = lengths;
+      graph_ = std::move(graph);
+    } catch (const std::exception& e) {
+      (void)cudaGetLastError();  // the failed capture's error, so later launches do not report it
+      cache_.lengths = lengths;
+      logits_out_ = Tensor();
+      want_graph_ = false;
+      TORCH_WARN_ONCE("glyph: decoding without a CUDA graph, the step could not be captured (",
+                      e.what(), "); RuntimeOptions.cuda_graphs = false skips the attempt");
+    }
+  }
+
+  // Work queued on `later` waits for what is queued on `first` now.
+  static void order(const c10::cuda::CUDAStream& first, const c10::cuda::CUDAStream& later) {
+    cudaEvent_t ev = nullptr;
+    C10_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    const cudaError_t rec = cudaEventRecord(ev, first.stream());
+    const cudaError_t wait = rec == cudaSuccess ? cudaStreamWaitEvent(later.stream(), ev, 0) : rec;
+    C10_CUDA_CHECK(cudaEventDestroy(ev));  // released once the wait is satisfied
+    C10_CUDA_CHECK(wait);
+  }
+
+  bool want_graph_ = false;
+  int calls_ = 0;
+  std::optional<c10::cuda::CUDAStream> side_;  // the warm-up's and the capture's stream
+  std::unique_ptr<at::cuda::CUDAGraph> graph_;
+  Tensor tok_in_, logits_out_;  // the graph's static input and output
+#endif
+  const Glm4vImpl& m_;
+  KvCache& cache_;
+  Tensor next_pos_;
+  std::int64_t batch_;
+};
+
 // Waits for the device (a tiny copy to the host), so the clock reads the work's end.
 void sync(const Tensor& t) {
   if (!t.device().is_cpu()) (void)t.reshape({-1}).narrow(0, 0, 1).to(at::kCPU);
@@ -131,6 +280,7 @@ std::vector<GenerateResult> run_generation(const Glm4vImpl& m,
   for (std::int64_t b = 0; b < B; ++b) next_host[b] = cache.lengths[b] + cache.rope_deltas[b];
   Tensor next_pos = at::tensor(next_host, at::kLong).to(m.device);  // M-RoPE position, per sequence
 
+  DecodeStep step_fn(m, cache, next_pos);
   const auto t1 = clock::now();
   std::vector<bool> active(B, true);
   std::int64_t n_active = B;
@@ -154,16 +304,12 @@ std::vector<GenerateResult> run_generation(const Glm4vImpl& m,
     }
     if (n_active == 0) break;
     sampler.observe(tok);
-    Tensor x = at::embedding(m.w.embed, tok.unsqueeze(1));  // [B, 1, D]
-    Tensor pos = next_pos.view({1, B, 1}).expand({3, B, 1});
-    Tensor h = guard_oom("decoding", "the batch size or max_new_tokens",
-                         [&] { return m.decoder(x, pos, cache, 0); });
-    next_pos.add_(1);
-    logits = m.logits(h.squeeze(1));
+    logits = step_fn(tok);
   }
   const double decode = std::chrono::duration<double>(clock::now() - t1).count();
   for (auto& r : res) {
     r.decode_seconds = decode;
+    r.decode_cuda_graph = step_fn.graphed();
     r.kv_capacity = capacity;
     r.kv_reallocations = cache.reallocations;
   }
@@ -192,11 +338,9 @@ double benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t con
   const auto dev_long = at::TensorOptions().dtype(at::kLong).device(m.device);
   Tensor tok = at::randint(m.cfg.text.vocab_size, {batch}, gen, dev_long);
   Tensor next_pos = at::full({batch}, context, dev_long);
+  DecodeStep decode(m, cache, next_pos);
   auto step = [&] {
-    Tensor x = at::embedding(m.w.embed, tok.unsqueeze(1));
-    Tensor h = m.decoder(x, next_pos.view({1, batch, 1}).expand({3, batch, 1}), cache, 0);
-    next_pos.add_(1);
-    tok = m.logits(h.squeeze(1)).argmax(-1);
+    tok = decode(tok).argmax(-1);
     (void)tok.to(at::kCPU);  // generate's one copy per token
   };
   for (int i = 0; i < kWarmup; ++i) step();

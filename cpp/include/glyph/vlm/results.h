@@ -16,6 +16,7 @@ struct GenerateResult {
   std::string stop_reason;  // "stop_id", "max_new_tokens", "callback"
   std::int64_t kv_capacity = 0;  // tokens the KV cache was sized for (prompt + max_new_tokens)
   int kv_reallocations = 0;      // times the cache had to grow after that (0 in generate)
+  bool decode_cuda_graph = false;  // decode steps replayed a captured CUDA graph (RuntimeOptions)
 };
 
 struct Answer {
