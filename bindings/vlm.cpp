@@ -295,7 +295,25 @@ PYBIND11_MODULE(_vlm, m) {
 
   m.def("cuda_kernels_built", &glyph::vlm::ops::cuda_kernels_built,
         "Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without "
-        "them CUDA tensors take the ATen path.");
+        "them CUDA tensors take PyTorch's flash kernel where it applies, else the ATen path.");
+  m.def(
+      "set_attention_backend",
+      [](const std::string& name) {
+        glyph::vlm::ops::set_attention_backend(glyph::vlm::ops::parse_attention_backend(name));
+      },
+      py::arg("name"),
+      "Which implementation serves attention on CUDA tensors, process-wide: 'auto' (the measured "
+      "dispatch table, else glyphcpp's kernels), 'glyph', 'flash' (PyTorch's FlashAttention-2) "
+      "or 'aten'. A backend that cannot take a call passes it on. Initial value: the environment "
+      "variable GLYPH_ATTENTION_BACKEND, else 'auto'.");
+  m.def(
+      "attention_backend",
+      [] { return std::string(glyph::vlm::ops::attention_backend_name(glyph::vlm::ops::attention_backend())); },
+      "The attention backend setting (set_attention_backend).");
+  m.def(
+      "last_attention_backend", [] { return std::string(glyph::vlm::ops::last_attention_backend()); },
+      "The backend this thread's last attention call ran on: 'glyph', 'flash', 'aten' ('' before "
+      "any).");
   m.attr("GLYPH_PRESET") = options_dict(GenerateOptions::glyph_preset());
   m.def(
       "parse_config", [](const std::string& json_text) { return config_dict(parse_config(json_text)); },

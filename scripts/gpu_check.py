@@ -13,7 +13,9 @@ Steps:
      a captured CUDA graph gives the eager tokens; the attention op tests
   1b. the attention kernels (issue 10) against the best of PyTorch's SDPA backends on the same
      tensors: packed vision attention (1-64 pages), causal GQA prefill, split-KV decode (batch 1
-     and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA
+     and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA; and every
+     backend of the ops' dispatcher (glyph, flash) on each shape: the `dispatch` lines, which
+     ops/attention.cpp's dispatch table is filled from
   1c. the fused page-to-patch path (issue 10): real rendered pages as uint8 through
      op_page_patches / op_page_patch_embed on the device; the patches checked bit for bit against
      the CPU image processor; pages/s of pack + uint8 upload + kernel + GEMM against the CPU image
@@ -256,6 +258,30 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
     def err(a, b):
         return round(((a.float() - b.float()).abs().max() / b.float().abs().max()).item(), 5)
 
+    # Every backend of the ops' dispatcher on each shape (ops/attention.h): what the dispatch
+    # table of ops/attention.cpp is filled from. "ours" below is glyph's own kernels.
+    backends = ["glyph", "flash"] if dev.type == "cuda" else ["aten"]
+    rows["dispatch"] = []
+
+    def through_backends(form, keys, fn, ref):
+        before = vlm.attention_backend()
+        got = {}
+        try:
+            for b in backends:
+                vlm.set_attention_backend(b)
+                out = fn()
+                ran = vlm.last_attention_backend()
+                if ran != b:  # the backend did not take this shape
+                    continue
+                got[b] = dict(ms=round(1e3 * timed(dev, fn), 4), err=err(out, ref))
+        finally:
+            vlm.set_attention_backend(before)
+        # Only a backend whose result agrees with SDPA's (bf16-level relative error) may win.
+        ok = {b: r for b, r in got.items() if r["err"] <= 0.05}
+        best = min(ok, key=lambda b: ok[b]["ms"]) if ok else None
+        rows["dispatch"].append(dict(form=form, keys=keys, fastest=best, **{
+            f"{b}_ms": r["ms"] for b, r in got.items()}, **{f"{b}_err": r["err"] for b, r in got.items()}))
+
     # Vision tower: 12 heads x 128, ~2,520 patches a page (Glyph's config), bidirectional per page.
     heads, d, per_page = (4, 64, 40) if tiny else (12, 128, 2520)
     for pages in ([1, 2] if tiny else [1, 8, 32, 64]):
@@ -278,6 +304,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
             ours_TFLOPs=round(flops / t_ours / 1e12, 1),
             of_matrix_rate=round(flops / t_ours / 1e12 / bf16_tflops, 3) if bf16_tflops else None,
             rel_err_vs_sdpa=err(ours(), ref)))
+        through_backends("vision", per_page, ours, ref)
         run.save()
         del q, k, v
 
@@ -300,6 +327,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
             N=n, ours_ms=round(1e3 * t_ours, 3), sdpa=best[0], sdpa_ms=round(1e3 * best[1], 3),
             speedup=round(best[1] / t_ours, 2), ours_TFLOPs=round(flops / t_ours / 1e12, 1),
             rel_err_vs_sdpa=err(ours(), best[2][0].transpose(0, 1))))
+        through_backends("prefill", n, ours, best[2][0].transpose(0, 1))
         run.save()
         del q, k, v
 
@@ -332,6 +360,8 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
             speedup=round(best[1] / t_ours, 2) if best else None,
             ours_TFLOPs=round(flops / t_ours / 1e12, 1),
             rel_err_vs_sdpa=err(got, best[2].transpose(1, 2)) if best else None))
+        if best:  # the op appends the same K/V at the same place each call: repeatable
+            through_backends("chunk", cap, ours, best[2].transpose(1, 2))
         run.save()
         del kc, vc
 
@@ -358,6 +388,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
                 ours_GBps=round(nbytes / t_ours / 1e9, 1),
                 of_copy_bw=round(nbytes / t_ours / 1e9 / copy_gbps, 3) if copy_gbps else None,
                 rel_err_vs_sdpa=err(ours(), best[2].transpose(1, 2))))
+            through_backends(f"decode b={batch}", cap, ours, best[2].transpose(1, 2))
             run.save()
             del kc, vc
     return rows
@@ -650,6 +681,10 @@ def table(res):
     for r in ops.get("decode", []):
         lines.append(f"op decode ctx={r['context']:>6} b={r['batch']:>2}  ours {r['ours_ms']} ms  {r['sdpa']} {r['sdpa_ms']} ms"
                      f"  x{r['speedup']}  {r['ours_GBps']} GB/s ({r['of_copy_bw']} of copy)  err {r['rel_err_vs_sdpa']}")
+    for r in ops.get("dispatch", []):
+        times = "  ".join(f"{b} {r[f'{b}_ms']} ms (err {r[f'{b}_err']})"
+                          for b in ("glyph", "flash", "aten") if f"{b}_ms" in r)
+        lines.append(f"dispatch {r['form']:<11} keys {r['keys']:>6}  {times}  -> {r['fastest']}")
     pt = s.get("patches") or {}
     for r in pt.get("rows", []):
         lines.append(f"page->patch pages={r['pages']:>3}  fused {r['fused_pages_per_s']} pages/s  cpu+copy "

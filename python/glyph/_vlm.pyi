@@ -93,13 +93,21 @@ class Glm4v:
         ...
 def ask(renderer: glyph._core._Renderer, model: Glm4v, tokenizer: typing.Any, text: typing.Any, question: str, max_new_tokens: typing.SupportsInt | typing.SupportsIndex = 128, do_sample: bool = False, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_k: typing.SupportsInt | typing.SupportsIndex = 0, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, seed: typing.SupportsInt | typing.SupportsIndex = 0, stop_ids: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = [], stream: typing.Any = None, prompt_template: str = '[gMASK]<sop><|user|>\n{images}{question}<|assistant|>\n') -> glyph._core.Answer:
     ...
+def attention_backend() -> str:
+    """
+    The attention backend setting (set_attention_backend).
+    """
 def checkpoint_tensors(path: str) -> dict:
     """
     Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)
     """
 def cuda_kernels_built() -> bool:
     """
-    Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without them CUDA tensors take the ATen path.
+    Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without them CUDA tensors take PyTorch's flash kernel where it applies, else the ATen path.
+    """
+def last_attention_backend() -> str:
+    """
+    The backend this thread's last attention call ran on: 'glyph', 'flash', 'aten' ('' before any).
     """
 def op_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, scale: typing.SupportsFloat | typing.SupportsIndex, segments: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> torch.Tensor:
     ...
@@ -135,4 +143,8 @@ def process_images(images: collections.abc.Sequence[typing.Annotated[numpy.typin
     """
 def prompt_ids(model: Glm4v, tokenizer: typing.Any, tokens_per_image: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], question: str, prompt_template: str = '[gMASK]<sop><|user|>\n{images}{question}<|assistant|>\n') -> list[int]:
     ...
+def set_attention_backend(name: str) -> None:
+    """
+    Which implementation serves attention on CUDA tensors, process-wide: 'auto' (the measured dispatch table, else glyphcpp's kernels), 'glyph', 'flash' (PyTorch's FlashAttention-2) or 'aten'. A backend that cannot take a call passes it on. Initial value: the environment variable GLYPH_ATTENTION_BACKEND, else 'auto'.
+    """
 GLYPH_PRESET: dict = {'do_sample': False, 'temperature': 1.0, 'top_p': 1.0, 'top_k': 0, 'repetition_penalty': 1.1, 'stop_ids': [151329, 151348, 151336]}

@@ -25,6 +25,10 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert res["errors"] == {} and res["skipped"] == []
     s = res["steps"]
     assert s["parity"]["ok"] and s["parity"]["fp32_rel_err"] < 1e-4 and s["parity"]["greedy_equal"]
+    # no CUDA graph on the CPU; the eager tokens with graphs on and off agree
+    assert s["parity"]["graph_used"] is False and s["parity"]["graph_tokens_equal"]
+    first = [r for r in s["decode"] if r["context"] == s["decode"][0]["context"]]
+    assert all(r["eager_step_ms"] > 0 and r["graph_speedup"] > 0 for r in first)
     assert [r["N"] for r in s["prefill"]] == [256, 512]
     assert all(r["visual_tokens"] > 0 and r["text_prefill_s"] > 0 and r["pages_prefill_s"] > 0
                for r in s["prefill"])
@@ -32,6 +36,11 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     ops = s["ops"]
     assert len(ops["vision"]) == 2 and len(ops["prefill"]) == 1 and len(ops["decode"]) == 2
     assert len(ops["chunk"]) == 1
+    # every form timed through the dispatcher's backends (the CPU has one: aten)
+    assert [r["form"] for r in ops["dispatch"]] == ["vision", "vision", "prefill", "chunk",
+                                                    "decode b=1", "decode b=16"]
+    assert all(r["fastest"] == "aten" and r["aten_ms"] > 0 and r["aten_err"] < 1e-4
+               for r in ops["dispatch"])
     assert all(r["rel_err_vs_sdpa"] < 1e-4 for part in ("vision", "prefill", "chunk", "decode")
                for r in ops[part])  # float32 on the CPU: the ATen path, which is SDPA
     pt = s["patches"]  # the page-to-patch step: the CPU path here, bit-equal to the processor

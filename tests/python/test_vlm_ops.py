@@ -12,6 +12,38 @@ _vlm = pytest.importorskip("glyph._vlm")
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no GPU"))]
+# (device, attention backend): CPU tensors always take the ATen path; on CUDA every backend is
+# checked against the same references (ops/attention.h, AttentionBackend).
+_GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+TARGETS = [("cpu", "auto")] + [pytest.param(("cuda", b), marks=_GPU, id=f"cuda-{b}")
+                               for b in ("auto", "glyph", "flash", "aten")]
+
+
+@pytest.fixture
+def target(request):
+    """Sets the attention backend of the test's (device, backend) and restores the setting."""
+    device, backend = request.param
+    before = _vlm.attention_backend()
+    _vlm.set_attention_backend(backend)
+    yield device, backend
+    _vlm.set_attention_backend(before)
+
+
+def _check_backend(device, backend, dtype, d, glyph_takes=True):
+    """The backend the last call ran on is the one the dispatch rules give (ops/attention.h)."""
+    ran = _vlm.last_attention_backend()
+    half = dtype in (torch.float16, torch.bfloat16)
+    flash = half and d % 8 == 0 and d <= 256
+    glyph = half and d in (64, 128) and glyph_takes and _vlm.cuda_kernels_built()
+    if device == "cpu" or backend == "aten":
+        want = "aten"
+    elif backend == "flash":
+        want = "flash" if flash else "aten"
+    elif backend == "glyph":
+        want = "glyph" if glyph else "aten"
+    else:
+        want = "glyph" if glyph else "flash" if flash else "aten"
+    assert ran == want, (device, backend, dtype, d, ran)
 
 
 def ref_attention(q, k, v, causal, scale, segments=(), upcast=True):
@@ -108,10 +140,11 @@ VARLEN = [
 ]
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("target", TARGETS, indirect=True)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("case", range(len(VARLEN)))
-def test_attention_varlen(device, dtype, case):
+def test_attention_varlen(target, dtype, case):
+    device, backend = target
     heads, kv, d, lq, lk, causal = VARLEN[case]
     lk = lk or lq
     g = torch.Generator().manual_seed(31 + case)
@@ -123,6 +156,7 @@ def test_attention_varlen(device, dtype, case):
     scale = 1 / math.sqrt(d)
     poisoned = torch.full_like(q, float("nan"))
     out = _vlm.op_attention_varlen(q, k, v, cq, ck, max(lq), max(lk), causal, scale, poisoned)
+    _check_backend(device, backend, dtype, d)
     assert out.data_ptr() == poisoned.data_ptr() and not out.isnan().any()
     assert torch.equal(out, _vlm.op_attention_varlen(q, k, v, cq, ck, max(lq), max(lk), causal,
                                                      scale))
@@ -141,11 +175,12 @@ KVCACHE = [
 ]
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("target", TARGETS, indirect=True)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("new_tokens", [1, 9, 70])  # a decode step; prefill chunks (70: two query tiles)
 @pytest.mark.parametrize("shape", range(len(KVCACHE)))
-def test_attention_with_kvcache(device, dtype, new_tokens, shape):
+def test_attention_with_kvcache(target, dtype, new_tokens, shape):
+    device, backend = target
     heads, kv, d, capacity, lens = KVCACHE[shape]
     if max(lens) + new_tokens > capacity:
         lens = [min(n, capacity - new_tokens) for n in lens]
@@ -161,6 +196,7 @@ def test_attention_with_kvcache(device, dtype, new_tokens, shape):
     scale = 1 / math.sqrt(d)
     out = _vlm.op_attention_kvcache(q, kc, vc, seqlens, kn, vn, True, scale,
                                     torch.full_like(q, float("nan")))
+    _check_backend(device, backend, dtype, d)
     assert out.shape == q.shape and not out.isnan().any()
     for i, s in enumerate(lens):  # the new tokens went in at their offset, nothing else moved
         assert torch.equal(kc[i, s:s + new_tokens], kn[i]) and torch.equal(vc[i, s:s + new_tokens], vn[i])
@@ -175,6 +211,36 @@ def test_attention_with_kvcache(device, dtype, new_tokens, shape):
     _check_close([heads_first(out2[i]) for i in range(b)], [heads_first(q[i]) for i in range(b)],
                  [heads_first(kc[i, :s + new_tokens]) for i, s in enumerate(lens)],
                  [heads_first(vc[i, :s + new_tokens]) for i, s in enumerate(lens)], False, scale)
+
+
+def test_attention_backend_setting(tmp_path):
+    """The setting round-trips, names its choices when wrong, starts from GLYPH_ATTENTION_BACKEND
+    (checked in a fresh process), and CPU tensors take the ATen path whatever it says."""
+    import subprocess
+    import sys
+
+    import glyph
+    before = _vlm.attention_backend()
+    try:
+        for name in ("glyph", "flash", "aten", "auto"):
+            _vlm.set_attention_backend(name)
+            assert _vlm.attention_backend() == name
+            q = torch.randn(5, 2, 8)
+            cu = torch.tensor([0, 5], dtype=torch.int32)
+            _vlm.op_attention_varlen(q, q, q, cu, cu, 5, 5, True, 1.0)
+            assert _vlm.last_attention_backend() == "aten"
+        with pytest.raises(glyph.InputError, match="unknown attention backend 'cudnn'.*auto, glyph, flash or aten"):
+            _vlm.set_attention_backend("cudnn")
+        assert _vlm.attention_backend() == "auto"
+    finally:
+        _vlm.set_attention_backend(before)
+    code = "import glyph._vlm as v; print(v.attention_backend())"
+    env = {**__import__("os").environ, "GLYPH_ATTENTION_BACKEND": "flash"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "flash", out.stderr
+    env["GLYPH_ATTENTION_BACKEND"] = "fastest"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "GLYPH_ATTENTION_BACKEND: unknown attention backend 'fastest'" in out.stderr
 
 
 def test_attention_ops_name_what_is_wrong():

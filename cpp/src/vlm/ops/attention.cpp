@@ -2,9 +2,102 @@
 
 #include <c10/util/Exception.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <vector>
+
+#include "common/check.h"
+
 namespace glyph::vlm::ops {
 
 namespace {
+
+// ---- which backend serves a CUDA call -------------------------------------------------------
+
+// The forms the model calls, each with its own best backend.
+enum class Form { kVision, kPrefill, kChunk, kDecode };
+
+// The dispatch table of AttentionBackend::kAuto: for a form, calls with at most `max_keys` keys
+// (max_seqlen_k; a cache's capacity) go to `backend`; the first matching row wins, a form without
+// one prefers glyph's kernels. Rows come from the `dispatch` lines of scripts/gpu_check.py, which
+// time every backend through these ops on the model's shapes; each row cites its measurement.
+// No GPU has run this code yet (docs/benchmarks.md), so the table has no row: nothing is chosen
+// on numbers not measured.
+struct Rule {
+  Form form;
+  std::int64_t max_keys;
+  AttentionBackend backend;
+};
+const std::vector<Rule>& dispatch_table() {
+  static const std::vector<Rule> table = {};
+  return table;
+}
+
+AttentionBackend from_environment() {
+  const char* env = std::getenv("GLYPH_ATTENTION_BACKEND");
+  if (env == nullptr || *env == '\0') return AttentionBackend::kAuto;
+  try {
+    return parse_attention_backend(env);
+  } catch (const InputError& e) {
+    throw InputError(std::string("GLYPH_ATTENTION_BACKEND: ") + e.what());
+  }
+}
+
+std::atomic<int>& backend_setting() {
+  static std::atomic<int> b{static_cast<int>(from_environment())};
+  return b;
+}
+
+thread_local const char* g_last_backend = "";
+
+template <class Args>
+struct Backends {
+  bool (*glyph_ok)(const Args&) = nullptr;  // null: built without the CUDA kernels
+  void (*glyph)(const Args&) = nullptr;
+  bool (*flash_ok)(const Args&) = nullptr;
+  void (*flash)(const Args&) = nullptr;
+  void (*aten)(const Args&) = nullptr;
+};
+
+template <class Args>
+void run_backend(const Args& a, const Backends<Args>& be, Form form, std::int64_t keys) {
+  using B = AttentionBackend;
+  if (a.q.is_cuda()) {
+    std::vector<B> order;
+    const B pick = attention_backend();
+    if (pick == B::kAuto) {
+      for (const Rule& r : dispatch_table())
+        if (r.form == form && keys <= r.max_keys) {
+          order.push_back(r.backend);
+          break;
+        }
+      order.insert(order.end(), {B::kGlyph, B::kFlash});
+    } else if (pick != B::kAten) {
+      order.push_back(pick);
+    }
+    for (const B b : order) {
+      if (b == B::kGlyph && be.glyph && be.glyph_ok(a)) {
+        be.glyph(a);
+        g_last_backend = "glyph";
+        return;
+      }
+      if (b == B::kFlash && be.flash_ok(a)) {
+        try {
+          be.flash(a);
+          g_last_backend = "flash";
+          return;
+        } catch (const c10::OutOfMemoryError&) {
+          throw;
+        } catch (const c10::Error& e) {  // the kernel refused the device: not tried again
+          TORCH_WARN_ONCE("glyph: PyTorch's flash attention is not available here (",
+                          e.what_without_backtrace(), "); attention takes another backend");
+        }
+      }
+    }
+  }
+  be.aten(a);
+  g_last_backend = "aten";
+}
 
 void check_same(const at::Tensor& a, const at::Tensor& b, const char* op, const char* an,
                 const char* bn) {
@@ -40,6 +133,34 @@ bool cuda_kernels_built() {
 #endif
 }
 
+const char* attention_backend_name(AttentionBackend b) {
+  switch (b) {
+    case AttentionBackend::kAuto: return "auto";
+    case AttentionBackend::kGlyph: return "glyph";
+    case AttentionBackend::kFlash: return "flash";
+    case AttentionBackend::kAten: return "aten";
+  }
+  return "?";
+}
+
+AttentionBackend parse_attention_backend(const std::string& name) {
+  for (AttentionBackend b : {AttentionBackend::kAuto, AttentionBackend::kGlyph,
+                             AttentionBackend::kFlash, AttentionBackend::kAten})
+    if (name == attention_backend_name(b)) return b;
+  GLYPH_THROW(InputError, "unknown attention backend '{}': expected auto, glyph, flash or aten",
+              name);
+}
+
+void set_attention_backend(AttentionBackend b) {
+  backend_setting().store(static_cast<int>(b));
+}
+
+AttentionBackend attention_backend() {
+  return static_cast<AttentionBackend>(backend_setting().load());
+}
+
+const char* last_attention_backend() { return g_last_backend; }
+
 at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
                             std::int64_t max_seqlen_q, std::int64_t max_seqlen_k, bool causal,
@@ -63,13 +184,15 @@ at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::
   VarlenArgs a{q, k, v, cu_seqlens_q, cu_seqlens_k, output(out, q, op), max_seqlen_q,
                max_seqlen_k, causal, scale};
   if (q.numel() == 0) return a.out;
+  Backends<VarlenArgs> be;
 #ifdef GLYPH_WITH_CUDA
-  if (q.is_cuda() && cuda::attention_varlen_supported(a)) {
-    cuda::attention_varlen_kernel(a);
-    return a.out;
-  }
+  be.glyph_ok = cuda::attention_varlen_supported;
+  be.glyph = cuda::attention_varlen_kernel;
 #endif
-  cpu::attention_varlen_kernel(a);
+  be.flash_ok = flash::attention_varlen_supported;
+  be.flash = flash::attention_varlen_kernel;
+  be.aten = cpu::attention_varlen_kernel;
+  run_backend(a, be, causal ? Form::kPrefill : Form::kVision, max_seqlen_k);
   return a.out;
 }
 
@@ -108,13 +231,15 @@ at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache
   }
   KvCacheArgs a{q, k_cache, v_cache, cache_seqlens, kn, vn, output(out, q, op), causal, scale};
   if (q.numel() == 0) return a.out;
+  Backends<KvCacheArgs> be;
 #ifdef GLYPH_WITH_CUDA
-  if (q.is_cuda() && cuda::attention_with_kvcache_supported(a)) {
-    cuda::attention_with_kvcache_kernel(a);
-    return a.out;
-  }
+  be.glyph_ok = cuda::attention_with_kvcache_supported;
+  be.glyph = cuda::attention_with_kvcache_kernel;
 #endif
-  cpu::attention_with_kvcache_kernel(a);
+  be.flash_ok = flash::attention_with_kvcache_supported;
+  be.flash = flash::attention_with_kvcache_kernel;
+  be.aten = cpu::attention_with_kvcache_kernel;
+  run_backend(a, be, q.size(1) == 1 ? Form::kDecode : Form::kChunk, k_cache.size(1));
   return a.out;
 }
 

@@ -1,7 +1,8 @@
 // Attention ops, declared once here and validated once at their entry (attention.cpp); each
-// dispatches to a backend: ops/cpu/attention_kernel.cpp is always built (ATen; runs on any
-// device), a CUDA kernel in ops/cuda/ takes the shapes it supports when built with
-// GLYPH_WITH_CUDA. Model code calls these and never tests the device.
+// dispatches to a backend (AttentionBackend below): ops/cpu/attention_kernel.cpp is always built
+// (ATen; runs on any device), PyTorch's flash kernel (ops/flash_attention.cpp) serves CUDA
+// tensors it supports, and the CUDA kernels in ops/cuda/ take the shapes they support when built
+// with GLYPH_WITH_CUDA. Model code calls these and never tests the device.
 //
 // Two forms, after flash-attention's varlen and kvcache interfaces:
 //
@@ -29,6 +30,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace glyph::vlm::ops {
@@ -51,9 +53,28 @@ at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                      double scale, const std::vector<std::int64_t>& segments = {});
 
-// Whether this build holds the CUDA kernels (GLYPH_WITH_CUDA); without them CUDA tensors take the
-// ATen path, which works on any device.
+// Whether this build holds the CUDA kernels (GLYPH_WITH_CUDA); without them CUDA tensors take
+// PyTorch's flash kernel where it applies, else the ATen path, which works on any device.
 bool cuda_kernels_built();
+
+// Which implementation serves a call on CUDA tensors (CPU tensors always take the ATen path):
+//   kGlyph: this library's kernels (ops/cuda, GLYPH_WITH_CUDA);
+//   kFlash: PyTorch's FlashAttention-2 through ATen (ops/flash_attention.cpp);
+//   kAten:  the portable path (ops/cpu: SDPA per sequence; reads the lengths on the host);
+//   kAuto:  per op and size, the backend attention.cpp's dispatch table names (measured by
+//           scripts/gpu_check.py); where it names none, kGlyph.
+// A chosen backend that cannot take a call (dtype, head size, strides) passes it on: kAuto in the
+// order glyph, flash, aten; kGlyph and kFlash straight to aten. Process-wide; the initial value
+// comes from the environment variable GLYPH_ATTENTION_BACKEND (auto, glyph, flash, aten).
+enum class AttentionBackend { kAuto, kGlyph, kFlash, kAten };
+void set_attention_backend(AttentionBackend b);
+AttentionBackend attention_backend();
+// "auto", "glyph", "flash", "aten"; parse_attention_backend throws glyph::InputError naming them.
+const char* attention_backend_name(AttentionBackend b);
+AttentionBackend parse_attention_backend(const std::string& name);
+// The backend the calling thread's last attention call ran on ("glyph", "flash" or "aten"; ""
+// before any): for tests and benchmarks.
+const char* last_attention_backend();
 
 // Validated arguments, as the backends receive them.
 struct VarlenArgs {
@@ -72,6 +93,12 @@ namespace cpu {
 void attention_varlen_kernel(const VarlenArgs& a);
 void attention_with_kvcache_kernel(const KvCacheArgs& a);
 }  // namespace cpu
+namespace flash {
+bool attention_varlen_supported(const VarlenArgs& a);
+void attention_varlen_kernel(const VarlenArgs& a);
+bool attention_with_kvcache_supported(const KvCacheArgs& a);
+void attention_with_kvcache_kernel(const KvCacheArgs& a);
+}  // namespace flash
 #ifdef GLYPH_WITH_CUDA
 namespace cuda {
 bool attention_varlen_supported(const VarlenArgs& a);
