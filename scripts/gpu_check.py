@@ -24,7 +24,7 @@ Steps:
      (Glyph's default config, the sample text repeated); text tokens from a byte-level BPE trained
      here with GLM-4's split pattern; also the curve at the paper's 3.3x compression; peak memory
   3. decode throughput over random caches (benchmark_decode), text vs pages, batch 1 and the
-     largest batch that fits; time over its floor (bytes each step reads / copy bandwidth); at the
+     largest batch that fits (at the first context also 4 and 16); time over its floor (bytes each step reads / copy bandwidth); at the
      first context also the eager step, for what the CUDA graph saves
   4. glyphcpp vs transformers (bf16, sdpa, the same weights) prefill and batch-1 decode
   5. the loader on the checkpoint step 4 saved (seconds, GB/s, peak host memory)
@@ -582,7 +582,10 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
                 biggest = max(1, min(64, int(free // (kv_per_token * (c + 16)))))
             else:
                 biggest = 4
-            for b in sorted({1, biggest}):
+            # batch 1 and the largest that fits; at the first context also 4 and 16 (issue 11's
+            # batched-generation throughput)
+            extra = {4, 16} if ctx == contexts[0] and not tiny else set()
+            for b in sorted({1, biggest} | {x for x in extra if x <= biggest}):
                 if run.left() < 20:
                     run.results["skipped"].append(f"decode {kind} ctx={c} batch={b}")
                     continue
