@@ -14,7 +14,7 @@ Steps:
   1b. the attention kernels (issue 10) against the best of PyTorch's SDPA backends on the same
      tensors: packed vision attention (1-64 pages), causal GQA prefill, split-KV decode (batch 1
      and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA; and every
-     backend of the ops' dispatcher (glyph, flash) on each shape: the `dispatch` lines, which
+     backend of the ops' dispatcher (glyph, mma, flash) on each shape: the `dispatch` lines, which
      ops/attention.cpp's dispatch table is filled from
   1c. the fused page-to-patch path (issue 10): real rendered pages as uint8 through
      op_page_patches / op_page_patch_embed on the device; the patches checked bit for bit against
@@ -260,7 +260,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
 
     # Every backend of the ops' dispatcher on each shape (ops/attention.h): what the dispatch
     # table of ops/attention.cpp is filled from. "ours" below is glyph's own kernels.
-    backends = ["glyph", "flash"] if dev.type == "cuda" else ["aten"]
+    backends = ["glyph", "mma", "flash"] if dev.type == "cuda" else ["aten"]
     rows["dispatch"] = []
 
     def through_backends(form, keys, fn, ref):
@@ -686,7 +686,7 @@ def table(res):
                      f"  x{r['speedup']}  {r['ours_GBps']} GB/s ({r['of_copy_bw']} of copy)  err {r['rel_err_vs_sdpa']}")
     for r in ops.get("dispatch", []):
         times = "  ".join(f"{b} {r[f'{b}_ms']} ms (err {r[f'{b}_err']})"
-                          for b in ("glyph", "flash", "aten") if f"{b}_ms" in r)
+                          for b in ("glyph", "mma", "flash", "aten") if f"{b}_ms" in r)
         lines.append(f"dispatch {r['form']:<11} keys {r['keys']:>6}  {times}  -> {r['fastest']}")
     pt = s.get("patches") or {}
     for r in pt.get("rows", []):

@@ -59,6 +59,15 @@ def test_module_holds_sm80_and_sm90_tensor_core_attention():
         for f, body in varlen.items():
             assert re.search(r"\bHMMA\.16816\.F32", body), f"{arch} {f}: no tensor-core MMA"
         assert any(".BF16" in body for body in varlen.values()), f"{arch}: no bf16 MMA"
+        # version 2 of the packed kernel (backend "mma"): MMA fed by ldmatrix (LDSM, its .T form
+        # for V) from tiles that cp.async (LDGSTS) brought in
+        mma = {f: body for f, body in sass[arch].items() if "varlen_mma_kernel" in f}
+        assert len(mma) == 4, (arch, sorted(sass[arch]))
+        for f, body in mma.items():
+            assert re.search(r"\bHMMA\.16816\.F32", body), f"{arch} {f}: no tensor-core MMA"
+            assert re.search(r"\bLDSM\.16\.M88\.4\b", body), f"{arch} {f}: no ldmatrix"
+            assert re.search(r"\bLDSM\.16\.MT88\.4\b", body), f"{arch} {f}: no transposed ldmatrix"
+            assert re.search(r"\bLDGSTS\b", body), f"{arch} {f}: no cp.async"
 
 
 @pytest.mark.skipif(not vlm.cuda_kernels_built(), reason="built without GLYPH_WITH_CUDA")

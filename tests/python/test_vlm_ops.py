@@ -16,7 +16,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
 # checked against the same references (ops/attention.h, AttentionBackend).
 _GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 TARGETS = [("cpu", "auto")] + [pytest.param(("cuda", b), marks=_GPU, id=f"cuda-{b}")
-                               for b in ("auto", "glyph", "flash", "aten")]
+                               for b in ("auto", "glyph", "mma", "flash", "aten")]
 
 
 @pytest.fixture
@@ -39,8 +39,8 @@ def _check_backend(device, backend, dtype, d, glyph_takes=True):
         want = "aten"
     elif backend == "flash":
         want = "flash" if flash else "aten"
-    elif backend == "glyph":
-        want = "glyph" if glyph else "aten"
+    elif backend in ("glyph", "mma"):
+        want = backend if glyph else "aten"
     else:
         want = "glyph" if glyph else "flash" if flash else "aten"
     assert ran == want, (device, backend, dtype, d, ran)
@@ -222,14 +222,14 @@ def test_attention_backend_setting(tmp_path):
     import glyph
     before = _vlm.attention_backend()
     try:
-        for name in ("glyph", "flash", "aten", "auto"):
+        for name in ("glyph", "mma", "flash", "aten", "auto"):
             _vlm.set_attention_backend(name)
             assert _vlm.attention_backend() == name
             q = torch.randn(5, 2, 8)
             cu = torch.tensor([0, 5], dtype=torch.int32)
             _vlm.op_attention_varlen(q, q, q, cu, cu, 5, 5, True, 1.0)
             assert _vlm.last_attention_backend() == "aten"
-        with pytest.raises(glyph.InputError, match="unknown attention backend 'cudnn'.*auto, glyph, flash or aten"):
+        with pytest.raises(glyph.InputError, match="unknown attention backend 'cudnn'.*auto, glyph, mma, flash or aten"):
             _vlm.set_attention_backend("cudnn")
         assert _vlm.attention_backend() == "auto"
     finally:

@@ -54,6 +54,7 @@ template <class Args>
 struct Backends {
   bool (*glyph_ok)(const Args&) = nullptr;  // null: built without the CUDA kernels
   void (*glyph)(const Args&) = nullptr;
+  void (*glyph_mma)(const Args&) = nullptr;  // takes what glyph_ok accepts
   bool (*flash_ok)(const Args&) = nullptr;
   void (*flash)(const Args&) = nullptr;
   void (*aten)(const Args&) = nullptr;
@@ -76,9 +77,9 @@ void run_backend(const Args& a, const Backends<Args>& be, Form form, std::int64_
       order.push_back(pick);
     }
     for (const B b : order) {
-      if (b == B::kGlyph && be.glyph && be.glyph_ok(a)) {
-        be.glyph(a);
-        g_last_backend = "glyph";
+      if ((b == B::kGlyph || b == B::kGlyphMma) && be.glyph && be.glyph_ok(a)) {
+        (b == B::kGlyph ? be.glyph : be.glyph_mma)(a);
+        g_last_backend = attention_backend_name(b);
         return;
       }
       if (b == B::kFlash && be.flash_ok(a)) {
@@ -137,6 +138,7 @@ const char* attention_backend_name(AttentionBackend b) {
   switch (b) {
     case AttentionBackend::kAuto: return "auto";
     case AttentionBackend::kGlyph: return "glyph";
+    case AttentionBackend::kGlyphMma: return "mma";
     case AttentionBackend::kFlash: return "flash";
     case AttentionBackend::kAten: return "aten";
   }
@@ -145,10 +147,11 @@ const char* attention_backend_name(AttentionBackend b) {
 
 AttentionBackend parse_attention_backend(const std::string& name) {
   for (AttentionBackend b : {AttentionBackend::kAuto, AttentionBackend::kGlyph,
-                             AttentionBackend::kFlash, AttentionBackend::kAten})
+                             AttentionBackend::kGlyphMma, AttentionBackend::kFlash,
+                             AttentionBackend::kAten})
     if (name == attention_backend_name(b)) return b;
-  GLYPH_THROW(InputError, "unknown attention backend '{}': expected auto, glyph, flash or aten",
-              name);
+  GLYPH_THROW(InputError,
+              "unknown attention backend '{}': expected auto, glyph, mma, flash or aten", name);
 }
 
 void set_attention_backend(AttentionBackend b) {
@@ -188,6 +191,7 @@ at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::
 #ifdef GLYPH_WITH_CUDA
   be.glyph_ok = cuda::attention_varlen_supported;
   be.glyph = cuda::attention_varlen_kernel;
+  be.glyph_mma = cuda::attention_varlen_mma_kernel;
 #endif
   be.flash_ok = flash::attention_varlen_supported;
   be.flash = flash::attention_varlen_kernel;
@@ -235,6 +239,7 @@ at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache
 #ifdef GLYPH_WITH_CUDA
   be.glyph_ok = cuda::attention_with_kvcache_supported;
   be.glyph = cuda::attention_with_kvcache_kernel;
+  be.glyph_mma = cuda::attention_with_kvcache_mma_kernel;
 #endif
   be.flash_ok = flash::attention_with_kvcache_supported;
   be.flash = flash::attention_with_kvcache_kernel;

@@ -59,21 +59,25 @@ bool cuda_kernels_built();
 
 // Which implementation serves a call on CUDA tensors (CPU tensors always take the ATen path):
 //   kGlyph: this library's kernels (ops/cuda, GLYPH_WITH_CUDA);
+//   kGlyphMma: the same, with version 2 of the packed kernel for varlen calls and prefill
+//           chunks (ops/cuda/attention_mma.cu; docs/kernel-notes.md); only when chosen, by the
+//           setting or a table row, until a GPU run has measured it;
 //   kFlash: PyTorch's FlashAttention-2 through ATen (ops/flash_attention.cpp);
 //   kAten:  the portable path (ops/cpu: SDPA per sequence; reads the lengths on the host);
 //   kAuto:  per op and size, the backend attention.cpp's dispatch table names (measured by
 //           scripts/gpu_check.py); where it names none, kGlyph.
 // A chosen backend that cannot take a call (dtype, head size, strides) passes it on: kAuto in the
-// order glyph, flash, aten; kGlyph and kFlash straight to aten. Process-wide; the initial value
-// comes from the environment variable GLYPH_ATTENTION_BACKEND (auto, glyph, flash, aten).
-enum class AttentionBackend { kAuto, kGlyph, kFlash, kAten };
+// order glyph, flash, aten; the others straight to aten. Process-wide; the initial value comes
+// from the environment variable GLYPH_ATTENTION_BACKEND (auto, glyph, mma, flash, aten).
+enum class AttentionBackend { kAuto, kGlyph, kGlyphMma, kFlash, kAten };
 void set_attention_backend(AttentionBackend b);
 AttentionBackend attention_backend();
-// "auto", "glyph", "flash", "aten"; parse_attention_backend throws glyph::InputError naming them.
+// "auto", "glyph", "mma", "flash", "aten"; parse_attention_backend throws glyph::InputError
+// naming them.
 const char* attention_backend_name(AttentionBackend b);
 AttentionBackend parse_attention_backend(const std::string& name);
-// The backend the calling thread's last attention call ran on ("glyph", "flash" or "aten"; ""
-// before any): for tests and benchmarks.
+// The backend the calling thread's last attention call ran on ("glyph", "mma", "flash" or
+// "aten"; "" before any): for tests and benchmarks.
 const char* last_attention_backend();
 
 // Validated arguments, as the backends receive them.
@@ -105,6 +109,9 @@ bool attention_varlen_supported(const VarlenArgs& a);
 void attention_varlen_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_supported(const KvCacheArgs& a);
 void attention_with_kvcache_kernel(const KvCacheArgs& a);
+// Backend kGlyphMma: version 2 of the varlen kernel (the same shapes as above).
+void attention_varlen_mma_kernel(const VarlenArgs& a);
+void attention_with_kvcache_mma_kernel(const KvCacheArgs& a);
 }  // namespace cuda
 #endif
 

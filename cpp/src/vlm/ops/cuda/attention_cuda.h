@@ -67,6 +67,8 @@ constexpr int kMaxDecodeGroup = 16;  // query heads per KV head in the decode ke
 
 // Each returns nullptr on success, else a message naming what failed (a CUDA error string).
 const char* launch_varlen(const VarlenParams& p, cudaStream_t stream);
+// The same contract, version 2 (attention_mma.cu: registers, mma.sync + ldmatrix, cp.async).
+const char* launch_varlen_mma(const VarlenParams& p, cudaStream_t stream);
 const char* launch_decode(const DecodeParams& p, cudaStream_t stream);
 const char* launch_append(const DecodeParams& p, cudaStream_t stream);
 int decode_key_tile();  // keys per decode tile (a split is a multiple of it)

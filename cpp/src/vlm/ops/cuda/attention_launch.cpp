@@ -79,7 +79,11 @@ bool attention_varlen_supported(const VarlenArgs& a) {
          a.cu_seqlens_q.size(0) - 1 <= 65535 && a.q.size(1) <= 65535;  // grid z and y
 }
 
-void attention_varlen_kernel(const VarlenArgs& a) {
+namespace {
+
+using VarlenLauncher = const char* (*)(const VarlenParams&, cudaStream_t);
+
+void varlen(const VarlenArgs& a, VarlenLauncher launch) {
   const c10::cuda::CUDAGuard guard(a.q.device());
   VarlenParams p = varlen_params(a.q, a.k, a.v, a.out, /*tok=*/0, a.causal, a.scale);
   p.cu_q = a.cu_seqlens_q.data_ptr<int>();
@@ -87,9 +91,13 @@ void attention_varlen_kernel(const VarlenArgs& a) {
   p.batch = static_cast<int>(a.cu_seqlens_q.size(0) - 1);
   p.max_seqlen_q = static_cast<int>(a.max_seqlen_q);
   if (p.batch == 0 || p.max_seqlen_q == 0) return;
-  check(launch_varlen(p, c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream()),
-        "attention_varlen");
+  check(launch(p, c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream()), "attention_varlen");
 }
+
+}  // namespace
+
+void attention_varlen_kernel(const VarlenArgs& a) { varlen(a, launch_varlen); }
+void attention_varlen_mma_kernel(const VarlenArgs& a) { varlen(a, launch_varlen_mma); }
 
 bool attention_with_kvcache_supported(const KvCacheArgs& a) {
   const std::int64_t group = a.q.size(2) / a.k_cache.size(2);
@@ -105,7 +113,9 @@ bool attention_with_kvcache_supported(const KvCacheArgs& a) {
          rows_of_sequences(a.k_cache) && rows_of_sequences(a.v_cache);
 }
 
-void attention_with_kvcache_kernel(const KvCacheArgs& a) {
+namespace {
+
+void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk) {
   const c10::cuda::CUDAGuard guard(a.q.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream();
   DecodeParams p;
@@ -144,7 +154,7 @@ void attention_with_kvcache_kernel(const KvCacheArgs& a) {
     v.k_rows = p.capacity;
     v.batch = p.batch;
     v.max_seqlen_q = p.new_tokens;
-    check(launch_varlen(v, stream), "attention_with_kvcache");
+    check(launch_chunk(v, stream), "attention_with_kvcache");
     return;
   }
   // Splits from the static shapes only (the lengths stay on the device): about two blocks per
@@ -160,5 +170,11 @@ void attention_with_kvcache_kernel(const KvCacheArgs& a) {
   p.partial_ml = partial_ml.data_ptr<float>();
   check(launch_decode(p, stream), "attention_with_kvcache");
 }
+
+}  // namespace
+
+void attention_with_kvcache_kernel(const KvCacheArgs& a) { kvcache(a, launch_varlen); }
+// Prefill chunks through version 2 of the varlen kernel; decode is the split-KV kernel either way.
+void attention_with_kvcache_mma_kernel(const KvCacheArgs& a) { kvcache(a, launch_varlen_mma); }
 
 }  // namespace glyph::vlm::ops::cuda

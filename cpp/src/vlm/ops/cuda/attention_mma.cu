@@ -1,0 +1,311 @@
+// The packed (varlen) attention, version 2 (docs/kernel-notes.md): the same contract and the same
+// VarlenParams as varlen_kernel in attention_kernel.cu (packed sequences, or a prefill chunk in
+// the cache form), with FlashAttention-2's register-resident design instead of v1's WMMA tiles
+// round-tripping through shared memory:
+//
+//   - one block = 64 query rows of one head of one sequence, four warps of 16 rows; each warp's
+//     Q fragments, scores, probabilities and output accumulator live in registers;
+//   - Q.K^T and P.V are raw `mma.sync.m16n8k16` (fp16/bf16 in, fp32 accumulate), their operands
+//     loaded from shared memory with `ldmatrix` (`.trans` for V), rows padded by 8 elements so
+//     the eight 16-byte row reads of an ldmatrix hit distinct banks;
+//   - the scores' accumulator layout is the next MMA's A-operand layout, so P goes from the
+//     softmax to P.V without touching shared memory;
+//   - K and V tiles (64 keys) arrive by `cp.async` (rows past the sequence zero-filled), V's copy
+//     overlapping Q.K^T;
+//   - online softmax in the log2 domain, row max reduced over the four lanes sharing a row, the
+//     row sum kept per lane and reduced once at the end; bottom-right causal masking; a row that
+//     sees no key is written as zeros.
+//
+// Shared memory: K and V tiles, 2 * 64 * (D + 8) elements (34 KB at D = 128), under the 48 KB a
+// launch gets without opting in. Never run on a GPU yet: the op tests run it as backend "mma".
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cfloat>
+#include <cstdint>
+
+#include "vlm/ops/cuda/attention_cuda.h"
+
+namespace glyph::vlm::ops::cuda {
+
+namespace {
+
+constexpr float kLog2eMma = 1.4426950408889634f;
+constexpr int kRows = 64;   // query rows per block
+constexpr int kKeys = 64;   // keys per tile
+constexpr int kMmaThreads = 128;
+constexpr int kRowPad = 8;  // elements of padding per shared-memory row
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, asynchronously; `bytes` 0 writes zeros (a row past the sequence).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+// D[16x8] += A[16x16] B[16x8]: A row-major (4 registers), B column-major (2), D fp32 (4).
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0,
+                                         unsigned b1);
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4],
+                                                        unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&d)[4], const unsigned (&a)[4],
+                                                 unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats as one register of two 16-bit values, `lo` in the low half (the lower column).
+template <typename T>
+__device__ __forceinline__ unsigned pack2(float lo, float hi);
+template <>
+__device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+template <>
+__device__ __forceinline__ unsigned pack2<__half>(float lo, float hi) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+
+// kKeys (or kRows) rows of D elements, row r at src + r * stride, into shared rows of D + kRowPad;
+// rows from `valid` on are zero-filled.
+template <typename T, int D>
+__device__ __forceinline__ void load_rows_async(T* dst, const T* src, long long stride,
+                                                int valid) {
+  constexpr int kChunks = D / 8;  // 16-byte pieces a row
+  for (int i = threadIdx.x; i < kKeys * kChunks; i += kMmaThreads) {
+    const int r = i / kChunks, c = (i % kChunks) * 8;
+    const bool in = r < valid;
+    cp_async16(dst + r * (D + kRowPad) + c, in ? src + r * stride + c : src, in ? 16 : 0);
+  }
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p) {
+  static_assert(kRows == kKeys, "the Q tile is staged in the V buffer");
+  constexpr int S = D + kRowPad;  // shared row stride, elements
+  constexpr int kDChunks = D / 16;  // k-steps of Q.K^T; pairs of 8-column output tiles of P.V
+  constexpr int kKeyTiles = kKeys / 8;  // 8-key score tiles per row
+  const int b = blockIdx.z, h = blockIdx.y, row0 = blockIdx.x * kRows;
+  long long q_begin, k_begin;
+  int lq, lk;
+  if (p.seqused_k) {  // a prefill chunk against a cache (attention_cuda.h)
+    q_begin = static_cast<long long>(b) * p.fixed_lq;
+    lq = p.fixed_lq;
+    k_begin = b * p.k_rows;
+    lk = static_cast<int>(min(static_cast<long long>(p.seqused_k[b] + p.k_extra), p.k_rows));
+  } else {
+    q_begin = p.cu_q[b];
+    lq = p.cu_q[b + 1] - p.cu_q[b];
+    k_begin = p.cu_k[b];
+    lk = p.cu_k[b + 1] - p.cu_k[b];
+  }
+  if (row0 >= lq) return;
+  const int kvh = h / (p.heads / p.kv_heads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane / 4, t = lane % 4;  // the MMA fragments' row group and column pair
+
+  extern __shared__ __align__(128) unsigned char smem_mma[];
+  T* sK = reinterpret_cast<T*>(smem_mma);
+  T* sV = sK + kKeys * S;
+
+  // Q: staged through sV, then held as A fragments (16 rows x 16 columns per k-step).
+  const T* q = static_cast<const T*>(p.q) + (q_begin + row0) * p.q_tok + h * p.q_head;
+  load_rows_async<T, D>(sV, q, p.q_tok, lq - row0);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  unsigned qf[kDChunks][4];
+  #pragma unroll
+  for (int kk = 0; kk < kDChunks; ++kk)
+    ldmatrix_x4(qf[kk], sV + (warp * 16 + lane % 16) * S + kk * 16 + (lane / 16) * 8);
+  __syncthreads();  // every warp holds its Q before sV takes V
+
+  // This lane's two rows (g and g + 8 of the warp's 16) and the last key each may see.
+  const int q0 = row0 + warp * 16 + g, q1 = q0 + 8;
+  const int lim0 = p.causal ? q0 + (lk - lq) : lk - 1;
+  const int lim1 = p.causal ? q1 + (lk - lq) : lk - 1;
+  const int last_row = min(row0 + kRows, lq) - 1;
+  const int k_end = p.causal ? min(lk, last_row + (lk - lq) + 1) : lk;
+  const float scale_log2 = p.scale * kLog2eMma;
+
+  float o[2 * kDChunks][4];  // 8-column output tiles: rows g (0, 1) and g + 8 (2, 3)
+  #pragma unroll
+  for (auto& tile : o)
+    #pragma unroll
+    for (float& x : tile) x = 0.f;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;  // l: this lane's share of the sum
+
+  const T* kbase = static_cast<const T*>(p.k) + k_begin * p.k_tok + kvh * p.k_head;
+  const T* vbase = static_cast<const T*>(p.v) + k_begin * p.v_tok + kvh * p.v_head;
+
+  for (int n0 = 0; n0 < k_end; n0 += kKeys) {
+    load_rows_async<T, D>(sK, kbase + n0 * p.k_tok, p.k_tok, lk - n0);
+    cp_async_commit();
+    load_rows_async<T, D>(sV, vbase + n0 * p.v_tok, p.v_tok, lk - n0);
+    cp_async_commit();
+    cp_async_wait<1>();  // K has arrived (V may still be on its way)
+    __syncthreads();
+
+    // Scores: 16 rows x 64 keys per warp, eight 8-key tiles.
+    float s[kKeyTiles][4];
+    #pragma unroll
+    for (auto& tile : s)
+      #pragma unroll
+      for (float& x : tile) x = 0.f;
+    #pragma unroll
+    for (int kk = 0; kk < kDChunks; ++kk) {
+      #pragma unroll
+      for (int np = 0; np < kKeyTiles / 2; ++np) {
+        // Matrices: keys 16np + [0, 8) then + [8, 16); columns 16kk + [0, 8) then + [8, 16).
+        const int mi = lane / 8, r = lane % 8;
+        unsigned kf[4];
+        ldmatrix_x4(kf, sK + (np * 16 + r + (mi / 2) * 8) * S + kk * 16 + (mi % 2) * 8);
+        mma16816<T>(s[2 * np], qf[kk], kf[0], kf[1]);
+        mma16816<T>(s[2 * np + 1], qf[kk], kf[2], kf[3]);
+      }
+    }
+
+    // Online softmax over this tile: mask, row max across the four lanes of a row, rescale.
+    float mx0 = -INFINITY, mx1 = -INFINITY;
+    #pragma unroll
+    for (int j = 0; j < kKeyTiles; ++j) {
+      #pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int key = n0 + j * 8 + 2 * t + e;
+        s[j][e] = (key < lk && key <= lim0) ? s[j][e] * scale_log2 : -INFINITY;
+        s[j][2 + e] = (key < lk && key <= lim1) ? s[j][2 + e] * scale_log2 : -INFINITY;
+        mx0 = fmaxf(mx0, s[j][e]);
+        mx1 = fmaxf(mx1, s[j][2 + e]);
+      }
+    }
+    #pragma unroll
+    for (int off = 1; off < 4; off *= 2) {
+      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+    }
+    const float n_m0 = fmaxf(m0, mx0), n_m1 = fmaxf(m1, mx1);
+    // A row with nothing visible so far keeps base 0: exp2(-inf - 0) = 0, never -inf - -inf.
+    const float base0 = n_m0 == -INFINITY ? 0.f : n_m0;
+    const float base1 = n_m1 == -INFINITY ? 0.f : n_m1;
+    const float a0 = exp2f(m0 - base0), a1 = exp2f(m1 - base1);
+    m0 = n_m0;
+    m1 = n_m1;
+    float sum0 = 0.f, sum1 = 0.f;
+    #pragma unroll
+    for (int j = 0; j < kKeyTiles; ++j) {
+      #pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        s[j][e] = exp2f(s[j][e] - base0);
+        s[j][2 + e] = exp2f(s[j][2 + e] - base1);
+        sum0 += s[j][e];
+        sum1 += s[j][2 + e];
+      }
+    }
+    l0 = l0 * a0 + sum0;
+    l1 = l1 * a1 + sum1;
+    #pragma unroll
+    for (auto& tile : o) {
+      tile[0] *= a0;
+      tile[1] *= a0;
+      tile[2] *= a1;
+      tile[3] *= a1;
+    }
+
+    cp_async_wait<0>();  // V has arrived
+    __syncthreads();
+
+    // O += P V: P's fragments straight from the score registers (16 keys per k-step).
+    #pragma unroll
+    for (int kc = 0; kc < kKeys / 16; ++kc) {
+      const unsigned pa[4] = {pack2<T>(s[2 * kc][0], s[2 * kc][1]),
+                              pack2<T>(s[2 * kc][2], s[2 * kc][3]),
+                              pack2<T>(s[2 * kc + 1][0], s[2 * kc + 1][1]),
+                              pack2<T>(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+      #pragma unroll
+      for (int dp = 0; dp < kDChunks; ++dp) {
+        // Matrices: keys 16kc + [0, 8) then + [8, 16); columns 16dp + [0, 8) then + [8, 16).
+        const int mi = lane / 8, r = lane % 8;
+        unsigned vf[4];
+        ldmatrix_x4_trans(vf, sV + (kc * 16 + r + (mi % 2) * 8) * S + dp * 16 + (mi / 2) * 8);
+        mma16816<T>(o[2 * dp], pa, vf[0], vf[1]);
+        mma16816<T>(o[2 * dp + 1], pa, vf[2], vf[3]);
+      }
+    }
+    __syncthreads();  // every warp is done with this K/V tile before the next one is loaded
+  }
+
+  // out = O / l (the four lanes' shares summed); a row that saw no key (l == 0) gets zeros.
+  #pragma unroll
+  for (int off = 1; off < 4; off *= 2) {
+    l0 += __shfl_xor_sync(0xffffffffu, l0, off);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, off);
+  }
+  const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
+  T* out = static_cast<T*>(p.out) + q_begin * p.o_tok + h * p.o_head + 2 * t;
+  #pragma unroll
+  for (int j = 0; j < 2 * kDChunks; ++j) {
+    if (q0 < lq)
+      *reinterpret_cast<unsigned*>(out + q0 * p.o_tok + j * 8) =
+          pack2<T>(o[j][0] * inv0, o[j][1] * inv0);
+    if (q1 < lq)
+      *reinterpret_cast<unsigned*>(out + q1 * p.o_tok + j * 8) =
+          pack2<T>(o[j][2] * inv1, o[j][3] * inv1);
+  }
+}
+
+template <typename T, int D>
+const char* varlen_mma_launch(const VarlenParams& p, cudaStream_t stream) {
+  const std::size_t smem = sizeof(T) * 2 * kKeys * (D + kRowPad);
+  const dim3 grid((p.max_seqlen_q + kRows - 1) / kRows, p.heads, p.batch);
+  varlen_mma_kernel<T, D><<<grid, kMmaThreads, smem, stream>>>(p);
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+}  // namespace
+
+const char* launch_varlen_mma(const VarlenParams& p, cudaStream_t stream) {
+  const bool bf16 = p.dtype == DType::kBFloat16;
+  if (p.head_dim == 128)
+    return bf16 ? varlen_mma_launch<__nv_bfloat16, 128>(p, stream)
+                : varlen_mma_launch<__half, 128>(p, stream);
+  if (p.head_dim == 64)
+    return bf16 ? varlen_mma_launch<__nv_bfloat16, 64>(p, stream)
+                : varlen_mma_launch<__half, 64>(p, stream);
+  return "attention_varlen: the CUDA kernel takes head_dim 64 or 128";
+}
+
+}  // namespace glyph::vlm::ops::cuda
