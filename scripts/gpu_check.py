@@ -101,6 +101,11 @@ def gv_kernels_built():
     return bool(_vlm.cuda_kernels_built())
 
 
+def glyph_vlm_last_backend():
+    from glyph import _vlm
+    return _vlm.last_attention_backend()
+
+
 def sync(dev):
     if dev.type == "cuda":
         torch.cuda.synchronize()
@@ -196,6 +201,18 @@ def parity(dev, tmp, run_op_tests):
             off = g.generate(ids, images=imgs, max_new_tokens=12, stop_ids=[-1])
             out["graph_used"] = bool(on.decode_cuda_graph)
             out["graph_tokens_equal"] = on.tokens == off.tokens
+    # The same with glyphcpp's own kernels inside the graph: the tiny model's head_dim 16 is
+    # flash's on CUDA, so a random model with head_dim 64 (text and vision) in bf16.
+    cfg64 = vlm_tiny.tiny_config(hidden=512, heads=8, kv_heads=2, vision_hidden=128, vision_heads=2,
+                                 intermediate=256, vision_intermediate=256)
+    g64 = gv.Glm4v.random(cfg64, device=str(dev), dtype="bfloat16", seed=5)
+    ids64 = vlm_tiny.prompt_ids(cfg64, [], [40], seed=2)
+    on = g64.generate(ids64, max_new_tokens=12, stop_ids=[-1])
+    out["graph64_backend"] = glyph_vlm_last_backend()
+    g64.set_runtime_options(cuda_graphs=False)
+    off = g64.generate(ids64, max_new_tokens=12, stop_ids=[-1])
+    out["graph64_used"] = bool(on.decode_cuda_graph)
+    out["graph64_tokens_equal"] = on.tokens == off.tokens
     f32 = logits[("hf", torch.float32)]
     out["fp32_rel_err"] = rel_err(logits[("glyph", torch.float32)], f32)
     out["bf16_rel_err"] = rel_err(logits[("glyph", torch.bfloat16)], f32)
@@ -209,8 +226,9 @@ def parity(dev, tmp, run_op_tests):
         out["op_tests"] = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
         out["op_tests_ok"] = p.returncode == 0
     out["ok"] = bool(out["fp32_ok"] and out["bf16_ok"] and out["greedy_equal"]
-                     and out["graph_tokens_equal"]
+                     and out["graph_tokens_equal"] and out["graph64_tokens_equal"]
                      and out["graph_used"] == (dev.type == "cuda" and gv_kernels_built())
+                     and out["graph64_used"] == (dev.type == "cuda" and gv_kernels_built())
                      and out.get("op_tests_ok", True))
     return out
 
@@ -668,6 +686,8 @@ def table(res):
         lines.append(f"parity ok={p['ok']}  fp32 {p['fp32_rel_err']:.2e}  bf16 {p['bf16_rel_err']:.2e}"
                      f" (transformers bf16 {p['hf_bf16_rel_err']:.2e})  greedy equal {p['greedy_equal']}"
                      f"  graph used {p.get('graph_used')} equal {p.get('graph_tokens_equal')}"
+                     f"  (d=64, {p.get('graph64_backend')}: used {p.get('graph64_used')}"
+                     f" equal {p.get('graph64_tokens_equal')})"
                      f"  ops {p.get('op_tests', '-')}")
     ops = s.get("ops") or {}
     if ops:

@@ -27,6 +27,8 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert s["parity"]["ok"] and s["parity"]["fp32_rel_err"] < 1e-4 and s["parity"]["greedy_equal"]
     # no CUDA graph on the CPU; the eager tokens with graphs on and off agree
     assert s["parity"]["graph_used"] is False and s["parity"]["graph_tokens_equal"]
+    assert s["parity"]["graph64_used"] is False and s["parity"]["graph64_tokens_equal"]
+    assert s["parity"]["graph64_backend"] == "aten"
     first = [r for r in s["decode"] if r["context"] == s["decode"][0]["context"]]
     assert all(r["eager_step_ms"] > 0 and r["graph_speedup"] > 0 for r in first)
     assert [r["N"] for r in s["prefill"]] == [256, 512]

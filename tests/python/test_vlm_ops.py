@@ -211,6 +211,15 @@ def test_attention_with_kvcache(target, dtype, new_tokens, shape):
     _check_close([heads_first(out2[i]) for i in range(b)], [heads_first(q[i]) for i in range(b)],
                  [heads_first(kc[i, :s + new_tokens]) for i, s in enumerate(lens)],
                  [heads_first(vc[i, :s + new_tokens]) for i, s in enumerate(lens)], False, scale)
+    # Causal over fewer cached keys than queries (an empty cache among them): the first queries
+    # of such a sequence see no key and must come out as zeros, whichever backend ran.
+    out3 = _vlm.op_attention_kvcache(q, kc, vc, seqlens, causal=True, scale=scale,
+                                     out=torch.full_like(q, float("nan")))
+    _check_backend(device, backend, dtype, d)
+    assert not out3.isnan().any()
+    _check_close([heads_first(out3[i]) for i in range(b)], [heads_first(q[i]) for i in range(b)],
+                 [heads_first(kc[i, :s]) for i, s in enumerate(lens)],
+                 [heads_first(vc[i, :s]) for i, s in enumerate(lens)], True, scale)
 
 
 def test_attention_backend_setting(tmp_path):

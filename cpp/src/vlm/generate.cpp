@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 
 #ifdef GLYPH_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>
@@ -19,6 +20,7 @@
 
 #include "common/check.h"
 #include "vlm/model_impl.h"
+#include "vlm/ops/attention.h"
 
 namespace glyph::vlm {
 
@@ -96,9 +98,9 @@ void check_options(const GenerateOptions& opt) {
 // cuBLAS handles and workspaces, lazy initialisation), is captured into a CUDA graph on that
 // stream the second time, and replays from then on: one launch per token instead of several hundred. Replays return the same
 // logits buffer (valid until the next call). Only bfloat16 and float16 models are captured (their
-// attention runs in the CUDA kernels); a step that still cannot be captured (an op syncing with
-// the host: the ATen fallback attention of an unsupported shape, for one) warns once and stays
-// eager.
+// attention runs in CUDA kernels), and only when the warm-up's attention did not take the ATen
+// path (a shape no kernel takes: it reads lengths on the host); a step that still cannot be
+// captured warns once and stays eager.
 class DecodeStep {
  public:
   DecodeStep(const Glm4vImpl& m, KvCache& cache, Tensor next_pos)
@@ -160,6 +162,11 @@ class DecodeStep {
       logits = eager(tok);
     }
     order(*side_, main);
+    // Made on the side stream, read on the main one: its memory is not reused before main is done.
+    logits.record_stream(main);
+    // The ATen attention (a shape no CUDA kernel takes) reads lengths on the host: the capture
+    // would fail, and a failed capture leaves the allocator's capture pool behind.
+    if (std::string(ops::last_attention_backend()) == "aten") want_graph_ = false;
     return logits;
   }
 

@@ -54,7 +54,8 @@ template <class Args>
 struct Backends {
   bool (*glyph_ok)(const Args&) = nullptr;  // null: built without the CUDA kernels
   void (*glyph)(const Args&) = nullptr;
-  void (*glyph_mma)(const Args&) = nullptr;  // takes what glyph_ok accepts
+  bool (*glyph_mma_ok)(const Args&) = nullptr;
+  void (*glyph_mma)(const Args&) = nullptr;
   bool (*flash_ok)(const Args&) = nullptr;
   void (*flash)(const Args&) = nullptr;
   void (*aten)(const Args&) = nullptr;
@@ -77,9 +78,14 @@ void run_backend(const Args& a, const Backends<Args>& be, Form form, std::int64_
       order.push_back(pick);
     }
     for (const B b : order) {
-      if ((b == B::kGlyph || b == B::kGlyphMma) && be.glyph && be.glyph_ok(a)) {
-        (b == B::kGlyph ? be.glyph : be.glyph_mma)(a);
-        g_last_backend = attention_backend_name(b);
+      if (b == B::kGlyph && be.glyph && be.glyph_ok(a)) {
+        be.glyph(a);
+        g_last_backend = "glyph";
+        return;
+      }
+      if (b == B::kGlyphMma && be.glyph_mma && be.glyph_mma_ok(a)) {
+        be.glyph_mma(a);
+        g_last_backend = "mma";
         return;
       }
       if (b == B::kFlash && be.flash_ok(a)) {
@@ -191,6 +197,7 @@ at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::
 #ifdef GLYPH_WITH_CUDA
   be.glyph_ok = cuda::attention_varlen_supported;
   be.glyph = cuda::attention_varlen_kernel;
+  be.glyph_mma_ok = cuda::attention_varlen_mma_supported;
   be.glyph_mma = cuda::attention_varlen_mma_kernel;
 #endif
   be.flash_ok = flash::attention_varlen_supported;
@@ -239,6 +246,7 @@ at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache
 #ifdef GLYPH_WITH_CUDA
   be.glyph_ok = cuda::attention_with_kvcache_supported;
   be.glyph = cuda::attention_with_kvcache_kernel;
+  be.glyph_mma_ok = cuda::attention_with_kvcache_mma_supported;
   be.glyph_mma = cuda::attention_with_kvcache_mma_kernel;
 #endif
   be.flash_ok = flash::attention_with_kvcache_supported;

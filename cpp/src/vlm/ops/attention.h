@@ -10,7 +10,10 @@
 //     patches, bidirectional within a page; a text prefill).
 //       q [Tq, H, d], k/v [Tk, Hkv, d]; cu_seqlens_q/k int32 [B + 1] (0 first, cumulative) on q's
 //       device: sequence b's queries are rows [cu_q[b], cu_q[b+1]) of q, its keys rows
-//       [cu_k[b], cu_k[b+1]) of k and v. Returns [Tq, H, d].
+//       [cu_k[b], cu_k[b+1]) of k and v. Returns [Tq, H, d]. max_seqlen_q/k must be at least
+//       every sequence's query/key count: the ATen path checks (it reads the offsets on the
+//       host); the CUDA backends cannot without a sync and trust them (a query row past
+//       max_seqlen_q would be left unwritten), as flash-attention's varlen interface does.
 //
 //   attention_with_kvcache: new queries of B sequences against their caches (chunked prefill:
 //     Lq tokens per sequence; decode: Lq = 1), with static shapes whatever the lengths (a decode
@@ -109,8 +112,11 @@ bool attention_varlen_supported(const VarlenArgs& a);
 void attention_varlen_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_supported(const KvCacheArgs& a);
 void attention_with_kvcache_kernel(const KvCacheArgs& a);
-// Backend kGlyphMma: version 2 of the varlen kernel (the same shapes as above).
+// Backend kGlyphMma: version 2 of the varlen kernel (the same shapes as above, on any sm_80 or
+// sm_90 card: it needs 34 KB of shared memory where v1 needs 107 KB).
+bool attention_varlen_mma_supported(const VarlenArgs& a);
 void attention_varlen_mma_kernel(const VarlenArgs& a);
+bool attention_with_kvcache_mma_supported(const KvCacheArgs& a);
 void attention_with_kvcache_mma_kernel(const KvCacheArgs& a);
 }  // namespace cuda
 #endif

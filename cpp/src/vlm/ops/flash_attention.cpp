@@ -21,9 +21,11 @@ namespace glyph::vlm::ops::flash {
 
 namespace {
 
-// Once the kernel refused a device (compute capability below 8.0, a torch built without flash),
-// calls go elsewhere instead of failing each time.
+// A kernel that fails before it ever succeeded refused this process (compute capability below
+// 8.0, a torch built without flash): calls go elsewhere from then on instead of failing each
+// time. A failure after a success is the call's own (the dispatcher passes that one call on).
 std::atomic<bool> g_unavailable{false};
+std::atomic<bool> g_succeeded{false};
 
 bool half_type(const at::Tensor& t) {
   return t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16;
@@ -78,11 +80,12 @@ void call(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const a
   } catch (const c10::OutOfMemoryError&) {
     throw;  // the device is full, not the kernel unavailable
   } catch (const c10::Error&) {
-    // The kernel's own checks (the device's compute capability, a build without flash): not
-    // again for this process. The caller's shapes were valid, so another backend can take it.
-    g_unavailable.store(true, std::memory_order_relaxed);
+    // The caller's shapes were valid, so another backend can take the call.
+    if (!g_succeeded.load(std::memory_order_relaxed))
+      g_unavailable.store(true, std::memory_order_relaxed);
     throw;
   }
+  g_succeeded.store(true, std::memory_order_relaxed);
   out.copy_(stack.at(0).toTensor());
 }
 

@@ -6,6 +6,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
+
 namespace glyph::vlm::ops::cuda {
 
 enum class DType : int { kHalf = 0, kBFloat16 = 1 };
@@ -72,5 +74,8 @@ const char* launch_varlen_mma(const VarlenParams& p, cudaStream_t stream);
 const char* launch_decode(const DecodeParams& p, cudaStream_t stream);
 const char* launch_append(const DecodeParams& p, cudaStream_t stream);
 int decode_key_tile();  // keys per decode tile (a split is a multiple of it)
+// Dynamic shared memory launch_varlen's kernel needs (107 KB at head_dim 128: above the 99 KB a
+// block may have on sm_86/sm_89, so the launcher checks it). launch_varlen_mma's is 34 KB.
+std::size_t varlen_shared_bytes(int head_dim, int elem_bytes);
 
 }  // namespace glyph::vlm::ops::cuda

@@ -295,7 +295,9 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_kernel(DecodeParams p) 
   const int split = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
   const int group = p.heads / p.kv_heads;  // <= kMaxDecodeGroup (checked by the launcher)
   const int h0 = kvh * group;
-  const int total = p.seqlens[b] + (p.k_new ? 1 : 0);
+  // Never past the cache, whatever the lengths say (the op's caller sizes it; like the varlen
+  // cache form's clamp).
+  const int total = min(p.seqlens[b] + (p.k_new ? 1 : 0), p.capacity);
   // This split's keys: an equal share, rounded up to whole tiles.
   const int per = ((total + p.splits - 1) / p.splits + kDecodeTile - 1) / kDecodeTile * kDecodeTile;
   const int begin = split * per, end = min(total, begin + per);
@@ -497,5 +499,9 @@ const char* launch_append(const DecodeParams& p, cudaStream_t stream) {
 }
 
 int decode_key_tile() { return kDecodeTile; }
+
+std::size_t varlen_shared_bytes(int head_dim, int elem_bytes) {
+  return head_dim == 128 ? varlen_smem_bytes<128>(elem_bytes) : varlen_smem_bytes<64>(elem_bytes);
+}
 
 }  // namespace glyph::vlm::ops::cuda

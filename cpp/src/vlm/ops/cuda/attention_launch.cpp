@@ -6,6 +6,8 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 
 #include "vlm/ops/attention.h"
 #include "vlm/ops/cuda/attention_cuda.h"
@@ -63,21 +65,61 @@ VarlenParams varlen_params(const at::Tensor& q, const at::Tensor& k, const at::T
   return p;
 }
 
-int sm_count(int device) {
-  int n = 0;
-  if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) n = 0;
-  return n > 0 ? n : 80;
+// What the launchers need to know of a device, read once per device (so nothing is queried while
+// a CUDA graph is being captured after the first call).
+struct DeviceInfo {
+  int sms = 80;
+  int major = 0;
+  int smem_optin = 0;  // bytes of shared memory a block may opt in to
+};
+
+DeviceInfo device_info(int device) {
+  static std::mutex mu;
+  static std::map<int, DeviceInfo> known;
+  const std::lock_guard<std::mutex> lock(mu);
+  auto it = known.find(device);
+  if (it != known.end()) return it->second;
+  DeviceInfo d;
+  int v = 0;
+  if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, device) == cudaSuccess && v > 0)
+    d.sms = v;
+  if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess)
+    d.major = v;
+  if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) == cudaSuccess)
+    d.smem_optin = v;
+  known[device] = d;
+  return d;
+}
+
+// The kernels hold machine code for sm_80 (which every 8.x card runs) and sm_90, and no PTX: any
+// other architecture takes another backend.
+bool runs_here(const at::Tensor& t) {
+  const int major = device_info(t.get_device()).major;
+  return major == 8 || major == 9;
+}
+
+// v1's packed kernel keeps its tiles and accumulators in shared memory: 107 KB at head_dim 128,
+// more than sm_86/sm_89 give a block (99 KB).
+bool v1_fits(const at::Tensor& q, int head_dim) {
+  return varlen_shared_bytes(head_dim, static_cast<int>(q.element_size())) <=
+         static_cast<std::size_t>(device_info(q.get_device()).smem_optin);
+}
+
+bool varlen_shapes(const VarlenArgs& a) {
+  return half_type(a.q) && head_dim_supported(static_cast<int>(a.q.size(2))) &&
+         vector_friendly(a.q) && vector_friendly(a.k) && vector_friendly(a.v) &&
+         vector_friendly(a.out) && a.cu_seqlens_q.is_contiguous() &&
+         a.cu_seqlens_k.is_contiguous() && a.max_seqlen_q <= (1 << 30) &&
+         a.cu_seqlens_q.size(0) - 1 <= 65535 && a.q.size(1) <= 65535 &&  // grid z and y
+         runs_here(a.q);
 }
 
 }  // namespace
 
 bool attention_varlen_supported(const VarlenArgs& a) {
-  return half_type(a.q) && head_dim_supported(static_cast<int>(a.q.size(2))) &&
-         vector_friendly(a.q) && vector_friendly(a.k) && vector_friendly(a.v) &&
-         vector_friendly(a.out) && a.cu_seqlens_q.is_contiguous() &&
-         a.cu_seqlens_k.is_contiguous() && a.max_seqlen_q <= (1 << 30) &&
-         a.cu_seqlens_q.size(0) - 1 <= 65535 && a.q.size(1) <= 65535;  // grid z and y
+  return varlen_shapes(a) && v1_fits(a.q, static_cast<int>(a.q.size(2)));
 }
+bool attention_varlen_mma_supported(const VarlenArgs& a) { return varlen_shapes(a); }
 
 namespace {
 
@@ -99,7 +141,9 @@ void varlen(const VarlenArgs& a, VarlenLauncher launch) {
 void attention_varlen_kernel(const VarlenArgs& a) { varlen(a, launch_varlen); }
 void attention_varlen_mma_kernel(const VarlenArgs& a) { varlen(a, launch_varlen_mma); }
 
-bool attention_with_kvcache_supported(const KvCacheArgs& a) {
+namespace {
+
+bool kvcache_shapes(const KvCacheArgs& a) {
   const std::int64_t group = a.q.size(2) / a.k_cache.size(2);
   bool ok = half_type(a.q) && head_dim_supported(static_cast<int>(a.q.size(3))) &&
             vector_friendly(a.q) && vector_friendly(a.k_cache) && vector_friendly(a.v_cache) &&
@@ -111,6 +155,16 @@ bool attention_with_kvcache_supported(const KvCacheArgs& a) {
   // A prefill chunk: the varlen kernel over the rows of q and of the cache.
   return ok && a.q.size(1) <= (1 << 30) && rows_of_sequences(a.q) && rows_of_sequences(a.out) &&
          rows_of_sequences(a.k_cache) && rows_of_sequences(a.v_cache);
+}
+
+}  // namespace
+
+bool attention_with_kvcache_supported(const KvCacheArgs& a) {
+  if (!kvcache_shapes(a) || !runs_here(a.q)) return false;
+  return a.q.size(1) == 1 || v1_fits(a.q, static_cast<int>(a.q.size(3)));  // chunks: v1's kernel
+}
+bool attention_with_kvcache_mma_supported(const KvCacheArgs& a) {
+  return kvcache_shapes(a) && runs_here(a.q);
 }
 
 namespace {
@@ -161,7 +215,7 @@ void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk) {
   // SM in all, never more splits than the cache has key tiles.
   const int tiles = std::max(1, (p.capacity + decode_key_tile() - 1) / decode_key_tile());
   const int blocks = p.batch * p.kv_heads;
-  const int want = (2 * sm_count(a.q.get_device()) + blocks - 1) / blocks;
+  const int want = (2 * device_info(a.q.get_device()).sms + blocks - 1) / blocks;
   p.splits = std::clamp(want, 1, std::min(tiles, 128));
   const auto f32 = a.q.options().dtype(at::kFloat);
   at::Tensor partial_o = at::empty({p.batch, p.splits, p.heads, p.head_dim}, f32);
