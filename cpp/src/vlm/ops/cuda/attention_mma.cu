@@ -25,6 +25,7 @@
 #include <cstdint>
 
 #include "vlm/ops/cuda/attention_cuda.h"
+#include "vlm/ops/cuda/varlen_common.cuh"
 
 namespace glyph::vlm::ops::cuda {
 
@@ -119,19 +120,9 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
   constexpr int kDChunks = D / 16;  // k-steps of Q.K^T; pairs of 8-column output tiles of P.V
   constexpr int kKeyTiles = kKeys / 8;  // 8-key score tiles per row
   const int b = blockIdx.z, h = blockIdx.y, row0 = blockIdx.x * kRows;
-  long long q_begin, k_begin;
-  int lq, lk;
-  if (p.seqused_k) {  // a prefill chunk against a cache (attention_cuda.h)
-    q_begin = static_cast<long long>(b) * p.fixed_lq;
-    lq = p.fixed_lq;
-    k_begin = b * p.k_rows;
-    lk = static_cast<int>(min(static_cast<long long>(p.seqused_k[b] + p.k_extra), p.k_rows));
-  } else {
-    q_begin = p.cu_q[b];
-    lq = p.cu_q[b + 1] - p.cu_q[b];
-    k_begin = p.cu_k[b];
-    lk = p.cu_k[b + 1] - p.cu_k[b];
-  }
+  const SeqBounds sb = seq_bounds(p, b);
+  const long long q_begin = sb.q_begin, k_begin = sb.k_begin;
+  const int lq = sb.lq, lk = sb.lk;
   if (row0 >= lq) return;
   const int kvh = h / (p.heads / p.kv_heads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
