@@ -162,11 +162,14 @@ __global__ void __launch_bounds__(kThreads) varlen_kernel(VarlenParams p) {
     }
     __syncwarp();
 
-    // Online softmax, two lanes per row (32 columns each), in the log2 domain.
+    // Online softmax, two lanes per row (32 columns each), in the log2 domain. Lane L starts its
+    // columns at L (mod 32): every row starts on bank 0 (rows are 64 floats), so lanes walking
+    // their columns in step would all hit one bank (a 32-way conflict); rotated, each hits its own.
     float* srow = sS + my_row * kBN + my_half * (kBN / 2);
     T* prow = sP + my_row * kBN + my_half * (kBN / 2);
     float mx = -INFINITY;
-    for (int j = 0; j < kBN / 2; ++j) {
+    for (int jj = 0; jj < kBN / 2; ++jj) {
+      const int j = (jj + lane) % (kBN / 2);
       const int key = n0 + my_half * (kBN / 2) + j;
       const float s = (key < lk && key <= my_limit) ? srow[j] * scale_log2 : -INFINITY;
       srow[j] = s;
@@ -177,10 +180,11 @@ __global__ void __launch_bounds__(kThreads) varlen_kernel(VarlenParams p) {
     const float m_new = fmaxf(m_old, mx);
     float alpha = 1.f, sum = 0.f;
     if (m_new == -INFINITY) {  // nothing visible yet: P = 0, O stays 0
-      for (int j = 0; j < kBN / 2; ++j) prow[j] = Num<T>::from_float(0.f);
+      for (int jj = 0; jj < kBN / 2; ++jj) prow[(jj + lane) % (kBN / 2)] = Num<T>::from_float(0.f);
     } else {
       alpha = exp2f(m_old - m_new);  // 0 when m_old is -inf
-      for (int j = 0; j < kBN / 2; ++j) {
+      for (int jj = 0; jj < kBN / 2; ++jj) {
+        const int j = (jj + lane) % (kBN / 2);
         const float e = exp2f(srow[j] - m_new);
         prow[j] = Num<T>::from_float(e);
         sum += e;
@@ -193,7 +197,7 @@ __global__ void __launch_bounds__(kThreads) varlen_kernel(VarlenParams p) {
       sM[my_row] = m_new;
     }
     float* orow = sO + my_row * D + my_half * (D / 2);
-    for (int d = 0; d < D / 2; ++d) orow[d] *= alpha;
+    for (int dd = 0; dd < D / 2; ++dd) orow[(dd + lane) % (D / 2)] *= alpha;  // rotated, as above
     __syncwarp();
 
     // O[warp rows] += P V on the tensor cores, accumulating into the fp32 rows in shared memory.
