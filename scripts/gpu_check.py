@@ -287,7 +287,11 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
         try:
             for b in backends:
                 vlm.set_attention_backend(b)
-                out = fn()
+                try:
+                    out = fn()
+                except Exception as e:  # a failing backend is reported; the others still run
+                    rows.setdefault("dispatch_errors", []).append(f"{form} {keys} {b}: {e}"[:300])
+                    continue
                 ran = vlm.last_attention_backend()
                 if ran != b:  # the backend did not take this shape
                     continue
@@ -708,6 +712,8 @@ def table(res):
         times = "  ".join(f"{b} {r[f'{b}_ms']} ms (err {r[f'{b}_err']})"
                           for b in ("glyph", "mma", "flash", "aten") if f"{b}_ms" in r)
         lines.append(f"dispatch {r['form']:<11} keys {r['keys']:>6}  {times}  -> {r['fastest']}")
+    for e in ops.get("dispatch_errors", []):
+        lines.append(f"dispatch error: {e}")
     pt = s.get("patches") or {}
     for r in pt.get("rows", []):
         lines.append(f"page->patch pages={r['pages']:>3}  fused {r['fused_pages_per_s']} pages/s  cpu+copy "

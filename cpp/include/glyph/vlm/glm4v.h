@@ -36,8 +36,9 @@ struct RuntimeOptions {
   std::int64_t feature_cache_bytes = std::int64_t{256} << 20;
   // On a CUDA device (in a build with GLYPH_WITH_CUDA, a bfloat16 or float16 model), generate and
   // benchmark_decode capture the decode step into one CUDA graph after a first eager step and
-  // replay it for every later token (one launch a token instead of one per op). A step that cannot be captured warns once and
-  // runs eagerly; GenerateResult::decode_cuda_graph says which ran. Ignored on other devices.
+  // replay it for every later token (one launch a token instead of one per op). A step that
+  // cannot be captured warns once and runs eagerly; GenerateResult::decode_cuda_graph says which
+  // ran. Ignored on other devices.
   bool cuda_graphs = true;
 };
 
