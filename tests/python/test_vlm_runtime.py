@@ -334,6 +334,27 @@ def test_cuda_graphs_option_and_what_generate_reports(tiny):
     assert "decode_cuda_graph" in on.to_dict()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+@pytest.mark.parametrize("heads,kv_heads", [(8, 2), (4, 4)])  # head_dim 64: glyph's kernels
+def test_cuda_graph_decode_gives_the_eager_tokens(heads, kv_heads):
+    """On a GPU, a bf16 model decodes from one captured CUDA graph, token for token as eagerly
+    (batch 1 and a batch of two of different lengths)."""
+    cfg = vlm_tiny.tiny_config(hidden=64 * heads, heads=heads, kv_heads=kv_heads,
+                               vision_hidden=128, vision_heads=2, intermediate=256,
+                               vision_intermediate=256)
+    g = gv.Glm4v.random(cfg, device="cuda", dtype="bfloat16", seed=7)
+    one = vlm_tiny.prompt_ids(cfg, [], [33], seed=1)
+    two = vlm_tiny.prompt_ids(cfg, [], [70], seed=2)
+    on = g.generate(one, max_new_tokens=16, stop_ids=[-1])
+    on_b = g.generate_batch([one, two], max_new_tokens=16, stop_ids=[-1])
+    g.set_runtime_options(cuda_graphs=False)
+    off = g.generate(one, max_new_tokens=16, stop_ids=[-1])
+    off_b = g.generate_batch([one, two], max_new_tokens=16, stop_ids=[-1])
+    assert on.decode_cuda_graph and not off.decode_cuda_graph
+    assert on.tokens == off.tokens
+    assert [r.tokens for r in on_b] == [r.tokens for r in off_b]
+
+
 # ---- reasoning ----
 
 CASES = [
