@@ -113,7 +113,7 @@ void attention_varlen_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_supported(const KvCacheArgs& a);
 void attention_with_kvcache_kernel(const KvCacheArgs& a);
 // Backend kGlyphMma: version 2 of the varlen kernel (the same shapes as above, on any sm_80 or
-// sm_90 card: it needs 34 KB of shared memory where v1 needs 107 KB).
+// sm_90 card: it needs 51 KB of shared memory where v1 needs 107 KB).
 bool attention_varlen_mma_supported(const VarlenArgs& a);
 void attention_varlen_mma_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_mma_supported(const KvCacheArgs& a);

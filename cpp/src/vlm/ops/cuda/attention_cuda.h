@@ -75,7 +75,7 @@ const char* launch_decode(const DecodeParams& p, cudaStream_t stream);
 const char* launch_append(const DecodeParams& p, cudaStream_t stream);
 int decode_key_tile();  // keys per decode tile (a split is a multiple of it)
 // Dynamic shared memory launch_varlen's kernel needs (107 KB at head_dim 128: above the 99 KB a
-// block may have on sm_86/sm_89, so the launcher checks it). launch_varlen_mma's is 34 KB.
+// block may have on sm_86/sm_89, so the launcher checks it). launch_varlen_mma's is 51 KB.
 std::size_t varlen_shared_bytes(int head_dim, int elem_bytes);
 
 }  // namespace glyph::vlm::ops::cuda

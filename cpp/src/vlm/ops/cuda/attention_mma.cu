@@ -10,14 +10,15 @@
 //     the eight 16-byte row reads of an ldmatrix hit distinct banks;
 //   - the scores' accumulator layout is the next MMA's A-operand layout, so P goes from the
 //     softmax to P.V without touching shared memory;
-//   - K and V tiles (64 keys) arrive by `cp.async` (rows past the sequence zero-filled), V's copy
-//     overlapping Q.K^T;
+//   - K and V tiles (64 keys) arrive by `cp.async` (rows past the sequence zero-filled): V(i)'s
+//     copy overlaps Q.K(i)^T, K(i + 1)'s (double-buffered) the softmax and P.V(i);
 //   - online softmax in the log2 domain, row max reduced over the four lanes sharing a row, the
 //     row sum kept per lane and reduced once at the end; bottom-right causal masking; a row that
 //     sees no key is written as zeros.
 //
-// Shared memory: K and V tiles, 2 * 64 * (D + 8) elements (34 KB at D = 128), under the 48 KB a
-// launch gets without opting in. Never run on a GPU yet: the op tests run it as backend "mma".
+// Shared memory: two K tiles and one V tile, 3 * 64 * (D + 8) elements (51 KB at D = 128, opted
+// in; every sm_80+ card allows 99 KB or more). Never run on a GPU yet: the op tests run it as
+// backend "mma".
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -129,14 +130,22 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
   const int g = lane / 4, t = lane % 4;  // the MMA fragments' row group and column pair
 
   extern __shared__ __align__(128) unsigned char smem_mma[];
-  T* sK = reinterpret_cast<T*>(smem_mma);
-  T* sV = sK + kKeys * S;
+  T* sK = reinterpret_cast<T*>(smem_mma);  // two K tiles: tile i in buffer i % 2
+  T* sV = sK + 2 * kKeys * S;
 
-  // Q: staged through sV, then held as A fragments (16 rows x 16 columns per k-step).
+  const int last_row = min(row0 + kRows, lq) - 1;
+  const int k_end = p.causal ? min(lk, last_row + (lk - lq) + 1) : lk;
+  const T* kbase = static_cast<const T*>(p.k) + k_begin * p.k_tok + kvh * p.k_head;
+  const T* vbase = static_cast<const T*>(p.v) + k_begin * p.v_tok + kvh * p.v_head;
+
+  // Q: staged through sV, then held as A fragments (16 rows x 16 columns per k-step); the first
+  // K tile is on its way meanwhile.
   const T* q = static_cast<const T*>(p.q) + (q_begin + row0) * p.q_tok + h * p.q_head;
   load_rows_async<T, D>(sV, q, p.q_tok, lq - row0);
   cp_async_commit();
-  cp_async_wait<0>();
+  if (k_end > 0) load_rows_async<T, D>(sK, kbase, p.k_tok, lk);
+  cp_async_commit();  // (an empty group when there is no key: waits still count it)
+  cp_async_wait<1>();  // Q has arrived
   __syncthreads();
   unsigned qf[kDChunks][4];
   #pragma unroll
@@ -148,8 +157,6 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
   const int q0 = row0 + warp * 16 + g, q1 = q0 + 8;
   const int lim0 = p.causal ? q0 + (lk - lq) : lk - 1;
   const int lim1 = p.causal ? q1 + (lk - lq) : lk - 1;
-  const int last_row = min(row0 + kRows, lq) - 1;
-  const int k_end = p.causal ? min(lk, last_row + (lk - lq) + 1) : lk;
   const float scale_log2 = p.scale * kLog2eMma;
 
   float o[2 * kDChunks][4];  // 8-column output tiles: rows g (0, 1) and g + 8 (2, 3)
@@ -159,15 +166,13 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
     for (float& x : tile) x = 0.f;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;  // l: this lane's share of the sum
 
-  const T* kbase = static_cast<const T*>(p.k) + k_begin * p.k_tok + kvh * p.k_head;
-  const T* vbase = static_cast<const T*>(p.v) + k_begin * p.v_tok + kvh * p.v_head;
-
-  for (int n0 = 0; n0 < k_end; n0 += kKeys) {
-    load_rows_async<T, D>(sK, kbase + n0 * p.k_tok, p.k_tok, lk - n0);
-    cp_async_commit();
+  // The pipeline, per tile i: V(i) is copied while Q.K(i)^T runs, K(i + 1) while the softmax
+  // and P.V(i) run (into the other K buffer, last read by tile i - 1 before its closing barrier).
+  for (int n0 = 0, i = 0; n0 < k_end; n0 += kKeys, ++i) {
+    const T* sKi = sK + (i % 2) * kKeys * S;
     load_rows_async<T, D>(sV, vbase + n0 * p.v_tok, p.v_tok, lk - n0);
     cp_async_commit();
-    cp_async_wait<1>();  // K has arrived (V may still be on its way)
+    cp_async_wait<1>();  // K(i) has arrived (V(i) may still be on its way)
     __syncthreads();
 
     // Scores: 16 rows x 64 keys per warp, eight 8-key tiles.
@@ -183,10 +188,17 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
         // Matrices: keys 16np + [0, 8) then + [8, 16); columns 16kk + [0, 8) then + [8, 16).
         const int mi = lane / 8, r = lane % 8;
         unsigned kf[4];
-        ldmatrix_x4(kf, sK + (np * 16 + r + (mi / 2) * 8) * S + kk * 16 + (mi % 2) * 8);
+        ldmatrix_x4(kf, sKi + (np * 16 + r + (mi / 2) * 8) * S + kk * 16 + (mi % 2) * 8);
         mma16816<T>(s[2 * np], qf[kk], kf[0], kf[1]);
         mma16816<T>(s[2 * np + 1], qf[kk], kf[2], kf[3]);
       }
+    }
+
+    const bool more = n0 + kKeys < k_end;
+    if (more) {
+      load_rows_async<T, D>(sK + ((i + 1) % 2) * kKeys * S, kbase + (n0 + kKeys) * p.k_tok,
+                            p.k_tok, lk - n0 - kKeys);
+      cp_async_commit();
     }
 
     // Online softmax over this tile: mask, row max across the four lanes of a row, rescale.
@@ -235,7 +247,10 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
       tile[3] *= a1;
     }
 
-    cp_async_wait<0>();  // V has arrived
+    if (more)
+      cp_async_wait<1>();  // V(i) has arrived (K(i + 1) may still be on its way)
+    else
+      cp_async_wait<0>();
     __syncthreads();
 
     // O += P V: P's fragments straight from the score registers (16 keys per k-step).
@@ -279,10 +294,14 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
 
 template <typename T, int D>
 const char* varlen_mma_launch(const VarlenParams& p, cudaStream_t stream) {
-  const std::size_t smem = sizeof(T) * 2 * kKeys * (D + kRowPad);
+  const std::size_t smem = sizeof(T) * 3 * kKeys * (D + kRowPad);  // K twice, V once
+  auto kernel = varlen_mma_kernel<T, D>;
+  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(smem));  // 51 KB at D = 128: opt in
+  if (e != cudaSuccess) return cudaGetErrorString(e);
   const dim3 grid((p.max_seqlen_q + kRows - 1) / kRows, p.heads, p.batch);
-  varlen_mma_kernel<T, D><<<grid, kMmaThreads, smem, stream>>>(p);
-  const cudaError_t e = cudaGetLastError();
+  kernel<<<grid, kMmaThreads, smem, stream>>>(p);
+  e = cudaGetLastError();
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
 
