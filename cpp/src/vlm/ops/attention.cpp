@@ -65,19 +65,22 @@ template <class Args>
 void run_backend(const Args& a, const Backends<Args>& be, Form form, std::int64_t keys) {
   using B = AttentionBackend;
   if (a.q.is_cuda()) {
-    std::vector<B> order;
+    B order[3];  // the backends to try, best first (no allocation: this runs per layer)
+    int n = 0;
     const B pick = attention_backend();
     if (pick == B::kAuto) {
       for (const Rule& r : dispatch_table())
         if (r.form == form && keys <= r.max_keys) {
-          order.push_back(r.backend);
+          order[n++] = r.backend;
           break;
         }
-      order.insert(order.end(), {B::kGlyph, B::kFlash});
+      order[n++] = B::kGlyph;
+      order[n++] = B::kFlash;
     } else if (pick != B::kAten) {
-      order.push_back(pick);
+      order[n++] = pick;
     }
-    for (const B b : order) {
+    for (int i = 0; i < n; ++i) {
+      const B b = order[i];
       if (b == B::kGlyph && be.glyph && be.glyph_ok(a)) {
         be.glyph(a);
         g_last_backend = "glyph";

@@ -436,61 +436,48 @@ __global__ void __launch_bounds__(D) combine_kernel(DecodeParams p) {
 
 template <typename T, int D>
 const char* varlen_launch(const VarlenParams& p, cudaStream_t stream) {
-  const std::size_t smem = varlen_smem_bytes<D>(sizeof(T));
-  auto kernel = varlen_kernel<T, D>;
-  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem));
-  if (e != cudaSuccess) return cudaGetErrorString(e);
   const dim3 grid((p.max_seqlen_q + kBM - 1) / kBM, p.heads, p.batch);
-  kernel<<<grid, kThreads, smem, stream>>>(p);
-  e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  return launch_with_smem(varlen_kernel<T, D>, grid, kThreads, varlen_smem_bytes<D>(sizeof(T)),
+                          stream, p);
 }
 
 template <typename T, int D>
 const char* decode_launch(const DecodeParams& p, cudaStream_t stream) {
   if (p.k_new) append_launch<T, D>(p, stream);
-  const std::size_t smem = decode_smem_bytes<D>(sizeof(T));
-  auto kernel = decode_kernel<T, D>;
-  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem));
-  if (e != cudaSuccess) return cudaGetErrorString(e);
-  kernel<<<dim3(p.splits, p.kv_heads, p.batch), kDecodeThreads, smem, stream>>>(p);
+  const char* err = launch_with_smem(decode_kernel<T, D>, dim3(p.splits, p.kv_heads, p.batch),
+                                     kDecodeThreads, decode_smem_bytes<D>(sizeof(T)), stream, p);
+  if (err) return err;
   combine_kernel<T, D><<<dim3(p.heads, p.batch), D, 0, stream>>>(p);
-  e = cudaGetLastError();
+  const cudaError_t e = cudaGetLastError();
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
 }
 
 }  // namespace
 
 const char* launch_varlen(const VarlenParams& p, cudaStream_t stream) {
-  const bool bf16 = p.dtype == DType::kBFloat16;
-  if (p.head_dim == 128)
-    return bf16 ? varlen_launch<__nv_bfloat16, 128>(p, stream) : varlen_launch<__half, 128>(p, stream);
-  if (p.head_dim == 64)
-    return bf16 ? varlen_launch<__nv_bfloat16, 64>(p, stream) : varlen_launch<__half, 64>(p, stream);
-  return "attention_varlen: the CUDA kernel takes head_dim 64 or 128";
+  return by_type_and_dim(p.dtype, p.head_dim,
+                         "attention_varlen: the CUDA kernel takes head_dim 64 or 128",
+                         [&](auto t, auto d) {
+                           return varlen_launch<decltype(t), decltype(d)::value>(p, stream);
+                         });
 }
 
 const char* launch_decode(const DecodeParams& p, cudaStream_t stream) {
-  const bool bf16 = p.dtype == DType::kBFloat16;
-  if (p.head_dim == 128)
-    return bf16 ? decode_launch<__nv_bfloat16, 128>(p, stream) : decode_launch<__half, 128>(p, stream);
-  if (p.head_dim == 64)
-    return bf16 ? decode_launch<__nv_bfloat16, 64>(p, stream) : decode_launch<__half, 64>(p, stream);
-  return "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128";
+  return by_type_and_dim(p.dtype, p.head_dim,
+                         "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128",
+                         [&](auto t, auto d) {
+                           return decode_launch<decltype(t), decltype(d)::value>(p, stream);
+                         });
 }
 
 const char* launch_append(const DecodeParams& p, cudaStream_t stream) {
-  const bool bf16 = p.dtype == DType::kBFloat16;
-  if (p.head_dim == 128)
-    bf16 ? append_launch<__nv_bfloat16, 128>(p, stream) : append_launch<__half, 128>(p, stream);
-  else if (p.head_dim == 64)
-    bf16 ? append_launch<__nv_bfloat16, 64>(p, stream) : append_launch<__half, 64>(p, stream);
-  else
-    return "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128";
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  return by_type_and_dim(p.dtype, p.head_dim,
+                         "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128",
+                         [&](auto t, auto d) -> const char* {
+                           append_launch<decltype(t), decltype(d)::value>(p, stream);
+                           const cudaError_t e = cudaGetLastError();
+                           return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+                         });
 }
 
 int decode_key_tile() { return kDecodeTile; }

@@ -294,28 +294,19 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
 
 template <typename T, int D>
 const char* varlen_mma_launch(const VarlenParams& p, cudaStream_t stream) {
-  const std::size_t smem = sizeof(T) * 3 * kKeys * (D + kRowPad);  // K twice, V once
-  auto kernel = varlen_mma_kernel<T, D>;
-  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       static_cast<int>(smem));  // 51 KB at D = 128: opt in
-  if (e != cudaSuccess) return cudaGetErrorString(e);
+  const std::size_t smem = sizeof(T) * 3 * kKeys * (D + kRowPad);  // K twice, V once: 51 KB at 128
   const dim3 grid((p.max_seqlen_q + kRows - 1) / kRows, p.heads, p.batch);
-  kernel<<<grid, kMmaThreads, smem, stream>>>(p);
-  e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  return launch_with_smem(varlen_mma_kernel<T, D>, grid, kMmaThreads, smem, stream, p);
 }
 
 }  // namespace
 
 const char* launch_varlen_mma(const VarlenParams& p, cudaStream_t stream) {
-  const bool bf16 = p.dtype == DType::kBFloat16;
-  if (p.head_dim == 128)
-    return bf16 ? varlen_mma_launch<__nv_bfloat16, 128>(p, stream)
-                : varlen_mma_launch<__half, 128>(p, stream);
-  if (p.head_dim == 64)
-    return bf16 ? varlen_mma_launch<__nv_bfloat16, 64>(p, stream)
-                : varlen_mma_launch<__half, 64>(p, stream);
-  return "attention_varlen: the CUDA kernel takes head_dim 64 or 128";
+  return by_type_and_dim(p.dtype, p.head_dim,
+                         "attention_varlen: the CUDA kernel takes head_dim 64 or 128",
+                         [&](auto t, auto d) {
+                           return varlen_mma_launch<decltype(t), decltype(d)::value>(p, stream);
+                         });
 }
 
 }  // namespace glyph::vlm::ops::cuda

@@ -1,6 +1,12 @@
-// Device code both packed attention kernels share (attention_kernel.cu's v1 and
-// attention_mma.cu's v2): where sequence b's queries and keys are. nvcc only.
+// What the attention kernels of attention_kernel.cu (v1, decode) and attention_mma.cu (v2) share:
+// where sequence b's queries and keys are, and the launchers' choice of instantiation. nvcc only.
 #pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstddef>
+#include <type_traits>
 
 #include "vlm/ops/cuda/attention_cuda.h"
 
@@ -25,6 +31,32 @@ __device__ __forceinline__ SeqBounds seq_bounds(const VarlenParams& p, int b) {
     s.lk = p.cu_k[b + 1] - p.cu_k[b];
   }
   return s;
+}
+
+// Launches kernel<<<grid, threads, smem, stream>>>(params) after opting it in to `smem` bytes of
+// dynamic shared memory (needed above 48 KB); nullptr, or the CUDA error's text.
+template <class Params>
+const char* launch_with_smem(void (*kernel)(Params), dim3 grid, int threads, std::size_t smem,
+                             cudaStream_t stream, const Params& params) {
+  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(smem));
+  if (e != cudaSuccess) return cudaGetErrorString(e);
+  kernel<<<grid, threads, smem, stream>>>(params);
+  e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+// Calls launch(T{}, std::integral_constant<int, D>{}) for the element type and head dimension
+// (fp16/bf16, 64/128: the instantiations the kernels are built for); `op` names the op in the
+// message for any other head dimension.
+template <class Launch>
+const char* by_type_and_dim(DType dtype, int head_dim, const char* op, Launch&& launch) {
+  using D64 = std::integral_constant<int, 64>;
+  using D128 = std::integral_constant<int, 128>;
+  const bool bf16 = dtype == DType::kBFloat16;
+  if (head_dim == 128) return bf16 ? launch(__nv_bfloat16{}, D128{}) : launch(__half{}, D128{});
+  if (head_dim == 64) return bf16 ? launch(__nv_bfloat16{}, D64{}) : launch(__half{}, D64{});
+  return op;
 }
 
 }  // namespace glyph::vlm::ops::cuda
