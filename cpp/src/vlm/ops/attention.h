@@ -83,6 +83,12 @@ AttentionBackend parse_attention_backend(const std::string& name);
 // "aten"; "" before any): for tests and benchmarks.
 const char* last_attention_backend();
 
+// Whether [B, L, ...] is B * L rows of stride(1): the batch stride is L rows (or one sequence).
+// The backends that read a batch of sequences (or caches) as rows need it.
+inline bool rows_of_sequences(const at::Tensor& t) {
+  return t.size(0) == 1 || t.stride(0) == t.size(1) * t.stride(1);
+}
+
 // Validated arguments, as the backends receive them.
 struct VarlenArgs {
   at::Tensor q, k, v, cu_seqlens_q, cu_seqlens_k, out;

@@ -91,14 +91,9 @@ void call(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const a
 
 // Rows of [B, L, ...] as one [B * L, ...] view (no copy): the batch stride must be L rows.
 at::Tensor rows(const at::Tensor& t) {
-  TORCH_CHECK(t.size(0) == 1 || t.stride(0) == t.size(1) * t.stride(1),
-              "attention (flash): a batch must be rows of one buffer");
+  TORCH_CHECK(rows_of_sequences(t), "attention (flash): a batch must be rows of one buffer");
   return t.as_strided({t.size(0) * t.size(1), t.size(2), t.size(3)},
                       {t.stride(1), t.stride(2), t.stride(3)});
-}
-
-bool rows_of_sequences(const at::Tensor& t) {
-  return t.size(0) == 1 || t.stride(0) == t.size(1) * t.stride(1);
 }
 
 }  // namespace

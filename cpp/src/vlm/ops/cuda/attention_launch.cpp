@@ -37,10 +37,6 @@ void check(const char* err, const char* op) {
   TORCH_CHECK(err == nullptr, op, ": CUDA kernel launch failed: ", err);
 }
 
-// [B, L, ...] seen as B * L rows of stride(1): the batch stride must be L rows (or one sequence).
-bool rows_of_sequences(const at::Tensor& t) {
-  return t.size(0) == 1 || t.stride(0) == t.size(1) * t.stride(1);
-}
 
 // The varlen kernel's pointers, strides and sizes for q/out [..., tokens, heads, d] and k/v
 // [..., tokens, kv_heads, d], whose token dimension is `tok` (0: packed sequences; 1: the rows of
