@@ -22,36 +22,18 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <cfloat>
-#include <cstdint>
-
 #include "vlm/ops/cuda/attention_cuda.h"
+#include "vlm/ops/cuda/mma_fragments.cuh"
 #include "vlm/ops/cuda/varlen_common.cuh"
 
 namespace glyph::vlm::ops::cuda {
 
 namespace {
 
-constexpr float kLog2eMma = 1.4426950408889634f;
 constexpr int kRows = 64;   // query rows per block
 constexpr int kKeys = 64;   // keys per tile
 constexpr int kMmaThreads = 128;
 constexpr int kRowPad = 8;  // elements of padding per shared-memory row
-
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, asynchronously; `bytes` 0 writes zeros (a row past the sequence).
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
 
 __device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
@@ -85,20 +67,6 @@ __device__ __forceinline__ void mma16816<__half>(float (&d)[4], const unsigned (
       "{%8, %9}, {%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Two floats as one register of two 16-bit values, `lo` in the low half (the lower column).
-template <typename T>
-__device__ __forceinline__ unsigned pack2(float lo, float hi);
-template <>
-__device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const unsigned*>(&v);
-}
-template <>
-__device__ __forceinline__ unsigned pack2<__half>(float lo, float hi) {
-  const __half2 v = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const unsigned*>(&v);
 }
 
 // kKeys (or kRows) rows of D elements, row r at src + r * stride, into shared rows of D + kRowPad;
@@ -157,14 +125,14 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
   const int q0 = row0 + warp * 16 + g, q1 = q0 + 8;
   const int lim0 = p.causal ? q0 + (lk - lq) : lk - 1;
   const int lim1 = p.causal ? q1 + (lk - lq) : lk - 1;
-  const float scale_log2 = p.scale * kLog2eMma;
+  const float scale_log2 = p.scale * kLog2eFrag;
 
   float o[2 * kDChunks][4];  // 8-column output tiles: rows g (0, 1) and g + 8 (2, 3)
   #pragma unroll
   for (auto& tile : o)
     #pragma unroll
     for (float& x : tile) x = 0.f;
-  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f;  // l: this lane's share of the sum
+  RowPair rows;
 
   // The pipeline, per tile i: V(i) is copied while Q.K(i)^T runs, K(i + 1) while the softmax
   // and P.V(i) run (into the other K buffer, last read by tile i - 1 before its closing barrier).
@@ -201,51 +169,7 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
       cp_async_commit();
     }
 
-    // Online softmax over this tile: mask, row max across the four lanes of a row, rescale.
-    float mx0 = -INFINITY, mx1 = -INFINITY;
-    #pragma unroll
-    for (int j = 0; j < kKeyTiles; ++j) {
-      #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int key = n0 + j * 8 + 2 * t + e;
-        s[j][e] = (key < lk && key <= lim0) ? s[j][e] * scale_log2 : -INFINITY;
-        s[j][2 + e] = (key < lk && key <= lim1) ? s[j][2 + e] * scale_log2 : -INFINITY;
-        mx0 = fmaxf(mx0, s[j][e]);
-        mx1 = fmaxf(mx1, s[j][2 + e]);
-      }
-    }
-    #pragma unroll
-    for (int off = 1; off < 4; off *= 2) {
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
-    }
-    const float n_m0 = fmaxf(m0, mx0), n_m1 = fmaxf(m1, mx1);
-    // A row with nothing visible so far keeps base 0: exp2(-inf - 0) = 0, never -inf - -inf.
-    const float base0 = n_m0 == -INFINITY ? 0.f : n_m0;
-    const float base1 = n_m1 == -INFINITY ? 0.f : n_m1;
-    const float a0 = exp2f(m0 - base0), a1 = exp2f(m1 - base1);
-    m0 = n_m0;
-    m1 = n_m1;
-    float sum0 = 0.f, sum1 = 0.f;
-    #pragma unroll
-    for (int j = 0; j < kKeyTiles; ++j) {
-      #pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        s[j][e] = exp2f(s[j][e] - base0);
-        s[j][2 + e] = exp2f(s[j][2 + e] - base1);
-        sum0 += s[j][e];
-        sum1 += s[j][2 + e];
-      }
-    }
-    l0 = l0 * a0 + sum0;
-    l1 = l1 * a1 + sum1;
-    #pragma unroll
-    for (auto& tile : o) {
-      tile[0] *= a0;
-      tile[1] *= a0;
-      tile[2] *= a1;
-      tile[3] *= a1;
-    }
+    softmax_tile(s, o, rows, n0, t, lk, lim0, lim1, scale_log2);
 
     if (more)
       cp_async_wait<1>();  // V(i) has arrived (K(i + 1) may still be on its way)
@@ -256,10 +180,8 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
     // O += P V: P's fragments straight from the score registers (16 keys per k-step).
     #pragma unroll
     for (int kc = 0; kc < kKeys / 16; ++kc) {
-      const unsigned pa[4] = {pack2<T>(s[2 * kc][0], s[2 * kc][1]),
-                              pack2<T>(s[2 * kc][2], s[2 * kc][3]),
-                              pack2<T>(s[2 * kc + 1][0], s[2 * kc + 1][1]),
-                              pack2<T>(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+      unsigned pa[4];
+      p_fragment<T>(pa, s, kc);
       #pragma unroll
       for (int dp = 0; dp < kDChunks; ++dp) {
         // Matrices: keys 16kc + [0, 8) then + [8, 16); columns 16dp + [0, 8) then + [8, 16).
@@ -273,23 +195,8 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
     __syncthreads();  // every warp is done with this K/V tile before the next one is loaded
   }
 
-  // out = O / l (the four lanes' shares summed); a row that saw no key (l == 0) gets zeros.
-  #pragma unroll
-  for (int off = 1; off < 4; off *= 2) {
-    l0 += __shfl_xor_sync(0xffffffffu, l0, off);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, off);
-  }
-  const float inv0 = l0 > 0.f ? 1.f / l0 : 0.f, inv1 = l1 > 0.f ? 1.f / l1 : 0.f;
-  T* out = static_cast<T*>(p.out) + q_begin * p.o_tok + h * p.o_head + 2 * t;
-  #pragma unroll
-  for (int j = 0; j < 2 * kDChunks; ++j) {
-    if (q0 < lq)
-      *reinterpret_cast<unsigned*>(out + q0 * p.o_tok + j * 8) =
-          pack2<T>(o[j][0] * inv0, o[j][1] * inv0);
-    if (q1 < lq)
-      *reinterpret_cast<unsigned*>(out + q1 * p.o_tok + j * 8) =
-          pack2<T>(o[j][2] * inv1, o[j][3] * inv1);
-  }
+  store_rows<T>(static_cast<T*>(p.out) + q_begin * p.o_tok + h * p.o_head + 2 * t, p.o_tok, o,
+                rows, q0, lq);
 }
 
 template <typename T, int D>
