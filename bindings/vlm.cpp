@@ -304,16 +304,18 @@ PYBIND11_MODULE(_vlm, m) {
       py::arg("name"),
       "Which implementation serves attention on CUDA tensors, process-wide: 'auto' (the measured "
       "dispatch table, else glyphcpp's kernels), 'glyph', 'mma' (glyphcpp's kernels with version "
-      "2 of the packed kernel), 'flash' (PyTorch's FlashAttention-2) or 'aten'. A backend that cannot take a call passes it on. Initial value: the environment "
-      "variable GLYPH_ATTENTION_BACKEND, else 'auto'.");
+      "2 of the packed kernel), 'wgmma' (the same with version 3, Hopper's warpgroup MMA; "
+      "compute capability 9.0 only), 'flash' (PyTorch's FlashAttention-2) or 'aten'. A backend "
+      "that cannot take a call passes it on. Initial value: the environment variable "
+      "GLYPH_ATTENTION_BACKEND, else 'auto'.");
   m.def(
       "attention_backend",
       [] { return std::string(glyph::vlm::ops::attention_backend_name(glyph::vlm::ops::attention_backend())); },
       "The attention backend setting (set_attention_backend).");
   m.def(
       "last_attention_backend", [] { return std::string(glyph::vlm::ops::last_attention_backend()); },
-      "The backend this thread's last attention call ran on: 'glyph', 'mma', 'flash', 'aten' ('' "
-      "before any).");
+      "The backend this thread's last attention call ran on: 'glyph', 'mma', 'wgmma', 'flash', "
+      "'aten' ('' before any).");
   m.attr("GLYPH_PRESET") = options_dict(GenerateOptions::glyph_preset());
   m.def(
       "parse_config", [](const std::string& json_text) { return config_dict(parse_config(json_text)); },

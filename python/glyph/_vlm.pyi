@@ -107,7 +107,7 @@ def cuda_kernels_built() -> bool:
     """
 def last_attention_backend() -> str:
     """
-    The backend this thread's last attention call ran on: 'glyph', 'mma', 'flash', 'aten' ('' before any).
+    The backend this thread's last attention call ran on: 'glyph', 'mma', 'wgmma', 'flash', 'aten' ('' before any).
     """
 def op_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, scale: typing.SupportsFloat | typing.SupportsIndex, segments: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex] = []) -> torch.Tensor:
     ...
@@ -145,6 +145,6 @@ def prompt_ids(model: Glm4v, tokenizer: typing.Any, tokens_per_image: collection
     ...
 def set_attention_backend(name: str) -> None:
     """
-    Which implementation serves attention on CUDA tensors, process-wide: 'auto' (the measured dispatch table, else glyphcpp's kernels), 'glyph', 'mma' (glyphcpp's kernels with version 2 of the packed kernel), 'flash' (PyTorch's FlashAttention-2) or 'aten'. A backend that cannot take a call passes it on. Initial value: the environment variable GLYPH_ATTENTION_BACKEND, else 'auto'.
+    Which implementation serves attention on CUDA tensors, process-wide: 'auto' (the measured dispatch table, else glyphcpp's kernels), 'glyph', 'mma' (glyphcpp's kernels with version 2 of the packed kernel), 'wgmma' (the same with version 3, Hopper's warpgroup MMA; compute capability 9.0 only), 'flash' (PyTorch's FlashAttention-2) or 'aten'. A backend that cannot take a call passes it on. Initial value: the environment variable GLYPH_ATTENTION_BACKEND, else 'auto'.
     """
 GLYPH_PRESET: dict = {'do_sample': False, 'temperature': 1.0, 'top_p': 1.0, 'top_k': 0, 'repetition_penalty': 1.1, 'stop_ids': [151329, 151348, 151336]}

@@ -1,6 +1,6 @@
 """The CUDA kernels are in the built module (issue 10): sm_80 and sm_90 machine code, with
-tensor-core MMA instructions in the packed attention kernel, and the page-to-patch kernel (one per
-output dtype). Runs wherever the package was built with them (GLYPH_WITH_CUDA: nvcc and a CUDA
+tensor-core MMA instructions in the packed attention kernel, Hopper's warpgroup MMA in the sm_90a
+kernel, and the page-to-patch kernel (one per output dtype). Runs wherever the package was built with them (GLYPH_WITH_CUDA: nvcc and a CUDA
 build of torch, as in CI); no GPU needed."""
 import os
 import re
@@ -72,6 +72,27 @@ def test_module_holds_sm80_and_sm90_tensor_core_attention():
 
 @pytest.mark.skipif(not vlm.cuda_kernels_built(), reason="built without GLYPH_WITH_CUDA")
 @pytest.mark.skipif(cuobjdump() is None, reason="no cuobjdump (CUDA toolkit or Triton)")
+def test_module_holds_sm90a_warpgroup_mma_attention():
+    """Version 3 (backend "wgmma") exists as sm_90a code only, with its products on warpgroup MMA
+    (HGMMA) from descriptors into shared memory that cp.async filled, the async-proxy fence
+    between the two, and no copy of it for another architecture."""
+    sass = sass_by_arch(vlm.__file__)
+    assert "sm_90a" in sass, sorted(sass)
+    v3 = {f: body for f, body in sass["sm_90a"].items() if "varlen_wgmma_kernel" in f}
+    assert len(v3) == 4, sorted(sass["sm_90a"])  # fp16 and bf16, head_dim 64 and 128
+    for f, body in v3.items():
+        d = 128 if "Li128E" in f else 64
+        # S = Q.K^T: m64n128k16 from two descriptors; O += P.V: m64n{d}k16, P from registers and
+        # V transposed by the instruction
+        assert re.search(r"\bHGMMA\.64x128x16\.F32\b.*gdesc\[UR\d+\], R", body), f"{f}: no S wgmma"
+        assert re.search(rf"\bHGMMA\.64x{d}x16\.F32\b.*, R\d+, gdesc\[UR\d+\]", body), f"{f}: no P.V wgmma"
+        assert re.search(r"\bLDGSTS\b", body) and "FENCE.VIEW.ASYNC.S" in body, f
+    for arch, funcs in sass.items():
+        assert arch == "sm_90a" or not any("varlen_wgmma_kernel" in f for f in funcs), arch
+
+
+@pytest.mark.skipif(not vlm.cuda_kernels_built(), reason="built without GLYPH_WITH_CUDA")
+@pytest.mark.skipif(cuobjdump() is None, reason="no cuobjdump (CUDA toolkit or Triton)")
 def test_module_holds_sm80_and_sm90_page_patches_kernel():
     sass = sass_by_arch(vlm.__file__)
     assert {"sm_80", "sm_90"} <= set(sass), sorted(sass)
@@ -82,3 +103,21 @@ def test_module_holds_sm80_and_sm90_page_patches_kernel():
         for f, body in kernels.items():
             # the integer resampling taps (IMAD) and the staged horizontal pass (shared stores)
             assert re.search(r"\bIMAD\b", body) and re.search(r"\bSTS", body), f"{arch} {f}"
+
+
+def test_wgmma_layout_model_matches_the_kernel():
+    """scripts/wgmma_layout_model.py (the Hopper kernel's descriptors replayed against the
+    canonical wgmma layouts) passes, with the tile constants the kernel has now."""
+    import importlib.util
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    src = open(os.path.join(root, "cpp", "src", "vlm", "ops", "cuda", "hopper",
+                            "attention_wgmma.cu")).read()
+    const = {n: int(v) for n, v in re.findall(r"constexpr int (k\w+) = (\d+);", src)}
+    spec = importlib.util.spec_from_file_location(
+        "wgmma_layout_model", os.path.join(root, "scripts", "wgmma_layout_model.py"))
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    assert (const["kRowsW"], const["kKeysW"], const["kSwizzleRow"]) == (
+        model.ROWS_Q, model.KEYS, model.ROW)
+    for d in (64, 128):
+        model.check(d)

@@ -16,7 +16,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
 # checked against the same references (ops/attention.h, AttentionBackend).
 _GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 TARGETS = [("cpu", "auto")] + [pytest.param(("cuda", b), marks=_GPU, id=f"cuda-{b}")
-                               for b in ("auto", "glyph", "mma", "flash", "aten")]
+                               for b in ("auto", "glyph", "mma", "wgmma", "flash", "aten")]
 
 
 @pytest.fixture
@@ -43,7 +43,10 @@ def _check_backend(device, backend, dtype, d, decode=False):
     flash = half and d % 8 == 0 and d <= 256
     kernels = (half and d in (64, 128) and _vlm.cuda_kernels_built() and device == "cuda"
                and torch.cuda.get_device_capability(0)[0] in (8, 9))
-    glyph = {"glyph": kernels and (decode or _v1_fits(d)), "mma": kernels}
+    # v3 (backend wgmma) is sm_90a code: compute capability 9.0 only, 160 KB of shared memory
+    hopper = kernels and torch.cuda.get_device_capability(0) == (9, 0) and (
+        decode or 2 * 128 * d * 5 + 1024 <= torch.cuda.get_device_properties(0).shared_memory_per_block_optin)
+    glyph = {"glyph": kernels and (decode or _v1_fits(d)), "mma": kernels, "wgmma": hopper}
     if device == "cpu" or backend == "aten":
         want = "aten"
     elif backend == "flash":
@@ -146,6 +149,9 @@ VARLEN = [
     (8, 2, 64, [3, 70, 1], [140, 70, 66], True),
     (16, 1, 128, [65, 64], [0, 130], True),
     (4, 4, 64, [130, 2], [60, 1], True),               # more queries than keys, across tiles
+    # v3's 128-row blocks and 128-key tiles (backend wgmma): a chunk deep into its keys over
+    # four tiles and both stages twice, and a short one beside it.
+    (32, 2, 128, [390, 17], [520, 17], True),
 ]
 
 
@@ -240,14 +246,14 @@ def test_attention_backend_setting(tmp_path):
     import glyph
     before = _vlm.attention_backend()
     try:
-        for name in ("glyph", "mma", "flash", "aten", "auto"):
+        for name in ("glyph", "mma", "wgmma", "flash", "aten", "auto"):
             _vlm.set_attention_backend(name)
             assert _vlm.attention_backend() == name
             q = torch.randn(5, 2, 8)
             cu = torch.tensor([0, 5], dtype=torch.int32)
             _vlm.op_attention_varlen(q, q, q, cu, cu, 5, 5, True, 1.0)
             assert _vlm.last_attention_backend() == "aten"
-        with pytest.raises(glyph.InputError, match="unknown attention backend 'cudnn'.*auto, glyph, mma, flash or aten"):
+        with pytest.raises(glyph.InputError, match="unknown attention backend 'cudnn'.*auto, glyph, mma, wgmma, flash or aten"):
             _vlm.set_attention_backend("cudnn")
         assert _vlm.attention_backend() == "auto"
     finally:

@@ -50,15 +50,21 @@ std::atomic<int>& backend_setting() {
 
 thread_local const char* g_last_backend = "";
 
+constexpr int kBackends = static_cast<int>(AttentionBackend::kAten) + 1;
+
+// The implementations of one op: a support check and a kernel per backend (null where this
+// build has none), indexed by AttentionBackend; the ATen path takes what none of them does.
 template <class Args>
 struct Backends {
-  bool (*glyph_ok)(const Args&) = nullptr;  // null: built without the CUDA kernels
-  void (*glyph)(const Args&) = nullptr;
-  bool (*glyph_mma_ok)(const Args&) = nullptr;
-  void (*glyph_mma)(const Args&) = nullptr;
-  bool (*flash_ok)(const Args&) = nullptr;
-  void (*flash)(const Args&) = nullptr;
+  struct Impl {
+    bool (*ok)(const Args&) = nullptr;
+    void (*run)(const Args&) = nullptr;
+  };
+  Impl by[kBackends];
   void (*aten)(const Args&) = nullptr;
+  void set(AttentionBackend b, bool (*ok)(const Args&), void (*run)(const Args&)) {
+    by[static_cast<int>(b)] = {ok, run};
+  }
 };
 
 template <class Args>
@@ -80,28 +86,22 @@ void run_backend(const Args& a, const Backends<Args>& be, Form form, std::int64_
       order[n++] = pick;
     }
     for (int i = 0; i < n; ++i) {
-      const B b = order[i];
-      if (b == B::kGlyph && be.glyph && be.glyph_ok(a)) {
-        be.glyph(a);
-        g_last_backend = "glyph";
+      const auto& impl = be.by[static_cast<int>(order[i])];
+      if (impl.run == nullptr || !impl.ok(a)) continue;
+      if (order[i] != B::kFlash) {
+        impl.run(a);
+        g_last_backend = attention_backend_name(order[i]);
         return;
       }
-      if (b == B::kGlyphMma && be.glyph_mma && be.glyph_mma_ok(a)) {
-        be.glyph_mma(a);
-        g_last_backend = "mma";
+      try {
+        impl.run(a);
+        g_last_backend = "flash";
         return;
-      }
-      if (b == B::kFlash && be.flash_ok(a)) {
-        try {
-          be.flash(a);
-          g_last_backend = "flash";
-          return;
-        } catch (const c10::OutOfMemoryError&) {
-          throw;
-        } catch (const c10::Error& e) {  // the kernel refused the device: not tried again
-          TORCH_WARN_ONCE("glyph: PyTorch's flash attention is not available here (",
-                          e.what_without_backtrace(), "); attention takes another backend");
-        }
+      } catch (const c10::OutOfMemoryError&) {
+        throw;
+      } catch (const c10::Error& e) {  // the kernel refused the device: not tried again
+        TORCH_WARN_ONCE("glyph: PyTorch's flash attention is not available here (",
+                        e.what_without_backtrace(), "); attention takes another backend");
       }
     }
   }
@@ -148,6 +148,7 @@ const char* attention_backend_name(AttentionBackend b) {
     case AttentionBackend::kAuto: return "auto";
     case AttentionBackend::kGlyph: return "glyph";
     case AttentionBackend::kGlyphMma: return "mma";
+    case AttentionBackend::kGlyphWgmma: return "wgmma";
     case AttentionBackend::kFlash: return "flash";
     case AttentionBackend::kAten: return "aten";
   }
@@ -155,12 +156,12 @@ const char* attention_backend_name(AttentionBackend b) {
 }
 
 AttentionBackend parse_attention_backend(const std::string& name) {
-  for (AttentionBackend b : {AttentionBackend::kAuto, AttentionBackend::kGlyph,
-                             AttentionBackend::kGlyphMma, AttentionBackend::kFlash,
-                             AttentionBackend::kAten})
-    if (name == attention_backend_name(b)) return b;
+  for (int i = 0; i < kBackends; ++i)
+    if (name == attention_backend_name(static_cast<AttentionBackend>(i)))
+      return static_cast<AttentionBackend>(i);
   GLYPH_THROW(InputError,
-              "unknown attention backend '{}': expected auto, glyph, mma, flash or aten", name);
+              "unknown attention backend '{}': expected auto, glyph, mma, wgmma, flash or aten",
+              name);
 }
 
 void set_attention_backend(AttentionBackend b) {
@@ -196,15 +197,15 @@ at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::
   VarlenArgs a{q, k, v, cu_seqlens_q, cu_seqlens_k, output(out, q, op), max_seqlen_q,
                max_seqlen_k, causal, scale};
   if (q.numel() == 0) return a.out;
+  using B = AttentionBackend;
   Backends<VarlenArgs> be;
 #ifdef GLYPH_WITH_CUDA
-  be.glyph_ok = cuda::attention_varlen_supported;
-  be.glyph = cuda::attention_varlen_kernel;
-  be.glyph_mma_ok = cuda::attention_varlen_mma_supported;
-  be.glyph_mma = cuda::attention_varlen_mma_kernel;
+  be.set(B::kGlyph, cuda::attention_varlen_supported, cuda::attention_varlen_kernel);
+  be.set(B::kGlyphMma, cuda::attention_varlen_mma_supported, cuda::attention_varlen_mma_kernel);
+  be.set(B::kGlyphWgmma, cuda::attention_varlen_wgmma_supported,
+         cuda::attention_varlen_wgmma_kernel);
 #endif
-  be.flash_ok = flash::attention_varlen_supported;
-  be.flash = flash::attention_varlen_kernel;
+  be.set(B::kFlash, flash::attention_varlen_supported, flash::attention_varlen_kernel);
   be.aten = cpu::attention_varlen_kernel;
   run_backend(a, be, causal ? Form::kPrefill : Form::kVision, max_seqlen_k);
   return a.out;
@@ -245,15 +246,16 @@ at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache
   }
   KvCacheArgs a{q, k_cache, v_cache, cache_seqlens, kn, vn, output(out, q, op), causal, scale};
   if (q.numel() == 0) return a.out;
+  using B = AttentionBackend;
   Backends<KvCacheArgs> be;
 #ifdef GLYPH_WITH_CUDA
-  be.glyph_ok = cuda::attention_with_kvcache_supported;
-  be.glyph = cuda::attention_with_kvcache_kernel;
-  be.glyph_mma_ok = cuda::attention_with_kvcache_mma_supported;
-  be.glyph_mma = cuda::attention_with_kvcache_mma_kernel;
+  be.set(B::kGlyph, cuda::attention_with_kvcache_supported, cuda::attention_with_kvcache_kernel);
+  be.set(B::kGlyphMma, cuda::attention_with_kvcache_mma_supported,
+         cuda::attention_with_kvcache_mma_kernel);
+  be.set(B::kGlyphWgmma, cuda::attention_with_kvcache_wgmma_supported,
+         cuda::attention_with_kvcache_wgmma_kernel);
 #endif
-  be.flash_ok = flash::attention_with_kvcache_supported;
-  be.flash = flash::attention_with_kvcache_kernel;
+  be.set(B::kFlash, flash::attention_with_kvcache_supported, flash::attention_with_kvcache_kernel);
   be.aten = cpu::attention_with_kvcache_kernel;
   run_backend(a, be, q.size(1) == 1 ? Form::kDecode : Form::kChunk, k_cache.size(1));
   return a.out;

@@ -65,22 +65,24 @@ bool cuda_kernels_built();
 //   kGlyphMma: the same, with version 2 of the packed kernel for varlen calls and prefill
 //           chunks (ops/cuda/attention_mma.cu; docs/kernel-notes.md); only when chosen, by the
 //           setting or a table row, until a GPU run has measured it;
+//   kGlyphWgmma: the same, with version 3 (ops/cuda/hopper/attention_wgmma.cu: Hopper's
+//           warpgroup MMA; compute capability 9.0 only); likewise only when chosen;
 //   kFlash: PyTorch's FlashAttention-2 through ATen (ops/flash_attention.cpp);
 //   kAten:  the portable path (ops/cpu: SDPA per sequence; reads the lengths on the host);
 //   kAuto:  per op and size, the backend attention.cpp's dispatch table names (measured by
 //           scripts/gpu_check.py); where it names none, kGlyph.
 // A chosen backend that cannot take a call (dtype, head size, strides) passes it on: kAuto in the
 // order glyph, flash, aten; the others straight to aten. Process-wide; the initial value comes
-// from the environment variable GLYPH_ATTENTION_BACKEND (auto, glyph, mma, flash, aten).
-enum class AttentionBackend { kAuto, kGlyph, kGlyphMma, kFlash, kAten };
+// from the environment variable GLYPH_ATTENTION_BACKEND (auto, glyph, mma, wgmma, flash, aten).
+enum class AttentionBackend { kAuto, kGlyph, kGlyphMma, kGlyphWgmma, kFlash, kAten };
 void set_attention_backend(AttentionBackend b);
 AttentionBackend attention_backend();
-// "auto", "glyph", "mma", "flash", "aten"; parse_attention_backend throws glyph::InputError
-// naming them.
+// "auto", "glyph", "mma", "wgmma", "flash", "aten"; parse_attention_backend throws
+// glyph::InputError naming them.
 const char* attention_backend_name(AttentionBackend b);
 AttentionBackend parse_attention_backend(const std::string& name);
-// The backend the calling thread's last attention call ran on ("glyph", "mma", "flash" or
-// "aten"; "" before any): for tests and benchmarks.
+// The backend the calling thread's last attention call ran on (its name above, never "auto"; ""
+// before any): for tests and benchmarks.
 const char* last_attention_backend();
 
 // Whether [B, L, ...] is B * L rows of stride(1): the batch stride is L rows (or one sequence).
@@ -124,6 +126,12 @@ bool attention_varlen_mma_supported(const VarlenArgs& a);
 void attention_varlen_mma_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_mma_supported(const KvCacheArgs& a);
 void attention_with_kvcache_mma_kernel(const KvCacheArgs& a);
+// Backend kGlyphWgmma: version 3 (compute capability 9.0, 160 KB of shared memory); decode is
+// the split-KV kernel, as for the other two.
+bool attention_varlen_wgmma_supported(const VarlenArgs& a);
+void attention_varlen_wgmma_kernel(const VarlenArgs& a);
+bool attention_with_kvcache_wgmma_supported(const KvCacheArgs& a);
+void attention_with_kvcache_wgmma_kernel(const KvCacheArgs& a);
 }  // namespace cuda
 #endif
 

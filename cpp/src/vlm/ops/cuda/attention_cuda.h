@@ -71,6 +71,11 @@ constexpr int kMaxDecodeGroup = 16;  // query heads per KV head in the decode ke
 const char* launch_varlen(const VarlenParams& p, cudaStream_t stream);
 // The same contract, version 2 (attention_mma.cu: registers, mma.sync + ldmatrix, cp.async).
 const char* launch_varlen_mma(const VarlenParams& p, cudaStream_t stream);
+// Version 3 (hopper/attention_wgmma.cu: warpgroup MMA, swizzled shared-memory tiles), built for
+// sm_90a alone: only compute capability 9.0 runs it. varlen_wgmma_shared_bytes: its dynamic
+// shared memory (160 KB at head_dim 128).
+const char* launch_varlen_wgmma(const VarlenParams& p, cudaStream_t stream);
+std::size_t varlen_wgmma_shared_bytes(int head_dim);
 const char* launch_decode(const DecodeParams& p, cudaStream_t stream);
 const char* launch_append(const DecodeParams& p, cudaStream_t stream);
 int decode_key_tile();  // keys per decode tile (a split is a multiple of it)

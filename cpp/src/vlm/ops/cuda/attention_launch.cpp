@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <mutex>
 
@@ -13,6 +14,14 @@
 #include "vlm/ops/cuda/attention_cuda.h"
 
 namespace glyph::vlm::ops::cuda {
+
+#ifndef GLYPH_WITH_SM90A
+// Built without v3 (the architectures did not include 9.0): no device runs it.
+const char* launch_varlen_wgmma(const VarlenParams&, cudaStream_t) {
+  return "this build has no sm_90a kernel (backend wgmma)";
+}
+std::size_t varlen_wgmma_shared_bytes(int) { return SIZE_MAX; }
+#endif
 
 namespace {
 
@@ -65,7 +74,7 @@ VarlenParams varlen_params(const at::Tensor& q, const at::Tensor& k, const at::T
 // a CUDA graph is being captured after the first call).
 struct DeviceInfo {
   int sms = 80;
-  int major = 0;
+  int major = 0, minor = 0;
   int smem_optin = 0;  // bytes of shared memory a block may opt in to
 };
 
@@ -81,6 +90,8 @@ DeviceInfo device_info(int device) {
     d.sms = v;
   if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess)
     d.major = v;
+  if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess)
+    d.minor = v;
   if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) == cudaSuccess)
     d.smem_optin = v;
   known[device] = d;
@@ -101,6 +112,14 @@ bool v1_fits(const at::Tensor& q, int head_dim) {
          static_cast<std::size_t>(device_info(q.get_device()).smem_optin);
 }
 
+// v3 (hopper/attention_wgmma.cu) is sm_90a machine code, which only compute capability 9.0
+// runs, and needs 160 KB of shared memory at head_dim 128.
+bool v3_runs(const at::Tensor& q, int head_dim) {
+  const DeviceInfo d = device_info(q.get_device());
+  return d.major == 9 && d.minor == 0 &&
+         varlen_wgmma_shared_bytes(head_dim) <= static_cast<std::size_t>(d.smem_optin);
+}
+
 bool varlen_shapes(const VarlenArgs& a) {
   return half_type(a.q) && head_dim_supported(static_cast<int>(a.q.size(2))) &&
          vector_friendly(a.q) && vector_friendly(a.k) && vector_friendly(a.v) &&
@@ -116,6 +135,9 @@ bool attention_varlen_supported(const VarlenArgs& a) {
   return varlen_shapes(a) && v1_fits(a.q, static_cast<int>(a.q.size(2)));
 }
 bool attention_varlen_mma_supported(const VarlenArgs& a) { return varlen_shapes(a); }
+bool attention_varlen_wgmma_supported(const VarlenArgs& a) {
+  return varlen_shapes(a) && v3_runs(a.q, static_cast<int>(a.q.size(2)));
+}
 
 namespace {
 
@@ -136,6 +158,7 @@ void varlen(const VarlenArgs& a, VarlenLauncher launch) {
 
 void attention_varlen_kernel(const VarlenArgs& a) { varlen(a, launch_varlen); }
 void attention_varlen_mma_kernel(const VarlenArgs& a) { varlen(a, launch_varlen_mma); }
+void attention_varlen_wgmma_kernel(const VarlenArgs& a) { varlen(a, launch_varlen_wgmma); }
 
 namespace {
 
@@ -161,6 +184,10 @@ bool attention_with_kvcache_supported(const KvCacheArgs& a) {
 }
 bool attention_with_kvcache_mma_supported(const KvCacheArgs& a) {
   return kvcache_shapes(a) && runs_here(a.q);
+}
+bool attention_with_kvcache_wgmma_supported(const KvCacheArgs& a) {
+  if (!kvcache_shapes(a) || !runs_here(a.q)) return false;
+  return a.q.size(1) == 1 || v3_runs(a.q, static_cast<int>(a.q.size(3)));  // chunks: v3
 }
 
 namespace {
@@ -226,5 +253,8 @@ void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk) {
 void attention_with_kvcache_kernel(const KvCacheArgs& a) { kvcache(a, launch_varlen); }
 // Prefill chunks through version 2 of the varlen kernel; decode is the split-KV kernel either way.
 void attention_with_kvcache_mma_kernel(const KvCacheArgs& a) { kvcache(a, launch_varlen_mma); }
+void attention_with_kvcache_wgmma_kernel(const KvCacheArgs& a) {
+  kvcache(a, launch_varlen_wgmma);
+}
 
 }  // namespace glyph::vlm::ops::cuda
