@@ -14,8 +14,9 @@ Steps:
   1b. the attention kernels (issue 10) against the best of PyTorch's SDPA backends on the same
      tensors: packed vision attention (1-64 pages), causal GQA prefill, split-KV decode (batch 1
      and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA; and every
-     backend of the ops' dispatcher (glyph, mma, flash) on each shape: the `dispatch` lines, which
-     ops/attention.cpp's dispatch table is filled from
+     backend of the ops' dispatcher (glyph, mma, wgmma, flash) on each shape: the `dispatch`
+     lines, which ops/attention.cpp's dispatch table is filled from. glyphcpp's backends are first
+     probed in a child process (`probe` lines), so one that faults costs only the child
   1c. the fused page-to-patch path (issue 10): real rendered pages as uint8 through
      op_page_patches / op_page_patch_embed on the device; the patches checked bit for bit against
      the CPU image processor; pages/s of pack + uint8 upload + kernel + GEMM against the CPU image
@@ -221,12 +222,16 @@ def parity(dev, tmp, run_op_tests):
     out["bf16_ok"] = out["bf16_rel_err"] <= 2 * out["hf_bf16_rel_err"] + 1e-3
     if run_op_tests:
         tests = os.path.join(ROOT, "tests", "python")
-        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x",
+        # Not -x: which tests fail (their backend is in the test id) is what the next session
+        # needs; a fault that poisons the context fails the rest quickly.
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "--maxfail=30",
                             os.path.join(tests, "test_vlm_ops.py"),
                             os.path.join(tests, "test_vlm_runtime.py") +
                             "::test_cuda_graph_decode_gives_the_eager_tokens"],
                            capture_output=True, text=True, timeout=240)
         out["op_tests"] = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
+        out["op_tests_failed"] = [ln[7:200] for ln in p.stdout.splitlines()
+                                  if ln.startswith("FAILED ")][:30]
         out["op_tests_ok"] = p.returncode == 0
     out["ok"] = bool(out["fp32_ok"] and out["bf16_ok"] and out["greedy_equal"]
                      and out["graph_tokens_equal"] and out["graph64_tokens_equal"]
@@ -261,6 +266,53 @@ def _best_sdpa(dev, fn, names):
     return best
 
 
+# Each of glyphcpp's CUDA backends on a vision page and a causal prefill, in a child process:
+# a kernel that faults (which poisons the CUDA context for the rest of a process) or hangs costs
+# only that child, and a backend that does not pass here is left out of the in-process timings.
+_PROBE = r"""
+import sys, torch
+from glyph import _vlm as vlm
+device, sizes = sys.argv[1], [int(n) for n in sys.argv[2].split(",")]
+dt = torch.bfloat16 if device == "cuda" else torch.float32
+g = torch.Generator(device="cpu").manual_seed(0)
+for b in sys.argv[3:]:
+    vlm.set_attention_backend(b)
+    for n, causal in zip(sizes, (False, True)):
+        q, k, v = (torch.randn(n, 12, 128, generator=g).to(device, dt) for _ in range(3))
+        cu = torch.tensor([0, n], dtype=torch.int32, device=device)
+        out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, causal, 128 ** -0.5)
+        ran = vlm.last_attention_backend()
+        ref = torch.nn.functional.scaled_dot_product_attention(
+            *(x.transpose(0, 1) for x in (q, k, v)), is_causal=causal).transpose(0, 1)
+        err = ((out.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
+        print(b, n, causal, ran, round(err, 5), flush=True)
+"""
+
+
+def probe_backends(names, device="cuda", sizes=(2520, 777), timeout=90):
+    """{backend: (passed, detail)} for the attention backends `names`, checked in that order in one
+    child process on a vision page (bidirectional) and a causal prefill of `sizes` tokens; the
+    backend running when the child died or hung fails, the later ones are not probed (and fail)."""
+    try:
+        p = subprocess.run([sys.executable, "-c", _PROBE, device, ",".join(map(str, sizes)), *names],
+                           capture_output=True, text=True, timeout=timeout)
+        lines, tail = p.stdout.splitlines(), p.stderr.strip().splitlines()[-1:] or [""]
+    except subprocess.TimeoutExpired as e:
+        lines = (e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or "").splitlines()
+        tail = [f"timed out after {timeout} s"]
+    by = {b: [ln.split() for ln in lines if ln.split()[:1] == [b]] for b in names}
+    out = {}
+    for b in names:
+        detail = "  ".join(f"n={n} causal={c} ran={ran} err={err}" for _, n, c, ran, err in by[b])
+        if len(by[b]) < len(sizes):  # the child died or hung on this backend
+            out[b] = (False, f"{detail}  died: {tail[0]}".strip()[:300])
+            break
+        out[b] = (all(ran == b and float(err) <= 0.05 for _, _, _, ran, err in by[b]), detail)
+    for b in names:
+        out.setdefault(b, (False, "not probed (an earlier backend's child died)"))
+    return out
+
+
 def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
     """Our ops vs SDPA on the shapes the model runs. On the CPU (tiny) the ops take the ATen path:
     the step then only proves the script."""
@@ -281,7 +333,12 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
 
     # Every backend of the ops' dispatcher on each shape (ops/attention.h): what the dispatch
     # table of ops/attention.cpp is filled from. "ours" below is glyph's own kernels.
-    backends = ["glyph", "mma", "flash"] if dev.type == "cuda" else ["aten"]
+    if dev.type == "cuda":
+        probed = probe_backends(["glyph", "mma", "wgmma"]) if vlm.cuda_kernels_built() else {}
+    else:  # the CPU's one backend, so that the probe itself is exercised in tiny mode
+        probed = probe_backends(["aten"], device="cpu", sizes=(40, 33))
+    rows["probe"] = {b: dict(ok=ok, detail=d) for b, (ok, d) in probed.items()}
+    backends = [b for b, (ok, _) in probed.items() if ok] + (["flash"] if dev.type == "cuda" else [])
     rows["dispatch"] = []
 
     def through_backends(form, keys, fn, ref):
@@ -696,6 +753,8 @@ def table(res):
                      f"  (d=64, {p.get('graph64_backend')}: used {p.get('graph64_used')}"
                      f" equal {p.get('graph64_tokens_equal')})"
                      f"  ops {p.get('op_tests', '-')}")
+        for t in p.get("op_tests_failed") or []:
+            lines.append(f"op test FAILED {t}")
     ops = s.get("ops") or {}
     if ops:
         lines.append(f"attention kernels built: {ops.get('cuda_kernels')}")
@@ -713,8 +772,10 @@ def table(res):
                      f"  x{r['speedup']}  {r['ours_GBps']} GB/s ({r['of_copy_bw']} of copy)  err {r['rel_err_vs_sdpa']}")
     for r in ops.get("dispatch", []):
         times = "  ".join(f"{b} {r[f'{b}_ms']} ms (err {r[f'{b}_err']})"
-                          for b in ("glyph", "mma", "flash", "aten") if f"{b}_ms" in r)
+                          for b in ("glyph", "mma", "wgmma", "flash", "aten") if f"{b}_ms" in r)
         lines.append(f"dispatch {r['form']:<11} keys {r['keys']:>6}  {times}  -> {r['fastest']}")
+    for b, r in (ops.get("probe") or {}).items():
+        lines.append(f"probe {b:<6} {'ok' if r['ok'] else 'FAILED'}  {r['detail']}")
     for e in ops.get("dispatch_errors", []):
         lines.append(f"dispatch error: {e}")
     pt = s.get("patches") or {}

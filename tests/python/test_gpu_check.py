@@ -38,6 +38,9 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     ops = s["ops"]
     assert len(ops["vision"]) == 2 and len(ops["prefill"]) == 1 and len(ops["decode"]) == 2
     assert len(ops["chunk"]) == 1
+    # the backends were probed in a child process first (the CPU's one: aten)
+    assert ops["probe"]["aten"]["ok"] and ops["probe"]["aten"]["detail"].count("ran=aten") == 2
+    assert "probe aten   ok" in p.stdout
     # every form timed through the dispatcher's backends (the CPU has one: aten)
     assert [r["form"] for r in ops["dispatch"]] == ["vision", "vision", "prefill", "chunk",
                                                     "decode b=1", "decode b=16"]
@@ -53,3 +56,17 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert all(r["torch_ops_pages_per_s"] > 0 and r["torch_ops_rel_err"] < 0.01 for r in pt["rows"])
     assert len(s["transformers"]) == 2 and s["loader"]["weights_bytes"] > 0
     assert "== glyphcpp GPU check ==" in p.stdout
+
+
+def test_probe_reports_a_backend_whose_child_dies():
+    """A backend that kills the probe's child fails with the child's last words, and the ones
+    after it are reported as not probed (never as passed)."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    try:
+        import gpu_check
+    finally:
+        sys.path.pop(0)
+    got = gpu_check.probe_backends(["aten", "cudnn", "aten2"], device="cpu", sizes=(20, 9))
+    assert got["aten"][0] and got["aten"][1].count("ran=aten") == 2
+    assert not got["cudnn"][0] and "unknown attention backend 'cudnn'" in got["cudnn"][1]
+    assert got["aten2"] == (False, "not probed (an earlier backend's child died)")
