@@ -102,6 +102,13 @@ __device__ __forceinline__ void fence_registers(float (&r)[N][4]) {
     #pragma unroll
     for (float& x : tile) asm volatile("" : "+f"(x)::"memory");
 }
+template <int N>
+__device__ __forceinline__ void fence_registers(unsigned (&r)[N][4]) {
+  #pragma unroll
+  for (auto& frag : r)
+    #pragma unroll
+    for (unsigned& x : frag) asm volatile("" : "+r"(x)::"memory");
+}
 
 #define GLYPH_WG_REGS_0_31                                                              \
   "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, " \
@@ -258,6 +265,8 @@ __global__ void __launch_bounds__(kThreadsW, 1) varlen_wgmma_kernel(VarlenParams
     unsigned pa[kKeysW / 16][4];
     #pragma unroll
     for (int kc = 0; kc < kKeysW / 16; ++kc) p_fragment<T>(pa[kc], s, kc);
+    fence_registers(o);  // the rescale and the packing stay before the MMAs that read them
+    fence_registers(pa);
     wgmma_fence();
     #pragma unroll
     for (int kc = 0; kc < kKeysW / 16; ++kc) {
