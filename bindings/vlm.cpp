@@ -296,6 +296,9 @@ PYBIND11_MODULE(_vlm, m) {
   m.def("cuda_kernels_built", &glyph::vlm::ops::cuda_kernels_built,
         "Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without "
         "them CUDA tensors take PyTorch's flash kernel where it applies, else the ATen path.");
+  m.def("hopper_kernel_built", &glyph::vlm::ops::cuda_hopper_kernel_built,
+        "Whether this build also holds version 3 of the packed attention kernel (sm_90a, backend "
+        "'wgmma', run on compute capability 9.0 only).");
   m.def(
       "set_attention_backend",
       [](const std::string& name) {
@@ -312,6 +315,35 @@ PYBIND11_MODULE(_vlm, m) {
       "attention_backend",
       [] { return std::string(glyph::vlm::ops::attention_backend_name(glyph::vlm::ops::attention_backend())); },
       "The attention backend setting (set_attention_backend).");
+  m.def(
+      "set_attention_dispatch",
+      [](const std::optional<std::vector<std::tuple<std::string, std::int64_t, std::string>>>&
+             rules) {
+        namespace ops = glyph::vlm::ops;
+        if (!rules) return ops::set_attention_dispatch(std::nullopt);
+        std::vector<ops::DispatchRule> table;
+        for (const auto& [form, max_keys, backend] : *rules)
+          table.push_back({ops::parse_attention_form(form), max_keys,
+                           ops::parse_attention_backend(backend)});
+        ops::set_attention_dispatch(table);
+      },
+      py::arg("rules"),
+      "Replaces the dispatch table the 'auto' backend follows, process-wide: a list of (form, "
+      "max_keys, backend) rules, form one of 'vision', 'prefill', 'chunk', 'decode'; a call takes "
+      "the first rule of its form with at most max_keys keys (max_seqlen_k; a KV cache's "
+      "capacity), then glyph, then flash. None restores the built-in (measured) table. For a table "
+      "measured on this GPU, as scripts/gpu_check.py derives one.");
+  m.def(
+      "attention_dispatch",
+      [] {
+        namespace ops = glyph::vlm::ops;
+        std::vector<std::tuple<std::string, std::int64_t, std::string>> out;
+        for (const ops::DispatchRule& r : ops::attention_dispatch())
+          out.emplace_back(ops::attention_form_name(r.form), r.max_keys,
+                           ops::attention_backend_name(r.backend));
+        return out;
+      },
+      "The dispatch table in force (set_attention_dispatch): a list of (form, max_keys, backend).");
   m.def(
       "last_attention_backend", [] { return std::string(glyph::vlm::ops::last_attention_backend()); },
       "The backend this thread's last attention call ran on: 'glyph', 'mma', 'wgmma', 'flash', "

@@ -16,7 +16,9 @@ Steps:
      and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA; and every
      backend of the ops' dispatcher (glyph, mma, wgmma, flash) on each shape: the `dispatch`
      lines, which ops/attention.cpp's dispatch table is filled from. glyphcpp's backends are first
-     probed in a child process (`probe` lines), so one that faults costs only the child
+     probed in a child process (`probe` lines), so one that faults costs only the child. The
+     table those lines give is set for the later steps (set_attention_dispatch) and printed as
+     rows to paste into ops/attention.cpp
   1c. the fused page-to-patch path (issue 10): real rendered pages as uint8 through
      op_page_patches / op_page_patch_embed on the device; the patches checked bit for bit against
      the CPU image processor; pages/s of pack + uint8 upload + kernel + GEMM against the CPU image
@@ -162,6 +164,20 @@ def rel_err(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
 
+def pytest_child(args, env, timeout):
+    """pytest in a child process (-q -rf, at most 30 failures): its summary line, the ids of the
+    tests that failed, and whether all passed; a child that hangs is reported, not waited for."""
+    try:
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "--maxfail=30", *args],
+                           capture_output=True, text=True, timeout=timeout,
+                           env={**os.environ, **env})
+    except subprocess.TimeoutExpired:
+        return dict(summary=f"timed out after {timeout} s", failed=[], ok=False)
+    summary = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
+    failed = [ln[7:200] for ln in p.stdout.splitlines() if ln.startswith("FAILED ")][:30]
+    return dict(summary=summary, failed=failed, ok=p.returncode == 0)
+
+
 def parity(dev, tmp, run_op_tests):
     from transformers import Glm4vImageProcessor
 
@@ -221,18 +237,22 @@ def parity(dev, tmp, run_op_tests):
     out["fp32_ok"] = out["fp32_rel_err"] < 1e-4
     out["bf16_ok"] = out["bf16_rel_err"] <= 2 * out["hf_bf16_rel_err"] + 1e-3
     if run_op_tests:
+        # The stable backends' tests first, then each experimental backend's attention tests in
+        # a process of its own (GLYPH_TEST_ATTENTION_TARGETS), so that a kernel that faults fails
+        # only its own tests; not -x: which tests fail is what the next session needs.
         tests = os.path.join(ROOT, "tests", "python")
-        # Not -x: which tests fail (their backend is in the test id) is what the next session
-        # needs; a fault that poisons the context fails the rest quickly.
-        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "--maxfail=30",
-                            os.path.join(tests, "test_vlm_ops.py"),
-                            os.path.join(tests, "test_vlm_runtime.py") +
-                            "::test_cuda_graph_decode_gives_the_eager_tokens"],
-                           capture_output=True, text=True, timeout=240)
-        out["op_tests"] = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
-        out["op_tests_failed"] = [ln[7:200] for ln in p.stdout.splitlines()
-                                  if ln.startswith("FAILED ")][:30]
-        out["op_tests_ok"] = p.returncode == 0
+        runs = [("stable", "cpu,cuda-auto,cuda-glyph,cuda-flash,cuda-aten", 200,
+                 [os.path.join(tests, "test_vlm_ops.py"), os.path.join(tests, "test_vlm_runtime.py")
+                  + "::test_cuda_graph_decode_gives_the_eager_tokens"])]
+        runs += [(b, f"cuda-{b}", 90, [os.path.join(tests, "test_vlm_ops.py"), "-k",
+                                       "attention_varlen or attention_with_kvcache"])
+                 for b in ("mma", "wgmma")]
+        out["op_tests"], out["op_tests_failed"], out["op_tests_ok"] = {}, [], True
+        for name, targets, timeout, args in runs:
+            r = pytest_child(args, {"GLYPH_TEST_ATTENTION_TARGETS": targets}, timeout)
+            out["op_tests"][name] = r["summary"]
+            out["op_tests_failed"] += r["failed"]
+            out["op_tests_ok"] = out["op_tests_ok"] and r["ok"]
     out["ok"] = bool(out["fp32_ok"] and out["bf16_ok"] and out["greedy_equal"]
                      and out["graph_tokens_equal"] and out["graph64_tokens_equal"]
                      and out["graph_used"] == (dev.type == "cuda" and gv_kernels_built())
@@ -266,35 +286,59 @@ def _best_sdpa(dev, fn, names):
     return best
 
 
-# Each of glyphcpp's CUDA backends on a vision page and a causal prefill, in a child process:
-# a kernel that faults (which poisons the CUDA context for the rest of a process) or hangs costs
-# only that child, and a backend that does not pass here is left out of the in-process timings.
+# Each of glyphcpp's CUDA backends on every form the ops step times (packed vision pages, a causal
+# GQA prefill, a prefill chunk into a cache, decode), with the model's head shapes, in a child
+# process: a kernel that faults (which poisons the CUDA context for the rest of a process) or
+# hangs costs only that child, and a backend that does not pass here is left out of the
+# in-process timings (and so of the dispatch table the later steps run with).
 _PROBE = r"""
 import sys, torch
+import torch.nn.functional as F
+from torch.nn.attention.bias import causal_lower_right
 from glyph import _vlm as vlm
-device, sizes = sys.argv[1], [int(n) for n in sys.argv[2].split(",")]
+device, n = sys.argv[1], int(sys.argv[2])  # n: tokens of a page / the prefill / the context
 dt = torch.bfloat16 if device == "cuda" else torch.float32
 g = torch.Generator(device="cpu").manual_seed(0)
+rnd = lambda *s: torch.randn(*s, generator=g).to(device, dt)
+err = lambda a, b: ((a.float() - b.float()).abs().max() / b.float().abs().max()).item()
 for b in sys.argv[3:]:
     vlm.set_attention_backend(b)
-    for n, causal in zip(sizes, (False, True)):
-        q, k, v = (torch.randn(n, 12, 128, generator=g).to(device, dt) for _ in range(3))
-        cu = torch.tensor([0, n], dtype=torch.int32, device=device)
-        out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, causal, 128 ** -0.5)
+    q, k, v = rnd(2 * n, 12, 128), rnd(2 * n, 12, 128), rnd(2 * n, 12, 128)  # two pages
+    cu = torch.tensor([0, n, 2 * n], dtype=torch.int32, device=device)
+    out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, False, 128 ** -0.5)
+    ran = vlm.last_attention_backend()
+    ref = F.scaled_dot_product_attention(*(x.view(2, n, 12, 128).transpose(1, 2) for x in (q, k, v)))
+    print(b, "vision", ran, round(err(out, ref.transpose(1, 2).reshape(2 * n, 12, 128)), 5), flush=True)
+    q, k, v = rnd(n, 32, 128), rnd(n, 2, 128), rnd(n, 2, 128)
+    cu = torch.tensor([0, n], dtype=torch.int32, device=device)
+    out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, True, 128 ** -0.5)
+    ran = vlm.last_attention_backend()
+    ref = F.scaled_dot_product_attention(*(x.transpose(0, 1) for x in (q, k, v)), is_causal=True,
+                                         enable_gqa=True).transpose(0, 1)
+    print(b, "prefill", ran, round(err(out, ref), 5), flush=True)
+    for new, batch in ((n // 4, 1), (1, 2)):  # a chunk, then decode
+        cap = n + new + 8
+        kc, vc = rnd(batch, cap, 2, 128), rnd(batch, cap, 2, 128)
+        q, kn, vn = rnd(batch, new, 32, 128), rnd(batch, new, 2, 128), rnd(batch, new, 2, 128)
+        lens = torch.full((batch,), n, dtype=torch.int32, device=device)
+        out = vlm.op_attention_kvcache(q, kc, vc, lens, kn, vn, True, 128 ** -0.5)
         ran = vlm.last_attention_backend()
-        ref = torch.nn.functional.scaled_dot_product_attention(
-            *(x.transpose(0, 1) for x in (q, k, v)), is_causal=causal).transpose(0, 1)
-        err = ((out.float() - ref.float()).abs().max() / ref.float().abs().max()).item()
-        print(b, n, causal, ran, round(err, 5), flush=True)
+        used = n + new
+        ref = F.scaled_dot_product_attention(q.transpose(1, 2), kc[:, :used].transpose(1, 2),
+                                             vc[:, :used].transpose(1, 2), enable_gqa=True,
+                                             attn_mask=causal_lower_right(new, used))
+        print(b, "chunk" if new > 1 else "decode", ran, round(err(out, ref.transpose(1, 2)), 5), flush=True)
 """
+_PROBE_FORMS = ("vision", "prefill", "chunk", "decode")
 
 
-def probe_backends(names, device="cuda", sizes=(2520, 777), timeout=90):
+def probe_backends(names, device="cuda", tokens=2520, timeout=120):
     """{backend: (passed, detail)} for the attention backends `names`, checked in that order in one
-    child process on a vision page (bidirectional) and a causal prefill of `sizes` tokens; the
-    backend running when the child died or hung fails, the later ones are not probed (and fail)."""
+    child process on each form (_PROBE) at `tokens` tokens; a backend passes when it ran every
+    form itself within bf16-level error of SDPA. The backend running when the child died or hung
+    fails, the later ones are not probed (and fail)."""
     try:
-        p = subprocess.run([sys.executable, "-c", _PROBE, device, ",".join(map(str, sizes)), *names],
+        p = subprocess.run([sys.executable, "-c", _PROBE, device, str(tokens), *names],
                            capture_output=True, text=True, timeout=timeout)
         lines, tail = p.stdout.splitlines(), p.stderr.strip().splitlines()[-1:] or [""]
     except subprocess.TimeoutExpired as e:
@@ -303,11 +347,11 @@ def probe_backends(names, device="cuda", sizes=(2520, 777), timeout=90):
     by = {b: [ln.split() for ln in lines if ln.split()[:1] == [b]] for b in names}
     out = {}
     for b in names:
-        detail = "  ".join(f"n={n} causal={c} ran={ran} err={err}" for _, n, c, ran, err in by[b])
-        if len(by[b]) < len(sizes):  # the child died or hung on this backend
-            out[b] = (False, f"{detail}  died: {tail[0]}".strip()[:300])
+        detail = "  ".join(f"{form}: ran {ran} err {e}" for _, form, ran, e in by[b])
+        if len(by[b]) < len(_PROBE_FORMS):  # the child died or hung on this backend
+            out[b] = (False, f"{detail}  died: {tail[0]}".strip()[:400])
             break
-        out[b] = (all(ran == b and float(err) <= 0.05 for _, _, _, ran, err in by[b]), detail)
+        out[b] = (all(ran == b and float(e) <= 0.05 for _, _, ran, e in by[b]), detail)
     for b in names:
         out.setdefault(b, (False, "not probed (an earlier backend's child died)"))
     return out
@@ -336,7 +380,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
     if dev.type == "cuda":
         probed = probe_backends(["glyph", "mma", "wgmma"]) if vlm.cuda_kernels_built() else {}
     else:  # the CPU's one backend, so that the probe itself is exercised in tiny mode
-        probed = probe_backends(["aten"], device="cpu", sizes=(40, 33))
+        probed = probe_backends(["aten"], device="cpu", tokens=40)
     rows["probe"] = {b: dict(ok=ok, detail=d) for b, (ok, d) in probed.items()}
     backends = [b for b, (ok, _) in probed.items() if ok] + (["flash"] if dev.type == "cuda" else [])
     rows["dispatch"] = []
@@ -349,13 +393,12 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
                 vlm.set_attention_backend(b)
                 try:
                     out = fn()
+                    ran = vlm.last_attention_backend()
+                    if ran != b:  # the backend did not take this shape
+                        continue
+                    got[b] = dict(ms=round(1e3 * timed(dev, fn), 4), err=err(out, ref))
                 except Exception as e:  # a failing backend is reported; the others still run
                     rows.setdefault("dispatch_errors", []).append(f"{form} {keys} {b}: {e}"[:300])
-                    continue
-                ran = vlm.last_attention_backend()
-                if ran != b:  # the backend did not take this shape
-                    continue
-                got[b] = dict(ms=round(1e3 * timed(dev, fn), 4), err=err(out, ref))
         finally:
             vlm.set_attention_backend(before)
         # Only a backend whose result agrees with SDPA's (bf16-level relative error) may win.
@@ -474,6 +517,45 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
             run.save()
             del kc, vc
     return rows
+
+
+_NO_LIMIT = 2 ** 63 - 1
+_BACKENDS = ("glyph", "mma", "wgmma", "flash", "aten")
+_CPP_NAMES = {"vision": "kVision", "prefill": "kPrefill", "chunk": "kChunk", "decode": "kDecode",
+              "glyph": "kGlyph", "mma": "kGlyphMma", "wgmma": "kGlyphWgmma", "flash": "kFlash",
+              "aten": "kAten"}
+
+
+def measured_dispatch(rows):
+    """(form, max_keys, backend) rules for glyph._vlm.set_attention_dispatch from the `dispatch`
+    lines: for each form ("decode b=16" is form decode) and each key count measured, the backend
+    with the least time summed over that count's lines (pages, batches), among those that ran on
+    every one of them within the error bound; the largest count's rule covers all above it, and
+    neighbouring counts with the same winner merge."""
+    by = {}
+    for r in rows:
+        by.setdefault(r["form"].split()[0], {}).setdefault(r["keys"], []).append(r)
+    rules = []
+    for form, counts in by.items():
+        picks = []
+        for keys in sorted(counts):
+            lines = counts[keys]
+            valid = [b for b in _BACKENDS if all(f"{b}_ms" in ln and ln[f"{b}_err"] <= 0.05
+                                                   for ln in lines)]
+            if valid:
+                picks.append((keys, min(valid, key=lambda b: sum(ln[f"{b}_ms"] for ln in lines))))
+        for i, (keys, b) in enumerate(picks):
+            if i + 1 < len(picks) and picks[i + 1][1] == b:
+                continue  # the next count's rule covers this one
+            rules.append((form, _NO_LIMIT if i + 1 == len(picks) else keys, b))
+    return rules
+
+
+def dispatch_rows_cpp(rules):
+    """The rules as rows of dispatch_table() in ops/attention.cpp, to paste with their citation."""
+    return [f"{{AttentionForm::{_CPP_NAMES[f]}, "
+            f"{'INT64_MAX' if k == _NO_LIMIT else k}, AttentionBackend::{_CPP_NAMES[b]}}},"
+            for f, k, b in rules]
 
 
 # ---- 1c: the fused page-to-patch path ----------------------------------------------------------
@@ -772,10 +854,15 @@ def table(res):
                      f"  x{r['speedup']}  {r['ours_GBps']} GB/s ({r['of_copy_bw']} of copy)  err {r['rel_err_vs_sdpa']}")
     for r in ops.get("dispatch", []):
         times = "  ".join(f"{b} {r[f'{b}_ms']} ms (err {r[f'{b}_err']})"
-                          for b in ("glyph", "mma", "wgmma", "flash", "aten") if f"{b}_ms" in r)
+                          for b in _BACKENDS if f"{b}_ms" in r)
         lines.append(f"dispatch {r['form']:<11} keys {r['keys']:>6}  {times}  -> {r['fastest']}")
     for b, r in (ops.get("probe") or {}).items():
         lines.append(f"probe {b:<6} {'ok' if r['ok'] else 'FAILED'}  {r['detail']}")
+    rules = res.get("dispatch_table") or []
+    if rules:
+        lines.append("dispatch table measured here (the model steps ran with it; rows for "
+                     "dispatch_table() in ops/attention.cpp):")
+        lines.extend(f"  {row}" for row in dispatch_rows_cpp(rules))
     for e in ops.get("dispatch_errors", []):
         lines.append(f"dispatch error: {e}")
     pt = s.get("patches") or {}
@@ -821,6 +908,14 @@ def main(argv=None):
         run.step("parity", 20, lambda: parity(dev, tmp, run_op_tests=dev.type == "cuda"))
         run.step("ops", 30, lambda: attention_ops(run, dev, tiny, (info or {}).get("bf16_TFLOPs"),
                                                   (info or {}).get("copy_GBps")))
+        # The later steps run with the dispatch table the ops step measured on this device (what
+        # `auto` does once those rows are in ops/attention.cpp); the table is in the output.
+        rules = measured_dispatch(((run.results["steps"].get("ops") or {}).get("dispatch")) or [])
+        if rules:
+            from glyph import _vlm
+            _vlm.set_attention_dispatch(rules)
+            run.results["dispatch_table"] = rules
+            run.save()
         run.step("patches", 20, lambda: page_patch_path(run, dev, tiny))
         if tiny:
             cfg = vlm_tiny.tiny_config(vocab=2048, layers=2)

@@ -97,6 +97,10 @@ def attention_backend() -> str:
     """
     The attention backend setting (set_attention_backend).
     """
+def attention_dispatch() -> list[tuple[str, int, str]]:
+    """
+    The dispatch table in force (set_attention_dispatch): a list of (form, max_keys, backend).
+    """
 def checkpoint_tensors(path: str) -> dict:
     """
     Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)
@@ -104,6 +108,10 @@ def checkpoint_tensors(path: str) -> dict:
 def cuda_kernels_built() -> bool:
     """
     Whether this build holds glyphcpp's CUDA attention kernels (GLYPH_WITH_CUDA); without them CUDA tensors take PyTorch's flash kernel where it applies, else the ATen path.
+    """
+def hopper_kernel_built() -> bool:
+    """
+    Whether this build also holds version 3 of the packed attention kernel (sm_90a, backend 'wgmma', run on compute capability 9.0 only).
     """
 def last_attention_backend() -> str:
     """
@@ -146,5 +154,9 @@ def prompt_ids(model: Glm4v, tokenizer: typing.Any, tokens_per_image: collection
 def set_attention_backend(name: str) -> None:
     """
     Which implementation serves attention on CUDA tensors, process-wide: 'auto' (the measured dispatch table, else glyphcpp's kernels), 'glyph', 'mma' (glyphcpp's kernels with version 2 of the packed kernel), 'wgmma' (the same with version 3, Hopper's warpgroup MMA; compute capability 9.0 only), 'flash' (PyTorch's FlashAttention-2) or 'aten'. A backend that cannot take a call passes it on. Initial value: the environment variable GLYPH_ATTENTION_BACKEND, else 'auto'.
+    """
+def set_attention_dispatch(rules: collections.abc.Sequence[tuple[str, typing.SupportsInt | typing.SupportsIndex, str]] | None) -> None:
+    """
+    Replaces the dispatch table the 'auto' backend follows, process-wide: a list of (form, max_keys, backend) rules, form one of 'vision', 'prefill', 'chunk', 'decode'; a call takes the first rule of its form with at most max_keys keys (max_seqlen_k; a KV cache's capacity), then glyph, then flash. None restores the built-in (measured) table. For a table measured on this GPU, as scripts/gpu_check.py derives one.
     """
 GLYPH_PRESET: dict = {'do_sample': False, 'temperature': 1.0, 'top_p': 1.0, 'top_k': 0, 'repetition_penalty': 1.1, 'stop_ids': [151329, 151348, 151336]}

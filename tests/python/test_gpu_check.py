@@ -39,8 +39,12 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert len(ops["vision"]) == 2 and len(ops["prefill"]) == 1 and len(ops["decode"]) == 2
     assert len(ops["chunk"]) == 1
     # the backends were probed in a child process first (the CPU's one: aten)
-    assert ops["probe"]["aten"]["ok"] and ops["probe"]["aten"]["detail"].count("ran=aten") == 2
+    assert ops["probe"]["aten"]["ok"] and ops["probe"]["aten"]["detail"].count("ran aten") == 4
     assert "probe aten   ok" in p.stdout
+    # the table those lines give (aten everywhere here) was set for the later steps and printed
+    assert res["dispatch_table"] == [[f, 2 ** 63 - 1, "aten"]
+                                     for f in ("vision", "prefill", "chunk", "decode")]
+    assert "{AttentionForm::kDecode, INT64_MAX, AttentionBackend::kAten}," in p.stdout
     # every form timed through the dispatcher's backends (the CPU has one: aten)
     assert [r["form"] for r in ops["dispatch"]] == ["vision", "vision", "prefill", "chunk",
                                                     "decode b=1", "decode b=16"]
@@ -58,15 +62,65 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert "== glyphcpp GPU check ==" in p.stdout
 
 
-def test_probe_reports_a_backend_whose_child_dies():
-    """A backend that kills the probe's child fails with the child's last words, and the ones
-    after it are reported as not probed (never as passed)."""
+def _gpu_check():
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     try:
         import gpu_check
     finally:
         sys.path.pop(0)
-    got = gpu_check.probe_backends(["aten", "cudnn", "aten2"], device="cpu", sizes=(20, 9))
-    assert got["aten"][0] and got["aten"][1].count("ran=aten") == 2
+    return gpu_check
+
+
+def test_measured_dispatch_rules():
+    """The dispatch lines become rules: per form and key count the least summed time among the
+    backends valid on every line there, merged across counts, the last one unbounded."""
+    g = _gpu_check()
+    rows = [dict(form="vision", keys=2520, glyph_ms=2.0, glyph_err=0.01, flash_ms=1.5, flash_err=0.01),
+            dict(form="vision", keys=2520, glyph_ms=20.0, glyph_err=0.01, flash_ms=21, flash_err=0.01),
+            dict(form="prefill", keys=4096, glyph_ms=1, glyph_err=0.01, flash_ms=2, flash_err=0.01),
+            dict(form="prefill", keys=16384, glyph_ms=3, glyph_err=0.01, flash_ms=4, flash_err=0.01),
+            dict(form="prefill", keys=32768, wgmma_ms=8, wgmma_err=0.01, flash_ms=9, flash_err=0.01),
+            dict(form="prefill", keys=131072, glyph_ms=100, glyph_err=0.01, flash_ms=90, flash_err=0.01),
+            # glyph is fastest at batch 16 but wrong at batch 1: flash, the one valid on both
+            dict(form="decode b=1", keys=4096, glyph_ms=1, glyph_err=0.2, flash_ms=2, flash_err=0.01),
+            dict(form="decode b=16", keys=4096, glyph_ms=1, glyph_err=0.01, flash_ms=2, flash_err=0.01),
+            dict(form="chunk", keys=8192, fastest=None)]  # nothing ran: no rule
+    big = 2 ** 63 - 1
+    assert g.measured_dispatch(rows) == [
+        ("vision", big, "glyph"), ("prefill", 16384, "glyph"), ("prefill", 32768, "wgmma"),
+        ("prefill", big, "flash"), ("decode", big, "flash")]
+    assert g.dispatch_rows_cpp([("prefill", 16384, "glyph"), ("vision", big, "wgmma")]) == [
+        "{AttentionForm::kPrefill, 16384, AttentionBackend::kGlyph},",
+        "{AttentionForm::kVision, INT64_MAX, AttentionBackend::kGlyphWgmma},"]
+
+
+def test_probe_reports_a_backend_whose_child_dies():
+    """A backend that kills the probe's child fails with the child's last words, and the ones
+    after it are reported as not probed (never as passed)."""
+    got = _gpu_check().probe_backends(["aten", "cudnn", "aten2"], device="cpu", tokens=20)
+    assert got["aten"][0] and all(f"{form}: ran aten" in got["aten"][1]
+                                  for form in ("vision", "prefill", "chunk", "decode"))
     assert not got["cudnn"][0] and "unknown attention backend 'cudnn'" in got["cudnn"][1]
     assert got["aten2"] == (False, "not probed (an earlier backend's child died)")
+
+
+def test_pytest_child_reports_failures_and_hangs(tmp_path):
+    """The parity step's op tests run through pytest_child: a failing test is named, a hanging
+    child is reported after its timeout, and GLYPH_TEST_ATTENTION_TARGETS keeps only the targets
+    named (test_vlm_ops.py: cpu plus six CUDA backends, eleven varlen cases in three dtypes)."""
+    g = _gpu_check()
+    (tmp_path / "test_some.py").write_text(
+        "import time\n"
+        "def test_ok():\n    assert True\n"
+        "def test_wrong():\n    assert 1 == 2\n"
+        "def test_slow():\n    time.sleep(60)\n")
+    r = g.pytest_child([str(tmp_path / "test_some.py"), "-k", "not slow"], {}, 120)
+    assert not r["ok"] and len(r["failed"]) == 1 and "test_some.py::test_wrong" in r["failed"][0]
+    assert "1 failed, 1 passed" in r["summary"]
+    r = g.pytest_child([str(tmp_path / "test_some.py"), "-k", "slow"], {}, 5)
+    assert r == dict(summary="timed out after 5 s", failed=[], ok=False)
+    ops = os.path.join(ROOT, "tests", "python", "test_vlm_ops.py")
+    for targets, n in [("", 7 * 33), ("cuda-wgmma", 33), ("cpu,cuda-mma", 66)]:
+        r = g.pytest_child([ops, "--co", "-k", "test_attention_varlen"],
+                           {"GLYPH_TEST_ATTENTION_TARGETS": targets}, 120)
+        assert r["ok"] and r["summary"].split("/")[0] == str(n), (targets, r)

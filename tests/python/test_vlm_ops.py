@@ -3,6 +3,7 @@ present.
 
 Attention error is held to at most 2x PyTorch's own SDPA error at the same precision (STYLE.md)."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -14,9 +15,16 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no GPU"))]
 # (device, attention backend): CPU tensors always take the ATen path; on CUDA every backend is
 # checked against the same references (ops/attention.h, AttentionBackend).
+# GLYPH_TEST_ATTENTION_TARGETS (comma-separated ids, e.g. "cuda-wgmma") keeps only those: the
+# GPU check runs the experimental backends in pytest processes of their own, so that one which
+# faults cannot fail the others' tests.
 _GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
-TARGETS = [("cpu", "auto")] + [pytest.param(("cuda", b), marks=_GPU, id=f"cuda-{b}")
-                               for b in ("auto", "glyph", "mma", "wgmma", "flash", "aten")]
+TARGETS = [pytest.param(("cpu", "auto"), id="cpu")] + [
+    pytest.param(("cuda", b), marks=_GPU, id=f"cuda-{b}")
+    for b in ("auto", "glyph", "mma", "wgmma", "flash", "aten")]
+if os.environ.get("GLYPH_TEST_ATTENTION_TARGETS"):
+    _keep = os.environ["GLYPH_TEST_ATTENTION_TARGETS"].split(",")
+    TARGETS = [t for t in TARGETS if t.id in _keep]
 
 
 @pytest.fixture
@@ -43,9 +51,11 @@ def _check_backend(device, backend, dtype, d, decode=False):
     flash = half and d % 8 == 0 and d <= 256
     kernels = (half and d in (64, 128) and _vlm.cuda_kernels_built() and device == "cuda"
                and torch.cuda.get_device_capability(0)[0] in (8, 9))
-    # v3 (backend wgmma) is sm_90a code: compute capability 9.0 only, 160 KB of shared memory
-    hopper = kernels and torch.cuda.get_device_capability(0) == (9, 0) and (
-        decode or 2 * 128 * d * 5 + 1024 <= torch.cuda.get_device_properties(0).shared_memory_per_block_optin)
+    # v3 (backend wgmma) is sm_90a code: compute capability 9.0 only, 160 KB of shared memory;
+    # decode is the split-KV kernel for all of glyph's backends
+    hopper = kernels and (decode or (
+        _vlm.hopper_kernel_built() and torch.cuda.get_device_capability(0) == (9, 0)
+        and 2 * 128 * d * 5 + 1024 <= torch.cuda.get_device_properties(0).shared_memory_per_block_optin))
     glyph = {"glyph": kernels and (decode or _v1_fits(d)), "mma": kernels, "wgmma": hopper}
     if device == "cpu" or backend == "aten":
         want = "aten"
@@ -265,6 +275,54 @@ def test_attention_backend_setting(tmp_path):
     env["GLYPH_ATTENTION_BACKEND"] = "fastest"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode != 0 and "GLYPH_ATTENTION_BACKEND: unknown attention backend 'fastest'" in out.stderr
+
+
+def test_attention_dispatch_table():
+    """The table 'auto' follows is replaced and read back, a wrong rule is refused by name with
+    nothing changed, None restores the built-in table, and CPU tensors take the ATen path
+    whatever it says."""
+    import glyph
+    builtin = _vlm.attention_dispatch()
+    rules = [("vision", 4096, "flash"), ("chunk", 0, "mma"), ("decode", 2 ** 63 - 1, "glyph")]
+    try:
+        _vlm.set_attention_dispatch(rules)
+        assert _vlm.attention_dispatch() == rules
+        q = torch.randn(5, 2, 8)
+        cu = torch.tensor([0, 5], dtype=torch.int32)
+        _vlm.op_attention_varlen(q, q, q, cu, cu, 5, 5, False, 1.0)
+        assert _vlm.last_attention_backend() == "aten"
+        for bad, match in [([("page", 1, "glyph")], "unknown attention form 'page'.*vision, prefill, chunk or decode"),
+                           ([("vision", 1, "cudnn")], "unknown attention backend 'cudnn'"),
+                           ([("vision", 1, "glyph"), ("decode", 1, "auto")], "rule 1 \\(decode\\): 'auto' cannot"),
+                           ([("prefill", -1, "flash")], "rule 0 \\(prefill\\): max_keys must be >= 0, got -1")]:
+            with pytest.raises(glyph.InputError, match=match):
+                _vlm.set_attention_dispatch(bad)
+            assert _vlm.attention_dispatch() == rules
+    finally:
+        _vlm.set_attention_dispatch(None)
+    assert _vlm.attention_dispatch() == builtin
+
+
+@_GPU
+def test_dispatch_rules_route_auto_calls():
+    """Under 'auto' a rule of the call's form covering its key count names the backend; a rule of
+    another form, or below the count, leaves the default order."""
+    q = torch.randn(300, 4, 64, generator=torch.Generator().manual_seed(3)).to("cuda", torch.bfloat16)
+    cu = torch.tensor([0, 300], dtype=torch.int32, device="cuda")
+    before = _vlm.attention_backend()
+    _vlm.set_attention_backend("auto")
+    try:
+        for rules, routed in [([("vision", 300, "aten")], True), ([("vision", 299, "aten")], False),
+                              ([("prefill", 300, "aten")], False)]:
+            _vlm.set_attention_dispatch(rules)
+            _vlm.op_attention_varlen(q, q, q, cu, cu, 300, 300, False, 0.125)
+            if routed:
+                assert _vlm.last_attention_backend() == "aten"
+            else:
+                _check_backend("cuda", "auto", torch.bfloat16, 64)
+    finally:
+        _vlm.set_attention_dispatch(None)
+        _vlm.set_attention_backend(before)
 
 
 def test_attention_ops_name_what_is_wrong():

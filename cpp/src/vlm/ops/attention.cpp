@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/check.h"
@@ -14,22 +16,19 @@ namespace {
 
 // ---- which backend serves a CUDA call -------------------------------------------------------
 
-// The forms the model calls, each with its own best backend.
-enum class Form { kVision, kPrefill, kChunk, kDecode };
+// The built-in dispatch table of AttentionBackend::kAuto (attention.h, DispatchRule). Rows come
+// from the `dispatch` lines of scripts/gpu_check.py, which time every backend through these ops on
+// the model's shapes; each row cites its measurement. No GPU has run this code yet
+// (docs/benchmarks.md), so the table has no row: nothing is chosen on numbers not measured.
+const std::vector<DispatchRule>& builtin_dispatch() {
+  static const std::vector<DispatchRule> table = {};
+  return table;
+}
 
-// The dispatch table of AttentionBackend::kAuto: for a form, calls with at most `max_keys` keys
-// (max_seqlen_k; a cache's capacity) go to `backend`; the first matching row wins, a form without
-// one prefers glyph's kernels. Rows come from the `dispatch` lines of scripts/gpu_check.py, which
-// time every backend through these ops on the model's shapes; each row cites its measurement.
-// No GPU has run this code yet (docs/benchmarks.md), so the table has no row: nothing is chosen
-// on numbers not measured.
-struct Rule {
-  Form form;
-  std::int64_t max_keys;
-  AttentionBackend backend;
-};
-const std::vector<Rule>& dispatch_table() {
-  static const std::vector<Rule> table = {};
+// The table in force: read on every call (an atomic load), replaced by set_attention_dispatch.
+// Every table ever set stays alive, since a call on another thread may still be reading one.
+std::atomic<const std::vector<DispatchRule>*>& dispatch_table() {
+  static std::atomic<const std::vector<DispatchRule>*> table{&builtin_dispatch()};
   return table;
 }
 
@@ -68,20 +67,25 @@ struct Backends {
 };
 
 template <class Args>
-void run_backend(const Args& a, const Backends<Args>& be, Form form, std::int64_t keys) {
+void run_backend(const Args& a, const Backends<Args>& be, AttentionForm form,
+                 std::int64_t keys) {
   using B = AttentionBackend;
   if (a.q.is_cuda()) {
     B order[3];  // the backends to try, best first (no allocation: this runs per layer)
     int n = 0;
     const B pick = attention_backend();
     if (pick == B::kAuto) {
-      for (const Rule& r : dispatch_table())
+      B rule = B::kAuto;  // none
+      for (const DispatchRule& r : *dispatch_table().load(std::memory_order_acquire))
         if (r.form == form && keys <= r.max_keys) {
-          order[n++] = r.backend;
+          rule = r.backend;
           break;
         }
-      order[n++] = B::kGlyph;
-      order[n++] = B::kFlash;
+      if (rule != B::kAten) {  // (a rule naming aten sends the call straight there)
+        if (rule != B::kAuto) order[n++] = rule;
+        order[n++] = B::kGlyph;
+        order[n++] = B::kFlash;
+      }
     } else if (pick != B::kAten) {
       order[n++] = pick;
     }
@@ -143,6 +147,14 @@ bool cuda_kernels_built() {
 #endif
 }
 
+bool cuda_hopper_kernel_built() {
+#ifdef GLYPH_WITH_SM90A
+  return true;
+#else
+  return false;
+#endif
+}
+
 const char* attention_backend_name(AttentionBackend b) {
   switch (b) {
     case AttentionBackend::kAuto: return "auto";
@@ -173,6 +185,49 @@ AttentionBackend attention_backend() {
 }
 
 const char* last_attention_backend() { return g_last_backend; }
+
+const char* attention_form_name(AttentionForm f) {
+  switch (f) {
+    case AttentionForm::kVision: return "vision";
+    case AttentionForm::kPrefill: return "prefill";
+    case AttentionForm::kChunk: return "chunk";
+    case AttentionForm::kDecode: return "decode";
+  }
+  return "?";
+}
+
+AttentionForm parse_attention_form(const std::string& name) {
+  for (AttentionForm f : {AttentionForm::kVision, AttentionForm::kPrefill, AttentionForm::kChunk,
+                          AttentionForm::kDecode})
+    if (name == attention_form_name(f)) return f;
+  GLYPH_THROW(InputError,
+              "unknown attention form '{}': expected vision, prefill, chunk or decode", name);
+}
+
+std::vector<DispatchRule> attention_dispatch() {
+  return *dispatch_table().load(std::memory_order_acquire);
+}
+
+void set_attention_dispatch(const std::optional<std::vector<DispatchRule>>& rules) {
+  if (!rules) {
+    dispatch_table().store(&builtin_dispatch(), std::memory_order_release);
+    return;
+  }
+  for (std::size_t i = 0; i < rules->size(); ++i) {
+    const DispatchRule& r = (*rules)[i];
+    if (r.backend == AttentionBackend::kAuto)
+      GLYPH_THROW(InputError, "dispatch rule {} ({}): 'auto' cannot be a rule's backend", i,
+                  attention_form_name(r.form));
+    if (r.max_keys < 0)
+      GLYPH_THROW(InputError, "dispatch rule {} ({}): max_keys must be >= 0, got {}", i,
+                  attention_form_name(r.form), r.max_keys);
+  }
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<const std::vector<DispatchRule>>> kept;
+  const std::lock_guard<std::mutex> lock(mu);
+  kept.push_back(std::make_unique<const std::vector<DispatchRule>>(*rules));
+  dispatch_table().store(kept.back().get(), std::memory_order_release);
+}
 
 at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& cu_seqlens_q, const at::Tensor& cu_seqlens_k,
@@ -207,7 +262,7 @@ at::Tensor attention_varlen(const at::Tensor& q, const at::Tensor& k, const at::
 #endif
   be.set(B::kFlash, flash::attention_varlen_supported, flash::attention_varlen_kernel);
   be.aten = cpu::attention_varlen_kernel;
-  run_backend(a, be, causal ? Form::kPrefill : Form::kVision, max_seqlen_k);
+  run_backend(a, be, causal ? AttentionForm::kPrefill : AttentionForm::kVision, max_seqlen_k);
   return a.out;
 }
 
@@ -257,7 +312,8 @@ at::Tensor attention_with_kvcache(const at::Tensor& q, const at::Tensor& k_cache
 #endif
   be.set(B::kFlash, flash::attention_with_kvcache_supported, flash::attention_with_kvcache_kernel);
   be.aten = cpu::attention_with_kvcache_kernel;
-  run_backend(a, be, q.size(1) == 1 ? Form::kDecode : Form::kChunk, k_cache.size(1));
+  run_backend(a, be, q.size(1) == 1 ? AttentionForm::kDecode : AttentionForm::kChunk,
+              k_cache.size(1));
   return a.out;
 }
 

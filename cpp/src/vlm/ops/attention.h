@@ -59,6 +59,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 // Whether this build holds the CUDA kernels (GLYPH_WITH_CUDA); without them CUDA tensors take
 // PyTorch's flash kernel where it applies, else the ATen path, which works on any device.
 bool cuda_kernels_built();
+// Whether it also holds version 3 of the packed kernel (sm_90a, backend kGlyphWgmma): built when
+// the CUDA architectures include 9.0.
+bool cuda_hopper_kernel_built();
 
 // Which implementation serves a call on CUDA tensors (CPU tensors always take the ATen path):
 //   kGlyph: this library's kernels (ops/cuda, GLYPH_WITH_CUDA);
@@ -84,6 +87,28 @@ AttentionBackend parse_attention_backend(const std::string& name);
 // The backend the calling thread's last attention call ran on (its name above, never "auto"; ""
 // before any): for tests and benchmarks.
 const char* last_attention_backend();
+
+// The dispatch table kAuto follows. A call has a form (attention_varlen: kVision when
+// bidirectional, kPrefill when causal; attention_with_kvcache: kChunk with several new tokens,
+// kDecode with one) and a key count (attention_varlen's max_seqlen_k; the cache's capacity). The
+// first rule of its form with keys <= max_keys names the backend tried first; then glyph, then
+// flash, as above. The built-in table (attention.cpp) holds measured rows only.
+// set_attention_dispatch replaces it process-wide (a table measured on this GPU, as
+// scripts/gpu_check.py derives from its `dispatch` lines; std::nullopt restores the built-in
+// one); a rule's backend cannot be kAuto, and max_keys must be >= 0 (glyph::InputError naming the
+// rule otherwise).
+enum class AttentionForm { kVision, kPrefill, kChunk, kDecode };
+struct DispatchRule {
+  AttentionForm form = AttentionForm::kVision;
+  std::int64_t max_keys = 0;
+  AttentionBackend backend = AttentionBackend::kGlyph;
+};
+std::vector<DispatchRule> attention_dispatch();
+void set_attention_dispatch(const std::optional<std::vector<DispatchRule>>& rules);
+// "vision", "prefill", "chunk", "decode"; parse_attention_form throws glyph::InputError naming
+// them.
+const char* attention_form_name(AttentionForm f);
+AttentionForm parse_attention_form(const std::string& name);
 
 // Whether [B, L, ...] is B * L rows of stride(1): the batch stride is L rows (or one sequence).
 // The backends that read a batch of sequences (or caches) as rows need it.
