@@ -95,19 +95,17 @@ __device__ __forceinline__ void fence_proxy_async() {
 }
 // Keeps the compiler from moving reads or writes of accumulator registers across the
 // asynchronous MMAs that own them between issue and wait.
-template <int N>
-__device__ __forceinline__ void fence_registers(float (&r)[N][4]) {
+template <typename E, int N>
+__device__ __forceinline__ void fence_registers(E (&r)[N][4]) {
   #pragma unroll
   for (auto& tile : r)
     #pragma unroll
-    for (float& x : tile) asm volatile("" : "+f"(x)::"memory");
-}
-template <int N>
-__device__ __forceinline__ void fence_registers(unsigned (&r)[N][4]) {
-  #pragma unroll
-  for (auto& frag : r)
-    #pragma unroll
-    for (unsigned& x : frag) asm volatile("" : "+r"(x)::"memory");
+    for (E& x : tile) {
+      if constexpr (std::is_same_v<E, float>)
+        asm volatile("" : "+f"(x)::"memory");
+      else
+        asm volatile("" : "+r"(x)::"memory");
+    }
 }
 
 #define GLYPH_WG_REGS_0_31                                                              \
