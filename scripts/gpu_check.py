@@ -346,7 +346,8 @@ def probe_backends(names, device="cuda", tokens=2520, timeout=60):
     except subprocess.TimeoutExpired as e:
         lines = (e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or "").splitlines()
         tail = [f"timed out after {timeout} s"]
-    by = {b: [ln.split() for ln in lines if ln.split()[:1] == [b]] for b in names}
+    fields = [ln.split() for ln in lines]
+    by = {b: [f for f in fields if len(f) == 4 and f[0] == b] for b in names}
     out = {}
     for b in names:
         detail = "  ".join(f"{form}: ran {ran} err {e}" for _, form, ran, e in by[b])
