@@ -240,7 +240,7 @@ __global__ void __launch_bounds__(kThreadsW, 1) varlen_wgmma_kernel(VarlenParams
 
     // S = Q K^T: 64 rows x 128 keys per warpgroup.
     float s[kKeysW / 8][4];  // not zeroed: the first step overwrites them (scale_d 0); zeroing
-                             // them costs ~45 registers (ptxas: 246 instead of 202 at D = 128)
+                             // them costs ~46 registers (ptxas: 246 instead of 200 at D = 128)
     wgmma_fence();
     #pragma unroll
     for (int kk = 0; kk < kDSteps; ++kk) {
