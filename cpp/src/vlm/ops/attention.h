@@ -72,8 +72,9 @@ bool cuda_hopper_kernel_built();
 //           warpgroup MMA; compute capability 9.0 only); likewise only when chosen;
 //   kFlash: PyTorch's FlashAttention-2 through ATen (ops/flash_attention.cpp);
 //   kAten:  the portable path (ops/cpu: SDPA per sequence; reads the lengths on the host);
-//   kAuto:  per op and size, the backend attention.cpp's dispatch table names (measured by
-//           scripts/gpu_check.py); where it names none, kGlyph.
+//   kAuto:  per op and size, the backend the dispatch table names (below: attention.cpp's,
+//           measured by scripts/gpu_check.py, or one set_attention_dispatch set); where it names
+//           none, kGlyph.
 // A chosen backend that cannot take a call (dtype, head size, strides) passes it on: kAuto in the
 // order glyph, flash, aten; the others straight to aten. Process-wide; the initial value comes
 // from the environment variable GLYPH_ATTENTION_BACKEND (auto, glyph, mma, wgmma, flash, aten).

@@ -129,15 +129,20 @@ bool varlen_shapes(const VarlenArgs& a) {
          runs_here(a.q);
 }
 
+// Whether a version of the packed kernel runs on q's device at this head_dim: v1_fits, v3_runs,
+// or any_card for v2 (51 KB of shared memory, which every sm_80+ card gives a block).
+using RunsHere = bool (*)(const at::Tensor& q, int head_dim);
+bool any_card(const at::Tensor&, int) { return true; }
+
+bool varlen_takes(const VarlenArgs& a, RunsHere version_runs) {
+  return varlen_shapes(a) && version_runs(a.q, static_cast<int>(a.q.size(2)));
+}
+
 }  // namespace
 
-bool attention_varlen_supported(const VarlenArgs& a) {
-  return varlen_shapes(a) && v1_fits(a.q, static_cast<int>(a.q.size(2)));
-}
-bool attention_varlen_mma_supported(const VarlenArgs& a) { return varlen_shapes(a); }
-bool attention_varlen_wgmma_supported(const VarlenArgs& a) {
-  return varlen_shapes(a) && v3_runs(a.q, static_cast<int>(a.q.size(2)));
-}
+bool attention_varlen_supported(const VarlenArgs& a) { return varlen_takes(a, v1_fits); }
+bool attention_varlen_mma_supported(const VarlenArgs& a) { return varlen_takes(a, any_card); }
+bool attention_varlen_wgmma_supported(const VarlenArgs& a) { return varlen_takes(a, v3_runs); }
 
 namespace {
 
@@ -176,18 +181,21 @@ bool kvcache_shapes(const KvCacheArgs& a) {
          rows_of_sequences(a.k_cache) && rows_of_sequences(a.v_cache);
 }
 
+// Decode is the split-KV kernel for every version; a prefill chunk takes that version's packed
+// kernel in its cache form.
+bool kvcache_takes(const KvCacheArgs& a, RunsHere version_runs) {
+  if (!kvcache_shapes(a) || !runs_here(a.q)) return false;
+  return a.q.size(1) == 1 || version_runs(a.q, static_cast<int>(a.q.size(3)));
+}
+
 }  // namespace
 
-bool attention_with_kvcache_supported(const KvCacheArgs& a) {
-  if (!kvcache_shapes(a) || !runs_here(a.q)) return false;
-  return a.q.size(1) == 1 || v1_fits(a.q, static_cast<int>(a.q.size(3)));  // chunks: v1's kernel
-}
+bool attention_with_kvcache_supported(const KvCacheArgs& a) { return kvcache_takes(a, v1_fits); }
 bool attention_with_kvcache_mma_supported(const KvCacheArgs& a) {
-  return kvcache_shapes(a) && runs_here(a.q);
+  return kvcache_takes(a, any_card);
 }
 bool attention_with_kvcache_wgmma_supported(const KvCacheArgs& a) {
-  if (!kvcache_shapes(a) || !runs_here(a.q)) return false;
-  return a.q.size(1) == 1 || v3_runs(a.q, static_cast<int>(a.q.size(3)));  // chunks: v3
+  return kvcache_takes(a, v3_runs);
 }
 
 namespace {
