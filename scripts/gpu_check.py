@@ -16,13 +16,17 @@ Steps:
      and 16); time, TFLOP/s or GB/s, the ratio, and the error against float32 SDPA; and every
      backend of the ops' dispatcher (glyph, mma, wgmma, flash) on each shape: the `dispatch`
      lines, which ops/attention.cpp's dispatch table is filled from. glyphcpp's backends are first
-     probed in a child process (`probe` lines), so one that faults costs only the child. The
+     probed in a child process (`probe` lines; where a backend is wrong, which rows, columns,
+     heads and tiles: tests/python/attention_diag.py), so one that faults costs only the child. The
      table those lines give is set for the later steps (set_attention_dispatch) and printed as
      rows to paste into ops/attention.cpp
   1c. the fused page-to-patch path (issue 10): real rendered pages as uint8 through
      op_page_patches / op_page_patch_embed on the device; the patches checked bit for bit against
      the CPU image processor; pages/s of pack + uint8 upload + kernel + GEMM against the CPU image
      processor + upload of its float32 patches + the same GEMM, and the ratio
+  1d. only where a backend failed the probe: compute-sanitizer's memcheck, racecheck and
+     synccheck on it (at most 100 s); where all passed, the same on every backend after step 5,
+     as the budget allows
   2. prefill, text vs pages: a full-size random GLM-4.1V (Glm4v.random) on real rendered pages
      (Glyph's default config, the sample text repeated); text tokens from a byte-level BPE trained
      here with GLM-4's split pattern; also the curve at the paper's 3.3x compression; peak memory
@@ -55,6 +59,7 @@ import torch  # noqa: E402
 import glyph  # noqa: E402
 import glyph.vlm as gv  # noqa: E402
 import vlm_tiny  # noqa: E402
+from attention_diag import error_structure  # noqa: E402
 
 # GLM-4's pre-tokenizer split (tokenizer.json of GLM-4 / GLM-4.1V).
 GLM4_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+"
@@ -165,16 +170,20 @@ def rel_err(a, b):
 
 
 def pytest_child(args, env, timeout):
-    """pytest in a child process (-q -rf, at most 30 failures): its summary line, the ids of the
-    tests that failed, and whether all passed; a child that hangs is reported, not waited for."""
+    """pytest in a child process (-q -rf, at most 30 failures): its summary line, the tests that
+    failed with the first line of their message (the op tests' messages carry the error's
+    structure, tests/python/attention_diag.py), and whether all passed; a child that hangs is
+    reported, not waited for, with the end of what it printed."""
+    # COLUMNS: pytest cuts the summary's lines to the terminal's width
     try:
         p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "--maxfail=30", *args],
                            capture_output=True, text=True, timeout=timeout,
-                           env={**os.environ, **env})
-    except subprocess.TimeoutExpired:
-        return dict(summary=f"timed out after {timeout} s", failed=[], ok=False)
+                           env={**os.environ, "COLUMNS": "1200", **env})
+    except subprocess.TimeoutExpired as e:
+        tail = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
+        return dict(summary=f"timed out after {timeout} s", failed=[], ok=False, tail=tail[-300:])
     summary = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
-    failed = [ln[7:200] for ln in p.stdout.splitlines() if ln.startswith("FAILED ")][:30]
+    failed = [ln[7:1100] for ln in p.stdout.splitlines() if ln.startswith("FAILED ")][:30]
     return dict(summary=summary, failed=failed, ok=p.returncode == 0)
 
 
@@ -254,6 +263,8 @@ def parity(dev, tmp, run_op_tests):
             r = pytest_child(args, {"GLYPH_TEST_ATTENTION_TARGETS": targets}, timeout)
             out["op_tests"][name] = r["summary"]
             out["op_tests_failed"] += r["failed"]
+            if "tail" in r:  # a hung child: what it printed last
+                out.setdefault("op_tests_tail", {})[name] = r["tail"]
             out["op_tests_ok"] = out["op_tests_ok"] and r["ok"]
     out["ok"] = bool(out["fp32_ok"] and out["bf16_ok"] and out["greedy_equal"]
                      and out["graph_tokens_equal"] and out["graph64_tokens_equal"]
@@ -298,65 +309,87 @@ import sys, torch
 import torch.nn.functional as F
 from torch.nn.attention.bias import causal_lower_right
 from glyph import _vlm as vlm
-device, n = sys.argv[1], int(sys.argv[2])  # n: tokens of a page / the prefill / the context
+sys.path.insert(0, sys.argv[1])
+from attention_diag import describe
+device, n, tol = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])  # n: tokens of a page / the prefill / the context
 dt = torch.bfloat16 if device == "cuda" else torch.float32
 g = torch.Generator(device="cpu").manual_seed(0)
 rnd = lambda *s: torch.randn(*s, generator=g).to(device, dt)
 err = lambda a, b: ((a.float() - b.float()).abs().max() / b.float().abs().max()).item()
-for b in sys.argv[3:]:
+def report(b, form, ran, out, ref, starts):
+    # outputs start as NaN, so an unwritten element shows; a wrong form gets a diag line
+    e = err(out, ref) if not out.isnan().any() else float("nan")
+    print(b, form, ran, round(e, 5), flush=True)
+    if not e <= tol:
+        rows = lambda t: t.reshape(-1, *t.shape[-2:])
+        print("diag", b, form, describe(rows(out), rows(ref), starts, max(tol, 0)), flush=True)
+for b in sys.argv[5:]:
     vlm.set_attention_backend(b)
     q, k, v = rnd(2 * n, 12, 128), rnd(2 * n, 12, 128), rnd(2 * n, 12, 128)  # two pages
     cu = torch.tensor([0, n, 2 * n], dtype=torch.int32, device=device)
-    out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, False, 128 ** -0.5)
+    out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, False, 128 ** -0.5, torch.full_like(q, float("nan")))
     ran = vlm.last_attention_backend()
     ref = F.scaled_dot_product_attention(*(x.view(2, n, 12, 128).transpose(1, 2) for x in (q, k, v)))
-    print(b, "vision", ran, round(err(out, ref.transpose(1, 2).reshape(2 * n, 12, 128)), 5), flush=True)
+    report(b, "vision", ran, out, ref.transpose(1, 2).reshape(2 * n, 12, 128), [0, n])
     q, k, v = rnd(n, 32, 128), rnd(n, 2, 128), rnd(n, 2, 128)
     cu = torch.tensor([0, n], dtype=torch.int32, device=device)
-    out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, True, 128 ** -0.5)
+    out = vlm.op_attention_varlen(q, k, v, cu, cu, n, n, True, 128 ** -0.5, torch.full_like(q, float("nan")))
     ran = vlm.last_attention_backend()
     ref = F.scaled_dot_product_attention(*(x.transpose(0, 1) for x in (q, k, v)), is_causal=True,
                                          enable_gqa=True).transpose(0, 1)
-    print(b, "prefill", ran, round(err(out, ref), 5), flush=True)
+    report(b, "prefill", ran, out, ref, [0])
     for new, batch in ((n // 4, 1), (1, 2)):  # a chunk, then decode
         cap = n + new + 8
         kc, vc = rnd(batch, cap, 2, 128), rnd(batch, cap, 2, 128)
         q, kn, vn = rnd(batch, new, 32, 128), rnd(batch, new, 2, 128), rnd(batch, new, 2, 128)
         lens = torch.full((batch,), n, dtype=torch.int32, device=device)
-        out = vlm.op_attention_kvcache(q, kc, vc, lens, kn, vn, True, 128 ** -0.5)
+        out = vlm.op_attention_kvcache(q, kc, vc, lens, kn, vn, True, 128 ** -0.5,
+                                       out=torch.full_like(q, float("nan")))
         ran = vlm.last_attention_backend()
         used = n + new
         ref = F.scaled_dot_product_attention(q.transpose(1, 2), kc[:, :used].transpose(1, 2),
                                              vc[:, :used].transpose(1, 2), enable_gqa=True,
                                              attn_mask=causal_lower_right(new, used))
-        print(b, "chunk" if new > 1 else "decode", ran, round(err(out, ref.transpose(1, 2)), 5), flush=True)
+        report(b, "chunk" if new > 1 else "decode", ran, out, ref.transpose(1, 2),
+               list(range(0, batch * new, new)))
 """
 _PROBE_FORMS = ("vision", "prefill", "chunk", "decode")
 
 
-def probe_backends(names, device="cuda", tokens=2520, timeout=60):
-    """{backend: (passed, detail)} for the attention backends `names`, checked in that order in one
-    child process on each form (_PROBE) at `tokens` tokens; a backend passes when it ran every
-    form itself within bf16-level error of SDPA. The backend running when the child died or hung
-    fails, the later ones are not probed (and fail)."""
+def probe_backends(names, device="cuda", tokens=2520, timeout=60, tol=0.05):
+    """{backend: {ok, detail, diag}} for the attention backends `names`, checked in that order in
+    one child process on each form (_PROBE) at `tokens` tokens; a backend passes when it ran every
+    form itself within `tol` (bf16-level) relative error of SDPA, nothing left unwritten. `diag`:
+    for each form it got wrong, where (attention_diag.error_structure). The backend running when the child died or
+    hung fails, the later ones are not probed (and fail)."""
+    argv = [sys.executable, "-c", _PROBE, os.path.join(ROOT, "tests", "python"), device, str(tokens),
+            str(tol)]
     try:
-        p = subprocess.run([sys.executable, "-c", _PROBE, device, str(tokens), *names],
-                           capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([*argv, *names], capture_output=True, text=True, timeout=timeout)
         lines, tail = p.stdout.splitlines(), p.stderr.strip().splitlines()[-1:] or [""]
     except subprocess.TimeoutExpired as e:
         lines = (e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout or "").splitlines()
         tail = [f"timed out after {timeout} s"]
-    fields = [ln.split() for ln in lines]
+    fields = [ln.split(" ", 3) for ln in lines]
     by = {b: [f for f in fields if len(f) == 4 and f[0] == b] for b in names}
+    diag = {}
+    for f in fields:
+        if len(f) == 4 and f[0] == "diag" and f[1] in names:
+            try:
+                diag.setdefault(f[1], {})[f[2]] = json.loads(f[3])
+            except ValueError:
+                diag.setdefault(f[1], {})[f[2]] = f[3][:300]
+    diag = {b: diag.get(b, {}) for b in names}
     out = {}
     for b in names:
         detail = "  ".join(f"{form}: ran {ran} err {e}" for _, form, ran, e in by[b])
         if len(by[b]) < len(_PROBE_FORMS):  # the child died or hung on this backend
-            out[b] = (False, f"{detail}  died: {tail[0]}".strip()[:400])
+            out[b] = dict(ok=False, detail=f"{detail}  died: {tail[0]}".strip()[:400], diag=diag[b])
             break
-        out[b] = (all(ran == b and float(e) <= 0.05 for _, _, ran, e in by[b]), detail)
+        ok = all(ran == b and float(e) <= tol for _, _, ran, e in by[b])  # (nan fails)
+        out[b] = dict(ok=ok, detail=detail, diag=diag[b])
     for b in names:
-        out.setdefault(b, (False, "not probed (an earlier backend's child died)"))
+        out.setdefault(b, dict(ok=False, detail="not probed (an earlier backend's child died)", diag={}))
     return out
 
 
@@ -387,15 +420,15 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
                 if r.startswith("timed out")]
         names = [b for b in ("glyph", "mma", "wgmma") if b not in hung]
         probed = probe_backends(names) if vlm.cuda_kernels_built() else {}
-        probed.update({b: (False, "its op tests hung in the parity step") for b in hung
-                       if b in ("mma", "wgmma")})
+        probed.update({b: dict(ok=False, detail="its op tests hung in the parity step", diag={})
+                       for b in hung if b in ("mma", "wgmma")})
     else:  # the CPU's one backend, so that the probe itself is exercised in tiny mode
         probed = probe_backends(["aten"], device="cpu", tokens=40)
-    rows["probe"] = {b: dict(ok=ok, detail=d) for b, (ok, d) in probed.items()}
-    backends = [b for b, (ok, _) in probed.items() if ok] + (["flash"] if dev.type == "cuda" else [])
+    rows["probe"] = probed
+    backends = [b for b, r in probed.items() if r["ok"]] + (["flash"] if dev.type == "cuda" else [])
     rows["dispatch"] = []
 
-    def through_backends(form, keys, fn, ref):
+    def through_backends(form, keys, fn, ref, starts=None):
         before = vlm.attention_backend()
         got = {}
         try:
@@ -407,6 +440,11 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
                     if ran != b:  # the backend did not take this shape
                         continue
                     got[b] = dict(ms=round(1e3 * timed(dev, fn), 4), err=err(out, ref))
+                    if not got[b]["err"] <= 0.05:  # where it is wrong (attention_diag.py)
+                        rows.setdefault("dispatch_diag", []).append(dict(
+                            form=form, keys=keys, backend=b, diag=error_structure(
+                                out.reshape(-1, *out.shape[-2:]), ref.reshape(-1, *ref.shape[-2:]),
+                                starts)))
                 except Exception as e:  # a failing backend is reported; the others still run
                     rows.setdefault("dispatch_errors", []).append(f"{form} {keys} {b}: {e}"[:300])
         finally:
@@ -439,7 +477,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
             ours_TFLOPs=round(flops / t_ours / 1e12, 1),
             of_matrix_rate=round(flops / t_ours / 1e12 / bf16_tflops, 3) if bf16_tflops else None,
             rel_err_vs_sdpa=err(ours(), ref)))
-        through_backends("vision", per_page, ours, ref)
+        through_backends("vision", per_page, ours, ref, list(range(0, n, per_page)))
         run.save()
         del q, k, v
 
@@ -523,10 +561,84 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
                 ours_GBps=round(nbytes / t_ours / 1e9, 1),
                 of_copy_bw=round(nbytes / t_ours / 1e9 / copy_gbps, 3) if copy_gbps else None,
                 rel_err_vs_sdpa=err(ours(), best[2].transpose(1, 2))))
-            through_backends(f"decode b={batch}", cap, ours, best[2].transpose(1, 2))
+            through_backends(f"decode b={batch}", cap, ours, best[2].transpose(1, 2),
+                             list(range(batch)))
             run.save()
             del kc, vc
     return rows
+
+
+# ---- 1d: compute-sanitizer on glyph's kernels -------------------------------------------------
+
+def find_sanitizer():
+    """The path of compute-sanitizer (CUDA's toolkit), or None."""
+    import glob
+    import shutil
+    for c in [shutil.which("compute-sanitizer"), "/usr/local/cuda/bin/compute-sanitizer",
+              *sorted(glob.glob("/usr/local/cuda*/compute-sanitizer/compute-sanitizer")),
+              *sorted(glob.glob("/opt/nvidia/*/compute-sanitizer"))]:
+        if c and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def sanitizer_summary(text):
+    """(error count or None when the tool printed no summary, the first report lines): from
+    compute-sanitizer's output, whose own lines start with '========='."""
+    import re
+    m = re.search(r"=+ ERROR SUMMARY: (\d+) error", text)
+    lines = [ln.strip("= ").strip() for ln in text.splitlines() if ln.startswith("=========")]
+    lines = [ln for ln in lines if ln and not ln.startswith(("COMPUTE-SANITIZER", "ERROR SUMMARY",
+                                                             "RACECHECK SUMMARY"))]
+    return (int(m.group(1)) if m else None), lines[:14]
+
+
+def sanitize(run, backends, max_s=None, tokens=300):
+    """memcheck (out-of-bounds and misaligned accesses), racecheck (shared-memory hazards) and
+    synccheck (barrier misuse) on glyph's CUDA backends, each through the probe's four forms at
+    `tokens` tokens in a child process, backends in the order given (the failing ones first),
+    while the run's budget lasts. The report names the kernel, the access and the thread: what a
+    wrong kernel needs, since this is the only machine that runs them. At most `max_s` seconds
+    in all. Without the tool (the CPU), says so."""
+    tool = find_sanitizer()
+    out = {"tool": tool, "runs": []}
+    run.results["steps"]["sanitize"] = out  # saved as it goes
+    if tool is None:
+        return out
+    t0 = time.time()
+    help_text = subprocess.run([tool, "--help"], capture_output=True, text=True, timeout=30).stdout
+    # instrument only glyph's kernels (their names hold glyph::vlm::ops::cuda), where the tool can
+    flt = (["--kernel-name", "kns=glyph"] if "--kernel-name" in help_text
+           else ["--filter", "kernel_substring=glyph"] if "--filter" in help_text else [])
+    probe = [sys.executable, "-c", _PROBE, os.path.join(ROOT, "tests", "python"), "cuda", str(tokens),
+             "0.05"]
+    for b in backends:
+        for check in ("memcheck", "racecheck", "synccheck"):
+            left = min(run.left(), (max_s - (time.time() - t0)) if max_s else run.left())
+            if left < 25:
+                run.results["skipped"].append(f"sanitize {b} {check} (budget)")
+                return out
+            timeout = min(90, left - 15)
+            t = time.time()
+            # without the options past --tool if the tool refused them (no summary, at once)
+            for f in (["--print-limit", "20", *flt], []):
+                cmd = [tool, "--tool", check, "--error-exitcode", "9", *f, *probe, b]
+                try:
+                    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+                    text, rc = p.stdout + p.stderr, p.returncode
+                except subprocess.TimeoutExpired as e:
+                    text = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
+                    rc = "timeout"
+                errors, report = sanitizer_summary(text)
+                if errors is not None or rc == "timeout" or time.time() - t > 20:
+                    break
+            # the probe's own lines: the forms it ran, and their error
+            forms = [ln for ln in text.splitlines() if ln.startswith(b + " ")]
+            out["runs"].append(dict(backend=b, tool=check, errors=errors, rc=rc, options=f,
+                                    seconds=round(time.time() - t, 1), report=report, forms=forms,
+                                    tail=None if errors is not None else text[-400:]))
+            run.save()
+    return out
 
 
 _NO_LIMIT = 2 ** 63 - 1
@@ -868,6 +980,8 @@ def table(res):
         lines.append(f"dispatch {r['form']:<11} keys {r['keys']:>6}  {times}  -> {r['fastest']}")
     for b, r in (ops.get("probe") or {}).items():
         lines.append(f"probe {b:<6} {'ok' if r['ok'] else 'FAILED'}  {r['detail']}")
+        for form, d in (r.get("diag") or {}).items():  # where it was wrong (attention_diag.py)
+            lines.append(f"probe {b:<6} {form} wrong at {json.dumps(d, separators=(',', ':'))[:700]}")
     rules = res.get("dispatch_table") or []
     if rules:
         lines.append("dispatch table measured here (the model steps ran with it; rows for "
@@ -875,6 +989,15 @@ def table(res):
         lines.extend(f"  {row}" for row in dispatch_rows_cpp(rules))
     for e in ops.get("dispatch_errors", []):
         lines.append(f"dispatch error: {e}")
+    for r in ops.get("dispatch_diag", []):
+        lines.append(f"dispatch {r['form']} keys {r['keys']} {r['backend']} wrong at "
+                     f"{json.dumps(r['diag'], separators=(',', ':'))[:700]}")
+    san = s.get("sanitize") or {}
+    if san and not san.get("tool"):
+        lines.append("sanitize: compute-sanitizer not found")
+    for r in san.get("runs", []):
+        lines.append(f"sanitize {r['backend']:<6} {r['tool']:<9} errors {r['errors']} ({r['seconds']} s)"
+                     + "".join(f"\n    {ln}" for ln in r["report"][:6]))
     pt = s.get("patches") or {}
     for r in pt.get("rows", []):
         lines.append(f"page->patch pages={r['pages']:>3}  fused {r['fused_pages_per_s']} pages/s  cpu+copy "
@@ -926,6 +1049,13 @@ def main(argv=None):
             _vlm.set_attention_dispatch(rules)
             run.results["dispatch_table"] = rules
             run.save()
+        # compute-sanitizer at once on a backend the probe failed (what to fix is the next
+        # session's first question), else last, as the budget allows
+        probe = (run.results["steps"].get("ops") or {}).get("probe") or {}
+        glyphs = [b for b in ("glyph", "mma", "wgmma") if b in probe]
+        failing = [b for b in glyphs if not probe[b]["ok"]]
+        if failing:  # (at most 100 s here: the model steps come next)
+            run.step("sanitize", 30, lambda: sanitize(run, failing, max_s=100))
         run.step("patches", 20, lambda: page_patch_path(run, dev, tiny))
         if tiny:
             cfg = vlm_tiny.tiny_config(vocab=2048, layers=2)
@@ -946,6 +1076,8 @@ def main(argv=None):
         if dev.type == "cuda":
             torch.cuda.empty_cache()
         run.step("transformers", 90, lambda: versus_transformers(run, dev, cfg, lengths[:2], tmp, tiny))
+        if not failing:
+            run.step("sanitize", 30, lambda: sanitize(run, glyphs[::-1]))  # the newest kernel first
     print(table(run.results), flush=True)
     ok = not run.results["errors"] and (run.results["steps"].get("parity") or {}).get("ok", False)
     return 0 if ok else 1

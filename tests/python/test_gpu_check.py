@@ -40,7 +40,10 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     assert len(ops["chunk"]) == 1
     # the backends were probed in a child process first (the CPU's one: aten)
     assert ops["probe"]["aten"]["ok"] and ops["probe"]["aten"]["detail"].count("ran aten") == 4
-    assert "probe aten   ok" in p.stdout
+    assert ops["probe"]["aten"]["diag"] == {} and "probe aten   ok" in p.stdout
+    # no glyph kernel probed here: the sanitizer step ran on none (and says when it has no tool)
+    assert s["sanitize"]["runs"] == [] and "dispatch_diag" not in ops
+    assert (s["sanitize"]["tool"] is None) == ("compute-sanitizer not found" in p.stdout)
     # the table those lines give (aten everywhere here) was set for the later steps and printed
     assert res["dispatch_table"] == [[f, 2 ** 63 - 1, "aten"]
                                      for f in ("vision", "prefill", "chunk", "decode")]
@@ -98,10 +101,40 @@ def test_probe_reports_a_backend_whose_child_dies():
     """A backend that kills the probe's child fails with the child's last words, and the ones
     after it are reported as not probed (never as passed)."""
     got = _gpu_check().probe_backends(["aten", "cudnn", "aten2"], device="cpu", tokens=20)
-    assert got["aten"][0] and all(f"{form}: ran aten" in got["aten"][1]
-                                  for form in ("vision", "prefill", "chunk", "decode"))
-    assert not got["cudnn"][0] and "unknown attention backend 'cudnn'" in got["cudnn"][1]
-    assert got["aten2"] == (False, "not probed (an earlier backend's child died)")
+    assert got["aten"]["ok"] and all(f"{form}: ran aten" in got["aten"]["detail"]
+                                     for form in ("vision", "prefill", "chunk", "decode"))
+    assert got["aten"]["diag"] == {}
+    assert not got["cudnn"]["ok"] and "unknown attention backend 'cudnn'" in got["cudnn"]["detail"]
+    assert got["aten2"] == dict(ok=False, detail="not probed (an earlier backend's child died)", diag={})
+
+
+def test_probe_says_where_a_backend_is_wrong():
+    """A form outside the tolerance fails and comes with attention_diag's structure (a tolerance
+    below zero fails every form here: the path a wrong kernel takes on the GPU)."""
+    got = _gpu_check().probe_backends(["aten"], device="cpu", tokens=20, tol=-1)["aten"]
+    assert not got["ok"] and sorted(got["diag"]) == ["chunk", "decode", "prefill", "vision"]
+    # Its output is SDPA's up to rounding: at tolerance 0 only rounding differs, if anything, and
+    # each such row is nearest its own reference row.
+    for d in got["diag"].values():
+        assert d["bad"] == 0 or (d["nonfinite"] == 0 and all(r[:2] == r[2:4] for r in d["rows"]))
+
+
+def test_sanitizer_summary():
+    """compute-sanitizer's report (its lines start with '=========') and its error count; no
+    summary (the tool did not run the program) is None."""
+    text = ("glyph vision glyph 0.003\n"
+            "========= COMPUTE-SANITIZER\n"
+            "========= Invalid __shared__ read of size 16 bytes\n"
+            "=========     at glyph::vlm::ops::cuda::varlen_wgmma_kernel<128>+0x1a40\n"
+            "=========     by thread (131,0,0) in block (3,1,0)\n"
+            "=========\n"
+            "========= ERROR SUMMARY: 3 errors\n")
+    errors, report = _gpu_check().sanitizer_summary(text)
+    assert errors == 3 and report == [
+        "Invalid __shared__ read of size 16 bytes",
+        "at glyph::vlm::ops::cuda::varlen_wgmma_kernel<128>+0x1a40",
+        "by thread (131,0,0) in block (3,1,0)"]
+    assert _gpu_check().sanitizer_summary("Error: unrecognized option '--kernel-name'\n") == (None, [])
 
 
 def test_pytest_child_reports_failures_and_hangs(tmp_path):
@@ -113,12 +146,17 @@ def test_pytest_child_reports_failures_and_hangs(tmp_path):
         "import time\n"
         "def test_ok():\n    assert True\n"
         "def test_wrong():\n    assert 1 == 2\n"
+        "def test_long_message():\n    assert 1 == 2, 'where ' * 100 + 'it is wrong'\n"
         "def test_slow():\n    time.sleep(60)\n")
     r = g.pytest_child([str(tmp_path / "test_some.py"), "-k", "not slow"], {}, 120)
-    assert not r["ok"] and len(r["failed"]) == 1 and "test_some.py::test_wrong" in r["failed"][0]
-    assert "1 failed, 1 passed" in r["summary"]
+    assert not r["ok"] and len(r["failed"]) == 2 and "test_some.py::test_wrong" in r["failed"][0]
+    assert "2 failed, 1 passed" in r["summary"]
+    # a failure's message comes whole (the op tests' carry where the output is wrong)
+    assert r["failed"][1].endswith("AssertionError: " + "where " * 100 + "it is wrong")
     r = g.pytest_child([str(tmp_path / "test_some.py"), "-k", "slow"], {}, 5)
-    assert r == dict(summary="timed out after 5 s", failed=[], ok=False)
+    assert {k: r[k] for k in ("summary", "failed", "ok")} == dict(
+        summary="timed out after 5 s", failed=[], ok=False)
+    assert "tail" in r
     ops = os.path.join(ROOT, "tests", "python", "test_vlm_ops.py")
     import test_vlm_ops
     cases = 3 * len(test_vlm_ops.VARLEN)  # three dtypes
@@ -126,3 +164,24 @@ def test_pytest_child_reports_failures_and_hangs(tmp_path):
         r = g.pytest_child([ops, "--co", "-k", "test_attention_varlen"],
                            {"GLYPH_TEST_ATTENTION_TARGETS": targets}, 120)
         assert r["ok"] and r["summary"].split("/")[0] == str(n), (targets, r)
+
+
+def test_table_shows_what_a_failed_gpu_run_found():
+    """The lines only a failing GPU run prints (a wrong backend's structure, compute-sanitizer's
+    report, a timed form that was wrong) come out of the table without a typo."""
+    g = _gpu_check()
+    diag = {"bad": 12, "pos%128": "64-127", "cols": "0-63"}
+    res = {"steps": {"ops": {
+        "probe": {"wgmma": dict(ok=False, detail="vision: ran wgmma err 0.9", diag={"vision": diag}),
+                  "mma": dict(ok=True, detail="vision: ran mma err 0.004", diag={})},
+        "dispatch_diag": [dict(form="prefill", keys=4096, backend="glyph", diag=diag)]},
+        "sanitize": {"tool": "/usr/local/cuda/bin/compute-sanitizer", "runs": [dict(
+            backend="wgmma", tool="racecheck", errors=2, seconds=31.5,
+            report=["Error: Race reported between Write access at varlen_wgmma_kernel+0x10",
+                    "and Read access at varlen_wgmma_kernel+0x20"])]}},
+        "errors": {}, "skipped": ["sanitize mma memcheck (budget)"]}
+    text = g.table(res)
+    assert 'probe wgmma  vision wrong at {"bad":12,"pos%128":"64-127","cols":"0-63"}' in text
+    assert 'dispatch prefill keys 4096 glyph wrong at {"bad":12' in text
+    assert "sanitize wgmma  racecheck errors 2 (31.5 s)\n    Error: Race reported" in text
+    assert "probe mma    ok" in text and "skipped: sanitize mma memcheck (budget)" in text

@@ -11,6 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 _vlm = pytest.importorskip("glyph._vlm")
 
+from attention_diag import describe  # noqa: E402  (a failure's message says where it is wrong)
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no GPU"))]
 # (device, attention backend): CPU tensors always take the ATen path; on CUDA every backend is
@@ -131,10 +133,13 @@ def test_patch_embed_matches_conv3d(device):
 def _check_close(out, q_seqs, k_seqs, v_seqs, causal, scale):
     """Each sequence's rows of `out` against float64 eager attention, within 2x the error of eager
     attention at the inputs' precision; rows that see no key must be zeros."""
-    for o, q, k, v in zip(out, q_seqs, k_seqs, v_seqs):
+    rows_first = lambda t: t.transpose(0, 1)  # noqa: E731  ([heads, L, d] -> describe's [L, heads, d])
+    for i, (o, q, k, v) in enumerate(zip(out, q_seqs, k_seqs, v_seqs)):
         lq, lk = q.shape[1], k.shape[1]
         blind = lq if lk == 0 else (lq - lk if causal and lq > lk else 0)
-        assert torch.equal(o[:, :blind], torch.zeros_like(o[:, :blind]))
+        zeros = torch.zeros_like(o[:, :blind])
+        assert torch.equal(o[:, :blind], zeros), f"sequence {i}, rows that see no key: " + describe(
+            rows_first(o[:, :blind]), rows_first(zeros), tol=0)
         if blind == lq:
             continue
         q = q[:, blind:]
@@ -142,7 +147,16 @@ def _check_close(out, q_seqs, k_seqs, v_seqs, causal, scale):
         own = ref_attention(q, k, v, causal, scale, upcast=False)
         own_err = (own.double() - ref).abs().max().item()
         err = (o[:, blind:].double() - ref).abs().max().item()
-        assert err <= 2 * own_err + 1e-6, (err, own_err)
+        bound = 2 * own_err + 1e-6
+        # (a str message: pytest shows it whole, where it shortens the repr of other objects)
+        assert err <= bound, f"sequence {i}: error {err:.3g} > 2x SDPA's {own_err:.3g}: " + describe(
+            rows_first(o[:, blind:]), rows_first(ref), tol=bound / ref.abs().max().item())
+
+
+def _unwritten(out, starts):
+    """Where `out` (poisoned with NaN before the call) still holds NaN, for a failure message."""
+    rows = out.reshape(-1, *out.shape[-2:])
+    return "unwritten: " + describe(rows, torch.nan_to_num(rows), starts, tol=0)
 
 
 VARLEN = [
@@ -189,7 +203,8 @@ def test_attention_varlen(target, dtype, case):
     poisoned = torch.full_like(q, float("nan"))
     out = _vlm.op_attention_varlen(q, k, v, cq, ck, max(lq), max(lk), causal, scale, poisoned)
     _check_backend(device, backend, dtype, d)
-    assert out.data_ptr() == poisoned.data_ptr() and not out.isnan().any()
+    assert out.data_ptr() == poisoned.data_ptr()
+    assert not out.isnan().any(), _unwritten(out, cq[:-1].tolist())
     assert torch.equal(out, _vlm.op_attention_varlen(q, k, v, cq, ck, max(lq), max(lk), causal,
                                                      scale))
     split = lambda t, lens: [s.transpose(0, 1) for s in t.split(lens)]  # noqa: E731
@@ -229,7 +244,8 @@ def test_attention_with_kvcache(target, dtype, new_tokens, shape):
     out = _vlm.op_attention_kvcache(q, kc, vc, seqlens, kn, vn, True, scale,
                                     torch.full_like(q, float("nan")))
     _check_backend(device, backend, dtype, d, decode=new_tokens == 1)
-    assert out.shape == q.shape and not out.isnan().any()
+    assert out.shape == q.shape
+    assert not out.isnan().any(), _unwritten(out, range(0, b * new_tokens, new_tokens))
     for i, s in enumerate(lens):  # the new tokens went in at their offset, nothing else moved
         assert torch.equal(kc[i, s:s + new_tokens], kn[i]) and torch.equal(vc[i, s:s + new_tokens], vn[i])
         assert torch.equal(kc[i, :s], before_k[i, :s]) and torch.equal(kc[i, s + new_tokens:], before_k[i, s + new_tokens:])
@@ -248,7 +264,7 @@ def test_attention_with_kvcache(target, dtype, new_tokens, shape):
     out3 = _vlm.op_attention_kvcache(q, kc, vc, seqlens, causal=True, scale=scale,
                                      out=torch.full_like(q, float("nan")))
     _check_backend(device, backend, dtype, d, decode=new_tokens == 1)
-    assert not out3.isnan().any()
+    assert not out3.isnan().any(), _unwritten(out3, range(0, b * new_tokens, new_tokens))
     _check_close([heads_first(out3[i]) for i in range(b)], [heads_first(q[i]) for i in range(b)],
                  [heads_first(kc[i, :s]) for i, s in enumerate(lens)],
                  [heads_first(vc[i, :s]) for i, s in enumerate(lens)], True, scale)
