@@ -311,7 +311,8 @@ from torch.nn.attention.bias import causal_lower_right
 from glyph import _vlm as vlm
 sys.path.insert(0, sys.argv[1])
 from attention_diag import describe
-device, n, tol = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])  # n: tokens of a page / the prefill / the context
+# n: tokens of a page / the prefill / the context; tol: the relative error a form may have
+device, n, tol = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 dt = torch.bfloat16 if device == "cuda" else torch.float32
 g = torch.Generator(device="cpu").manual_seed(0)
 rnd = lambda *s: torch.randn(*s, generator=g).to(device, dt)
@@ -360,8 +361,8 @@ def probe_backends(names, device="cuda", tokens=2520, timeout=60, tol=0.05):
     """{backend: {ok, detail, diag}} for the attention backends `names`, checked in that order in
     one child process on each form (_PROBE) at `tokens` tokens; a backend passes when it ran every
     form itself within `tol` (bf16-level) relative error of SDPA, nothing left unwritten. `diag`:
-    for each form it got wrong, where (attention_diag.error_structure). The backend running when the child died or
-    hung fails, the later ones are not probed (and fail)."""
+    for each form it got wrong, where (attention_diag.error_structure). The backend running when
+    the child died or hung fails, the later ones are not probed (and fail)."""
     argv = [sys.executable, "-c", _PROBE, os.path.join(ROOT, "tests", "python"), device, str(tokens),
             str(tol)]
     try:
