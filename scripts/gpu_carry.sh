@@ -2,7 +2,7 @@
 # Prepares .gpu/: the Debian packages the build needs that a bare GPU machine lacks (FreeType,
 # HarfBuzz, PCRE2, libdeflate, fmt, nlohmann-json, stb, pkgconf and their runtime libraries), as
 # .deb files. Run it here (it needs Debian's package registry), then name .gpu in the device
-# tool's `carry`; scripts/gpu_check.sh unpacks them into .gpu/prefix there. About 10 MB.
+# tool's `carry`; scripts/gpu_check.sh unpacks them into /tmp/glyph-gpu-prefix there. About 10 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude

@@ -40,7 +40,13 @@ else
   extra=()
 fi
 
-echo "[gpu_check] build against $("$PY" -c 'import torch; print(torch.__version__)')"
+# Machine code for this machine's GPU alone (nvcc runs once per architecture, and it is most of
+# the build); TORCH_CUDA_ARCH_LIST set by the caller wins. Without a GPU: the default (8.0;9.0).
+if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
+  cap="$("$PY" -c 'import torch; c = torch.cuda.get_device_capability() if torch.cuda.is_available() else None; print(f"{c[0]}.{c[1]}" if c else "")' 2>/dev/null || true)"
+  if [ -n "$cap" ]; then export TORCH_CUDA_ARCH_LIST="$cap"; fi
+fi
+echo "[gpu_check] build against $("$PY" -c 'import torch; print(torch.__version__)'), CUDA architectures ${TORCH_CUDA_ARCH_LIST:-default}"
 gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S . -B build/gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGLYPH_BUILD_PYTHON=ON \
   -DGLYPH_WITH_TORCH=ON -DGLYPH_WITH_CUDA="${GLYPH_WITH_CUDA:-AUTO}" -DGLYPH_BUILD_TESTS=OFF -DPython_EXECUTABLE="$(command -v "$PY")" \
