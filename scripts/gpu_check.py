@@ -424,7 +424,8 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
         probed.update({b: dict(ok=False, detail="its op tests hung in the parity step", diag={})
                        for b in hung if b in ("mma", "wgmma")})
     else:  # the CPU's one backend, so that the probe itself is exercised in tiny mode
-        probed = probe_backends(["aten"], device="cpu", tokens=40)
+        # (a long timeout: on a loaded CPU the child's imports alone can take a minute)
+        probed = probe_backends(["aten"], device="cpu", tokens=40, timeout=300)
     rows["probe"] = probed
     backends = [b for b, r in probed.items() if r["ok"]] + (["flash"] if dev.type == "cuda" else [])
     rows["dispatch"] = []
