@@ -357,14 +357,19 @@ for b in sys.argv[5:]:
 _PROBE_FORMS = ("vision", "prefill", "chunk", "decode")
 
 
+def _probe_argv(device, tokens, tol):
+    """The probe's child command, up to the backends' names."""
+    return [sys.executable, "-c", _PROBE, os.path.join(ROOT, "tests", "python"), device,
+            str(tokens), str(tol)]
+
+
 def probe_backends(names, device="cuda", tokens=2520, timeout=60, tol=0.05):
     """{backend: {ok, detail, diag}} for the attention backends `names`, checked in that order in
     one child process on each form (_PROBE) at `tokens` tokens; a backend passes when it ran every
     form itself within `tol` (bf16-level) relative error of SDPA, nothing left unwritten. `diag`:
     for each form it got wrong, where (attention_diag.error_structure). The backend running when
     the child died or hung fails, the later ones are not probed (and fail)."""
-    argv = [sys.executable, "-c", _PROBE, os.path.join(ROOT, "tests", "python"), device, str(tokens),
-            str(tol)]
+    argv = _probe_argv(device, tokens, tol)
     try:
         p = subprocess.run([*argv, *names], capture_output=True, text=True, timeout=timeout)
         lines, tail = p.stdout.splitlines(), p.stderr.strip().splitlines()[-1:] or [""]
@@ -612,8 +617,7 @@ def sanitize(run, backends, max_s=None, tokens=300):
     # instrument only glyph's kernels (their names hold glyph::vlm::ops::cuda), where the tool can
     flt = (["--kernel-name", "kns=glyph"] if "--kernel-name" in help_text
            else ["--filter", "kernel_substring=glyph"] if "--filter" in help_text else [])
-    probe = [sys.executable, "-c", _PROBE, os.path.join(ROOT, "tests", "python"), "cuda", str(tokens),
-             "0.05"]
+    probe = _probe_argv("cuda", tokens, 0.05)
     for b in backends:
         for check in ("memcheck", "racecheck", "synccheck"):
             left = min(run.left(), (max_s - (time.time() - t0)) if max_s else run.left())
