@@ -113,7 +113,7 @@ def main():
           f"{'dec/tok hf':>10} {'dec/tok glyph':>13} {'ratio':>6}")
     from transformers import LogitsProcessorList
 
-    proc = __import__("transformers").Glm4vImageProcessor(size={"shortest_edge": 12544, "longest_edge": 9633792})
+    proc = vlm_tiny.hf_image_processor()
     for row in rows:
         pages = renderer.render(row["text"]).pages
         ids = row["img_ids"]

@@ -27,9 +27,7 @@ def rel_err(a, b):
 
 
 def hf_processor():
-    from transformers import Glm4vImageProcessor
-
-    return Glm4vImageProcessor(size={"shortest_edge": 12544, "longest_edge": 9633792})
+    return vlm_tiny.hf_image_processor()
 
 
 def hf_greedy_on_pages(model, ids, pages, max_new_tokens):

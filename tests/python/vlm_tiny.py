@@ -4,6 +4,17 @@ from __future__ import annotations
 import torch
 
 
+def hf_image_processor():
+    """transformers' GLM-4.1V image processor on its PIL backend, the one glyph.vlm.process_images
+    is exact against. With torchvision installed (as on the GPU machine), transformers 5's
+    `Glm4vImageProcessor` is the torchvision backend, whose resize differs from PIL's (by up to
+    0.015 after normalisation on random pixels): the parity checks name the PIL one."""
+    import transformers
+
+    cls = getattr(transformers, "Glm4vImageProcessorPil", None) or transformers.Glm4vImageProcessor
+    return cls(size={"shortest_edge": 12544, "longest_edge": 9633792})
+
+
 def tiny_config(hidden=64, layers=2, heads=4, kv_heads=2, vision_hidden=32, vision_depth=2,
                 vision_heads=2, vocab=160, image_size=56, intermediate=96, vision_intermediate=80,
                 image_ids=None):
