@@ -121,3 +121,31 @@ def test_wgmma_layout_model_matches_the_kernel():
         model.ROWS_Q, model.KEYS, model.ROW)
     for d in (64, 128):
         model.check(d)
+
+
+def _dynamic(so):
+    """(NEEDED names, RUNPATH folders with $ORIGIN resolved) of a shared object, by readelf."""
+    out = subprocess.run(["readelf", "-d", so], capture_output=True, text=True, check=True).stdout
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+    paths = re.findall(r"\((?:RUNPATH|RPATH)\)\s+Library r(?:un)?path: \[([^\]]*)\]", out)
+    origin = os.path.dirname(os.path.realpath(so))
+    return needed, [p.replace("$ORIGIN", origin) for ps in paths for p in ps.split(":")]
+
+
+@pytest.mark.skipif(shutil.which("readelf") is None, reason="no readelf")
+def test_module_finds_torch_and_cuda_libraries_on_its_own():
+    """glyph._vlm names the folders of torch's libraries and, in a CUDA build, of the CUDA runtime
+    of the nvidia wheels, relative to itself: `import glyph._vlm` before torch (or on a machine
+    with no CUDA toolkit installed system-wide) resolves them without LD_LIBRARY_PATH. The GPU
+    machine's rehearsal found a CUDA build that needed a system CUDA for libcudart."""
+    import torch
+
+    needed, paths = _dynamic(vlm.__file__)
+    site = os.path.dirname(os.path.dirname(os.path.realpath(vlm.__file__)))
+    if os.path.realpath(os.path.dirname(os.path.dirname(torch.__file__))) != site:
+        pytest.skip("glyph is not installed beside torch (the rpath is relative to site-packages)")
+    ours = [n for n in needed if n.startswith(("libtorch", "libc10", "libcudart"))]
+    assert any(n.startswith("libtorch") for n in ours), needed
+    for name in ours:
+        found = [p for p in paths if os.path.exists(os.path.join(p, name))]
+        assert found, f"{name}: in none of the module's rpath folders {paths}"
