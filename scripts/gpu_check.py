@@ -134,11 +134,14 @@ def timed(dev, fn, repeat=3):
 
 def device_info(dev, tiny):
     info = {"torch": torch.__version__, "device": str(dev), "tiny": tiny}
+    # The device tool sends the working tree without .git: the command then names the commit
+    # (GLYPH_COMMIT=$(git rev-parse --short HEAD), docs/benchmarks.md).
     try:
         info["commit"] = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                        capture_output=True, text=True).stdout.strip()
+                                        capture_output=True, text=True).stdout.strip() or None
     except OSError:
         info["commit"] = None
+    info["commit"] = info["commit"] or os.environ.get("GLYPH_COMMIT") or None
     if dev.type == "cuda":
         info["card"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
@@ -174,22 +177,51 @@ def pytest_child(args, env, timeout):
     failed with the first line of their message (the op tests' messages carry the error's
     structure, tests/python/attention_diag.py), and whether all passed; a child that hangs is
     reported, not waited for, with the end of what it printed."""
-    # COLUMNS: pytest cuts the summary's lines to the terminal's width
+    # COLUMNS: pytest cuts the summary's lines to the terminal's width. The summary's FAILED
+    # lines hold only a message's first line; the JUnit XML report holds all of it (an assertion
+    # that quotes a child's stderr starts with "Traceback"), so each failure is named from there.
+    fd, xml = tempfile.mkstemp(suffix=".xml")
+    os.close(fd)
     try:
-        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "--maxfail=30", *args],
-                           capture_output=True, text=True, timeout=timeout,
-                           env={**os.environ, "COLUMNS": "1200", **env})
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rf", "--maxfail=30",
+                            f"--junitxml={xml}", *args], capture_output=True, text=True,
+                           timeout=timeout, env={**os.environ, "COLUMNS": "1200", **env})
+        failed = junit_failures(xml)
     except subprocess.TimeoutExpired as e:
         tail = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
         return dict(summary=f"timed out after {timeout} s", failed=[], ok=False, tail=tail[-300:])
+    finally:
+        os.unlink(xml)
     summary = p.stdout.strip().splitlines()[-1] if p.stdout.strip() else p.stderr[-500:]
-    failed = [ln[7:1100] for ln in p.stdout.splitlines() if ln.startswith("FAILED ")][:30]
+    if failed is None:  # (no report: pytest itself failed) the summary's lines
+        failed = [ln[7:1500] for ln in p.stdout.splitlines() if ln.startswith("FAILED ")][:30]
     return dict(summary=summary, failed=failed, ok=p.returncode == 0)
 
 
-def parity(dev, tmp, run_op_tests):
-    from transformers import Glm4vImageProcessor
+def junit_failures(path, limit=30, width=1500):
+    """'file.py::test[id] - message' for each failed or erroring test of a JUnit XML report, the
+    message's lines joined by ' | '; None where the report is missing or unreadable."""
+    import xml.etree.ElementTree as ET
 
+    try:
+        cases = ET.parse(path).getroot().iter("testcase")
+    except (OSError, ET.ParseError):
+        return None
+    out = []
+    for c in cases:
+        for bad in [*c.findall("failure"), *c.findall("error")]:
+            mod = c.get("classname", "").split(".")
+            where = "/".join(mod[:-1] + [mod[-1] + ".py"]) if mod[0] else c.get("file", "?")
+            # the report's "E   " lines are the exception's message, whole (the message
+            # attribute is cut by pytest after its first line)
+            lines = [ln[1:].strip() for ln in (bad.text or "").splitlines() if ln.startswith("E ")]
+            lines = lines or (bad.get("message") or "").splitlines()
+            out.append(f"{where}::{c.get('name')} - "
+                       + " | ".join(ln for ln in lines if ln.strip())[:width])
+    return out[:limit]
+
+
+def parity(dev, tmp, run_op_tests, rehearse=False):
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     hf = vlm_tiny.make_model(seed=3).eval()
@@ -197,7 +229,7 @@ def parity(dev, tmp, run_op_tests):
     vlm_tiny.save(hf, path)
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)]
-    proc = Glm4vImageProcessor(size={"shortest_edge": 12544, "longest_edge": 9633792})
+    proc = vlm_tiny.hf_image_processor()  # (PIL's resize: torchvision's differs, and is there)
     ref_in = proc(images=imgs, return_tensors="pt")
     counts = [int(r.prod()) // 4 for r in ref_in["image_grid_thw"]]
     ids = vlm_tiny.prompt_ids(hf.config, counts, [6, 5], seed=1)
@@ -258,6 +290,8 @@ def parity(dev, tmp, run_op_tests):
         runs += [(b, f"cuda-{b}", 45, [os.path.join(tests, "test_vlm_ops.py"), "-k",
                                        "attention_varlen or attention_with_kvcache"])
                  for b in ("mma", "wgmma")]
+        if rehearse:  # (no GPU: the same children, with the CPU target, which they then run)
+            runs = [(n, t + ",cpu", 4 * s, a) for n, t, s, a in runs]
         out["op_tests"], out["op_tests_failed"], out["op_tests_ok"] = {}, [], True
         for name, targets, timeout, args in runs:
             r = pytest_child(args, {"GLYPH_TEST_ATTENTION_TARGETS": targets}, timeout)
@@ -1037,14 +1071,19 @@ def main(argv=None):
     ap.add_argument("--out", default=os.environ.get("OUT", os.path.join(ROOT, "build", "gpu_check")))
     ap.add_argument("--budget", type=float, default=None, help="seconds for all steps")
     ap.add_argument("--device", default=None)
+    ap.add_argument("--rehearse", action="store_true",
+                    help="tiny shapes, and the CUDA step's op-test children too, with the CPU target "
+                         "(scripts/gpu_rehearse.sh: the device run rehearsed without a GPU)")
     a = ap.parse_args(argv)
+    a.tiny = a.tiny or a.rehearse
     dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     run = Run(a.out, a.budget or (300 if a.tiny else 360))
     tiny = a.tiny
     lengths = [256, 512] if tiny else [4096, 32768, 131072, 16384, 65536]
     with tempfile.TemporaryDirectory() as tmp:
         info = run.step("device", 5, lambda: device_info(dev, tiny))
-        run.step("parity", 20, lambda: parity(dev, tmp, run_op_tests=dev.type == "cuda"))
+        run.step("parity", 20, lambda: parity(dev, tmp, run_op_tests=dev.type == "cuda" or a.rehearse,
+                                              rehearse=a.rehearse))
         run.step("ops", 30, lambda: attention_ops(run, dev, tiny, (info or {}).get("bf16_TFLOPs"),
                                                   (info or {}).get("copy_GBps")))
         # The later steps run with the dispatch table the ops step measured on this device (what

@@ -6,6 +6,10 @@
 #   bash scripts/gpu_carry.sh                           # here, once: the .deb files into .gpu/
 #   device run, carry [".gpu"]:  bash scripts/gpu_check.sh
 #   bash scripts/gpu_check.sh --tiny                    # on the CPU with the installed package
+#   bash scripts/gpu_check.sh --rehearse                # the device's build, then the tiny steps
+#                                                       # on the CPU with what it built
+#                                                       # (scripts/gpu_rehearse.sh runs it in a
+#                                                       # root like the GPU machine's)
 #
 # On a bare GPU machine (PyTorch, nvcc, CMake, no network, none of the Debian dev packages) the
 # carried packages are unpacked into /tmp/glyph-gpu-prefix and the build looks there first. Total budget
@@ -20,6 +24,8 @@ if [ "${1:-}" = "--tiny" ]; then
   shift
   exec "$PY" scripts/gpu_check.py --tiny --out "$OUT" "$@"
 fi
+rehearse=()
+if [ "${1:-}" = "--rehearse" ]; then shift; rehearse=(--rehearse); fi
 start=$(date +%s)
 budget="${GPU_CHECK_BUDGET:-420}"
 
@@ -57,7 +63,14 @@ cmake --build build/gpu -j "$(nproc)" --target _core _vlm > "$OUT/build.log" 2>&
 SITE="$ROOT/build/gpu/site"
 rm -rf "$SITE" && mkdir -p "$SITE" && cp -r python/glyph "$SITE/glyph"
 cp build/gpu/bindings/_core*.so build/gpu/bindings/_vlm*.so "$SITE/glyph/"
+# The modules' rpath ($ORIGIN/../torch/lib, ../nvidia/...) finds torch's and CUDA's libraries where
+# glyph is installed beside torch, not in $SITE: a process that imports glyph._vlm before torch (a
+# test does) finds them through the folders torch loaded them from.
+TORCH_LIBS="$("$PY" -c 'import os, torch
+print(":".join(sorted({os.path.dirname(ln.split()[-1]) for ln in open("/proc/self/maps")
+                       if "/libtorch" in ln or "/libc10" in ln or "/libcudart" in ln})))')"
+export LD_LIBRARY_PATH="$TORCH_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 built=$(( $(date +%s) - start ))
 echo "[gpu_check] built in ${built} s"
 PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 \
-  exec "$PY" scripts/gpu_check.py --out "$OUT" --budget $(( budget - built )) "$@"
+  exec "$PY" scripts/gpu_check.py "${rehearse[@]}" --out "$OUT" --budget $(( budget - built )) "$@"

@@ -147,12 +147,18 @@ def test_pytest_child_reports_failures_and_hangs(tmp_path):
         "def test_ok():\n    assert True\n"
         "def test_wrong():\n    assert 1 == 2\n"
         "def test_long_message():\n    assert 1 == 2, 'where ' * 100 + 'it is wrong'\n"
+        "def test_child_stderr():\n    assert 1 == 2, 'Traceback (most recent call last):\\n  File x\\n"
+        "ImportError: libtorch_python.so: cannot open'\n"
         "def test_slow():\n    time.sleep(60)\n")
     r = g.pytest_child([str(tmp_path / "test_some.py"), "-k", "not slow"], {}, 120)
-    assert not r["ok"] and len(r["failed"]) == 2 and "test_some.py::test_wrong" in r["failed"][0]
-    assert "2 failed, 1 passed" in r["summary"]
-    # a failure's message comes whole (the op tests' carry where the output is wrong)
-    assert r["failed"][1].endswith("AssertionError: " + "where " * 100 + "it is wrong")
+    assert not r["ok"] and len(r["failed"]) == 3 and "test_some.py::test_wrong - " in r["failed"][0]
+    assert "3 failed, 1 passed" in r["summary"]
+    # a failure's message comes whole (the op tests' carry where the output is wrong), its later
+    # lines too (a test quoting a child's stderr)
+    assert ("test_some.py::test_long_message - AssertionError: " + "where " * 99 + "where it is wrong"
+            in r["failed"][1])
+    assert r["failed"][2].startswith("test_some.py::test_child_stderr - AssertionError: Traceback")
+    assert "| ImportError: libtorch_python.so: cannot open" in r["failed"][2]
     r = g.pytest_child([str(tmp_path / "test_some.py"), "-k", "slow"], {}, 5)
     assert {k: r[k] for k in ("summary", "failed", "ok")} == dict(
         summary="timed out after 5 s", failed=[], ok=False)
