@@ -891,15 +891,20 @@ def prefill(run, dev, model, lengths, bpe_vocab):
 
 # ---- 3: decode -----------------------------------------------------------------------------
 
-def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
-    t = model.config["text_config"]
-    kv_per_token = t["num_hidden_layers"] * 2 * t["num_key_value_heads"] * t["head_dim"] * 2
-    wsize = 2 if "BFloat16" in model.dtype or "Half" in model.dtype else 4
-    kv_per_token = kv_per_token // 2 * wsize
+def decode_read_bytes(t, wsize):
+    """(weight bytes, KV-cache bytes a token) that a decode step must read, from the text config
+    `t` and the bytes of an element: the decoder layers' matrices and lm_head (of the embedding
+    one row a sequence, nothing; norms and biases are left out, well under 0.1%)."""
     h, inter, layers = t["hidden_size"], t["intermediate_size"], t["num_hidden_layers"]
-    q, kv = t["num_attention_heads"] * t["head_dim"], t["num_key_value_heads"] * t["head_dim"]
-    per_layer = h * (q + 2 * kv) + q * h + 2 * inter * h + inter * h
-    weight_bytes = (layers * per_layer + t["vocab_size"] * h * 2) * wsize  # decoder + embed/lm_head
+    d = t.get("head_dim") or h // t["num_attention_heads"]
+    q, kv = t["num_attention_heads"] * d, t["num_key_value_heads"] * d
+    per_layer = h * (q + 2 * kv) + q * h + 2 * inter * h + inter * h  # qkv, o, gate_up, down
+    return (layers * per_layer + t["vocab_size"] * h) * wsize, layers * 2 * kv * wsize
+
+
+def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
+    wsize = 2 if "BFloat16" in model.dtype or "Half" in model.dtype else 4
+    weight_bytes, kv_per_token = decode_read_bytes(model.config["text_config"], wsize)
     rows = []
     for ctx in contexts:
         for kind, c in (("text", ctx), ("pages", max(1, round(ctx / ratio)))):
@@ -916,7 +921,10 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
                     run.results["skipped"].append(f"decode {kind} ctx={c} batch={b}")
                     continue
                 s = model.benchmark_decode(b, c, steps=4 if tiny else 16)
-                floor = (weight_bytes + b * c * kv_per_token) / (copy_gbps * 1e9 / 2)
+                # the bytes a step must read at the rate the copy moved bytes (its reads and
+                # writes counted, as the ops step's fractions of it are): HBM's rate is the bytes
+                # it moves, whichever way
+                floor = (weight_bytes + b * c * kv_per_token) / (copy_gbps * 1e9)
                 row = dict(context=ctx, kind=kind, cached=c, batch=b,
                            step_ms=round(1e3 * s, 3), tokens_per_s=round(b / s, 1),
                            floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2))

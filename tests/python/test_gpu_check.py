@@ -191,3 +191,31 @@ def test_table_shows_what_a_failed_gpu_run_found():
     assert 'dispatch prefill keys 4096 glyph wrong at {"bad":12' in text
     assert "sanitize wgmma  racecheck errors 2 (31.5 s)\n    Error: Race reported" in text
     assert "probe mma    ok" in text and "skipped: sanitize mma memcheck (budget)" in text
+
+
+@pytest.mark.parametrize("kw", [dict(layers=2), dict(layers=3, heads=4, kv_heads=1)])
+def test_decode_floor_counts_the_weights_a_step_reads(kw):
+    """The decode floor's bytes are the text decoder's matrices and lm_head of the model itself
+    (transformers' tiny GLM-4.1V): every 2-D weight of the decoder layers plus lm_head, not the
+    embedding (a step reads one row of it); norms are left out. The KV bytes a token are two
+    tensors of kv_heads x head_dim per layer."""
+    import glyph.vlm as gv
+    import vlm_tiny
+
+    g = _gpu_check()
+    model = vlm_tiny.make_model(seed=0, **kw)
+    lm = model.model.language_model
+    matrices = sum(p.numel() for n, p in lm.layers.named_parameters() if p.dim() == 2)
+    matrices += model.lm_head.weight.numel()
+    cfg = model.config.text_config
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    # the config the GPU check passes: glyphcpp's model's, built from the same transformers config
+    ours = gv.Glm4v.random(model.config.to_dict(), device="cpu", dtype="float32", seed=0)
+    weight_bytes, kv = g.decode_read_bytes(ours.config["text_config"], 2)
+    assert weight_bytes == 2 * matrices
+    assert kv == cfg.num_hidden_layers * 2 * cfg.num_key_value_heads * head_dim * 2
+    # and at full size (transformers' Glm4vConfig: GLM-4.1V-9B), where the embedding would add 7%
+    from transformers import Glm4vConfig
+
+    wb, _ = g.decode_read_bytes(Glm4vConfig().text_config.to_dict(), 2)
+    assert 17e9 < wb < 18e9, wb
