@@ -927,6 +927,26 @@ def decode_read_bytes(t, wsize):
     return (layers * per_layer + t["vocab_size"] * h) * wsize, layers * 2 * kv * wsize
 
 
+_OOM = (MemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError))
+
+
+def _decode_fitting(run, dev, model, kind, cached, batch, steps):
+    """(seconds a step, batch) of benchmark_decode at `batch`, or at the next smaller batch
+    (3/4 of it) where that one runs out of device memory (the estimate of what fits leaves 4 GB,
+    which the allocator's fragmentation can use up); (None, 1) where even batch 1 does not fit.
+    Each batch that did not fit is listed with the skipped."""
+    while True:
+        try:
+            return model.benchmark_decode(batch, cached, steps=steps), batch
+        except _OOM:
+            run.results["skipped"].append(f"decode {kind} ctx={cached} batch={batch} (out of memory)")
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+            if batch == 1:
+                return None, 1
+            batch = max(1, batch * 3 // 4)
+
+
 def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
     wsize = 2 if "BFloat16" in model.dtype or "Half" in model.dtype else 4
     weight_bytes, kv_per_token = decode_read_bytes(model.config["text_config"], wsize)
@@ -945,7 +965,9 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
                 if run.left() < 20:
                     run.results["skipped"].append(f"decode {kind} ctx={c} batch={b}")
                     continue
-                s = model.benchmark_decode(b, c, steps=4 if tiny else 16)
+                s, b = _decode_fitting(run, dev, model, kind, c, b, 4 if tiny else 16)
+                if s is None:
+                    continue
                 # the bytes a step must read at the rate the copy moved bytes (its reads and
                 # writes counted, as the ops step's fractions of it are): HBM's rate is the bytes
                 # it moves, whichever way
@@ -955,9 +977,13 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
                            floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2))
                 if ctx == contexts[0]:  # what the CUDA graph saves: the same step run eagerly
                     model.set_runtime_options(cuda_graphs=False)
-                    e = model.benchmark_decode(b, c, steps=4 if tiny else 16)
-                    model.set_runtime_options(cuda_graphs=True)
-                    row.update(eager_step_ms=round(1e3 * e, 3), graph_speedup=round(e / s, 2))
+                    try:
+                        e = model.benchmark_decode(b, c, steps=4 if tiny else 16)
+                        row.update(eager_step_ms=round(1e3 * e, 3), graph_speedup=round(e / s, 2))
+                    except _OOM:
+                        run.results["skipped"].append(f"decode eager ctx={c} batch={b} (out of memory)")
+                    finally:
+                        model.set_runtime_options(cuda_graphs=True)
                 rows.append(row)
                 run.results["steps"]["decode"] = rows
                 run.save()

@@ -219,3 +219,37 @@ def test_decode_floor_counts_the_weights_a_step_reads(kw):
 
     wb, _ = g.decode_read_bytes(Glm4vConfig().text_config.to_dict(), 2)
     assert 17e9 < wb < 18e9, wb
+
+
+def test_decode_step_steps_down_a_batch_that_does_not_fit(tmp_path):
+    """A batch that runs out of device memory (glyph.OutOfMemoryError, a MemoryError) is listed
+    with the skipped and the decode step measures 3/4 of it instead, down to batch 1; the other
+    rows still come."""
+    import glyph
+    import torch
+
+    g = _gpu_check()
+    cfg = {"text_config": dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                               vocab_size=160)}
+    calls = []
+
+    class Model:
+        config, dtype = cfg, "torch.float32"
+
+        def benchmark_decode(self, batch, context, steps):
+            calls.append(batch)
+            if batch > 2:
+                raise glyph.OutOfMemoryError("CUDA out of memory: reduce the batch")
+            return 1e-3 * batch
+
+        def set_runtime_options(self, **kw):
+            pass
+
+    run = g.Run(str(tmp_path), 100)
+    rows = g.decode(run, torch.device("cpu"), Model(), [256], 2.0, 100.0, True)
+    # batch 1, then 4 (the CPU's "largest"), which steps down to 3 and then 2
+    assert calls[:4] == [1, 1, 4, 3] and 2 in calls
+    assert sorted({r["batch"] for r in rows if r["kind"] == "text"}) == [1, 2]
+    assert "decode text ctx=256 batch=4 (out of memory)" in run.results["skipped"]
+    assert "decode text ctx=256 batch=3 (out of memory)" in run.results["skipped"]
