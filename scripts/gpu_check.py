@@ -630,22 +630,40 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
 # ---- 1d: compute-sanitizer on glyph's kernels -------------------------------------------------
 
 def find_sanitizer():
-    """The path of compute-sanitizer (CUDA's toolkit), or None."""
+    """The path of compute-sanitizer (CUDA's toolkit, else the nvidia-cuda-sanitizer-api wheel's,
+    which the tests use), or None."""
     import glob
     import shutil
+    wheels = [c for p in sys.path if p for c in sorted(glob.glob(
+        os.path.join(p, "nvidia", "cu1*", "bin", "compute-sanitizer")))]
     for c in [shutil.which("compute-sanitizer"), "/usr/local/cuda/bin/compute-sanitizer",
               *sorted(glob.glob("/usr/local/cuda*/compute-sanitizer/compute-sanitizer")),
-              *sorted(glob.glob("/opt/nvidia/*/compute-sanitizer"))]:
+              *sorted(glob.glob("/opt/nvidia/*/compute-sanitizer")), *wheels]:
         if c and os.access(c, os.X_OK):
             return c
     return None
+
+
+def sanitizer_options(help_text):
+    """The option sets to try, first to last: the print limit and a filter to glyph's kernels
+    (their names hold glyph::vlm::ops::cuda) where the tool's --help offers one, then none."""
+    flt = (["--kernel-name", "kns=glyph"] if "--kernel-name" in help_text
+           else ["--filter", "kernel_substring=glyph"] if "--filter" in help_text else [])
+    return [["--print-limit", "20", *flt], []]
+
+
+def sanitizer_argv(tool, check, options, target):
+    return [tool, "--tool", check, "--error-exitcode", "9", *options, *target]
 
 
 def sanitizer_summary(text):
     """(error count or None when the tool printed no summary, the first report lines): from
     compute-sanitizer's output, whose own lines start with '========='."""
     import re
-    m = re.search(r"=+ ERROR SUMMARY: (\d+) error", text)
+    # (racecheck ends with its own summary, "N hazards displayed (E errors, W warnings)", and
+    # no ERROR SUMMARY: compute-sanitizer's documentation, 2025.3)
+    m = (re.search(r"=+ ERROR SUMMARY: (\d+) error", text)
+         or re.search(r"=+ RACECHECK SUMMARY: \d+ hazards? displayed \((\d+) errors?", text))
     lines = [ln.strip("= ").strip() for ln in text.splitlines() if ln.startswith("=========")]
     lines = [ln for ln in lines if ln and not ln.startswith(("COMPUTE-SANITIZER", "ERROR SUMMARY",
                                                              "RACECHECK SUMMARY"))]
@@ -666,9 +684,7 @@ def sanitize(run, backends, max_s=None, tokens=300):
         return out
     t0 = time.time()
     help_text = subprocess.run([tool, "--help"], capture_output=True, text=True, timeout=30).stdout
-    # instrument only glyph's kernels (their names hold glyph::vlm::ops::cuda), where the tool can
-    flt = (["--kernel-name", "kns=glyph"] if "--kernel-name" in help_text
-           else ["--filter", "kernel_substring=glyph"] if "--filter" in help_text else [])
+    option_sets = sanitizer_options(help_text)
     probe = _probe_argv("cuda", tokens, 0.05)
     for b in backends:
         for check in ("memcheck", "racecheck", "synccheck"):
@@ -679,8 +695,8 @@ def sanitize(run, backends, max_s=None, tokens=300):
             timeout = min(90, left - 15)
             t = time.time()
             # without the options past --tool if the tool refused them (no summary, at once)
-            for f in (["--print-limit", "20", *flt], []):
-                cmd = [tool, "--tool", check, "--error-exitcode", "9", *f, *probe, b]
+            for f in option_sets:
+                cmd = sanitizer_argv(tool, check, f, [*probe, b])
                 try:
                     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
                     text, rc = p.stdout + p.stderr, p.returncode

@@ -135,6 +135,45 @@ def test_sanitizer_summary():
         "at glyph::vlm::ops::cuda::varlen_wgmma_kernel<128>+0x1a40",
         "by thread (131,0,0) in block (3,1,0)"]
     assert _gpu_check().sanitizer_summary("Error: unrecognized option '--kernel-name'\n") == (None, [])
+    # racecheck's own summary (no ERROR SUMMARY line), in the documented format
+    race = ("========= COMPUTE-SANITIZER\n"
+            "========= Error: Race reported between Write access at varlen_mma_kernel+0x90\n"
+            "=========     and Read access at varlen_mma_kernel+0x100 [508 hazards]\n"
+            "=========\n"
+            "========= RACECHECK SUMMARY: 1 hazard displayed (1 error, 0 warnings)\n")
+    errors, report = _gpu_check().sanitizer_summary(race)
+    assert errors == 1 and report[0].startswith("Error: Race reported between Write access")
+    clean = "========= COMPUTE-SANITIZER\n========= RACECHECK SUMMARY: 0 hazards displayed (0 errors, 0 warnings)\n"
+    assert _gpu_check().sanitizer_summary(clean) == (0, [])
+
+
+def test_sanitizer_takes_the_checks_command_lines():
+    """The real compute-sanitizer (the nvidia-cuda-sanitizer-api wheel of CUDA 13.0, which
+    requirements-dev.txt installs, where the toolkit has none; the GPU machine's is the same
+    2025.3 release) accepts the command line of each of the check's three tools with the options
+    sanitize() passes first: it parses them before it starts the program, and names an option or
+    a filter it refuses (checked here too). Without a GPU driver the program itself cannot start
+    under it, so what it reports of a kernel is left to the GPU run."""
+    g = _gpu_check()
+    tool = g.find_sanitizer()
+    if tool is None:
+        pytest.skip("no compute-sanitizer (CUDA toolkit or nvidia-cuda-sanitizer-api)")
+    help_text = subprocess.run([tool, "--help"], capture_output=True, text=True, timeout=60).stdout
+    first = g.sanitizer_options(help_text)[0]
+    assert first[:2] == ["--print-limit", "20"] and len(first) == 4, first  # a kernel filter too
+
+    def says(options):
+        p = subprocess.run(g.sanitizer_argv(tool, check, options, [sys.executable, "-c", "pass"]),
+                           capture_output=True, text=True, timeout=120)
+        return p.stdout + p.stderr
+
+    refused = ("unrecognised option", "unrecognized option", "ill-formed", "Usage: compute-sanitizer")
+    for check in ("memcheck", "racecheck", "synccheck"):
+        out = says(first)
+        assert not any(r in out for r in refused), (check, out[:500])
+    # and it does refuse what it does not know, so the check above can fail
+    assert any(r in says(["--kernel-name", "nosuchkey=glyph"]) for r in refused)
+    assert any(r in says(["--no-such-option", "1"]) for r in refused)
 
 
 def test_pytest_child_reports_failures_and_hangs(tmp_path):
