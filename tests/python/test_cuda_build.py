@@ -105,6 +105,17 @@ def test_module_holds_sm80_and_sm90_page_patches_kernel():
             assert re.search(r"\bIMAD\b", body) and re.search(r"\bSTS", body), f"{arch} {f}"
 
 
+@pytest.mark.skipif(not vlm.cuda_kernels_built(), reason="built without GLYPH_WITH_CUDA")
+@pytest.mark.skipif(cuobjdump() is None, reason="no cuobjdump (CUDA toolkit or Triton)")
+def test_every_kernel_name_holds_glyph():
+    """The GPU check runs compute-sanitizer with --kernel-name kns=glyph, which instruments only
+    kernels whose mangled name holds "glyph" (scripts/gpu_check.py, sanitizer_options): every
+    kernel of the module must, or the sanitizer would skip it silently."""
+    sass = sass_by_arch(vlm.__file__)
+    names = {f for funcs in sass.values() for f in funcs}
+    assert names and all("glyph" in f for f in names), sorted(f for f in names if "glyph" not in f)
+
+
 def test_wgmma_layout_model_matches_the_kernel():
     """scripts/wgmma_layout_model.py (the Hopper kernel's descriptors replayed against the
     canonical wgmma layouts) passes, with the tile constants the kernel has now."""
