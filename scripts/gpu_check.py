@@ -988,7 +988,7 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
                 # writes counted, as the ops step's fractions of it are): HBM's rate is the bytes
                 # it moves, whichever way
                 floor = (weight_bytes + b * c * kv_per_token) / (copy_gbps * 1e9)
-                row = dict(context=ctx, kind=kind, cached=c, batch=b,
+                row = dict(context=ctx, kind=kind, cached=c, batch=b, kv_bytes_per_token=kv_per_token,
                            step_ms=round(1e3 * s, 3), tokens_per_s=round(b / s, 1),
                            floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2))
                 if ctx == contexts[0]:  # what the CUDA graph saves: the same step run eagerly
@@ -1055,6 +1055,92 @@ def versus_transformers(run, dev, cfg_hf, lengths, tmp, tiny):
                          decode_speedup=round(hf_dec / ours_dec, 2)))
         run.results["steps"]["transformers"] = rows
         run.save()
+    return rows
+
+
+def targets(res):
+    """Issue 10's and 11's targets, each against what this run measured: dicts of `target`,
+    `measured` (words and numbers) and `met` (True, False, or None where the run did not measure
+    it: a skipped step, or a size the tiny mode does not run)."""
+    s = res["steps"]
+    ops, rows = s.get("ops") or {}, []
+
+    def add(target, measured, met):
+        rows.append(dict(target=target, measured=measured, met=met))
+
+    def pick(items, **kw):
+        return [r for r in items or [] if all(r.get(k) == v for k, v in kw.items())]
+
+    p = s.get("parity") or {}
+    add("parity with transformers (fp32 < 1e-4, bf16 within 2x its own, tokens, op tests)",
+        f"fp32 {p['fp32_rel_err']:.2e}, bf16 {p['bf16_rel_err']:.2e} vs {p['hf_bf16_rel_err']:.2e}"
+        if p else "-", p.get("ok") if p else None)
+    v32 = pick(ops.get("vision"), pages=32)
+    add("packed vision attention >= 1.3x the best SDPA at 32 pages",
+        f"x{v32[0]['speedup']} vs {v32[0]['sdpa']}, {v32[0]['of_matrix_rate']} of the bf16 rate" if v32 else "-",
+        v32[0]["speedup"] >= 1.3 if v32 else None)
+    # prefill: at least the baseline, or the dispatcher sends that form to flash (FA2) there
+    disp = {(r["form"], r["keys"]): r.get("fastest") for r in ops.get("dispatch") or []}
+    pre = ops.get("prefill") or []
+    ok_pre = [r["speedup"] >= 1.0 or disp.get(("prefill", r["N"])) == "flash" for r in pre]
+    add("causal GQA prefill >= the best SDPA (or dispatched to flash)",
+        ", ".join(f"N={r['N']} x{r['speedup']} ({disp.get(('prefill', r['N']))})" for r in pre) or "-",
+        all(ok_pre) if pre else None)
+    dec = ops.get("decode") or []
+    add("split-KV decode >= the best SDPA at every shape",
+        ", ".join(f"{r['context']}/b{r['batch']} x{r['speedup']}" for r in dec) or "-",
+        all(r["speedup"] >= 1.0 for r in dec) if dec else None)
+    d128 = pick(dec, context=131072, batch=1)
+    add("split-KV decode >= 70% of the copy bandwidth at 128K, batch 1",
+        f"{d128[0]['ours_GBps']} GB/s, {d128[0]['of_copy_bw']} of copy" if d128 else "-",
+        d128[0]["of_copy_bw"] >= 0.7 if d128 and d128[0]["of_copy_bw"] is not None else None)
+    pt = [r for r in (s.get("patches") or {}).get("rows", [])]
+    add("page-to-patch path >= 3x the unfused GPU path",
+        ", ".join(f"{r['pages']} pages x{r['speedup_vs_torch_ops']}" for r in pt) or "-",
+        all(r["speedup_vs_torch_ops"] >= 3 for r in pt) if pt else None)
+    for n, want in PAPER_PREFILL.items():
+        r = pick(s.get("prefill"), N=n)
+        add(f"prefill pages over text >= {want}x at {n // 1024}K text tokens (the paper's)",
+            f"x{r[0]['speedup']} at ratio {r[0]['ratio']} (x{r[0]['speedup33']} at 3.3x)" if r else "-",
+            r[0]["speedup"] >= want if r else None)
+    dk = [r for r in s.get("decode") or [] if r["context"] == 131072]
+    big = {k: max((r for r in dk if r["kind"] == k), key=lambda r: r["batch"], default=None)
+           for k in ("text", "pages")}
+    pre_rows = s.get("prefill") or []
+    ratio = sum(r["ratio"] for r in pre_rows) / len(pre_rows) if pre_rows else None
+    if big["text"] and big["pages"] and ratio:
+        tp = big["pages"]["tokens_per_s"] / big["text"]["tokens_per_s"]
+        add("decode at 128K, largest batch: pages over text within 10% of the compression ratio",
+            f"x{tp:.2f} (batch {big['pages']['batch']} vs {big['text']['batch']}), ratio {ratio:.2f}",
+            tp >= 0.9 * ratio)
+    else:
+        add("decode at 128K, largest batch: pages over text within 10% of the compression ratio", "-", None)
+    b1 = [r for r in s.get("decode") or [] if r["batch"] == 1]
+    add("batch-1 decode within 1.3x of its floor",
+        ", ".join(f"{r['context']} {r['kind']} x{r['over_floor']}" for r in b1) or "-",
+        all(r["over_floor"] <= 1.3 for r in b1) if b1 else None)
+    tr = s.get("transformers") or []
+    add("prefill at least transformers' at every length",
+        ", ".join(f"N={r['N']} x{r['prefill_speedup']}" for r in tr) or "-",
+        all(r["prefill_speedup"] >= 1.0 for r in tr) if tr else None)
+    add("batch-1 decode at least 1.5x transformers'",
+        ", ".join(f"N={r['N']} x{r['decode_speedup']}" for r in tr) or "-",
+        all(r["decode_speedup"] >= 1.5 for r in tr) if tr else None)
+    r128 = pick(s.get("prefill"), N=131072)
+    ld = s.get("loader") or {}
+    if r128 and r128[0].get("peak_text_GB") and ld.get("weights_GB"):
+        t = (s.get("decode") or [{}])[0]
+        kv = 131072 * t.get("kv_bytes_per_token", 0) / 1e9 if t.get("kv_bytes_per_token") else None
+        bound = ld["weights_GB"] + (kv or 0) + 4
+        add("peak memory at 128K text within weights + KV cache + 4 GB",
+            f"{r128[0]['peak_text_GB']:.1f} GB vs {bound:.1f} GB", r128[0]["peak_text_GB"] <= bound
+            if kv else None)
+    else:
+        add("peak memory at 128K text within weights + KV cache + 4 GB", "-", None)
+    if (s.get("device") or {}).get("tiny", True):  # the targets are the GPU's, at full size
+        for r in rows[1:]:
+            r["met"] = None
+            r["measured"] = "(tiny shapes) " + r["measured"] if r["measured"] != "-" else "-"
     return rows
 
 
@@ -1137,7 +1223,14 @@ def table(res):
         lines.append(f"ERROR in {k}: {v.splitlines()[0]}")
     for k in res["skipped"]:
         lines.append(f"skipped: {k}")
+    lines.extend(targets_lines(res))
     return "\n".join(lines)
+
+
+def targets_lines(res):
+    marks = {True: "met", False: "NOT MET", None: "unmeasured"}
+    return ["targets (issues 10 and 11):"] + [
+        f"  {marks[t['met']]:<10} {t['target']}: {t['measured']}" for t in targets(res)]
 
 
 def main(argv=None):
