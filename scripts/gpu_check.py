@@ -119,15 +119,30 @@ def sync(dev):
         torch.cuda.synchronize()
 
 
-def timed(dev, fn, repeat=3):
-    best = float("inf")
+_SCRATCH = {}
+
+
+def timed(dev, fn, repeat=3, flush=False, stat="min"):
+    """Seconds of fn, the least (or the median) of `repeat` runs, each between synchronisations.
+    With `flush`, a 256 MB buffer is written before each run (untimed), so that the L2 cache
+    (60 MB on an H200) holds nothing of the last run: a memory-bound kernel is timed reading
+    device memory, as in the model, not re-reading the cache (METHOD.md's advice)."""
+    times = []
     for _ in range(repeat):
+        if flush:  # (on the CPU too, where it costs little, so tiny mode runs this line)
+            if dev not in _SCRATCH:
+                _SCRATCH[dev] = torch.empty(256 << 20, dtype=torch.uint8, device=dev)
+            _SCRATCH[dev].fill_(1)
         sync(dev)
         t = time.perf_counter()
         fn()
         sync(dev)
-        best = min(best, time.perf_counter() - t)
-    return best
+        times.append(time.perf_counter() - t)
+    return min(times) if stat == "min" else sorted(times)[len(times) // 2]
+
+
+# The attention ops' timings (ours and every baseline alike): the median of 5, the cache flushed.
+OPS_TIMING = dict(repeat=5, flush=True, stat="median")
 
 
 # ---- 0: the device ----------------------------------------------------------------------------
@@ -329,7 +344,7 @@ def _best_sdpa(dev, fn, names, expanded=None):
             try:
                 with sdpa_kernel([backends[name]]):
                     out = f()
-                    t = timed(dev, f)
+                    t = timed(dev, f, **OPS_TIMING)
             except Exception:  # a backend that refuses this shape or dtype
                 continue
             if best is None or t < best[1]:
@@ -489,7 +504,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
                     ran = vlm.last_attention_backend()
                     if ran != b:  # the backend did not take this shape
                         continue
-                    got[b] = dict(ms=round(1e3 * timed(dev, fn), 4), err=err(out, ref))
+                    got[b] = dict(ms=round(1e3 * timed(dev, fn, **OPS_TIMING), 4), err=err(out, ref))
                     if not got[b]["err"] <= 0.05:  # where it is wrong (attention_diag.py)
                         rows.setdefault("dispatch_diag", []).append(dict(
                             form=form, keys=keys, backend=b, diag=error_structure(
@@ -515,7 +530,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
         cu = torch.arange(0, n + 1, per_page, dtype=torch.int32, device=dev)
         scale = d ** -0.5
         ours = lambda: vlm.op_attention_varlen(q, k, v, cu, cu, per_page, per_page, False, scale)  # noqa: E731
-        t_ours = timed(dev, ours)
+        t_ours = timed(dev, ours, **OPS_TIMING)
         qh, kh, vh = (x.view(pages, per_page, heads, d).transpose(1, 2) for x in (q, k, v))
         per_page_call = lambda: F.scaled_dot_product_attention(qh, kh, vh, scale=scale)  # noqa: E731
         best = _best_sdpa(dev, per_page_call, names)
@@ -540,7 +555,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
         cu = torch.tensor([0, n], dtype=torch.int32, device=dev)
         scale = d ** -0.5
         ours = lambda: vlm.op_attention_varlen(q, k, v, cu, cu, n, n, True, scale)  # noqa: E731
-        t_ours = timed(dev, ours)
+        t_ours = timed(dev, ours, **OPS_TIMING)
         qh, kh, vh = q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None]
         sd = lambda: F.scaled_dot_product_attention(qh, kh, vh, is_causal=True, scale=scale,  # noqa: E731
                                                     enable_gqa=True)
@@ -571,7 +586,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
         lens = torch.full((1,), ctx, dtype=torch.int32, device=dev)
         scale = d ** -0.5
         ours = lambda: vlm.op_attention_kvcache(q, kc, vc, lens, kn, vn, True, scale)  # noqa: E731
-        t_ours = timed(dev, ours)
+        t_ours = timed(dev, ours, **OPS_TIMING)
         got = ours()
         qh = q.transpose(1, 2)
         kh, vh = kc[:, :cap].transpose(1, 2), vc[:, :cap].transpose(1, 2)
@@ -605,7 +620,7 @@ def attention_ops(run, dev, tiny, bf16_tflops, copy_gbps):
             lens = torch.full((batch,), ctx, dtype=torch.int32, device=dev)
             scale = d ** -0.5
             ours = lambda: vlm.op_attention_kvcache(q, kc, vc, lens, causal=True, scale=scale)  # noqa: E731
-            t_ours = timed(dev, ours)
+            t_ours = timed(dev, ours, **OPS_TIMING)
             qh = q.transpose(1, 2)
             kh, vh = kc[:, :ctx].transpose(1, 2), vc[:, :ctx].transpose(1, 2)
             sd = lambda: F.scaled_dot_product_attention(qh, kh, vh, scale=scale, enable_gqa=True)  # noqa: E731
