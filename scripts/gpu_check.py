@@ -189,7 +189,7 @@ def rel_err(a, b):
 
 def pytest_child(args, env, timeout):
     """pytest in a child process (-q -rf, at most 30 failures): its summary line, the tests that
-    failed with the first line of their message (the op tests' messages carry the error's
+    failed with their whole message, its lines joined (the op tests' messages carry the error's
     structure, tests/python/attention_diag.py), and whether all passed; a child that hangs is
     reported, not waited for, with the end of what it printed."""
     # COLUMNS: pytest cuts the summary's lines to the terminal's width. The summary's FAILED
