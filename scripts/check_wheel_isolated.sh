@@ -17,9 +17,8 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$GLYPH_ROOT"
 PY="$GLYPH_VENV/bin/python"
-root="${GLYPH_DEBROOT:-$HOME/.cache/glyphcpp/debroot-bookworm}"
+root="$GLYPH_DEBROOT"
 house="${GLYPH_WHEELHOUSE:-$HOME/.cache/glyphcpp/wheelhouse-cp311}"
-mirror="${GLYPH_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 [ "$(id -u)" = 0 ] || { echo "[glyph] needs root (chroot, debootstrap)" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "[glyph] needs debootstrap: apt-get install debootstrap" >&2; exit 1; }
@@ -30,12 +29,7 @@ if [ -z "$whl" ]; then
 fi
 [ -f "$whl" ] || { echo "[glyph] no wheel at $whl" >&2; exit 1; }
 
-if [ ! -x "$root/usr/bin/python3" ]; then
-  echo "[glyph] debootstrap: minimal Debian 12 with python3 into $root (once)"
-  rm -rf "$root.tmp"
-  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$root.tmp" "$mirror" >/dev/null
-  mv "$root.tmp" "$root"
-fi
+glyph_debroot
 # What the wheel must bring itself is not in the root (PCRE2 is: grep needs it; the wheel carries
 # its own copy under a mangled name, which smoke.py checks through ldd).
 for pkg in libfreetype6 libharfbuzz0b libdeflate0 libpng16-16 libglib2.0-0 fonts-dejavu-core \

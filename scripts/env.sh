@@ -5,6 +5,21 @@ GLYPH_VENV="${GLYPH_VENV:-$HOME/.cache/glyphcpp/venv}"
 GLYPH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export GLYPH_VENV GLYPH_ROOT
 
+# The minimal Debian 12 root (debootstrap minbase with python3 and python3-venv) that the isolated
+# wheel check and the GPU run's rehearsal start from: made once (needs root and debootstrap),
+# cached at $GLYPH_DEBROOT.
+GLYPH_DEBROOT="${GLYPH_DEBROOT:-$HOME/.cache/glyphcpp/debroot-bookworm}"
+glyph_debroot() {
+  [ -x "$GLYPH_DEBROOT/usr/bin/python3" ] && return 0
+  command -v debootstrap >/dev/null \
+    || { echo "[glyph] needs debootstrap: apt-get install debootstrap" >&2; return 1; }
+  echo "[glyph] debootstrap: minimal Debian 12 with python3 into $GLYPH_DEBROOT (once)"
+  rm -rf "$GLYPH_DEBROOT.tmp"
+  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$GLYPH_DEBROOT.tmp" \
+    "${GLYPH_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/dev/null
+  mv "$GLYPH_DEBROOT.tmp" "$GLYPH_DEBROOT"
+}
+
 # Debian packages the build and the tests need.
 GLYPH_APT_PACKAGES=(cmake g++ make pkg-config libfreetype-dev libharfbuzz-dev libfmt-dev libstb-dev
   libdeflate-dev nlohmann-json3-dev libpcre2-dev catch2 pybind11-dev poppler-utils

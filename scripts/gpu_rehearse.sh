@@ -38,7 +38,6 @@ pyprefix="$("${py312:-python3.12}" -c 'import sys; print(sys.base_prefix)' 2>/de
   || { echo "[rehearse] no Python 3.12 here (set GLYPH_REHEARSE_PYTHON)" >&2; exit 1; }
 [ "$pyprefix" != /usr ] || { echo "[rehearse] $py312 is the system's Python; give a self-contained one" >&2; exit 1; }
 
-base="${GLYPH_DEBROOT:-$HOME/.cache/glyphcpp/debroot-bookworm}"
 root="${GLYPH_GPUROOT:-$HOME/.cache/glyphcpp/gpuroot-rehearse}"
 # The device's versions (KINDS.md's pip list, 2026-11); PyPI's torch 2.11.0 is 2.11.0+cu130.
 pins=(torch==2.11.0 transformers==5.17.0 tokenizers==0.23.2 safetensors==0.8.0 numpy==2.5.2
@@ -60,15 +59,9 @@ in_root() {  # run a command in the root with /proc, /dev and the CUDA toolkit m
 
 stamp="${pins[*]} $pyprefix"  # a root made for other versions is made again
 if [ "$(cat "$root/.ready" 2>/dev/null)" != "$stamp" ]; then
-  if [ ! -x "$base/usr/bin/python3" ]; then
-    command -v debootstrap >/dev/null || { echo "[rehearse] needs debootstrap once" >&2; exit 1; }
-    echo "[rehearse] debootstrap: minimal Debian 12 into $base (once)"
-    debootstrap --variant=minbase --include=python3,python3-venv bookworm "$base.tmp" \
-      "${GLYPH_DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/dev/null
-    mv "$base.tmp" "$base"
-  fi
+  glyph_debroot
   echo "[rehearse] preparing $root: compiler, Python 3.12, the device's packages (once)"
-  rm -rf "$root" && cp -a "$base" "$root"
+  rm -rf "$root" && cp -a "$GLYPH_DEBROOT" "$root"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   mkdir -p "$root$pyprefix" && cp -a "$pyprefix/." "$root$pyprefix/"
   # The wheels are fetched by this machine's pip (its index and certificates), for CPython 3.12,

@@ -26,13 +26,9 @@ def rel_err(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
 
-def hf_processor():
-    return vlm_tiny.hf_image_processor()
-
-
 def hf_greedy_on_pages(model, ids, pages, max_new_tokens):
     """transformers' greedy continuation of `ids` with rendered pages as the images."""
-    ref = hf_processor()(images=[np.asarray(p.pixels) for p in pages], return_tensors="pt")
+    ref = vlm_tiny.hf_image_processor()(images=[np.asarray(p.pixels) for p in pages], return_tensors="pt")
     inp = torch.tensor([ids])
     with torch.no_grad():
         out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
@@ -66,7 +62,7 @@ def hf_logits(model, ids, ref=None):
 @pytest.mark.parametrize("sizes", [[(70, 90)], [(20, 300), (57, 57)], [(333, 211), (28, 28), (100, 500)]])
 def test_image_processor_matches_transformers(sizes):
     imgs = random_images(sizes, seed=len(sizes))
-    ref = hf_processor()(images=imgs, return_tensors="pt")
+    ref = vlm_tiny.hf_image_processor()(images=imgs, return_tensors="pt")
     pv, grid = gv.process_images(imgs)
     assert grid.tolist() == ref["image_grid_thw"].tolist()
     assert pv.shape == ref["pixel_values"].shape
@@ -75,7 +71,7 @@ def test_image_processor_matches_transformers(sizes):
 
 def test_image_processor_on_rendered_page():
     page = glyph.Renderer().render(glyph.sample_text()[:3000]).pages[0]
-    ref = hf_processor()(images=[np.asarray(page.pixels)], return_tensors="pt")
+    ref = vlm_tiny.hf_image_processor()(images=[np.asarray(page.pixels)], return_tensors="pt")
     pv, grid = gv.process_images([page])
     assert grid.tolist() == ref["image_grid_thw"].tolist()
     assert int(grid[0].prod()) // 4 == page.visual_tokens
@@ -102,7 +98,7 @@ def test_logits_match_transformers(tmp_path, shape_i, images_i):
     sizes = IMAGES[images_i]
     if sizes:
         imgs = random_images(sizes, seed=images_i)
-        ref = hf_processor()(images=imgs, return_tensors="pt")
+        ref = vlm_tiny.hf_image_processor()(images=imgs, return_tensors="pt")
         pv, grid = g.process_images(imgs)
         counts = [int(r.prod()) // 4 for r in grid]
         with torch.no_grad():
@@ -125,7 +121,7 @@ def test_rope_index_matches_transformers(tiny):
     model, path = tiny
     g = gv.Glm4v.from_pretrained(path)
     imgs = random_images([(56, 112), (90, 40)])
-    ref = hf_processor()(images=imgs, return_tensors="pt")
+    ref = vlm_tiny.hf_image_processor()(images=imgs, return_tensors="pt")
     counts = [int(r.prod()) // 4 for r in ref["image_grid_thw"]]
     ids = vlm_tiny.prompt_ids(model.config, counts, [3, 2, 4])
     inp = torch.tensor([ids])
@@ -145,7 +141,7 @@ def test_greedy_generation_matches_transformers(tiny, n_images):
     kw = {}
     counts = []
     if imgs:
-        ref = hf_processor()(images=imgs, return_tensors="pt")
+        ref = vlm_tiny.hf_image_processor()(images=imgs, return_tensors="pt")
         counts = [int(r.prod()) // 4 for r in ref["image_grid_thw"]]
         kw = dict(pixel_values=ref["pixel_values"], image_grid_thw=ref["image_grid_thw"])
     ids = vlm_tiny.prompt_ids(model.config, counts, [6, 4, 3][: n_images + 1], seed=n_images)
@@ -423,7 +419,7 @@ def test_bf16_checkpoint(tmp_path):
     assert {d for d, _ in gv.checkpoint_tensors(str(tmp_path)).values()} == {"BF16"}
     model = model.to(torch.float32)
     imgs = random_images([(70, 90)])
-    ref = hf_processor()(images=imgs, return_tensors="pt")
+    ref = vlm_tiny.hf_image_processor()(images=imgs, return_tensors="pt")
     ids = vlm_tiny.prompt_ids(model.config, [int(ref["image_grid_thw"][0].prod()) // 4], [5, 4])
     expected = hf_logits(model, ids, ref)
     g32 = gv.Glm4v.from_pretrained(str(tmp_path), dtype="float32")
@@ -488,7 +484,7 @@ def test_multi_turn_cache_with_images(tiny):
     nxt = g.decode_step(tok, cache)
     assert rel_err(nxt, g.forward(turn1 + turn2 + [tok], images=[im1, im2])[-1]) < RTOL
     # and the whole conversation matches transformers
-    ref = hf_processor()(images=[im1, im2], return_tensors="pt")
+    ref = vlm_tiny.hf_image_processor()(images=[im1, im2], return_tensors="pt")
     assert rel_err(full, hf_logits(model, turn1 + turn2, ref)) < RTOL
 
 
