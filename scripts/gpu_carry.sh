@@ -5,7 +5,11 @@
 # tool's `carry`; scripts/gpu_check.sh unpacks them into /tmp/glyph-gpu-prefix there. About 10 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+# .gpu is kept out of git through the clone's own exclude file (a clone made without git's
+# templates has no .git/info, and .git may be a file in a worktree: ask git where it lives).
+exclude=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$exclude")"
+grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >> "$exclude"
 mkdir -p .gpu/debs
 cd .gpu/debs
 apt-get download libfreetype-dev libfreetype6 libharfbuzz-dev libharfbuzz0b libgraphite2-3 \
