@@ -1,5 +1,5 @@
 """The CUDA kernels are in the built module (issue 10): sm_80 and sm_90 machine code, with
-tensor-core MMA instructions in the packed attention kernel, Hopper's warpgroup MMA in the sm_90a
+tensor-core MMA instructions in the packed attention kernels and the v2 decode, Hopper's warpgroup MMA in the sm_90a
 kernel, and the page-to-patch kernel (one per output dtype). Runs wherever the package was built with them (GLYPH_WITH_CUDA: nvcc and a CUDA
 build of torch, as in CI); no GPU needed."""
 import os
@@ -61,8 +61,10 @@ def test_module_holds_sm80_and_sm90_tensor_core_attention():
         assert any(".BF16" in body for body in varlen.values()), f"{arch}: no bf16 MMA"
         # version 2 of the packed kernel (backend "mma"): MMA fed by ldmatrix (LDSM, its .T form
         # for V) from tiles that cp.async (LDGSTS) brought in
-        mma = {f: body for f, body in sass[arch].items() if "varlen_mma_kernel" in f}
-        assert len(mma) == 4, (arch, sorted(sass[arch]))
+        # and version 2 of the split-KV decode (backends "mma" and "wgmma"), built the same way
+        mma = {f: body for f, body in sass[arch].items()
+               if "varlen_mma_kernel" in f or "decode_mma_kernel" in f}
+        assert len(mma) == 8, (arch, sorted(sass[arch]))
         for f, body in mma.items():
             assert re.search(r"\bHMMA\.16816\.F32", body), f"{arch} {f}: no tensor-core MMA"
             assert re.search(r"\bLDSM\.16\.M88\.4\b", body), f"{arch} {f}: no ldmatrix"

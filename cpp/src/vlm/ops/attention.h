@@ -147,13 +147,14 @@ void attention_varlen_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_supported(const KvCacheArgs& a);
 void attention_with_kvcache_kernel(const KvCacheArgs& a);
 // Backend kGlyphMma: version 2 of the varlen kernel (the same shapes as above, on any sm_80 or
-// sm_90 card: it needs 51 KB of shared memory where v1 needs 107 KB).
+// sm_90 card: it needs 51 KB of shared memory where v1 needs 107 KB), and version 2 of the
+// split-KV decode (the GQA group on the tensor cores).
 bool attention_varlen_mma_supported(const VarlenArgs& a);
 void attention_varlen_mma_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_mma_supported(const KvCacheArgs& a);
 void attention_with_kvcache_mma_kernel(const KvCacheArgs& a);
-// Backend kGlyphWgmma: version 3 (compute capability 9.0, 160 KB of shared memory); decode is
-// the split-KV kernel, as for the other two.
+// Backend kGlyphWgmma: version 3 (compute capability 9.0, 160 KB of shared memory); decode
+// through version 2 of the split-KV kernel, as for kGlyphMma.
 bool attention_varlen_wgmma_supported(const VarlenArgs& a);
 void attention_varlen_wgmma_kernel(const VarlenArgs& a);
 bool attention_with_kvcache_wgmma_supported(const KvCacheArgs& a);

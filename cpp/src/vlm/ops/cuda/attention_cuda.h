@@ -78,6 +78,14 @@ const char* launch_varlen_wgmma(const VarlenParams& p, cudaStream_t stream);
 std::size_t varlen_wgmma_shared_bytes(int head_dim);
 const char* launch_decode(const DecodeParams& p, cudaStream_t stream);
 const char* launch_append(const DecodeParams& p, cudaStream_t stream);
+// Version 2 of the decode (attention_decode_mma.cu): the same contract as launch_decode, the GQA
+// group as the 16 rows of mma.sync tiles, K/V by cp.async. Its dynamic shared memory:
+// decode_mma_shared_bytes (74 KB at head_dim 128, which every sm_80+ card gives a block).
+const char* launch_decode_mma(const DecodeParams& p, cudaStream_t stream);
+std::size_t decode_mma_shared_bytes(int head_dim);
+// The second kernel of both decodes: out = the splits' partial results combined (DecodeParams'
+// workspaces, p.splits of them per sequence and head).
+const char* launch_decode_combine(const DecodeParams& p, cudaStream_t stream);
 int decode_key_tile();  // keys per decode tile (a split is a multiple of it)
 // Dynamic shared memory launch_varlen's kernel needs (107 KB at head_dim 128: above the 99 KB a
 // block may have on sm_86/sm_89, so the launcher checks it). launch_varlen_mma's is 51 KB.

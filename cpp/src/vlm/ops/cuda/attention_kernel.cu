@@ -470,6 +470,17 @@ const char* launch_decode(const DecodeParams& p, cudaStream_t stream) {
                          });
 }
 
+const char* launch_decode_combine(const DecodeParams& p, cudaStream_t stream) {
+  return by_type_and_dim(p.dtype, p.head_dim,
+                         "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128",
+                         [&](auto t, auto d) -> const char* {
+                           combine_kernel<decltype(t), decltype(d)::value>
+                               <<<dim3(p.heads, p.batch), decltype(d)::value, 0, stream>>>(p);
+                           const cudaError_t e = cudaGetLastError();
+                           return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+                         });
+}
+
 const char* launch_append(const DecodeParams& p, cudaStream_t stream) {
   return by_type_and_dim(p.dtype, p.head_dim,
                          "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128",

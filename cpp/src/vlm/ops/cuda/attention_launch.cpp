@@ -181,26 +181,40 @@ bool kvcache_shapes(const KvCacheArgs& a) {
          rows_of_sequences(a.k_cache) && rows_of_sequences(a.v_cache);
 }
 
-// Decode is the split-KV kernel for every version; a prefill chunk takes that version's packed
-// kernel in its cache form.
-bool kvcache_takes(const KvCacheArgs& a, RunsHere version_runs) {
+// v2 of the split-KV decode (attention_decode_mma.cu): 74 KB of shared memory at head_dim 128,
+// which every sm_80+ card gives a block (checked all the same).
+bool decode_v2_fits(const at::Tensor& q, int head_dim) {
+  return decode_mma_shared_bytes(head_dim) <=
+         static_cast<std::size_t>(device_info(q.get_device()).smem_optin);
+}
+bool decode_v1_fits(const at::Tensor&, int) { return true; }  // 47 KB: no opt-in needed
+
+// A prefill chunk takes the version's packed kernel in its cache form (version_runs); decode
+// takes the version's split-KV kernel (decode_runs): v1's for backend glyph, v2's for mma and
+// wgmma (Hopper's packed kernel has no decode of its own).
+bool kvcache_takes(const KvCacheArgs& a, RunsHere version_runs, RunsHere decode_runs) {
   if (!kvcache_shapes(a) || !runs_here(a.q)) return false;
-  return a.q.size(1) == 1 || version_runs(a.q, static_cast<int>(a.q.size(3)));
+  const int d = static_cast<int>(a.q.size(3));
+  return a.q.size(1) == 1 ? decode_runs(a.q, d) : version_runs(a.q, d);
 }
 
 }  // namespace
 
-bool attention_with_kvcache_supported(const KvCacheArgs& a) { return kvcache_takes(a, v1_fits); }
+bool attention_with_kvcache_supported(const KvCacheArgs& a) {
+  return kvcache_takes(a, v1_fits, decode_v1_fits);
+}
 bool attention_with_kvcache_mma_supported(const KvCacheArgs& a) {
-  return kvcache_takes(a, any_card);
+  return kvcache_takes(a, any_card, decode_v2_fits);
 }
 bool attention_with_kvcache_wgmma_supported(const KvCacheArgs& a) {
-  return kvcache_takes(a, v3_runs);
+  return kvcache_takes(a, v3_runs, decode_v2_fits);
 }
 
 namespace {
 
-void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk) {
+using DecodeLauncher = const char* (*)(const DecodeParams&, cudaStream_t);
+
+void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk, DecodeLauncher launch_dec) {
   const c10::cuda::CUDAGuard guard(a.q.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(a.q.get_device()).stream();
   DecodeParams p;
@@ -243,7 +257,7 @@ void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk) {
     return;
   }
   // Splits from the static shapes only (the lengths stay on the device): about two blocks per
-  // SM in all, never more splits than the cache has key tiles.
+  // SM in all, never more splits than the cache has 64-key tiles (both decodes split on them).
   const int tiles = std::max(1, (p.capacity + decode_key_tile() - 1) / decode_key_tile());
   const int blocks = p.batch * p.kv_heads;
   const int want = (2 * device_info(a.q.get_device()).sms + blocks - 1) / blocks;
@@ -253,16 +267,21 @@ void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk) {
   at::Tensor partial_ml = at::empty({p.batch, p.splits, p.heads, 2}, f32);
   p.partial_o = partial_o.data_ptr<float>();
   p.partial_ml = partial_ml.data_ptr<float>();
-  check(launch_decode(p, stream), "attention_with_kvcache");
+  check(launch_dec(p, stream), "attention_with_kvcache");
 }
 
 }  // namespace
 
-void attention_with_kvcache_kernel(const KvCacheArgs& a) { kvcache(a, launch_varlen); }
-// Prefill chunks through version 2 of the varlen kernel; decode is the split-KV kernel either way.
-void attention_with_kvcache_mma_kernel(const KvCacheArgs& a) { kvcache(a, launch_varlen_mma); }
+void attention_with_kvcache_kernel(const KvCacheArgs& a) {
+  kvcache(a, launch_varlen, launch_decode);
+}
+// Prefill chunks through version 2 (3) of the varlen kernel, decode through version 2 of the
+// split-KV kernel.
+void attention_with_kvcache_mma_kernel(const KvCacheArgs& a) {
+  kvcache(a, launch_varlen_mma, launch_decode_mma);
+}
 void attention_with_kvcache_wgmma_kernel(const KvCacheArgs& a) {
-  kvcache(a, launch_varlen_wgmma);
+  kvcache(a, launch_varlen_wgmma, launch_decode_mma);
 }
 
 }  // namespace glyph::vlm::ops::cuda

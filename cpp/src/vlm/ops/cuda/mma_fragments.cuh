@@ -1,6 +1,7 @@
-// What the register-resident attention kernels share (attention_mma.cu: mma.sync on sm_80/sm_90;
-// attention_wgmma.cu: wgmma on sm_90a): asynchronous 16-byte copies into shared memory, and the
-// online softmax over score fragments in the accumulator layout both instructions use.
+// What the register-resident attention kernels share (attention_mma.cu and
+// attention_decode_mma.cu: mma.sync on sm_80/sm_90; attention_wgmma.cu: wgmma on sm_90a):
+// asynchronous 16-byte copies into shared memory, ldmatrix and the m16n8k16 MMA, and the online
+// softmax over score fragments in the accumulator layout both instructions use.
 //
 // That layout (mma.sync m16n8's C fragment; per warp, a wgmma m64nN accumulator's): a warp holds
 // 16 rows; lane l holds rows g = l / 4 and g + 8, and in each 8-column tile j the columns
@@ -31,6 +32,43 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// ldmatrix: four 8x8 matrices of 16-bit elements from shared memory, lanes 8i..8i+7 giving the
+// row addresses of matrix i; lane l receives row l / 4, elements 2 (l % 4) and 2 (l % 4) + 1 of
+// each (with .trans, of each transposed: column l / 4, rows 2 (l % 4) and 2 (l % 4) + 1).
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
+// D[16x8] += A[16x16] B[16x8]: A row-major (4 registers), B column-major (2), D fp32 (4).
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&d)[4], const unsigned (&a)[4], unsigned b0,
+                                         unsigned b1);
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&d)[4], const unsigned (&a)[4],
+                                                        unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&d)[4], const unsigned (&a)[4],
+                                                 unsigned b0, unsigned b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // Two floats as one register of two 16-bit values, `lo` in the low half (the lower column).
