@@ -328,8 +328,21 @@ def test_targets_are_judged_from_a_full_size_run():
     assert got["batch-1 decode at least 1.5x transformers'"] is True
     # 29 GB against 20.6 + 131072 x 40960 B (5.4 GB) + 4 = 30.0
     assert got["peak memory at 128K text within weights + KV cache + 4 GB"] is True
-    assert "  NOT MET    split-KV decode >= 70% of the copy bandwidth at 128K, batch 1: 2500.0 GB/s, " \
-        "0.58 of copy" in g.targets_lines(res)
+    assert "  NOT MET    split-KV decode >= 70% of the copy bandwidth at 128K, batch 1: 2500.0 GB/s " \
+        "(auto), 0.58 of copy" in g.targets_lines(res)
+    # where the dispatch lines timed glyph's backends, the fastest that agreed is judged, named
+    line = dict(form="decode b=1", keys=131136, fastest="mma", glyph_ms=0.1, glyph_err=0.004,
+                mma_ms=0.064, mma_err=0.004, wgmma_ms=0.05, wgmma_err=0.3, flash_ms=0.07, flash_err=0.004)
+    best = g.glyph_best(line, 0.077e-3, nbytes=2 * 131072 * 2 * 128 * 2, copy_gbps=4300.0)
+    assert best == dict(best="mma", best_ms=0.064, best_speedup=1.2, best_GBps=2097.2,
+                        best_of_copy_bw=0.488)  # (wgmma was faster but wrong)
+    assert g.glyph_best(dict(form="decode b=1", keys=64, flash_ms=0.1, flash_err=0.0), 0.1) == {}
+    res["steps"]["ops"]["decode"][0].update(best="mma", best_speedup=1.5, best_GBps=3200.0,
+                                            best_of_copy_bw=0.74)
+    got = {t["target"].split(" (")[0].split(":")[0]: t["met"] for t in g.targets(res)}
+    assert got["split-KV decode >= 70% of the copy bandwidth at 128K, batch 1"] is True
+    assert "  met        split-KV decode >= 70% of the copy bandwidth at 128K, batch 1: 3200.0 GB/s " \
+        "(mma), 0.74 of copy" in g.targets_lines(res)
     # a tiny run's numbers judge no GPU target
     res["steps"]["device"]["tiny"] = True
     assert [t["met"] for t in g.targets(res)][1:] == [None] * (len(g.targets(res)) - 1)
