@@ -222,6 +222,10 @@ KVCACHE = [
     # off the 64-key tiles, an empty cache, a cache filled to its last slot by the new token
     (32, 2, 128, 300, [0, 1, 64, 200, 299]),
     (8, 1, 64, 140, [139, 5]),
+    # an odd group (3) over four KV heads in a batch of three, and plain multi-head (group 1): the
+    # decode kernels' padded group rows and their per-KV-head blocks off GLM-4's shape
+    (12, 4, 64, 100, [99, 3, 50]),
+    (4, 4, 128, 90, [17, 89, 0]),
     # A long cache (decode on CUDA only): each split spans several rounds of its warps' 16-key
     # tiles, so v2's per-warp double buffer wraps over and over before the four warps merge.
     (32, 2, 128, 32768, [32767, 20000]),

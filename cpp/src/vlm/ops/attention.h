@@ -21,7 +21,10 @@
 //       q [B, Lq, H, d]; k_cache/v_cache [B, capacity, Hkv, d] (THE KV-cache layout: per layer,
 //       one such pair); cache_seqlens int32 [B] on q's device: tokens cached per sequence;
 //       k_new/v_new [B, Lq, Hkv, d] (optional): written into the cache at cache_seqlens[b] first,
-//       in place (the caller then advances its lengths). Returns [B, Lq, H, d].
+//       in place (the caller then advances its lengths). Returns [B, Lq, H, d]. The caller keeps
+//       cache_seqlens[b] + Lq <= capacity (KvCache::reserve sizes it once): the CPU path checks
+//       and raises; the CUDA kernels cannot without a host sync (the lengths stay on the device),
+//       so there a new token past the capacity is not written and not attended.
 //
 // Shared rules: GQA without copying K/V (query head h reads kv head h / (H / Hkv)); `scale`
 // multiplies q.k; causal: query i of a sequence with lq queries and lk visible keys sees keys

@@ -441,15 +441,21 @@ const char* varlen_launch(const VarlenParams& p, cudaStream_t stream) {
                           stream, p);
 }
 
+// The splits' reduction, shared by decode v1 here and v2 (launch_decode_combine).
+template <typename T, int D>
+const char* combine_launch(const DecodeParams& p, cudaStream_t stream) {
+  combine_kernel<T, D><<<dim3(p.heads, p.batch), D, 0, stream>>>(p);
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
 template <typename T, int D>
 const char* decode_launch(const DecodeParams& p, cudaStream_t stream) {
   if (p.k_new) append_launch<T, D>(p, stream);
   const char* err = launch_with_smem(decode_kernel<T, D>, dim3(p.splits, p.kv_heads, p.batch),
                                      kDecodeThreads, decode_smem_bytes<D>(sizeof(T)), stream, p);
   if (err) return err;
-  combine_kernel<T, D><<<dim3(p.heads, p.batch), D, 0, stream>>>(p);
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  return combine_launch<T, D>(p, stream);
 }
 
 }  // namespace
@@ -473,11 +479,8 @@ const char* launch_decode(const DecodeParams& p, cudaStream_t stream) {
 const char* launch_decode_combine(const DecodeParams& p, cudaStream_t stream) {
   return by_type_and_dim(p.dtype, p.head_dim,
                          "attention_with_kvcache: the CUDA kernel takes head_dim 64 or 128",
-                         [&](auto t, auto d) -> const char* {
-                           combine_kernel<decltype(t), decltype(d)::value>
-                               <<<dim3(p.heads, p.batch), decltype(d)::value, 0, stream>>>(p);
-                           const cudaError_t e = cudaGetLastError();
-                           return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+                         [&](auto t, auto d) {
+                           return combine_launch<decltype(t), decltype(d)::value>(p, stream);
                          });
 }
 

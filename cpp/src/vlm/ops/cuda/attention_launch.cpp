@@ -259,9 +259,9 @@ void kvcache(const KvCacheArgs& a, VarlenLauncher launch_chunk, DecodeLauncher l
   // Splits from the static shapes only (the lengths stay on the device): about two blocks per
   // SM in all, never more splits than the cache has 64-key tiles (both decodes split on them).
   const int tiles = std::max(1, (p.capacity + decode_key_tile() - 1) / decode_key_tile());
-  const int blocks = p.batch * p.kv_heads;
-  const int want = (2 * device_info(a.q.get_device()).sms + blocks - 1) / blocks;
-  p.splits = std::clamp(want, 1, std::min(tiles, 128));
+  const long long blocks = static_cast<long long>(p.batch) * p.kv_heads;
+  const long long want = (2LL * device_info(a.q.get_device()).sms + blocks - 1) / blocks;
+  p.splits = static_cast<int>(std::clamp<long long>(want, 1, std::min(tiles, 128)));
   const auto f32 = a.q.options().dtype(at::kFloat);
   at::Tensor partial_o = at::empty({p.batch, p.splits, p.heads, p.head_dim}, f32);
   at::Tensor partial_ml = at::empty({p.batch, p.splits, p.heads, 2}, f32);
