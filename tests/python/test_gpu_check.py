@@ -62,6 +62,10 @@ def test_gpu_check_runs_every_step_in_tiny_mode(tmp_path):
     # the torch-ops baseline resizes with torch's bicubic, close to Pillow's (measured: 8e-4)
     assert all(r["torch_ops_pages_per_s"] > 0 and r["torch_ops_rel_err"] < 0.01 for r in pt["rows"])
     assert len(s["transformers"]) == 2 and s["loader"]["weights_bytes"] > 0
+    assert all(r["glyph_decode_ms"] > 0 and r["glyph_generate_decode_ms"] > 0 for r in s["transformers"])
+    assert s["loader"]["peak_is_the_loaders"] and s["loader"]["page_cache_dropped"]
+    assert s["model"]["dtype"] == "Float" and s["model"]["random_init_s"] >= 0
+    assert all(r["row_s"] > 0 for r in s["prefill"]) and ops["sdpa_disagree"] == []
     assert "== glyphcpp GPU check ==" in p.stdout
 
 
@@ -209,6 +213,108 @@ def test_pytest_child_reports_failures_and_hangs(tmp_path):
         r = g.pytest_child([ops, "--co", "-k", "test_attention_varlen"],
                            {"GLYPH_TEST_ATTENTION_TARGETS": targets}, 120)
         assert r["ok"] and r["summary"].split("/")[0] == str(n), (targets, r)
+
+
+def test_run_child_kills_what_the_command_started(tmp_path):
+    """A child past its timeout is killed with everything it started (compute-sanitizer's target
+    process, say), with what it printed so far; one that ends in time gives its output and exit
+    code, and what it left running behind it is ended too."""
+    import time
+
+    g = _gpu_check()
+    pid_file = tmp_path / "grandchild"
+    # a command that starts a grandchild which would outlive it, then hangs
+    code = ("import subprocess, sys, time\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+            f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+            "print('started', flush=True)\n"
+            "time.sleep(float(sys.argv[1]))\n")
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:  # (a zombie is dead: state Z)
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    t = time.time()
+    out, err, rc = g.run_child([sys.executable, "-c", code, "300"], timeout=5)
+    assert rc is None and out == "started\n" and time.time() - t < 60
+    grandchild = int(pid_file.read_text())
+    for _ in range(50):
+        if not alive(grandchild):
+            break
+        time.sleep(0.1)
+    assert not alive(grandchild), "the timed-out command's own child still runs"
+    out, err, rc = g.run_child([sys.executable, "-c", code, "0"], timeout=60)
+    assert rc == 0 and out == "started\n"
+    grandchild = int(pid_file.read_text())
+    for _ in range(50):
+        if not alive(grandchild):
+            break
+        time.sleep(0.1)
+    assert not alive(grandchild), "what the command left running still runs"
+    out, err, rc = g.run_child([sys.executable, "-c", "import sys; sys.exit('no')"], timeout=60)
+    assert rc == 1 and err.strip() == "no"
+
+
+def test_prefill_rows_are_skipped_by_their_predicted_time():
+    """The prefill step predicts a row's seconds from the rows done (linear plus quadratic work)
+    and skips one that would not fit in what is left."""
+    g = _gpu_check()
+    assert g.predict_row_seconds([], 4096) == 0.0
+    # one row: scaled by (n / tokens)^1.5
+    assert abs(g.predict_row_seconds([(4096, 2.0)], 16384) - 2.0 * 8) < 1e-9
+    # two rows or more: a n + b n^2 through them
+    a, b = 1e-4, 2e-9
+    rows = [(n, a * n + b * n * n) for n in (4096, 32768)]
+    assert abs(g.predict_row_seconds(rows, 131072) - (a * 131072 + b * 131072 ** 2)) < 1e-6
+    # a fit that would need a negative term takes the better single one (never below zero)
+    rows = [(4096, 10.0), (32768, 10.5)]
+    assert 0 < g.predict_row_seconds(rows, 131072) < 60
+
+
+def test_sdpa_baseline_leaves_out_a_backend_that_disagrees():
+    """_best_sdpa's first backend is the anchor: a later candidate whose output differs from it
+    by more than bf16 rounding is named, not taken as the baseline (every glyph backend is judged
+    against the baseline's output)."""
+    import torch
+    import torch.nn.functional as F
+
+    g = _gpu_check()
+    q = torch.randn(1, 2, 40, 16, generator=torch.Generator().manual_seed(0))
+    right = lambda: F.scaled_dot_product_attention(q, q, q)  # noqa: E731
+    wrong = lambda: F.scaled_dot_product_attention(q, q, q, scale=3.0)  # noqa: E731
+    disagree = []
+    best = g._best_sdpa(torch.device("cpu"), right, ["math"], wrong, disagree=disagree, what="t")
+    assert best[0] == "math" and torch.allclose(best[2], right(), atol=1e-5)
+    assert len(disagree) == 1 and disagree[0].startswith("t: math+kv differs from math by ")
+    disagree = []
+    best = g._best_sdpa(torch.device("cpu"), right, ["math"], right, disagree=disagree)
+    assert best[0] in ("math", "math+kv") and disagree == []
+
+
+def test_loader_measures_from_disk_and_its_own_peak(tmp_path):
+    """The loader step drops the saved checkpoint from the page cache and resets the peak
+    resident memory before loading, where the kernel offers both (Linux here)."""
+    g = _gpu_check()
+    (tmp_path / "a.bin").write_bytes(b"x" * 4096)
+    (tmp_path / "sub").mkdir()
+    assert g.drop_from_page_cache(str(tmp_path)) is True
+    before = g.peak_rss_gb()
+    big = bytearray(300 << 20)  # raise the peak by 300 MB, then drop it
+    big[::4096] = b"y" * len(big[::4096])
+    del big
+    assert g.peak_rss_gb() >= before + 0.25
+    assert g.reset_peak_rss() is True
+    assert g.peak_rss_gb() < before + 0.2
+
+
+def test_full_size_without_a_gpu_is_refused(tmp_path):
+    """Without --tiny the check needs a CUDA device: on the CPU it says so and exits 2, at once."""
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gpu_check.py"), "--device",
+                        "cpu", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and "no CUDA device here" in p.stderr, p.stderr[-2000:]
 
 
 def test_table_shows_what_a_failed_gpu_run_found():
