@@ -14,6 +14,15 @@
 # On a bare GPU machine (PyTorch, nvcc, CMake, no network, none of the Debian dev packages) the
 # carried packages are unpacked into /tmp/glyph-gpu-prefix and the build looks there first. Total budget
 # GPU_CHECK_BUDGET seconds (default 420) for build + steps; later steps are skipped to fit.
+#
+# The build is about 3 minutes of the 7. scripts/gpu_rehearse.sh makes the same build here, in a
+# root like that machine's (its Python 3.12, torch 2.11.0+cu130, CUDA 13.0), and leaves the
+# modules in .gpu/prebuilt with a stamp of what they were built from (the C++ sources and CMake
+# files, this script's configure line, the carried packages, torch's build, Python, the CUDA
+# architectures). Where the stamp computed here is the same and the modules load and run a kernel
+# on this GPU, they are used and the build is skipped (H200.md: try a binary built elsewhere
+# first, build there if it fails); else they are built here. GLYPH_GPU_BUILD=always builds
+# anyway; `--check-prebuilt` only says whether the carried modules would be used (exit 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -25,7 +34,9 @@ if [ "${1:-}" = "--tiny" ]; then
   exec "$PY" scripts/gpu_check.py --tiny --out "$OUT" "$@"
 fi
 rehearse=()
+check_prebuilt=0
 if [ "${1:-}" = "--rehearse" ]; then shift; rehearse=(--rehearse); fi
+if [ "${1:-}" = "--check-prebuilt" ]; then shift; check_prebuilt=1; fi
 start=$(date +%s)
 budget="${GPU_CHECK_BUDGET:-420}"
 
@@ -48,21 +59,19 @@ fi
 
 # Machine code for this machine's GPU alone (nvcc runs once per architecture, and it is most of
 # the build); TORCH_CUDA_ARCH_LIST set by the caller wins. Without a GPU: the default (8.0;9.0).
-if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ]; then
-  cap="$("$PY" -c 'import torch; c = torch.cuda.get_device_capability() if torch.cuda.is_available() else None; print(f"{c[0]}.{c[1]}" if c else "")' 2>/dev/null || true)"
-  if [ -n "$cap" ]; then export TORCH_CUDA_ARCH_LIST="$cap"; fi
+cuda_wanted="${GLYPH_WITH_CUDA:-AUTO}"
+cap="$("$PY" -c 'import torch; c = torch.cuda.get_device_capability() if torch.cuda.is_available() else None; print(f"{c[0]}.{c[1]}" if c else "")' 2>/dev/null || true)"
+if [ -n "$cap" ]; then
+  [ -n "${TORCH_CUDA_ARCH_LIST:-}" ] || export TORCH_CUDA_ARCH_LIST="$cap"
+  # With a GPU the kernels are the point: a missing nvcc stops the configure (in its first
+  # seconds) rather than building without them. The toolkit's usual place, if not on PATH.
+  cuda_wanted="${GLYPH_WITH_CUDA:-ON}"
+  command -v nvcc >/dev/null || [ ! -x /usr/local/cuda/bin/nvcc ] || export PATH="/usr/local/cuda/bin:$PATH"
 fi
-echo "[gpu_check] build against $("$PY" -c 'import torch; print(torch.__version__)'), CUDA architectures ${TORCH_CUDA_ARCH_LIST:-default}"
 gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
-cmake -S . -B build/gpu "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGLYPH_BUILD_PYTHON=ON \
-  -DGLYPH_WITH_TORCH=ON -DGLYPH_WITH_CUDA="${GLYPH_WITH_CUDA:-AUTO}" -DGLYPH_BUILD_TESTS=OFF -DPython_EXECUTABLE="$(command -v "$PY")" \
-  -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" "${extra[@]}" > "$OUT/configure.log" 2>&1 \
-  || { tail -30 "$OUT/configure.log"; exit 1; }
-cmake --build build/gpu -j "$(nproc)" --target _core _vlm > "$OUT/build.log" 2>&1 \
-  || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
-SITE="$ROOT/build/gpu/site"
-rm -rf "$SITE" && mkdir -p "$SITE" && cp -r python/glyph "$SITE/glyph"
-cp build/gpu/bindings/_core*.so build/gpu/bindings/_vlm*.so "$SITE/glyph/"
+configure=(-DCMAKE_BUILD_TYPE=Release -DGLYPH_BUILD_PYTHON=ON -DGLYPH_WITH_TORCH=ON
+           -DGLYPH_WITH_CUDA="$cuda_wanted" -DGLYPH_BUILD_TESTS=OFF)
+
 # The modules' rpath ($ORIGIN/../torch/lib, ../nvidia/...) finds torch's and CUDA's libraries where
 # glyph is installed beside torch, not in $SITE: a process that imports glyph._vlm before torch (a
 # test does) finds them through the folders torch loaded them from.
@@ -70,7 +79,62 @@ TORCH_LIBS="$("$PY" -c 'import os, torch
 print(":".join(sorted({os.path.dirname(ln.split()[-1]) for ln in open("/proc/self/maps")
                        if "/libtorch" in ln or "/libc10" in ln or "/libcudart" in ln})))')"
 export LD_LIBRARY_PATH="$TORCH_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# What a build of the two modules is made from (the header above): the same stamp here and in the
+# rehearsal's root means the same build.
+build_stamp() {
+  {
+    find CMakeLists.txt cmake cpp bindings -type f | LC_ALL=C sort | xargs -d '\n' sha256sum
+    echo "${configure[*]} ${TORCH_CUDA_ARCH_LIST:-default}"
+    ls .gpu/debs 2>/dev/null || true
+    "$PY" -c 'import sys, torch; print(torch.__version__, torch.version.git_version, torch.version.cuda, sys.version.split()[0])'
+  } | sha256sum | cut -c1-16
+}
+SITE="$ROOT/build/gpu/site"
+make_site() {  # python/glyph with the modules from $1
+  rm -rf "$SITE" && mkdir -p "$SITE" && cp -r python/glyph "$SITE/glyph"
+  cp "$1"/_core*.so "$1"/_vlm*.so "$SITE/glyph/"
+}
+# (imports both, and on a GPU runs glyph's kernel once: machine code for this device is there)
+load_check='import torch, glyph._core, glyph._vlm as v
+if torch.cuda.is_available():
+    assert v.cuda_kernels_built(), "built without the CUDA kernels"
+    v.set_attention_backend("glyph")
+    q = torch.randn(300, 2, 64, device="cuda", dtype=torch.bfloat16)
+    cu = torch.tensor([0, 300], dtype=torch.int32, device="cuda")
+    o = v.op_attention_varlen(q, q, q, cu, cu, 300, 300, False, 0.125)
+    assert v.last_attention_backend() == "glyph" and bool(o.isfinite().all())
+    torch.cuda.synchronize()'
+stamp="$(build_stamp)"
+prebuilt=.gpu/prebuilt
+use_prebuilt=0
+if [ "${GLYPH_GPU_BUILD:-auto}" != always ] && [ "$(cat "$prebuilt/stamp" 2>/dev/null)" = "$stamp" ]; then
+  make_site "$prebuilt"
+  if PYTHONPATH="$SITE" "$PY" -c "$load_check" > "$OUT/prebuilt.log" 2>&1; then
+    use_prebuilt=1
+  else
+    echo "[gpu_check] the carried modules do not load or run here ($(tail -1 "$OUT/prebuilt.log")): building"
+  fi
+elif [ -f "$prebuilt/stamp" ]; then
+  echo "[gpu_check] the carried modules were built from other sources or for another torch (stamp $(cat "$prebuilt/stamp"), here $stamp): building"
+fi
+if [ "$check_prebuilt" = 1 ]; then
+  echo "[gpu_check] carried modules used: $use_prebuilt (stamp $stamp)"
+  exit $(( 1 - use_prebuilt ))
+fi
+if [ "$use_prebuilt" = 1 ]; then
+  echo "[gpu_check] using the modules carried in $prebuilt (stamp $stamp; built by scripts/gpu_rehearse.sh against this torch)"
+else
+  echo "[gpu_check] build against $("$PY" -c 'import torch; print(torch.__version__)'), CUDA architectures ${TORCH_CUDA_ARCH_LIST:-default}"
+  cmake -S . -B build/gpu "${gen[@]}" "${configure[@]}" -DPython_EXECUTABLE="$(command -v "$PY")" \
+    -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" "${extra[@]}" > "$OUT/configure.log" 2>&1 \
+    || { tail -30 "$OUT/configure.log"; exit 1; }
+  cmake --build build/gpu -j "$(nproc)" --target _core _vlm > "$OUT/build.log" 2>&1 \
+    || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
+  echo "$stamp" > build/gpu/bindings/stamp  # (what gpu_rehearse.sh carries with the modules)
+  make_site build/gpu/bindings
+fi
 built=$(( $(date +%s) - start ))
-echo "[gpu_check] built in ${built} s"
+echo "[gpu_check] modules ready in ${built} s"
 PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 \
   exec "$PY" scripts/gpu_check.py "${rehearse[@]}" --out "$OUT" --budget $(( budget - built )) "$@"

@@ -16,6 +16,9 @@
 # There it runs `bash scripts/gpu_check.sh --rehearse`: the device's configure and build
 # (TORCH_CUDA_ARCH_LIST=9.0, an H200's), then every step of the check in tiny mode on the CPU
 # against the modules just built. What it cannot rehearse: anything that needs the GPU itself.
+# The modules it built are then left in .gpu/prebuilt with their stamp (scripts/gpu_check.sh's
+# header), for the device run to use where its stamp is the same; and a fresh copy of the tree
+# with that .gpu checks that gpu_check.sh there takes them (`--check-prebuilt`).
 #
 #   sudo bash scripts/gpu_rehearse.sh          # needs root (chroot, unshare), debootstrap once
 #
@@ -99,10 +102,22 @@ echo "[rehearse] $(chroot "$root" /opt/torch/.venv/bin/python -c 'import sys, to
 start=$(date +%s)
 set +e
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo -dirty)"
-in_root offline /bin/bash -c "cd /opt/repo && OUT=/opt/out GLYPH_COMMIT=$commit GPU_CHECK_BUDGET=${GPU_CHECK_BUDGET:-7200} TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} \
-  bash scripts/gpu_check.sh --rehearse"
+arch="${TORCH_CUDA_ARCH_LIST:-9.0}"
+in_root offline /bin/bash -c "cd /opt/repo && OUT=/opt/out GLYPH_COMMIT=$commit GPU_CHECK_BUDGET=${GPU_CHECK_BUDGET:-7200} TORCH_CUDA_ARCH_LIST=$arch \
+  GLYPH_GPU_BUILD=always bash scripts/gpu_check.sh --rehearse"
 rc=$?
 set -e
 mkdir -p build/gpu_rehearse && cp -a "$root/opt/out/." build/gpu_rehearse/
 echo "[rehearse] exit $rc after $(( $(date +%s) - start )) s; logs and JSON in build/gpu_rehearse/"
-exit $rc
+[ "$rc" = 0 ] || exit $rc
+# The modules for the device run, with their stamp; then what a device run would do with them,
+# in a fresh copy of what travels (no build folder).
+built="$root/opt/repo/build/gpu/bindings"
+rm -rf .gpu/prebuilt && mkdir -p .gpu/prebuilt
+cp "$built"/_core*.so "$built"/_vlm*.so "$built/stamp" .gpu/prebuilt/
+echo "[rehearse] .gpu/prebuilt: $(du -sh .gpu/prebuilt | cut -f1), stamp $(cat .gpu/prebuilt/stamp)"
+rm -rf "$work" && mkdir -p "$work"
+git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
+  | tar -xf - -C "$work"
+cp -a .gpu "$work/.gpu"
+in_root offline /bin/bash -c "cd /opt/repo && OUT=/opt/out TORCH_CUDA_ARCH_LIST=$arch bash scripts/gpu_check.sh --check-prebuilt"
