@@ -177,7 +177,10 @@ def run_child(cmd, timeout, env=None):
                 os.killpg(p.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-            p.wait()
+            try:  # (a process stuck in the driver may not die at once: not waited for past 30 s)
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
         fo.seek(0)
         fe.seek(0)
         return (fo.read().decode(errors="replace"), fe.read().decode(errors="replace"), rc)
@@ -968,12 +971,13 @@ def predict_row_seconds(done, n):
     """Seconds a prefill row at `n` tokens should take, from the rows done [(tokens, seconds)]:
     a row is linear work (the layers' matrices, rendering) plus quadratic (attention), so two
     rows or more fit a n + b n^2 (a, b >= 0, least squares) and one row is scaled by
-    (n / tokens)^1.5, between the two; 0 with none."""
+    (n / tokens)^1.25 (at 4K the layers' matrices are ~93% of the full model's FLOPs, attention
+    the rest); 0 with none."""
     if not done:
         return 0.0
     if len(done) == 1:
         (m, t), = done
-        return t * (n / m) ** 1.5
+        return t * (n / m) ** 1.25
     x = np.array([[m, m * m] for m, _ in done], dtype=np.float64)
     y = np.array([t for _, t in done], dtype=np.float64)
     coef = np.linalg.lstsq(x, y, rcond=None)[0]
@@ -1153,8 +1157,9 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
 def drop_from_page_cache(folder):
     """Asks the kernel to drop a folder's files from the page cache (fsync, then
     POSIX_FADV_DONTNEED, per file: no machine setting touched), so that a load reads the disk;
-    whether every call succeeded (a sandbox's kernel may ignore it: then the load's GB/s may be
-    the page cache's)."""
+    whether every call succeeded. A sandbox's kernel may take the request and keep the pages
+    (gVisor's, whose release reads 4.4.0: the loader row records it), and the load's GB/s may
+    then be the page cache's."""
     ok = hasattr(os, "posix_fadvise")
     for name in sorted(os.listdir(folder)):
         f = os.path.join(folder, name)
@@ -1210,14 +1215,17 @@ def versus_transformers(run, dev, cfg_hf, lengths, tmp, tiny):
     t = time.perf_counter()
     hf.save_pretrained(path, max_shard_size="5GB")
     save_s = time.perf_counter() - t
+    t = time.perf_counter()
     dropped = drop_from_page_cache(path)  # so the loader reads the disk, not what save wrote
+    drop_s = time.perf_counter() - t
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     hwm_reset = reset_peak_rss()  # (ru_maxrss would keep save_pretrained's peak)
     g = gv.Glm4v.from_pretrained(path, device=str(dev), feature_cache_bytes=0)
     info = g.load_info
     loader = dict(save_s=round(save_s, 1), load_s=round(info["seconds"], 2),
                   GBps=round(info["gb_per_second"], 2), weights_GB=round(info["bytes"] / 1e9, 2),
-                  weights_bytes=int(info["bytes"]), page_cache_dropped=dropped,
+                  weights_bytes=int(info["bytes"]), page_cache_drop_requested=dropped,
+                  drop_s=round(drop_s, 1), kernel=os.uname().release,
                   peak_host_GB=round(peak_rss_gb() if hwm_reset else
                                      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
                   peak_is_the_loaders=hwm_reset, host_GB_before=round(rss0, 2))
@@ -1455,6 +1463,24 @@ def targets_lines(res):
         f"  {marks[t['met']]:<10} {t['target']}: {t['measured']}" for t in targets(res)]
 
 
+# GLM-4.1V-9B's rotary settings (its config.json): half of each head rotates, in sections of 8,
+# 12 and 12 frequencies (temporal, height, width). transformers 5's Glm4vTextConfig() leaves them
+# out, and its rotary then takes all of head_dim 128, which its own mrope split refuses.
+GLM41V_ROPE = {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5,
+               "mrope_section": [8, 12, 12]}
+
+
+def full_size_config(text=None, vision=None):
+    """The full-size models' config (both sides): transformers' Glm4vConfig defaults (GLM-4.1V-9B's
+    shapes) with its rotary settings and 262,144 positions (the default 32,768 refuses a 32K
+    prompt with its question); `text` / `vision` override keys (tests shrink it)."""
+    from transformers import Glm4vConfig
+
+    return Glm4vConfig(text_config={"max_position_embeddings": 262144,
+                                    "rope_parameters": dict(GLM41V_ROPE), **(text or {})},
+                       vision_config=dict(vision or {}))
+
+
 def cuda_context_ok(run, dev):
     """Whether the device still works after the in-process steps (a kernel that faulted at a
     shape the probe did not run leaves the CUDA context unusable): a synchronisation and a small
@@ -1521,10 +1547,8 @@ def main(argv=None):
         run.step("patches", 20, lambda: page_patch_path(run, dev, tiny))
         if tiny:
             cfg = vlm_tiny.tiny_config(vocab=2048, layers=2)
-        else:  # GLM-4.1V-9B's shapes (transformers' defaults), with positions for 128K and more
-            from transformers import Glm4vConfig
-
-            cfg = Glm4vConfig(text_config={"max_position_embeddings": 262144})
+        else:
+            cfg = full_size_config()
         # (in a step: an out-of-memory or CUDA error here is reported, and the table still prints)
         made = {}
 

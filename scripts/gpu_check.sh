@@ -18,8 +18,8 @@
 # The build is about 3 minutes of the 7. scripts/gpu_rehearse.sh makes the same build here, in a
 # root like that machine's (its Python 3.12, torch 2.11.0+cu130, CUDA 13.0), and leaves the
 # modules in .gpu/prebuilt with a stamp of what they were built from (the C++ sources and CMake
-# files, this script's configure line, the carried packages, torch's build, Python, the CUDA
-# architectures). Where the stamp computed here is the same and the modules load and run a kernel
+# files, this script's configure line, the carried packages, torch's build, Python's ABI, the CUDA
+# architectures; the inputs are in stamp.txt beside it, and a mismatch prints what differs). Where the stamp computed here is the same and the modules load and run a kernel
 # on this GPU, they are used and the build is skipped (H200.md: try a binary built elsewhere
 # first, build there if it fails); else they are built here. GLYPH_GPU_BUILD=always builds
 # anyway; `--check-prebuilt` only says whether the carried modules would be used (exit 0).
@@ -80,15 +80,14 @@ print(":".join(sorted({os.path.dirname(ln.split()[-1]) for ln in open("/proc/sel
                        if "/libtorch" in ln or "/libc10" in ln or "/libcudart" in ln})))')"
 export LD_LIBRARY_PATH="$TORCH_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-# What a build of the two modules is made from (the header above): the same stamp here and in the
-# rehearsal's root means the same build.
-build_stamp() {
-  {
-    find CMakeLists.txt cmake cpp bindings -type f | LC_ALL=C sort | xargs -d '\n' sha256sum
-    echo "${configure[*]} ${TORCH_CUDA_ARCH_LIST:-default}"
-    ls .gpu/debs 2>/dev/null || true
-    "$PY" -c 'import sys, torch; print(torch.__version__, torch.version.git_version, torch.version.cuda, sys.version.split()[0])'
-  } | sha256sum | cut -c1-16
+# What a build of the two modules is made from (the header above), one line each: the same
+# inputs here and in the rehearsal's root mean the same build. Python by its extension ABI
+# (cpython-312-x86_64-linux-gnu: 3.12.1 there, 3.12.3 on the device, one ABI).
+stamp_inputs() {
+  echo "sources $(find CMakeLists.txt cmake cpp bindings -type f | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum | cut -c1-16)"
+  echo "configure ${configure[*]} arch ${TORCH_CUDA_ARCH_LIST:-default}"
+  echo "packages $(ls .gpu/debs 2>/dev/null | tr '\n' ' ')"
+  "$PY" -c 'import sysconfig, torch; print("torch", torch.__version__, torch.version.git_version, torch.version.cuda, "python", sysconfig.get_config_var("SOABI"))'
 }
 SITE="$ROOT/build/gpu/site"
 make_site() {  # python/glyph with the modules from $1
@@ -105,18 +104,21 @@ if torch.cuda.is_available():
     o = v.op_attention_varlen(q, q, q, cu, cu, 300, 300, False, 0.125)
     assert v.last_attention_backend() == "glyph" and bool(o.isfinite().all())
     torch.cuda.synchronize()'
-stamp="$(build_stamp)"
+stamp_inputs > "$OUT/stamp.txt"
+stamp="$(sha256sum < "$OUT/stamp.txt" | cut -c1-16)"
 prebuilt=.gpu/prebuilt
 use_prebuilt=0
 if [ "${GLYPH_GPU_BUILD:-auto}" != always ] && [ "$(cat "$prebuilt/stamp" 2>/dev/null)" = "$stamp" ]; then
-  make_site "$prebuilt"
-  if PYTHONPATH="$SITE" "$PY" -c "$load_check" > "$OUT/prebuilt.log" 2>&1; then
+  # (at most 120 s: a kernel that hangs sends the run to the build, not to its end)
+  if make_site "$prebuilt" \
+     && PYTHONPATH="$SITE" timeout 120 "$PY" -c "$load_check" > "$OUT/prebuilt.log" 2>&1; then
     use_prebuilt=1
   else
-    echo "[gpu_check] the carried modules do not load or run here ($(tail -1 "$OUT/prebuilt.log")): building"
+    echo "[gpu_check] the carried modules do not load or run here ($(tail -1 "$OUT/prebuilt.log" 2>/dev/null)): building"
   fi
 elif [ -f "$prebuilt/stamp" ]; then
-  echo "[gpu_check] the carried modules were built from other sources or for another torch (stamp $(cat "$prebuilt/stamp"), here $stamp): building"
+  echo "[gpu_check] the carried modules were built from other inputs (stamp $(cat "$prebuilt/stamp"), here $stamp): building; what differs:"
+  diff "$prebuilt/stamp.txt" "$OUT/stamp.txt" || true
 fi
 if [ "$check_prebuilt" = 1 ]; then
   echo "[gpu_check] carried modules used: $use_prebuilt (stamp $stamp)"
@@ -130,8 +132,9 @@ else
     -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" "${extra[@]}" > "$OUT/configure.log" 2>&1 \
     || { tail -30 "$OUT/configure.log"; exit 1; }
   cmake --build build/gpu -j "$(nproc)" --target _core _vlm > "$OUT/build.log" 2>&1 \
-    || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
-  echo "$stamp" > build/gpu/bindings/stamp  # (what gpu_rehearse.sh carries with the modules)
+    || { grep -E "error|Error|FAILED|Killed" "$OUT/build.log" | head -30 || tail -30 "$OUT/build.log"; exit 1; }
+  # (what gpu_rehearse.sh carries with the modules)
+  echo "$stamp" > build/gpu/bindings/stamp && cp "$OUT/stamp.txt" build/gpu/bindings/stamp.txt
   make_site build/gpu/bindings
 fi
 built=$(( $(date +%s) - start ))

@@ -104,7 +104,7 @@ set +e
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo -dirty)"
 arch="${TORCH_CUDA_ARCH_LIST:-9.0}"
 in_root offline /bin/bash -c "cd /opt/repo && OUT=/opt/out GLYPH_COMMIT=$commit GPU_CHECK_BUDGET=${GPU_CHECK_BUDGET:-7200} TORCH_CUDA_ARCH_LIST=$arch \
-  GLYPH_GPU_BUILD=always bash scripts/gpu_check.sh --rehearse"
+  GLYPH_WITH_CUDA=ON GLYPH_GPU_BUILD=always bash scripts/gpu_check.sh --rehearse"
 rc=$?
 set -e
 mkdir -p build/gpu_rehearse && cp -a "$root/opt/out/." build/gpu_rehearse/
@@ -114,10 +114,12 @@ echo "[rehearse] exit $rc after $(( $(date +%s) - start )) s; logs and JSON in b
 # in a fresh copy of what travels (no build folder).
 built="$root/opt/repo/build/gpu/bindings"
 rm -rf .gpu/prebuilt && mkdir -p .gpu/prebuilt
-cp "$built"/_core*.so "$built"/_vlm*.so "$built/stamp" .gpu/prebuilt/
+cp "$built"/_core*.so "$built"/_vlm*.so "$built/stamp" "$built/stamp.txt" .gpu/prebuilt/
 echo "[rehearse] .gpu/prebuilt: $(du -sh .gpu/prebuilt | cut -f1), stamp $(cat .gpu/prebuilt/stamp)"
 rm -rf "$work" && mkdir -p "$work"
 git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
   | tar -xf - -C "$work"
 cp -a .gpu "$work/.gpu"
-in_root offline /bin/bash -c "cd /opt/repo && OUT=/opt/out TORCH_CUDA_ARCH_LIST=$arch bash scripts/gpu_check.sh --check-prebuilt"
+# (GLYPH_WITH_CUDA=ON as there, where a GPU is found; the device's Python is 3.12.3, the same ABI,
+# which the stamp names rather than the release)
+in_root offline /bin/bash -c "cd /opt/repo && OUT=/opt/out TORCH_CUDA_ARCH_LIST=$arch GLYPH_WITH_CUDA=ON bash scripts/gpu_check.sh --check-prebuilt"
