@@ -116,9 +116,11 @@ if [ "${GLYPH_GPU_BUILD:-auto}" != always ] && [ "$(cat "$prebuilt/stamp" 2>/dev
   else
     echo "[gpu_check] the carried modules do not load or run here ($(tail -1 "$OUT/prebuilt.log" 2>/dev/null)): building"
   fi
+elif [ "${GLYPH_GPU_BUILD:-auto}" = always ]; then
+  echo "[gpu_check] GLYPH_GPU_BUILD=always: building"
 elif [ -f "$prebuilt/stamp" ]; then
   echo "[gpu_check] the carried modules were built from other inputs (stamp $(cat "$prebuilt/stamp"), here $stamp): building; what differs:"
-  diff "$prebuilt/stamp.txt" "$OUT/stamp.txt" || true
+  [ ! -f "$prebuilt/stamp.txt" ] || diff "$prebuilt/stamp.txt" "$OUT/stamp.txt" || true
 fi
 if [ "$check_prebuilt" = 1 ]; then
   echo "[gpu_check] carried modules used: $use_prebuilt (stamp $stamp)"
