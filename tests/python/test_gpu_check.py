@@ -237,23 +237,21 @@ def test_run_child_kills_what_the_command_started(tmp_path):
         except FileNotFoundError:
             return False
 
+    def grandchild_ends():  # within 5 s of the command's end
+        pid = int(pid_file.read_text())
+        for _ in range(50):
+            if not alive(pid):
+                return True
+            time.sleep(0.1)
+        return False
+
     t = time.time()
     out, err, rc = g.run_child([sys.executable, "-c", code, "300"], timeout=5)
     assert rc is None and out == "started\n" and time.time() - t < 60
-    grandchild = int(pid_file.read_text())
-    for _ in range(50):
-        if not alive(grandchild):
-            break
-        time.sleep(0.1)
-    assert not alive(grandchild), "the timed-out command's own child still runs"
+    assert grandchild_ends(), "the timed-out command's own child still runs"
     out, err, rc = g.run_child([sys.executable, "-c", code, "0"], timeout=60)
     assert rc == 0 and out == "started\n"
-    grandchild = int(pid_file.read_text())
-    for _ in range(50):
-        if not alive(grandchild):
-            break
-        time.sleep(0.1)
-    assert not alive(grandchild), "what the command left running still runs"
+    assert grandchild_ends(), "what the command left running still runs"
     out, err, rc = g.run_child([sys.executable, "-c", "import sys; sys.exit('no')"], timeout=60)
     assert rc == 1 and err.strip() == "no"
 
