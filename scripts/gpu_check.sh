@@ -18,11 +18,12 @@
 # The build is about 3 minutes of the 7. scripts/gpu_rehearse.sh makes the same build here, in a
 # root like that machine's (its Python 3.12, torch 2.11.0+cu130, CUDA 13.0), and leaves the
 # modules in .gpu/prebuilt with a stamp of what they were built from (the C++ sources and CMake
-# files, this script's configure line, the carried packages, torch's build, Python's ABI, the CUDA
-# architectures; the inputs are in stamp.txt beside it, and a mismatch prints what differs). Where the stamp computed here is the same and the modules load and run a kernel
-# on this GPU, they are used and the build is skipped (H200.md: try a binary built elsewhere
-# first, build there if it fails); else they are built here. GLYPH_GPU_BUILD=always builds
-# anyway; `--check-prebuilt` only says whether the carried modules would be used (exit 0).
+# files, this script's configure line, the carried packages, torch's build, Python's ABI, the
+# CUDA architectures; the inputs are in stamp.txt beside it, and a mismatch prints what
+# differs). Where the stamp computed here is the same and the modules load and run a kernel on
+# this GPU, they are used and the build is skipped (H200.md: try a binary built elsewhere first,
+# build there if it fails); else they are built here. GLYPH_GPU_BUILD=always builds anyway;
+# `--check-prebuilt` only says whether the carried modules would be used (exit 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
