@@ -115,11 +115,6 @@ def glyph_vlm_last_backend():
     return _vlm.last_attention_backend()
 
 
-def sync(dev):
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-
-
 _SCRATCH = {}
 
 
@@ -228,7 +223,8 @@ def device_info(dev, tiny):
 # ---- 1: parity ------------------------------------------------------------------------------
 
 def rel_err(a, b):
-    a, b = a.float().cpu(), b.float().cpu()
+    """max |a - b| / max |b|, on the tensors' own device."""
+    a, b = a.float(), b.float()
     return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
 
@@ -403,8 +399,7 @@ def _best_sdpa(dev, fn, names, expanded=None, disagree=None, what=""):
             if anchor is None:
                 anchor = (name + suffix, out)
             else:
-                e = ((out.float() - anchor[1].float()).abs().max()
-                     / anchor[1].float().abs().max().clamp_min(1e-12)).item()
+                e = rel_err(out, anchor[1])
                 if not e <= 0.02:
                     if disagree is not None:
                         disagree.append(f"{what}: {name + suffix} differs from {anchor[0]} by {e:.4f}")

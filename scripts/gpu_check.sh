@@ -15,7 +15,8 @@
 # carried packages are unpacked into /tmp/glyph-gpu-prefix and the build looks there first. Total budget
 # GPU_CHECK_BUDGET seconds (default 420) for build + steps; later steps are skipped to fit.
 #
-# The build is about 3 minutes of the 7. scripts/gpu_rehearse.sh makes the same build here, in a
+# The build took 161-267 s of the 7 minutes in the rehearsal (2 cores; on the device's 16 cores
+# unmeasured). scripts/gpu_rehearse.sh makes the same build here, in a
 # root like that machine's (its Python 3.12, torch 2.11.0+cu130, CUDA 13.0), and leaves the
 # modules in .gpu/prebuilt with a stamp of what they were built from (the C++ sources and CMake
 # files, this script's configure line, the carried packages, torch's build, Python's ABI, the

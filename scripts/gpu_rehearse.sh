@@ -94,10 +94,14 @@ fi
 
 # What the device tool sends: tracked and untracked-not-ignored files, and the carried .gpu.
 work="$root/opt/repo"
-rm -rf "$work" "$root/opt/out" && mkdir -p "$work" "$root/opt/out"
-git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
-  | tar -xf - -C "$work"  # (--ignore-failed-read: a tracked file deleted in the tree is not sent)
-cp -a .gpu "$work/.gpu"
+send_tree() {  # a fresh $work with what the device tool sends
+  rm -rf "$work" && mkdir -p "$work"
+  git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
+    | tar -xf - -C "$work"  # (--ignore-failed-read: a tracked file deleted in the tree is not sent)
+  cp -a .gpu "$work/.gpu"
+}
+rm -rf "$root/opt/out" && mkdir -p "$root/opt/out"
+send_tree
 echo "[rehearse] $(chroot "$root" /opt/torch/.venv/bin/python -c 'import sys, torch, transformers; print(f"Python {sys.version.split()[0]}, torch {torch.__version__}, transformers {transformers.__version__}")'), no network"
 start=$(date +%s)
 set +e
@@ -116,10 +120,7 @@ built="$root/opt/repo/build/gpu/bindings"
 rm -rf .gpu/prebuilt && mkdir -p .gpu/prebuilt
 cp "$built"/_core*.so "$built"/_vlm*.so "$built/stamp" "$built/stamp.txt" .gpu/prebuilt/
 echo "[rehearse] .gpu/prebuilt: $(du -sh .gpu/prebuilt | cut -f1), stamp $(cat .gpu/prebuilt/stamp)"
-rm -rf "$work" && mkdir -p "$work"
-git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null \
-  | tar -xf - -C "$work"
-cp -a .gpu "$work/.gpu"
+send_tree
 # (GLYPH_WITH_CUDA=ON as there, where a GPU is found; the device's Python is 3.12.3, the same ABI,
 # which the stamp names rather than the release)
 in_root offline /bin/bash -c "cd /opt/repo && OUT=/opt/out TORCH_CUDA_ARCH_LIST=$arch GLYPH_WITH_CUDA=ON bash scripts/gpu_check.sh --check-prebuilt"
