@@ -283,6 +283,47 @@ def test_attention_with_kvcache(target, dtype, new_tokens, shape):
                  [heads_first(vc[i, :s]) for i, s in enumerate(lens)], True, scale)
 
 
+@pytest.mark.parametrize("target", [t for t in TARGETS if t.id in ("cpu", "cuda-glyph", "cuda-mma",
+                                                                    "cuda-wgmma")], indirect=True)
+def test_kvcache_past_the_capacity(target):
+    """A chunk that overruns its cache (the caller's contract, ops/attention.h): the CPU path
+    raises; glyph's kernels, which cannot see the lengths on the host, write no token past the
+    capacity, and the queries within it get their exact result (the ones past it see every cached
+    key but their own)."""
+    device, backend = target
+    heads, kv, d, capacity, lens, new = 8, 2, 64, 100, [95, 20], 9  # sequence 0 overruns by 4
+    g = torch.Generator().manual_seed(5)
+    dtype = torch.bfloat16
+    q = torch.randn(2, new, heads, d, generator=g).to(device, dtype)
+    kc = torch.randn(2, capacity, kv, d, generator=g).to(device, dtype)
+    vc = torch.randn(2, capacity, kv, d, generator=g).to(device, dtype)
+    kn = torch.randn(2, new, kv, d, generator=g).to(device, dtype)
+    vn = torch.randn(2, new, kv, d, generator=g).to(device, dtype)
+    seqlens = torch.tensor(lens, dtype=torch.int32, device=device)
+    scale = 1 / math.sqrt(d)
+    if device == "cpu":
+        with pytest.raises(RuntimeError, match="more than the cache's 100"):
+            _vlm.op_attention_kvcache(q, kc, vc, seqlens, kn, vn, True, scale)
+        return
+    try:
+        out = _vlm.op_attention_kvcache(q, kc, vc, seqlens, kn, vn, True, scale,
+                                        torch.full_like(q, float("nan")))
+    except Exception as e:  # the backend's kernel is not on this card: the ATen path refuses
+        assert "more than the cache's 100" in str(e)
+        pytest.skip(f"backend {backend} has no kernel on this GPU (the ATen path refused)")
+    _check_backend(device, backend, dtype, d, decode=False)
+    assert not out.isnan().any(), _unwritten(out, range(0, 2 * new, new))
+    fits = capacity - lens[0]  # sequence 0's new tokens that fit
+    assert torch.equal(kc[0, lens[0]:], kn[0, :fits]) and torch.equal(vc[0, lens[0]:], vn[0, :fits])
+    hf = lambda t: t.transpose(0, 1)  # noqa: E731
+    # within the capacity: causal over the cache as written; sequence 1 as usual
+    _check_close([hf(out[0, :fits]), hf(out[1])], [hf(q[0, :fits]), hf(q[1])],
+                 [hf(kc[0]), hf(kc[1, :lens[1] + new])], [hf(vc[0]), hf(vc[1, :lens[1] + new])],
+                 True, scale)
+    # past it: every cached key
+    _check_close([hf(out[0, fits:])], [hf(q[0, fits:])], [hf(kc[0])], [hf(vc[0])], False, scale)
+
+
 def test_attention_backend_setting(tmp_path):
     """The setting round-trips, names its choices when wrong, starts from GLYPH_ATTENTION_BACKEND
     (checked in a fresh process), and CPU tensors take the ATen path whatever it says."""
@@ -373,6 +414,9 @@ def test_attention_ops_name_what_is_wrong():
                                  False, 1.0)
     with pytest.raises(RuntimeError, match="exceeds max_seqlen"):
         _vlm.op_attention_varlen(q, q, q, cu, cu, 4, 6, False, 1.0)
+    with pytest.raises(RuntimeError, match="out has elements that share memory"):
+        _vlm.op_attention_varlen(q, q, q, cu, cu, 6, 6, False, 1.0,
+                                 torch.empty(1, 4, 8).expand(6, 4, 8))
     cache = torch.randn(1, 4, 2, 8)
     with pytest.raises(RuntimeError, match="capacity|more than the cache"):
         _vlm.op_attention_kvcache(torch.randn(1, 2, 4, 8), cache, cache.clone(),

@@ -1,5 +1,6 @@
 #include "vlm/ops/attention.h"
 
+#include <ATen/MemoryOverlap.h>
 #include <c10/util/Exception.h>
 
 #include <atomic>
@@ -134,6 +135,10 @@ at::Tensor output(const std::optional<at::Tensor>& out, const at::Tensor& q, con
                   out->device() == q.device(),
               op, ": out must match q (", q.sizes(), " ", q.scalar_type(), "), got ",
               out->sizes(), " ", out->scalar_type());
+  // An expanded tensor (a stride of 0) would have several kernel threads write one element.
+  TORCH_CHECK(at::has_internal_overlap(*out) != at::MemOverlap::Yes, op,
+              ": out has elements that share memory (an expanded tensor); "
+              "pass a tensor of its own");
   return *out;
 }
 

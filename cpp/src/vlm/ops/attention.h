@@ -24,7 +24,8 @@
 //       in place (the caller then advances its lengths). Returns [B, Lq, H, d]. The caller keeps
 //       cache_seqlens[b] + Lq <= capacity (KvCache::reserve sizes it once): the CPU path checks
 //       and raises; the CUDA kernels cannot without a host sync (the lengths stay on the device),
-//       so there a new token past the capacity is not written and not attended.
+//       so there a new token past the capacity is not written and no query sees it: the queries
+//       within the capacity get their exact result, the ones past it miss their own keys.
 //
 // Shared rules: GQA without copying K/V (query head h reads kv head h / (H / Hkv)); `scale`
 // multiplies q.k; causal: query i of a sequence with lq queries and lk visible keys sees keys

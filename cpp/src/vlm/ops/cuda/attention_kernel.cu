@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(kThreads) varlen_kernel(VarlenParams p) {
   const int b = blockIdx.z, h = blockIdx.y, row0 = blockIdx.x * kBM;
   const SeqBounds sb = seq_bounds(p, b);
   const long long q_begin = sb.q_begin, k_begin = sb.k_begin;
-  const int lq = sb.lq, lk = sb.lk;
+  const int lq = sb.lq, lk = sb.lk, shift = sb.shift;
   if (row0 >= lq) return;
   const int kvh = h / (p.heads / p.kv_heads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -129,14 +129,14 @@ __global__ void __launch_bounds__(kThreads) varlen_kernel(VarlenParams p) {
 
   // Keys any row of this block may see.
   const int last_row = min(row0 + kBM, lq) - 1;
-  const int k_end = p.causal ? min(lk, last_row + (lk - lq) + 1) : lk;
+  const int k_end = p.causal ? min(lk, last_row + shift + 1) : lk;
   const float scale_log2 = p.scale * kLog2e;
 
   // This lane's row of the softmax step and its half of the row's columns.
   const int my_row = warp * 16 + lane / 2;
   const int my_half = lane % 2;
   const int my_q = row0 + my_row;  // query index within the sequence
-  const int my_limit = p.causal ? my_q + (lk - lq) : lk - 1;  // last key it may see
+  const int my_limit = p.causal ? my_q + shift : lk - 1;  // last key it may see
 
   const T* kbase = static_cast<const T*>(p.k) + k_begin * p.k_tok + kvh * p.k_head;
   const T* vbase = static_cast<const T*>(p.v) + k_begin * p.v_tok + kvh * p.v_head;

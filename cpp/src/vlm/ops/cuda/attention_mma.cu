@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
   const int b = blockIdx.z, h = blockIdx.y, row0 = blockIdx.x * kRows;
   const SeqBounds sb = seq_bounds(p, b);
   const long long q_begin = sb.q_begin, k_begin = sb.k_begin;
-  const int lq = sb.lq, lk = sb.lk;
+  const int lq = sb.lq, lk = sb.lk, shift = sb.shift;
   if (row0 >= lq) return;
   const int kvh = h / (p.heads / p.kv_heads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -68,7 +68,7 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
   T* sV = sK + 2 * kKeys * S;
 
   const int last_row = min(row0 + kRows, lq) - 1;
-  const int k_end = p.causal ? min(lk, last_row + (lk - lq) + 1) : lk;
+  const int k_end = p.causal ? min(lk, last_row + shift + 1) : lk;
   const T* kbase = static_cast<const T*>(p.k) + k_begin * p.k_tok + kvh * p.k_head;
   const T* vbase = static_cast<const T*>(p.v) + k_begin * p.v_tok + kvh * p.v_head;
 
@@ -89,8 +89,8 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
 
   // This lane's two rows (g and g + 8 of the warp's 16) and the last key each may see.
   const int q0 = row0 + warp * 16 + g, q1 = q0 + 8;
-  const int lim0 = p.causal ? q0 + (lk - lq) : lk - 1;
-  const int lim1 = p.causal ? q1 + (lk - lq) : lk - 1;
+  const int lim0 = p.causal ? q0 + shift : lk - 1;
+  const int lim1 = p.causal ? q1 + shift : lk - 1;
   const float scale_log2 = p.scale * kLog2eFrag;
 
   float o[2 * kDChunks][4];  // 8-column output tiles: rows g (0, 1) and g + 8 (2, 3)

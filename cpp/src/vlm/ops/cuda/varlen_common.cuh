@@ -15,6 +15,10 @@ namespace glyph::vlm::ops::cuda {
 struct SeqBounds {
   long long q_begin = 0, k_begin = 0;  // first query / key row
   int lq = 0, lk = 0;                  // queries, visible keys
+  // Causal alignment: query i sees keys j <= i + shift. lk - lq, except in the cache form when
+  // the caller overran the capacity: lk is then clamped to it, and shift still counts every
+  // token, so the queries within the capacity see what they would have (attention.h).
+  int shift = 0;
 };
 
 __device__ __forceinline__ SeqBounds seq_bounds(const VarlenParams& p, int b) {
@@ -23,12 +27,15 @@ __device__ __forceinline__ SeqBounds seq_bounds(const VarlenParams& p, int b) {
     s.q_begin = static_cast<long long>(b) * p.fixed_lq;
     s.lq = p.fixed_lq;
     s.k_begin = b * p.k_rows;
-    s.lk = static_cast<int>(min(static_cast<long long>(p.seqused_k[b] + p.k_extra), p.k_rows));
+    const long long total = static_cast<long long>(p.seqused_k[b]) + p.k_extra;
+    s.lk = static_cast<int>(min(total, static_cast<long long>(p.k_rows)));
+    s.shift = static_cast<int>(total - s.lq);
   } else {
     s.q_begin = p.cu_q[b];
     s.lq = p.cu_q[b + 1] - p.cu_q[b];
     s.k_begin = p.cu_k[b];
     s.lk = p.cu_k[b + 1] - p.cu_k[b];
+    s.shift = s.lk - s.lq;
   }
   return s;
 }

@@ -182,7 +182,7 @@ __global__ void __launch_bounds__(kThreadsW, 1) varlen_wgmma_kernel(VarlenParams
   const int b = blockIdx.z, h = blockIdx.y, row0 = blockIdx.x * kRowsW;
   const SeqBounds sb = seq_bounds(p, b);
   const long long q_begin = sb.q_begin, k_begin = sb.k_begin;
-  const int lq = sb.lq, lk = sb.lk;
+  const int lq = sb.lq, lk = sb.lk, shift = sb.shift;
   if (row0 >= lq) return;
   const int kvh = h / (p.heads / p.kv_heads);
   const int wg = threadIdx.x / 128, warp = (threadIdx.x % 128) / 32, lane = threadIdx.x % 32;
@@ -196,7 +196,7 @@ __global__ void __launch_bounds__(kThreadsW, 1) varlen_wgmma_kernel(VarlenParams
   unsigned char* const sV = sK + 2 * kKVBytes;  // likewise
 
   const int last_row = min(row0 + kRowsW, lq) - 1;
-  const int k_end = p.causal ? min(lk, last_row + (lk - lq) + 1) : lk;
+  const int k_end = p.causal ? min(lk, last_row + shift + 1) : lk;
   const T* kbase = static_cast<const T*>(p.k) + k_begin * p.k_tok + kvh * p.k_head;
   const T* vbase = static_cast<const T*>(p.v) + k_begin * p.v_tok + kvh * p.v_head;
   const T* q = static_cast<const T*>(p.q) + (q_begin + row0) * p.q_tok + h * p.q_head;
@@ -211,8 +211,8 @@ __global__ void __launch_bounds__(kThreadsW, 1) varlen_wgmma_kernel(VarlenParams
 
   // This lane's two rows (g and g + 8 of its warp's 16 in its warpgroup's 64).
   const int q0 = row0 + wg * 64 + warp * 16 + g;
-  const int lim0 = p.causal ? q0 + (lk - lq) : lk - 1;
-  const int lim1 = p.causal ? q0 + 8 + (lk - lq) : lk - 1;
+  const int lim0 = p.causal ? q0 + shift : lk - 1;
+  const int lim1 = p.causal ? q0 + 8 + shift : lk - 1;
   const float scale_log2 = p.scale * kLog2eFrag;
 
   float o[D / 8][4];
