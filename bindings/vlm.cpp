@@ -450,8 +450,8 @@ PYBIND11_MODULE(_vlm, m) {
             return m.benchmark_decode(batch, context, steps, seed);
           },
           py::arg("batch"), py::arg("context"), py::arg("steps") = 8, py::arg("seed") = 0,
-          "Seconds per greedy decode step of `batch` sequences over `context` random cached "
-          "tokens each (for benchmarks; after 2 warm-up steps).")
+          "The greedy decode step of `batch` sequences over `context` random cached tokens each "
+          "(for benchmarks; after 2 warm-up steps): DecodeBenchmark (step_seconds, cuda_graph).")
       .def_property_readonly("config", [](const Glm4v& m) { return config_dict(m.config()); })
       .def_property_readonly("device", [](const Glm4v& m) { return m.device().str(); })
       .def_property_readonly("dtype", [](const Glm4v& m) {

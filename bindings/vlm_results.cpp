@@ -31,6 +31,12 @@ void init_vlm_results(py::module_& m) {
                            "decode_cuda_graph"},
                      /*mapping_access=*/true);
 
+  py::class_<DecodeBenchmark> bench(m, "DecodeBenchmark", "What Glm4v.benchmark_decode returns.");
+  bench.def_readonly("step_seconds", &DecodeBenchmark::step_seconds, "seconds per decode step")
+      .def_readonly("cuda_graph", &DecodeBenchmark::cuda_graph,
+                    "whether the timed steps replayed a captured CUDA graph");
+  add_record_methods(bench, {"step_seconds", "cuda_graph"}, /*mapping_access=*/true);
+
   py::class_<Answer> answer(m, "Answer", "What Pipeline.ask (glyph::vlm::ask) returns.");
   answer.def_readonly("text", &Answer::text, "what the model wrote (the stop token left out)")
       .def_readonly("reasoning", &Answer::reasoning,

@@ -1084,7 +1084,7 @@ _OOM = (MemoryError, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryEr
 
 
 def _decode_fitting(run, dev, model, kind, cached, batch, steps):
-    """(seconds a step, batch) of benchmark_decode at `batch`, or at the next smaller batch
+    """(DecodeBenchmark, batch) of benchmark_decode at `batch`, or at the next smaller batch
     (3/4 of it) where that one runs out of device memory (the estimate of what fits leaves 4 GB,
     which the allocator's fragmentation can use up); (None, 1) where even batch 1 does not fit.
     Each batch that did not fit is listed with the skipped."""
@@ -1122,20 +1122,22 @@ def decode(run, dev, model, contexts, ratio, copy_gbps, tiny):
                 if run.left() < 20:
                     run.results["skipped"].append(f"decode {kind} ctx={c} batch={b}")
                     continue
-                s, b = _decode_fitting(run, dev, model, kind, c, b, 4 if tiny else 16)
-                if s is None:
+                bench, b = _decode_fitting(run, dev, model, kind, c, b, 4 if tiny else 16)
+                if bench is None:
                     continue
+                s = bench.step_seconds
                 # the bytes a step must read at the rate the copy moved bytes (its reads and
                 # writes counted, as the ops step's fractions of it are): HBM's rate is the bytes
                 # it moves, whichever way
                 floor = (weight_bytes + b * c * kv_per_token) / (copy_gbps * 1e9)
                 row = dict(context=ctx, kind=kind, cached=c, batch=b, kv_bytes_per_token=kv_per_token,
                            step_ms=round(1e3 * s, 3), tokens_per_s=round(b / s, 1),
-                           floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2))
+                           floor_ms=round(1e3 * floor, 3), over_floor=round(s / floor, 2),
+                           cuda_graph=bench.cuda_graph)
                 if ctx == contexts[0]:  # what the CUDA graph saves: the same step run eagerly
                     model.set_runtime_options(cuda_graphs=False)
                     try:
-                        e = model.benchmark_decode(b, c, steps=4 if tiny else 16)
+                        e = model.benchmark_decode(b, c, steps=4 if tiny else 16).step_seconds
                         row.update(eager_step_ms=round(1e3 * e, 3), graph_speedup=round(e / s, 2))
                     except _OOM:
                         run.results["skipped"].append(f"decode eager ctx={c} batch={b} (out of memory)")
@@ -1251,11 +1253,13 @@ def versus_transformers(run, dev, cfg_hf, lengths, tmp, tiny):
         # A decode step as transformers' is timed, without the one-off costs: generate's
         # decode_seconds holds the eager warm-up step and the CUDA graph's capture (kept as
         # glyph_generate_decode_ms); benchmark_decode times the steady step at this context.
-        ours_dec = g.benchmark_decode(1, n, steps=steps)
+        ours = g.benchmark_decode(1, n, steps=steps)
+        ours_dec = ours.step_seconds
         rows.append(dict(N=n, hf_prefill_s=round(hf_pre, 4), glyph_prefill_s=round(r.prefill_seconds, 4),
                          prefill_speedup=round(hf_pre / r.prefill_seconds, 2),
                          hf_decode_ms=round(1e3 * hf_dec, 3), glyph_decode_ms=round(1e3 * ours_dec, 3),
                          glyph_generate_decode_ms=round(1e3 * r.decode_seconds / steps, 3),
+                         glyph_decode_cuda_graph=ours.cuda_graph,
                          decode_speedup=round(hf_dec / ours_dec, 2)))
         run.results["steps"]["transformers"] = rows
         run.save()
@@ -1438,6 +1442,7 @@ def table(res):
         lines.append(f"decode ctx={r['context']:>6} {r['kind']:<5} cached {r['cached']:>6} batch {r['batch']:>3}"
                      f"  {r['step_ms']:.2f} ms/step  {r['tokens_per_s']} tok/s  floor {r['floor_ms']:.2f} ms"
                      f"  x{r['over_floor']} of floor"
+                     + ("  graph" if r.get("cuda_graph") else "  eager")
                      + (f"  eager {r['eager_step_ms']:.2f} ms (graph x{r['graph_speedup']})"
                         if "eager_step_ms" in r else ""))
     for r in s.get("transformers") or []:

@@ -1109,6 +1109,34 @@ class GenerateOutput:
         """
         new tokens only (the stop token included when hit)
         """
+class DecodeBenchmark:
+    """
+    What Glm4v.benchmark_decode returns.
+    """
+    def __contains__(self, arg0: str) -> bool:
+        ...
+    def __getitem__(self, arg0: str) -> typing.Any:
+        ...
+    def __repr__(self) -> str:
+        ...
+    def get(self, key: str, default: typing.Any = None) -> typing.Any:
+        ...
+    def keys(self) -> list[str]:
+        ...
+    def to_dict(self) -> dict:
+        """
+        The fields as a dict.
+        """
+    @property
+    def cuda_graph(self) -> bool:
+        """
+        whether the timed steps replayed a captured CUDA graph
+        """
+    @property
+    def step_seconds(self) -> float:
+        """
+        seconds per decode step
+        """
 class Answer:
     """
     What Pipeline.ask (glyph::vlm::ask) returns.

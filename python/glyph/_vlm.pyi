@@ -40,9 +40,9 @@ class Glm4v:
     @staticmethod
     def random(config_json: str, device: str = 'cpu', dtype: str = 'auto', seed: typing.SupportsInt | typing.SupportsIndex = 0, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, cuda_graphs: bool = True) -> Glm4v:
         ...
-    def benchmark_decode(self, batch: typing.SupportsInt | typing.SupportsIndex, context: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex = 8, seed: typing.SupportsInt | typing.SupportsIndex = 0) -> float:
+    def benchmark_decode(self, batch: typing.SupportsInt | typing.SupportsIndex, context: typing.SupportsInt | typing.SupportsIndex, steps: typing.SupportsInt | typing.SupportsIndex = 8, seed: typing.SupportsInt | typing.SupportsIndex = 0) -> glyph._core.DecodeBenchmark:
         """
-        Seconds per greedy decode step of `batch` sequences over `context` random cached tokens each (for benchmarks; after 2 warm-up steps).
+        The greedy decode step of `batch` sequences over `context` random cached tokens each (for benchmarks; after 2 warm-up steps): DecodeBenchmark (step_seconds, cuda_graph).
         """
     def clear_feature_cache(self) -> None:
         ...

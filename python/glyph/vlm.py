@@ -57,12 +57,12 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-from ._core import GLM4V_PROMPT_TEMPLATE, Answer, GenerateOutput, InputError
+from ._core import GLM4V_PROMPT_TEMPLATE, Answer, DecodeBenchmark, GenerateOutput, InputError
 from ._deprecation import warn as _warn
 from ._tokenizers import as_codec as _as_codec
 
-__all__ = ["Answer", "GLYPH_PRESET", "Glm4v", "GenerateOutput", "ask", "process_images",
-           "checkpoint_tensors", "parse_config", "to_rgb_arrays"]
+__all__ = ["Answer", "DecodeBenchmark", "GLYPH_PRESET", "Glm4v", "GenerateOutput", "ask",
+           "process_images", "checkpoint_tensors", "parse_config", "to_rgb_arrays"]
 
 #: Glyph's recommended request settings (greedy, repetition penalty 1.1, its three stop ids), as
 #: keywords for Glm4v.generate / generate_batch / ask: ``model.generate(ids, **GLYPH_PRESET)``.
@@ -206,10 +206,12 @@ class Glm4v:
     def clear_feature_cache(self) -> None:
         self._m.clear_feature_cache()
 
-    def benchmark_decode(self, batch: int, context: int, steps: int = 8, seed: int = 0) -> float:
-        """Seconds per greedy decode step of `batch` sequences over caches of `context` random
-        keys and values each (decode speed does not depend on their content), run as generate
-        runs it; for benchmarks."""
+    def benchmark_decode(self, batch: int, context: int, steps: int = 8,
+                         seed: int = 0) -> DecodeBenchmark:
+        """The greedy decode step of `batch` sequences over caches of `context` random keys and
+        values each (decode speed does not depend on their content), run as generate runs it,
+        timed after 2 warm-up steps; for benchmarks. Returns a DecodeBenchmark: `step_seconds`,
+        and `cuda_graph` (whether the timed steps replayed a captured CUDA graph)."""
         return self._m.benchmark_decode(int(batch), int(context), int(steps), int(seed))
 
     def process_images(self, images):

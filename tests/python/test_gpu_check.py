@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -417,7 +418,7 @@ def test_decode_step_steps_down_a_batch_that_does_not_fit(tmp_path):
             calls.append(batch)
             if batch > 2:
                 raise glyph.OutOfMemoryError("CUDA out of memory: reduce the batch")
-            return 1e-3 * batch
+            return types.SimpleNamespace(step_seconds=1e-3 * batch, cuda_graph=False)
 
         def set_runtime_options(self, **kw):
             pass

@@ -226,6 +226,28 @@ def test_repetition_penalty_matches_transformers(tiny):
     assert r.tokens == out[0, len(ids):].tolist()
 
 
+@pytest.mark.parametrize("kw", [dict(temperature=1.3, top_k=30, top_p=0.9),
+                                dict(temperature=0.8, repetition_penalty=1.3),
+                                dict(temperature=2.0)])
+def test_sampling_matches_transformers(tiny, kw):
+    """Sampled tokens equal transformers' for the same seed: the same processors in the same
+    order (repetition penalty, temperature, top-k, top-p) and the same draw (torch.multinomial's
+    argmax(p / q), q ~ Exp(1), from a generator seeded alike)."""
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    ids = vlm_tiny.prompt_ids(model.config, [], [8], seed=9)
+    inp = torch.tensor([ids])
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            out = model.generate(input_ids=inp, attention_mask=torch.ones_like(inp),
+                                 max_new_tokens=12, do_sample=True, top_k=kw.get("top_k", 0),
+                                 eos_token_id=None, pad_token_id=0,
+                                 **{k: v for k, v in kw.items() if k != "top_k"})
+        r = g.generate(ids, max_new_tokens=12, do_sample=True, seed=seed, stop_ids=[-1], **kw)
+        assert r.tokens == out[0, len(ids):].tolist(), (seed, kw)
+
+
 def test_prompt_image_count_mismatch_is_an_error(tiny):
     model, path = tiny
     g = gv.Glm4v.from_pretrained(path)

@@ -334,6 +334,19 @@ def test_cuda_graphs_option_and_what_generate_reports(tiny):
     assert "decode_cuda_graph" in on.to_dict()
 
 
+def test_benchmark_decode_reports_the_step(tiny):
+    """benchmark_decode times the steady step over random caches and says how it ran (no CUDA
+    graph on the CPU); bad sizes are named."""
+    _, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    b = g.benchmark_decode(2, 40, steps=3)
+    assert isinstance(b, gv.DecodeBenchmark)
+    assert b.step_seconds > 0 and b.cuda_graph is False
+    assert b.to_dict() == {"step_seconds": b.step_seconds, "cuda_graph": False}
+    with pytest.raises(glyph.InputError, match="batch, context and steps must be > 0"):
+        g.benchmark_decode(0, 40)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 @pytest.mark.parametrize("heads,kv_heads", [(8, 2), (4, 4)])  # head_dim 64: glyph's kernels
 def test_cuda_graph_decode_gives_the_eager_tokens(heads, kv_heads):
@@ -353,6 +366,10 @@ def test_cuda_graph_decode_gives_the_eager_tokens(heads, kv_heads):
     assert on.decode_cuda_graph and not off.decode_cuda_graph
     assert on.tokens == off.tokens
     assert [r.tokens for r in on_b] == [r.tokens for r in off_b]
+    # "cuda" became the concrete device it was loaded on; benchmark_decode says a graph ran
+    assert g.device == f"cuda:{torch.cuda.current_device()}"
+    g.set_runtime_options(cuda_graphs=True)
+    assert g.benchmark_decode(2, 100, steps=2).cuda_graph
 
 
 # ---- reasoning ----

@@ -11,7 +11,10 @@
 #include <string>
 
 #ifdef GLYPH_WITH_CUDA
+#include <ATen/core/CachingHostAllocator.h>
+#include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -65,7 +68,10 @@ class Sampler {
       sorted = sorted.masked_fill(drop, -std::numeric_limits<float>::infinity());
       l = at::empty_like(l).scatter_(-1, idx, sorted);
     }
-    return at::multinomial(l.softmax(-1), 1, /*replacement=*/false, gen_).squeeze(-1);
+    // One draw per row, as at::multinomial(p, 1) makes it (argmax of p / q, q ~ Exp(1)), without
+    // its two checks of p, each of which waits for the device.
+    Tensor p = l.softmax(-1);
+    return p.div_(at::empty_like(p).exponential_(1, gen_)).argmax(-1);
   }
 
   void observe(const Tensor& tokens) {
@@ -96,20 +102,17 @@ void check_options(const GenerateOptions& opt) {
 // Every shape is static (the cache is sized once, its lengths live on the device), so on a CUDA
 // device with RuntimeOptions::cuda_graphs the step runs eagerly once on a side stream (warm-up:
 // cuBLAS handles and workspaces, lazy initialisation), is captured into a CUDA graph on that
-// stream the second time, and replays from then on: one launch per token instead of several hundred. Replays return the same
-// logits buffer (valid until the next call). Only bfloat16 and float16 models are captured (their
-// attention runs in CUDA kernels), and only when the warm-up's attention did not take the ATen
-// path (a shape no kernel takes: it reads lengths on the host); a step that still cannot be
-// captured warns once and stays eager.
+// stream the second time, and replays from then on: one launch per token instead of several
+// hundred. Replays return the same logits buffer (valid until the next call). A capture is tried
+// only when the warm-up's attention did not take the ATen path (float32, or a shape no kernel
+// takes: it reads lengths on the host); a step that still cannot be captured warns once, stays
+// eager, and the model tries no capture again (Glm4vImpl::graph_capture_failed).
 class DecodeStep {
  public:
   DecodeStep(const Glm4vImpl& m, KvCache& cache, Tensor next_pos)
       : m_(m), cache_(cache), next_pos_(std::move(next_pos)), batch_(cache.batch()) {
 #ifdef GLYPH_WITH_CUDA
-    // float32 attention takes the ATen path on CUDA, which reads the lengths on the host (it
-    // cannot be captured); bfloat16 and float16 take the kernels of ops/cuda.
-    want_graph_ = m.device.is_cuda() && m.runtime.cuda_graphs &&
-                  (m.dtype == at::kBFloat16 || m.dtype == at::kHalf);
+    want_graph_ = m.device.is_cuda() && m.runtime.cuda_graphs && !m.graph_capture_failed;
 #endif
   }
 
@@ -146,6 +149,8 @@ class DecodeStep {
   }
 
 #ifdef GLYPH_WITH_CUDA
+  using PoolId = decltype(at::cuda::graph_pool_handle());  // a graph's memory pool
+
   c10::cuda::CUDAStream main_stream() const {
     return c10::cuda::getCurrentCUDAStream(m_.device.index());
   }
@@ -157,15 +162,23 @@ class DecodeStep {
     side_ = c10::cuda::getStreamFromPool(false, m_.device.index());
     order(main, *side_);
     Tensor logits;
-    {
+    try {
       const c10::cuda::CUDAStreamGuard on_side(*side_);
       logits = eager(tok);
+    } catch (...) {
+      // What the side stream has queued (the cache appends of the layers before the failure)
+      // must finish before main reuses the memory the caller frees on the way out.
+      try {
+        order(*side_, main);
+      } catch (...) {
+      }
+      throw;
     }
     order(*side_, main);
     // Made on the side stream, read on the main one: its memory is not reused before main is done.
     logits.record_stream(main);
-    // The ATen attention (a shape no CUDA kernel takes) reads lengths on the host: the capture
-    // would fail, and a failed capture leaves the allocator's capture pool behind.
+    // The ATen attention (float32, or a shape no CUDA kernel takes) reads lengths on the host:
+    // the capture would fail.
     if (std::string(ops::last_attention_backend()) == "aten") want_graph_ = false;
     return logits;
   }
@@ -178,6 +191,9 @@ class DecodeStep {
     auto graph = std::make_unique<at::cuda::CUDAGraph>();
     const c10::cuda::CUDAStream main = main_stream();
     const c10::cuda::CUDAStream side = *side_;
+    // The graph's memory pool, named here so a failed capture can hand it back (below).
+    const PoolId pool = at::cuda::graph_pool_handle();
+    bool capturing = false;
     try {
       // The side stream sees everything queued so far (tok_in_'s copy included) before capture.
       order(main, side);
@@ -185,7 +201,8 @@ class DecodeStep {
         const c10::cuda::CUDAStreamGuard on_side(side);
         // Thread-local: an unsafe call (a host sync) on this thread fails the capture; other
         // threads' work is left alone.
-        graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
+        graph->capture_begin(pool, cudaStreamCaptureModeThreadLocal);
+        capturing = true;
         try {
           logits_out_ = eager(tok_in_);
         } catch (...) {
@@ -196,6 +213,7 @@ class DecodeStep {
           throw;
         }
         graph->capture_end();
+        capturing = false;
       }
       order(side, main);
       cache_.lengths = lengths;
@@ -204,20 +222,57 @@ class DecodeStep {
       (void)cudaGetLastError();  // the failed capture's error, so later launches do not report it
       cache_.lengths = lengths;
       logits_out_ = Tensor();
+      if (capturing) release_failed_capture(pool);
       want_graph_ = false;
+      m_.graph_capture_failed = true;
       TORCH_WARN_ONCE("glyph: decoding without a CUDA graph, the step could not be captured (",
-                      e.what(), "); RuntimeOptions.cuda_graphs = false skips the attempt");
+                      e.what(), "); this model will not try again, and RuntimeOptions.cuda_graphs "
+                      "= false skips the attempt");
     }
   }
 
-  // Work queued on `later` waits for what is queued on `first` now.
+  // A capture that CUDA invalidated makes capture_end throw before it stops routing allocations
+  // to the graph's pool (device and, in torch versions that have it, pinned host) and before the
+  // pool can be released: left so, the allocators would count a capture underway for good
+  // (memory freed after record_stream never reclaimed, a capture check in every allocation).
+  // Only where the routing was still on: past that point capture_end, or the graph's destructor,
+  // releases the pool itself, and releasing it twice would fail an assert there.
+  void release_failed_capture(const PoolId& pool) {
+    const c10::DeviceIndex dev = m_.device.index();
+    try {
+      c10::cuda::CUDACachingAllocator::endAllocateToPool(dev, pool);
+    } catch (...) {
+      return;  // capture_end got past it
+    }
+    end_host_pool(at::getHostAllocator(at::kCUDA), pool);
+    try {
+      c10::cuda::CUDACachingAllocator::releasePool(dev, pool);
+    } catch (...) {
+    }
+  }
+
+  // The pinned-host allocator's pool routing, where this torch has it (not every version does).
+  template <class HostAllocator>
+  static auto end_host_pool(HostAllocator* host, const PoolId& pool)
+      -> decltype(host->end_allocate_to_pool(pool), void()) {
+    try {
+      host->end_allocate_to_pool(pool);
+    } catch (...) {
+      return;  // not routed to (this torch's capture_begin does not) or already ended
+    }
+    try {
+      host->release_pool(pool);
+    } catch (...) {
+    }
+  }
+  static void end_host_pool(...) {}
+
+  // Work queued on `later` waits for what is queued on `first` now. The event is made on the
+  // streams' device, whichever device is current.
   static void order(const c10::cuda::CUDAStream& first, const c10::cuda::CUDAStream& later) {
-    cudaEvent_t ev = nullptr;
-    C10_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-    const cudaError_t rec = cudaEventRecord(ev, first.stream());
-    const cudaError_t wait = rec == cudaSuccess ? cudaStreamWaitEvent(later.stream(), ev, 0) : rec;
-    C10_CUDA_CHECK(cudaEventDestroy(ev));  // released once the wait is satisfied
-    C10_CUDA_CHECK(wait);
+    at::cuda::CUDAEvent ev;
+    ev.record(first);
+    ev.block(later);
   }
 
   bool want_graph_ = false;
@@ -323,8 +378,8 @@ std::vector<GenerateResult> run_generation(const Glm4vImpl& m,
   return res;
 }
 
-double benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t context, int steps,
-                        std::uint64_t seed) {
+DecodeBenchmark benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t context,
+                                 int steps, std::uint64_t seed) {
   using clock = std::chrono::steady_clock;
   GLYPH_CHECK(batch > 0 && context > 0 && steps > 0, InputError,
               "benchmark_decode: batch, context and steps must be > 0");
@@ -353,7 +408,10 @@ double benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t con
   for (int i = 0; i < kWarmup; ++i) step();
   const auto t0 = clock::now();
   for (int i = 0; i < steps; ++i) step();
-  return std::chrono::duration<double>(clock::now() - t0).count() / steps;
+  DecodeBenchmark r;
+  r.step_seconds = std::chrono::duration<double>(clock::now() - t0).count() / steps;
+  r.cuda_graph = decode.graphed();
+  return r;
 }
 
 }  // namespace glyph::vlm

@@ -61,14 +61,15 @@ GenerateOptions GenerateOptions::glyph_preset() {
 
 Glm4v Glm4v::from_pretrained(const std::string& dir, const LoadOptions& opt) {
   GLYPH_CHECK(fs::is_directory(dir), ModelLoadError, "{} is not a checkpoint folder", dir);
-  at::InferenceMode guard;
   check_runtime_options(opt.runtime);
+  const at::Device device = concrete_device(opt.device);
+  EntryGuard guard(device);
   auto impl = std::make_shared<Glm4vImpl>();
   impl->cfg = load_config(dir);
   impl->gen = load_generation_config(dir);
   impl->proc = ImageProcessor::from_pretrained(dir);
   impl->runtime = opt.runtime;
-  impl->device = opt.device;
+  impl->device = device;
   impl->dtype = opt.dtype ? *opt.dtype
                           : dtype_named(impl->cfg.torch_dtype, (fs::path(dir) / "config.json").string());
   check_dtype(impl->dtype);
@@ -87,12 +88,13 @@ Glm4v Glm4v::from_pretrained(const std::string& dir, const LoadOptions& opt) {
 }
 
 Glm4v Glm4v::random(const Glm4vConfig& config, const LoadOptions& opt, std::uint64_t seed) {
-  at::InferenceMode guard;
   check_runtime_options(opt.runtime);
+  const at::Device device = concrete_device(opt.device);
+  EntryGuard guard(device);
   auto impl = std::make_shared<Glm4vImpl>();
   impl->cfg = config;
   impl->runtime = opt.runtime;
-  impl->device = opt.device;
+  impl->device = device;
   impl->dtype = opt.dtype ? *opt.dtype : dtype_named(config.torch_dtype, "config");
   check_dtype(impl->dtype);
   guard_oom("building random weights", "the model size (a smaller dtype) or free memory", [&] {
@@ -114,6 +116,7 @@ ImageBatch Glm4v::process_images(const std::vector<ImageView>& views) const {
   // device is ops::page_patches' choice.
   if (impl_->device.is_cpu()) return impl_->proc.process(views);
   GLYPH_CHECK(!views.empty(), InputError, "process_images: no images given");
+  EntryGuard guard(impl_->device);
   auto [pixels, sizes] = ops::pack_pages(views, /*pinned=*/impl_->device.is_cuda());
   ImageBatch b = ops::page_patches(pixels.to(impl_->device, /*non_blocking=*/true), sizes,
                                    impl_->proc.params(), impl_->dtype);
@@ -159,7 +162,7 @@ GenerateOptions Glm4v::generation_defaults() const {
 }
 
 at::Tensor Glm4v::image_features(const at::Tensor& pixel_values, const at::Tensor& grid_thw) const {
-  at::InferenceMode guard;
+  EntryGuard guard(impl_->device);
   return impl_->vision(pixel_values, grid_thw);
 }
 
@@ -171,7 +174,7 @@ std::pair<at::Tensor, std::int64_t> Glm4v::rope_index(const std::vector<std::int
 
 at::Tensor Glm4v::prefill(const std::vector<std::int64_t>& ids, const ImageBatch* images,
                           KvCache& cache) const {
-  at::InferenceMode guard;
+  EntryGuard guard(impl_->device);
   GLYPH_CHECK(cache.batch() <= 1, InputError,
               "prefill: this cache holds {} sequences (generate_batch's); use a new one",
               cache.batch());
@@ -180,7 +183,7 @@ at::Tensor Glm4v::prefill(const std::vector<std::int64_t>& ids, const ImageBatch
 }
 
 at::Tensor Glm4v::decode_step(std::int64_t token, KvCache& cache) const {
-  at::InferenceMode guard;
+  EntryGuard guard(impl_->device);
   GLYPH_CHECK(cache.length() > 0 && cache.batch() == 1, InputError,
               "decode_step: call prefill first (one sequence per cache)");
   GLYPH_CHECK(token >= 0 && token < impl_->cfg.text.vocab_size, InputError,
@@ -199,7 +202,7 @@ at::Tensor Glm4v::decode_step(std::int64_t token, KvCache& cache) const {
 
 at::Tensor Glm4v::forward(const std::vector<std::int64_t>& ids, const ImageBatch* images,
                           const std::vector<std::int64_t>& positions) const {
-  at::InferenceMode guard;
+  EntryGuard guard(impl_->device);
   GLYPH_CHECK(!ids.empty(), InputError, "forward: empty prompt");
   std::vector<std::int64_t> rows = positions;
   if (rows.empty())
@@ -213,13 +216,13 @@ at::Tensor Glm4v::forward(const std::vector<std::int64_t>& ids, const ImageBatch
 
 GenerateResult Glm4v::generate(const std::vector<std::int64_t>& ids, const ImageBatch* images,
                                const GenerateOptions& opt) const {
-  at::InferenceMode guard;
+  EntryGuard guard(impl_->device);
   return run_generation(*impl_, {BatchPrompt{ids, images}}, opt)[0];
 }
 
 std::vector<GenerateResult> Glm4v::generate_batch(const std::vector<BatchPrompt>& prompts,
                                                   const GenerateOptions& opt) const {
-  at::InferenceMode guard;
+  EntryGuard guard(impl_->device);
   GenerateOptions o = opt;
   o.on_token = nullptr;
   return run_generation(*impl_, prompts, o);
@@ -229,9 +232,9 @@ std::vector<GenerateResult> Glm4v::generate_batch(const std::vector<BatchPrompt>
 
 namespace glyph::vlm {
 
-double Glm4v::benchmark_decode(std::int64_t batch, std::int64_t context, int steps,
-                               std::uint64_t seed) const {
-  at::InferenceMode guard;
+DecodeBenchmark Glm4v::benchmark_decode(std::int64_t batch, std::int64_t context, int steps,
+                                        std::uint64_t seed) const {
+  EntryGuard guard(impl_->device);
   return vlm::benchmark_decode(*impl_, batch, context, steps, seed);
 }
 

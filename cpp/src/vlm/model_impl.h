@@ -8,7 +8,9 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <mutex>
@@ -117,6 +119,9 @@ class Glm4vImpl {
   at::Tensor freq_axis;        // int64 [rotary_dim / 2] on device: M-RoPE axis of each frequency
   mutable FeatureCache features;
   LoadInfo load_info;
+  // A decode step of this model failed to be captured into a CUDA graph once (generate.cpp):
+  // later generations decode eagerly without trying again.
+  mutable std::atomic<bool> graph_capture_failed{false};
 
   // After the weights are in place: rotary tables, the image processor's grid settings.
   void finish_setup();
@@ -134,8 +139,11 @@ class Glm4vImpl {
   std::pair<at::Tensor, std::int64_t> rope_index(const std::vector<std::int64_t>& ids,
                                                  const at::Tensor& grid_thw,
                                                  std::int64_t start = 0) const;
-  // Token embeddings with the image features put in the <|image|> slots; rows [begin, end).
-  at::Tensor embed_tokens(const at::Tensor& ids_device, const at::Tensor& features,
+  // Embeddings of ids[begin, end) (ids_device: the same ids on the device), with the image
+  // features from row image_offset on put in the <|image|> slots. The slots are found on the
+  // host, so the device is never waited for.
+  at::Tensor embed_tokens(const std::vector<std::int64_t>& ids, const at::Tensor& ids_device,
+                          std::int64_t begin, std::int64_t end, const at::Tensor& features,
                           std::int64_t image_offset) const;
   // Features of all images of a prompt, checked against its <|image|> count.
   at::Tensor prompt_features(const std::vector<std::int64_t>& ids, const ImageBatch* images) const;
@@ -150,6 +158,22 @@ class Glm4vImpl {
                               const std::vector<std::int64_t>* keep = nullptr) const;
   at::Tensor logits(const at::Tensor& hidden) const;  // float32 [.., vocab]
 };
+
+// What each public entry point (model.cpp) holds while it runs: inference mode, and the model's
+// device made current, so whatever it allocates (caches, generators, streams, events) lands on the
+// model's device whichever one the caller has current.
+struct EntryGuard {
+  explicit EntryGuard(at::Device d) : device(d) {}
+  at::InferenceMode inference;
+  c10::OptionalDeviceGuard device;
+};
+
+// `d` with its index filled in ("cuda" -> the current CUDA device), so a model stays on the
+// device it was loaded on.
+inline at::Device concrete_device(at::Device d) {
+  if (d.is_cpu() || d.has_index()) return d;
+  return at::empty({0}, at::TensorOptions().device(d)).device();
+}
 
 // RMSNorm as transformers computes it: in float32, scaled by the weight in the input's dtype.
 inline at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
@@ -168,8 +192,8 @@ std::vector<GenerateResult> run_generation(const Glm4vImpl& m,
                                            const std::vector<BatchPrompt>& prompts,
                                            const GenerateOptions& opt);
 
-double benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t context, int steps,
-                        std::uint64_t seed);
+DecodeBenchmark benchmark_decode(const Glm4vImpl& m, std::int64_t batch, std::int64_t context,
+                                 int steps, std::uint64_t seed);
 
 // Runs f(); an out-of-memory error from torch (host or device) becomes glyph::OutOfMemoryError
 // saying what ran out during `what` and what to reduce, instead of a c10::Error.
@@ -185,11 +209,13 @@ auto guard_oom(const char* what, const char* what_to_reduce, F&& f) -> decltype(
     return f();
   } catch (const c10::OutOfMemoryError& e) {  // a device allocator
     throw fail(e);
-  } catch (const c10::Error& e) {  // the CPU allocator reports a failed allocation as a plain one
+  } catch (const c10::Error& e) {
+    // Failed allocations reported as plain errors: the CPU allocator's, a CUDA call's own
+    // (pinned host memory, memory outside torch's allocator) and cuBLAS's workspace.
     const std::string msg = e.what_without_backtrace();
-    if (msg.find("can't allocate memory") != std::string::npos ||
-        msg.find("not enough memory") != std::string::npos)
-      throw fail(e);
+    for (const char* sign : {"can't allocate memory", "not enough memory", "out of memory",
+                             "CUBLAS_STATUS_ALLOC_FAILED"})
+      if (msg.find(sign) != std::string::npos) throw fail(e);
     throw;
   }
 }

@@ -130,14 +130,18 @@ Tensor Glm4vImpl::prompt_features(const std::vector<std::int64_t>& ids,
   return feats.to(dtype);
 }
 
-Tensor Glm4vImpl::embed_tokens(const Tensor& idt, const Tensor& features,
+Tensor Glm4vImpl::embed_tokens(const std::vector<std::int64_t>& ids, const Tensor& ids_device,
+                               std::int64_t begin, std::int64_t end, const Tensor& features,
                                std::int64_t image_offset) const {
-  Tensor x = at::embedding(w.embed, idt);
-  if (features.defined()) {
-    Tensor mask = (idt == cfg.image_token_id);
-    const std::int64_t n = mask.sum().item<std::int64_t>();
-    if (n > 0) x.index_put_({mask}, features.slice(0, image_offset, image_offset + n));
-  }
+  Tensor x = at::embedding(w.embed, ids_device.slice(0, begin, end));
+  if (!features.defined()) return x;
+  std::vector<std::int64_t> slots;
+  for (std::int64_t i = begin; i < end; ++i)
+    if (ids[i] == cfg.image_token_id) slots.push_back(i - begin);
+  const auto n = static_cast<std::int64_t>(slots.size());
+  if (n > 0)
+    x.index_copy_(0, at::tensor(slots, at::kLong).to(device),
+                  features.slice(0, image_offset, image_offset + n));
   return x;
 }
 
@@ -214,20 +218,29 @@ Tensor Glm4vImpl::prefill_sequence(const std::vector<std::int64_t>& ids, const I
   Tensor kept;
   const Tensor row_index = at::tensor(rows, at::kLong);
   std::int64_t image_offset = 0;
-  for (std::int64_t s = 0; s < L; s += chunk) {
-    const std::int64_t e = std::min(L, s + chunk);
-    Tensor ids_c = idt.slice(0, s, e);
-    Tensor x = embed_tokens(ids_c, feats, image_offset);
-    for (std::int64_t i = s; i < e; ++i) image_offset += (ids[i] == cfg.image_token_id);
-    Tensor h = guard_oom("prefill", "RuntimeOptions.prefill_chunk or the prompt length", [&] {
-      return decoder(x.unsqueeze(0), pos_dev.slice(1, s, e).unsqueeze(1), cache, slot);
-    });
-    if (!kept.defined()) kept = at::empty({static_cast<std::int64_t>(rows.size()), h.size(2)}, h.options());
-    Tensor here = ((row_index >= s) & (row_index < e)).nonzero().squeeze(1);
-    if (here.numel() > 0) {
-      Tensor local = row_index.index_select(0, here) - s;
-      kept.index_copy_(0, here.to(device), h[0].index_select(0, local.to(device)));
+  try {
+    for (std::int64_t s = 0; s < L; s += chunk) {
+      const std::int64_t e = std::min(L, s + chunk);
+      Tensor x = embed_tokens(ids, idt, s, e, feats, image_offset);
+      for (std::int64_t i = s; i < e; ++i) image_offset += (ids[i] == cfg.image_token_id);
+      Tensor h = guard_oom("prefill", "RuntimeOptions.prefill_chunk or the prompt length", [&] {
+        return decoder(x.unsqueeze(0), pos_dev.slice(1, s, e).unsqueeze(1), cache, slot);
+      });
+      if (!kept.defined())
+        kept = at::empty({static_cast<std::int64_t>(rows.size()), h.size(2)}, h.options());
+      Tensor here = ((row_index >= s) & (row_index < e)).nonzero().squeeze(1);
+      if (here.numel() > 0) {
+        Tensor local = row_index.index_select(0, here) - s;
+        kept.index_copy_(0, here.to(device), h[0].index_select(0, local.to(device)));
+      }
     }
+  } catch (...) {
+    // A chunk that failed (out of memory, most likely) leaves the cache as it was before this
+    // prompt: the chunks already appended are forgotten, so the caller can retry on the same
+    // cache with a smaller prefill_chunk. (Their keys stay in the buffers past the length, unread.)
+    cache.lengths[slot] = past;
+    cache.seqlens.slice(0, slot, slot + 1).fill_(past);
+    throw;
   }
   cache.rope_deltas[slot] = next - (past + L);
   return kept;

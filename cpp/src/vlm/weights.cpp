@@ -154,7 +154,8 @@ LoadReport load_weights(const std::string& dir, const Glm4vConfig& cfg, at::Scal
   const bool staged = !device.is_cpu();
   at::Tensor staging;
   if (staged)
-    staging = at::empty({std::max<std::int64_t>(staging_bytes, 1 << 20)},
+    // A multiple of 16 bytes, so it views as any dtype.
+    staging = at::empty({std::max<std::int64_t>(staging_bytes, 1 << 20) / 16 * 16},
                         at::TensorOptions().dtype(at::kByte).pinned_memory(true));
   for (const auto& s : table) {
     const std::string& name = file_name.at(s.name);

@@ -161,9 +161,11 @@ class Glm4v {
 
   // For benchmarks: seconds per greedy decode step of `batch` sequences over caches holding
   // `context` random keys and values each (decode speed does not depend on their content), as
-  // generate runs it (one host copy of the chosen ids per step); `steps` timed after 2 warm-up.
-  double benchmark_decode(std::int64_t batch, std::int64_t context, int steps,
-                          std::uint64_t seed = 0) const;
+  // generate runs it (one host copy of the chosen ids per step); `steps` timed after 2 warm-up
+  // steps (on a CUDA device: the eager warm-up and the graph's capture), and whether the timed
+  // steps replayed a CUDA graph.
+  DecodeBenchmark benchmark_decode(std::int64_t batch, std::int64_t context, int steps,
+                                   std::uint64_t seed = 0) const;
 
  private:
   std::shared_ptr<Glm4vImpl> impl_;

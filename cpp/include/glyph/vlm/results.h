@@ -12,11 +12,19 @@ struct GenerateResult {
   std::vector<std::int64_t> tokens;  // new tokens only (the stop token included when hit)
   int prompt_tokens = 0;
   double prefill_seconds = 0;
+  // Every decode step; on a CUDA device the first two also hold the one-off warm-up and the CUDA
+  // graph's capture (Glm4v::benchmark_decode times the steady step).
   double decode_seconds = 0;
   std::string stop_reason;  // "stop_id", "max_new_tokens", "callback"
   std::int64_t kv_capacity = 0;  // tokens the KV cache was sized for (prompt + max_new_tokens)
   int kv_reallocations = 0;      // times the cache had to grow after that (0 in generate)
   bool decode_cuda_graph = false;  // decode steps replayed a captured CUDA graph (RuntimeOptions)
+};
+
+// What Glm4v::benchmark_decode measured: the steady decode step, and how it ran.
+struct DecodeBenchmark {
+  double step_seconds = 0;  // seconds per decode step (the chosen ids copied to the host)
+  bool cuda_graph = false;  // the timed steps replayed a captured CUDA graph
 };
 
 struct Answer {
