@@ -193,7 +193,6 @@ class DecodeStep {
     const c10::cuda::CUDAStream side = *side_;
     // The graph's memory pool, named here so a failed capture can hand it back (below).
     const PoolId pool = at::cuda::graph_pool_handle();
-    bool capturing = false;
     try {
       // The side stream sees everything queued so far (tok_in_'s copy included) before capture.
       order(main, side);
@@ -202,7 +201,6 @@ class DecodeStep {
         // Thread-local: an unsafe call (a host sync) on this thread fails the capture; other
         // threads' work is left alone.
         graph->capture_begin(pool, cudaStreamCaptureModeThreadLocal);
-        capturing = true;
         try {
           logits_out_ = eager(tok_in_);
         } catch (...) {
@@ -213,7 +211,6 @@ class DecodeStep {
           throw;
         }
         graph->capture_end();
-        capturing = false;
       }
       order(side, main);
       cache_.lengths = lengths;
@@ -222,7 +219,7 @@ class DecodeStep {
       (void)cudaGetLastError();  // the failed capture's error, so later launches do not report it
       cache_.lengths = lengths;
       logits_out_ = Tensor();
-      if (capturing) release_failed_capture(pool);
+      release_failed_capture(pool);
       want_graph_ = false;
       m_.graph_capture_failed = true;
       TORCH_WARN_ONCE("glyph: decoding without a CUDA graph, the step could not be captured (",
@@ -235,8 +232,9 @@ class DecodeStep {
   // to the graph's pool (device and, in torch versions that have it, pinned host) and before the
   // pool can be released: left so, the allocators would count a capture underway for good
   // (memory freed after record_stream never reclaimed, a capture check in every allocation).
-  // Only where the routing was still on: past that point capture_end, or the graph's destructor,
-  // releases the pool itself, and releasing it twice would fail an assert there.
+  // Only where the routing is still on (capture_begin started it, capture_end did not end it):
+  // past that point capture_end, or the graph's destructor, releases the pool itself, and
+  // releasing it twice would fail an assert there.
   void release_failed_capture(const PoolId& pool) {
     const c10::DeviceIndex dev = m_.device.index();
     try {
