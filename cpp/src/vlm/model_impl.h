@@ -140,11 +140,11 @@ class Glm4vImpl {
                                                  const at::Tensor& grid_thw,
                                                  std::int64_t start = 0) const;
   // Embeddings of ids[begin, end) (ids_device: the same ids on the device), with the image
-  // features from row image_offset on put in the <|image|> slots. The slots are found on the
-  // host, so the device is never waited for.
+  // features from row image_offset on put in the <|image|> slots, image_offset advanced past
+  // them. The slots are found on the host, so the device is never waited for.
   at::Tensor embed_tokens(const std::vector<std::int64_t>& ids, const at::Tensor& ids_device,
                           std::int64_t begin, std::int64_t end, const at::Tensor& features,
-                          std::int64_t image_offset) const;
+                          std::int64_t& image_offset) const;
   // Features of all images of a prompt, checked against its <|image|> count.
   at::Tensor prompt_features(const std::vector<std::int64_t>& ids, const ImageBatch* images) const;
   // Runs `embeds` [B, L, D] at `positions` [3, B, L] through the decoder, appending to `cache`

@@ -132,7 +132,7 @@ Tensor Glm4vImpl::prompt_features(const std::vector<std::int64_t>& ids,
 
 Tensor Glm4vImpl::embed_tokens(const std::vector<std::int64_t>& ids, const Tensor& ids_device,
                                std::int64_t begin, std::int64_t end, const Tensor& features,
-                               std::int64_t image_offset) const {
+                               std::int64_t& image_offset) const {
   Tensor x = at::embedding(w.embed, ids_device.slice(0, begin, end));
   if (!features.defined()) return x;
   std::vector<std::int64_t> slots;
@@ -142,6 +142,7 @@ Tensor Glm4vImpl::embed_tokens(const std::vector<std::int64_t>& ids, const Tenso
   if (n > 0)
     x.index_copy_(0, at::tensor(slots, at::kLong).to(device),
                   features.slice(0, image_offset, image_offset + n));
+  image_offset += n;
   return x;
 }
 
@@ -222,7 +223,6 @@ Tensor Glm4vImpl::prefill_sequence(const std::vector<std::int64_t>& ids, const I
     for (std::int64_t s = 0; s < L; s += chunk) {
       const std::int64_t e = std::min(L, s + chunk);
       Tensor x = embed_tokens(ids, idt, s, e, feats, image_offset);
-      for (std::int64_t i = s; i < e; ++i) image_offset += (ids[i] == cfg.image_token_id);
       Tensor h = guard_oom("prefill", "RuntimeOptions.prefill_chunk or the prompt length", [&] {
         return decoder(x.unsqueeze(0), pos_dev.slice(1, s, e).unsqueeze(1), cache, slot);
       });
