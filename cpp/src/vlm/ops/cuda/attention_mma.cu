@@ -13,8 +13,9 @@
 //   - K and V tiles (64 keys) arrive by `cp.async` (rows past the sequence zero-filled): V(i)'s
 //     copy overlaps Q.K(i)^T, K(i + 1)'s (double-buffered) the softmax and P.V(i);
 //   - online softmax in the log2 domain, row max reduced over the four lanes sharing a row, the
-//     row sum kept per lane and reduced once at the end; bottom-right causal masking; a row that
-//     sees no key is written as zeros.
+//     row sum kept per lane and reduced once at the end; bottom-right causal masking, computed
+//     only on the tiles that need it (the last one, those on the diagonal); a row that sees no
+//     key is written as zeros.
 //
 // Shared memory: two K tiles and one V tile, 3 * 64 * (D + 8) elements (51 KB at D = 128, opted
 // in; every sm_80+ card allows 99 KB or more). Never run on a GPU yet: the op tests run it as
@@ -135,7 +136,8 @@ __global__ void __launch_bounds__(kMmaThreads) varlen_mma_kernel(VarlenParams p)
       cp_async_commit();
     }
 
-    softmax_tile(s, o, rows, n0, t, lk, lim0, lim1, scale_log2);
+    softmax_tile(s, o, rows, n0, t, lk, lim0, lim1, scale_log2,
+                 !whole_tile(n0, kKeys, lk, p.causal, row0, shift));
 
     if (more)
       cp_async_wait<1>();  // V(i) has arrived (K(i + 1) may still be on its way)

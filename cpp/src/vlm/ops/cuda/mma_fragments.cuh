@@ -118,18 +118,33 @@ struct RowPair {
 // probabilities against the new row maxima (reduced over the four lanes sharing a row), and
 // rescales the output accumulator o and the sums by the change of the maxima. A row with nothing
 // visible so far keeps base 0, so -inf - -inf never happens and it ends with l == 0.
+// `mask` false skips the mask: the caller knows every key of the tile is visible to both rows
+// (whole_tile), as it is for all but the last tile or two of a block. It is the same for every
+// thread of the block, so the branch diverges nowhere.
 template <int kTiles, int kOTiles>
 __device__ __forceinline__ void softmax_tile(float (&s)[kTiles][4], float (&o)[kOTiles][4],
                                              RowPair& r, int n0, int t, int lk, int lim0,
-                                             int lim1, float scale_log2) {
+                                             int lim1, float scale_log2, bool mask = true) {
+  #pragma unroll
+  for (auto& tile : s)
+    #pragma unroll
+    for (float& x : tile) x *= scale_log2;
+  if (mask) {
+    #pragma unroll
+    for (int j = 0; j < kTiles; ++j) {
+      #pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int key = n0 + j * 8 + 2 * t + e;
+        if (!(key < lk && key <= lim0)) s[j][e] = -INFINITY;
+        if (!(key < lk && key <= lim1)) s[j][2 + e] = -INFINITY;
+      }
+    }
+  }
   float mx0 = -INFINITY, mx1 = -INFINITY;
   #pragma unroll
   for (int j = 0; j < kTiles; ++j) {
     #pragma unroll
     for (int e = 0; e < 2; ++e) {
-      const int key = n0 + j * 8 + 2 * t + e;
-      s[j][e] = (key < lk && key <= lim0) ? s[j][e] * scale_log2 : -INFINITY;
-      s[j][2 + e] = (key < lk && key <= lim1) ? s[j][2 + e] * scale_log2 : -INFINITY;
       mx0 = fmaxf(mx0, s[j][e]);
       mx1 = fmaxf(mx1, s[j][2 + e]);
     }
@@ -165,6 +180,13 @@ __device__ __forceinline__ void softmax_tile(float (&s)[kTiles][4], float (&o)[k
     tile[2] *= a1;
     tile[3] *= a1;
   }
+}
+
+// Whether every key of [n0, n0 + keys) is visible to every query row from row0 on: below lk and,
+// causal, at most row0 + shift (the block's first row sees the fewest keys).
+__device__ __forceinline__ bool whole_tile(int n0, int keys, int lk, bool causal, int row0,
+                                           int shift) {
+  return n0 + keys <= lk && (!causal || n0 + keys - 1 <= row0 + shift);
 }
 
 // out = O / l for this lane's rows q0 and q0 + 8 (written where below lq; `out` points at row 0,

@@ -256,7 +256,8 @@ __global__ void __launch_bounds__(kThreadsW, 1) varlen_wgmma_kernel(VarlenParams
     wgmma_wait_all();
     fence_registers(s);
 
-    softmax_tile(s, o, rows, n0, t, lk, lim0, lim1, scale_log2);
+    softmax_tile(s, o, rows, n0, t, lk, lim0, lim1, scale_log2,
+                 !whole_tile(n0, kKeysW, lk, p.causal, row0, shift));
 
     // O += P V: P's fragments straight from the score registers (16 keys per k-step); V's 16
     // rows of a step start at row 16 kc of each column block, the blocks kKeysW rows apart.
