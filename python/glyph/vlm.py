@@ -129,7 +129,8 @@ class Glm4v:
         prefill_chunk: tokens per decoder pass when prefilling (bounds activations at long
         prompts). vision_batch_pages: pages per vision-tower pass. feature_cache_bytes: vision
         features kept by page content (0 turns the cache off). staging_bytes: the pinned buffer
-        weights travel through to a GPU. cuda_graphs: on a CUDA device, decode by replaying one
+        weights travel through to a GPU (at least 1 MB; its halves take turns, so reading the
+        checkpoint and the copy overlap). cuda_graphs: on a CUDA device, decode by replaying one
         captured CUDA graph per generation (``GenerateOutput.decode_cuda_graph`` says whether it
         did). Tensors the model does not use are skipped with one warning (see ``load_info``)."""
         impl = _vlm.Glm4v.from_pretrained(str(path), str(device), _dtype_name(dtype),

@@ -372,6 +372,27 @@ def test_cuda_graph_decode_gives_the_eager_tokens(heads, kv_heads):
     assert g.benchmark_decode(2, 100, steps=2).cuda_graph
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_cuda_load_through_the_smallest_staging(tmp_path, dtype):
+    """Weights reach the GPU through a pinned buffer whose two halves take turns (the host fills
+    one while the other is copied): with the smallest buffer (1 MB, halves of 512 KB) the larger
+    tensors travel in several pieces, and a float32 checkpoint loaded as bf16 is converted piece
+    by piece. The model then computes what the same checkpoint loaded on the CPU does."""
+    model = vlm_tiny.make_model(seed=5, hidden=256, vocab=1200, intermediate=1024)
+    vlm_tiny.save(model, str(tmp_path))
+    assert model.model.language_model.embed_tokens.weight.numel() * 4 > 2 * (512 << 10)
+    ids, imgs = image_prompt(gv.Glm4v.from_pretrained(str(tmp_path)), model.config, [(70, 90)],
+                             [5, 6], seed=3)
+    cpu = gv.Glm4v.from_pretrained(str(tmp_path), dtype=dtype).forward(ids, images=imgs)
+    g = gv.Glm4v.from_pretrained(str(tmp_path), device="cuda", dtype=dtype, staging_bytes=1)
+    assert g.load_info["bytes"] == sum(p.numel() for p in model.parameters()) * (
+        4 if dtype == "float32" else 2)
+    dev = g.forward(ids, images=imgs).float().cpu()
+    err = ((dev - cpu.float()).abs().max() / cpu.float().abs().max()).item()
+    assert err < (1e-4 if dtype == "float32" else 3e-2), err
+
+
 # ---- reasoning ----
 
 CASES = [

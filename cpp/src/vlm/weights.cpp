@@ -1,11 +1,14 @@
 // The weight table: every tensor GLM-4.1V has, with the shape its config implies. Validation,
 // loading and random initialisation all walk this one table.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <optional>
 
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <fmt/format.h>
 
 #include "common/check.h"
@@ -36,6 +39,62 @@ std::optional<at::ScalarType> stored_type(const std::string& st) {
   if (st == "F16") return at::kHalf;
   return std::nullopt;
 }
+
+// The pinned host buffer weights travel through to a device, as two halves that take turns (see
+// load_weights). An event per half says when the copy engine is done with it.
+class Staging {
+ public:
+  Staging(at::Device device, std::int64_t bytes)
+      : stream_(c10::impl::VirtualGuardImpl(device.type()).getStream(device)),
+        done_{c10::Event(device.type()), c10::Event(device.type())} {
+    // Each half a multiple of 16 bytes, so it views as any dtype.
+    const std::int64_t half = std::max<std::int64_t>(bytes, 1 << 20) / 32 * 16;
+    buf_ = at::empty({2 * half}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+    half_[0] = buf_.slice(0, 0, half);
+    half_[1] = buf_.slice(0, half, 2 * half);
+  }
+
+  // src (host, any dtype) into dst (flat, on the device), converted to dst's dtype on the way.
+  void copy(const at::Tensor& src, const at::Tensor& dst) {
+    for (std::int64_t i = 0; i < src.numel();) {
+      if (pending_[turn_]) done_[turn_].synchronize();  // the copy out of this half is done
+      at::Tensor buf = half_[turn_].view(dst.scalar_type());
+      const std::int64_t n = std::min(buf.numel(), src.numel() - i);
+      buf.slice(0, 0, n).copy_(src.slice(0, i, i + n));  // reads the mapping, converts
+      dst.slice(0, i, i + n).copy_(buf.slice(0, 0, n), /*non_blocking=*/true);
+      done_[turn_].record(stream_);
+      pending_[turn_] = true;
+      turn_ ^= 1;
+      i += n;
+    }
+  }
+
+  void finish() {
+    for (int h = 0; h < 2; ++h)
+      if (pending_[h]) done_[h].synchronize();
+    pending_[0] = pending_[1] = false;
+  }
+
+  ~Staging() {
+    // On an error the buffer may still be read by a queued copy: wait for it before it is freed
+    // (the caching host allocator would hand it out again).
+    try {
+      finish();
+    } catch (...) {
+    }
+  }
+
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+
+ private:
+  at::Tensor buf_;
+  std::array<at::Tensor, 2> half_;
+  c10::Stream stream_;
+  std::array<c10::Event, 2> done_;
+  std::array<bool, 2> pending_{false, false};
+  int turn_ = 0;
+};
 
 }  // namespace
 
@@ -149,14 +208,14 @@ LoadReport load_weights(const std::string& dir, const Glm4vConfig& cfg, at::Scal
               err);
 
   // To the CPU: the checkpoint's converted (or mapped) tensor. Elsewhere: the mapped tensor is
-  // converted a piece at a time into one pinned host buffer and copied over from there, so host
-  // memory stays at the buffer's size whatever the checkpoint's.
+  // converted a piece at a time into a pinned host buffer and copied over from there, so host
+  // memory stays at the buffer's size whatever the checkpoint's. The buffer's two halves take
+  // turns: the host reads and converts the next piece into one half while the copy engine moves
+  // the last one from the other (asynchronous copies on the device's current stream, an event
+  // each), so reading the disk and the transfer overlap instead of adding up.
   const bool staged = !device.is_cpu();
-  at::Tensor staging;
-  if (staged)
-    // A multiple of 16 bytes, so it views as any dtype.
-    staging = at::empty({std::max<std::int64_t>(staging_bytes, 1 << 20) / 16 * 16},
-                        at::TensorOptions().dtype(at::kByte).pinned_memory(true));
+  std::optional<Staging> staging;
+  if (staged) staging.emplace(device, staging_bytes);
   for (const auto& s : table) {
     const std::string& name = file_name.at(s.name);
     const std::optional<at::ScalarType> stored = stored_type(ck.info(name).dtype);
@@ -165,18 +224,12 @@ LoadReport load_weights(const std::string& dir, const Glm4vConfig& cfg, at::Scal
     } else {
       at::Tensor src = ck.tensor(name, *stored, at::kCPU).reshape({-1});  // the mapping itself
       at::Tensor dst = at::empty(s.shape, at::TensorOptions().dtype(dtype).device(device));
-      at::Tensor flat = dst.view({-1});
-      at::Tensor buf = staging.view(dtype);
-      const std::int64_t per = buf.numel();
-      for (std::int64_t i = 0; i < src.numel(); i += per) {
-        const std::int64_t n = std::min(per, src.numel() - i);
-        buf.slice(0, 0, n).copy_(src.slice(0, i, i + n));  // converts on the host
-        flat.slice(0, i, i + n).copy_(buf.slice(0, 0, n));  // synchronous: buf is reused next
-      }
+      staging->copy(src, dst.view({-1}));
       *s.slot = dst;
     }
     report.bytes += static_cast<double>(s.slot->numel() * s.slot->element_size());
   }
+  if (staging) staging->finish();  // every copy has landed before the model is used
   if (cfg.text.tie_word_embeddings) w.lm_head = w.embed;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;

@@ -46,7 +46,8 @@ struct LoadOptions {
   at::Device device = at::kCPU;
   std::optional<at::ScalarType> dtype;  // default: the checkpoint's torch_dtype
   RuntimeOptions runtime;
-  // Weights travel to a non-CPU device through a pinned host buffer of this size.
+  // Weights travel to a non-CPU device through a pinned host buffer of this size (at least 1 MB),
+  // its two halves taking turns: the checkpoint is read into one while the other is copied.
   std::int64_t staging_bytes = std::int64_t{64} << 20;
 };
 
