@@ -41,12 +41,12 @@ std::optional<at::ScalarType> stored_type(const std::string& st) {
 }
 
 // The pinned host buffer weights travel through to a device, as two halves that take turns (see
-// load_weights). An event per half says when the copy engine is done with it.
+// load_weights). An event per half, recorded on the stream its copy went to (the device's
+// current one), says when the copy engine is done with it.
 class Staging {
  public:
   Staging(at::Device device, std::int64_t bytes)
-      : stream_(c10::impl::VirtualGuardImpl(device.type()).getStream(device)),
-        done_{c10::Event(device.type()), c10::Event(device.type())} {
+      : device_(device), done_{c10::Event(device.type()), c10::Event(device.type())} {
     // Each half a multiple of 16 bytes, so it views as any dtype.
     const std::int64_t half = std::max<std::int64_t>(bytes, 1 << 20) / 32 * 16;
     buf_ = at::empty({2 * half}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
@@ -62,7 +62,7 @@ class Staging {
       const std::int64_t n = std::min(buf.numel(), src.numel() - i);
       buf.slice(0, 0, n).copy_(src.slice(0, i, i + n));  // reads the mapping, converts
       dst.slice(0, i, i + n).copy_(buf.slice(0, 0, n), /*non_blocking=*/true);
-      done_[turn_].record(stream_);
+      done_[turn_].record(c10::impl::VirtualGuardImpl(device_.type()).getStream(device_));
       pending_[turn_] = true;
       turn_ ^= 1;
       i += n;
@@ -90,7 +90,7 @@ class Staging {
  private:
   at::Tensor buf_;
   std::array<at::Tensor, 2> half_;
-  c10::Stream stream_;
+  at::Device device_;
   std::array<c10::Event, 2> done_;
   std::array<bool, 2> pending_{false, false};
   int turn_ = 0;
