@@ -21,13 +21,14 @@ glyph_debroot() {
 }
 
 # Debian packages the build and the tests need.
-GLYPH_APT_PACKAGES=(cmake g++ make pkg-config libfreetype-dev libharfbuzz-dev libfmt-dev libstb-dev
+GLYPH_APT_PACKAGES=(cmake g++ make ccache pkg-config libfreetype-dev libharfbuzz-dev libfmt-dev libstb-dev
   libdeflate-dev nlohmann-json3-dev libpcre2-dev catch2 pybind11-dev poppler-utils
   fonts-dejavu-core fonts-noto-cjk fonts-wqy-microhei python3-venv tesseract-ocr tesseract-ocr-eng
   pngcheck)
 # fonts-wqy-microhei: a TrueType-outline CJK font, which reportlab (the reference) can embed where
 # it cannot embed Noto CJK's CFF outlines; the parity tests use it for config_zh pages.
 # pngcheck: an outside validator of the PNG files (tests/python/test_png.py).
+# ccache: see glyph_ccache below.
 
 glyph_apt_install() {
   local missing=()
@@ -41,7 +42,24 @@ glyph_apt_install() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+  glyph_ccache
 }
+
+# Every build these scripts make goes through ccache where it is installed (GLYPH_CCACHE=0 turns
+# it off): CI compiles the same renderer, tokenizer and search sources with the same flags in three
+# trees (the C++ tests', the wheel's and the Python package's) and the VLM in two, and ccache hands
+# the later ones the objects the first compiled (a hit is keyed on the preprocessed source, the
+# compiler and every flag, so it is the object a compile would give). CMake reads these variables
+# when it first configures a build tree; one already configured keeps what it had.
+glyph_ccache() {
+  [ "${GLYPH_CCACHE:-1}" != 0 ] && command -v ccache >/dev/null || return 0
+  local lang var
+  for lang in C CXX CUDA; do
+    var="CMAKE_${lang}_COMPILER_LAUNCHER"
+    [ -n "${!var:-}" ] || export "$var=ccache"
+  done
+}
+glyph_ccache
 
 glyph_venv() {
   if [ ! -x "$GLYPH_VENV/bin/python" ]; then

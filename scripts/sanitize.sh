@@ -20,7 +20,10 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 echo "[sanitize] C++: configure, build, test (ASan + UBSan)"
 py=OFF
 [ "$python_too" = 1 ] && py=ON
+# -O1 -g, as the sanitizers' own documentation advises: full stack traces with line numbers, and
+# it compiles in about half the time -O2 takes with UBSan's checks (tokenizer.cpp: 25 s, 45 s).
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLYPH_BUILD_TESTS=ON \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG" \
   -DGLYPH_BUILD_PYTHON="$py" -DGLYPH_WITH_TORCH=OFF -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DCMAKE_MODULE_LINKER_FLAGS="-fsanitize=address,undefined" \
