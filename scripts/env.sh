@@ -47,7 +47,8 @@ glyph_apt_install() {
 
 # Every build these scripts make goes through ccache where it is installed (GLYPH_CCACHE=0 turns
 # it off): CI compiles the same renderer, tokenizer and search sources with the same flags in three
-# trees (the C++ tests', the wheel's and the Python package's) and the VLM in two, and ccache hands
+# trees (the C++ tests', the wheel's and the Python package's) and the VLM with its kernels in
+# three (those of the C++ tests, the VLM alone and the package), and ccache hands
 # the later ones the objects the first compiled (a hit is keyed on the preprocessed source, the
 # compiler and every flag, so it is the object a compile would give). CMake reads these variables
 # when it first configures a build tree; one already configured keeps what it had.
