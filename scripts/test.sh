@@ -19,7 +19,8 @@ fi
 # vlm component that the examples and the header check below use; with nvcc and a CUDA torch, its
 # CUDA kernels too (GLYPH_WITH_CUDA=AUTO, as the Python package builds them), so a kernel that does
 # not compile fails here first, and the later trees' objects (the VLM alone, the Python package)
-# are the same compiles, which ccache hands them: the kernels compile once per run.
+# are the same compiles, which ccache hands them: the kernels compile once for these trees (the
+# GPU run's rehearsal builds them again, against the device's torch).
 torch=OFF
 "$GLYPH_VENV/bin/python" -c "import torch" 2>/dev/null && torch=ON
 
