@@ -371,7 +371,7 @@ PYBIND11_MODULE(_vlm, m) {
              std::int64_t prefill_chunk, int vision_batch_pages, std::int64_t feature_cache_bytes,
              std::int64_t staging_bytes, bool cuda_graphs) {
             LoadOptions o;
-            o.device = at::Device(device);
+            o.device = parse_device(device);
             o.dtype = parse_dtype_or_auto(dtype);
             o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes,
                                         cuda_graphs);
@@ -389,7 +389,7 @@ PYBIND11_MODULE(_vlm, m) {
              std::uint64_t seed, std::int64_t prefill_chunk, int vision_batch_pages,
              std::int64_t feature_cache_bytes, bool cuda_graphs) {
             LoadOptions o;
-            o.device = at::Device(device);
+            o.device = parse_device(device);
             o.dtype = parse_dtype_or_auto(dtype);
             o.runtime = runtime_options(prefill_chunk, vision_batch_pages, feature_cache_bytes,
                                         cuda_graphs);

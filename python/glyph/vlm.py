@@ -125,6 +125,8 @@ class Glm4v:
         """Loads a GLM-4.1V checkpoint folder (config.json, safetensors single or sharded,
         preprocessor_config.json, generation_config.json).
 
+        device: "cpu", "cuda" (the current GPU), "cuda:N" or "auto" (the GPU when PyTorch sees
+        one, else the CPU); one this machine lacks is an InputError naming it.
         dtype: None (the checkpoint's ``torch_dtype``), "float32", "bfloat16" or "float16".
         prefill_chunk: tokens per decoder pass when prefilling (bounds activations at long
         prompts). vision_batch_pages: pages per vision-tower pass. feature_cache_bytes: vision
@@ -152,6 +154,7 @@ class Glm4v:
         """A model with random weights made directly on `device` (normal(0, 0.02) matrices, unit
         norms, zero biases), for benchmarks without a download.
 
+        device: as from_pretrained's ("cpu", "cuda", "cuda:N", "auto").
         config: None (GLM-4.1V-9B's shapes, bfloat16), a dict or JSON string as in config.json, a
         path to a config.json or checkpoint folder, or a transformers ``Glm4vConfig``."""
         return cls(_vlm.Glm4v.random(_config_json(config), str(device), _dtype_name(dtype),

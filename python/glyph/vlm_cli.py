@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -15,10 +16,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("ask", help="ask GLM-4.1V (Glyph) a question about a long text")
     p.add_argument("--model", required=True, help="checkpoint folder (config.json + safetensors)")
     p.add_argument("--text", required=True, help="text file holding the long context ('-' = stdin)")
-    p.add_argument("--question", required=True)
+    p.add_argument("--question", required=True, help="the question about the text")
     p.add_argument("--config", default=None, help="render config JSON (default: Glyph's)")
     p.add_argument("--tokenizer", default=None, help="folder with tokenizer.json (default: --model)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto",
+                   help="auto (the GPU when PyTorch sees one, else the CPU; the default), cpu, "
+                        "cuda or cuda:N")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
                    help="weights' dtype (default: the checkpoint's torch_dtype)")
     p.add_argument("--preset", choices=["glyph"], default=None,
@@ -27,11 +30,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true",
                    help="print what the model wrote, <think> reasoning included (default: the "
                         "answer only; the reasoning goes to stderr with --stats)")
-    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-new-tokens", type=int, default=256,
+                   help="most tokens to generate (default 256)")
     p.add_argument("--temperature", type=float, default=None,
                    help="sample at this temperature (default: the checkpoint's or greedy)")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top-p", type=float, default=None,
+                   help="sampling: nucleus mass (default: the checkpoint's, else 1.0)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="sampling: keep the k likeliest tokens (default: the checkpoint's, else off)")
+    p.add_argument("--repetition-penalty", type=float, default=None,
+                   help="penalty on tokens already seen, as transformers' (default: the preset's "
+                        "or the checkpoint's, else 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--stats", action="store_true", help="print statistics as JSON to stderr")
     p.set_defaults(func=run)
     return p
@@ -41,19 +51,53 @@ def run(args) -> int:
     import glyph
     from glyph import vlm
 
-    text = sys.stdin.read() if args.text == "-" else open(args.text, encoding="utf-8").read()
+    # the cheap inputs first, so a typo in one fails before the weights are read
+    if not os.path.isdir(args.model):
+        raise glyph.ModelLoadError(f"{args.model} is not a checkpoint folder")
+    text = _read_text(args.text)
+    tok = glyph.load_tokenizer(args.tokenizer or args.model)
+    renderer = glyph.Renderer(args.config)
     model = vlm.Glm4v.from_pretrained(args.model, device=args.device,
                                       dtype=None if args.dtype == "auto" else args.dtype)
-    tok = glyph.load_tokenizer(args.tokenizer or args.model)
-    pipe = glyph.Pipeline(glyph.Renderer(args.config), model, tok)
+    pipe = glyph.Pipeline(renderer, model, tok)
     kw = dict(vlm.GLYPH_PRESET) if args.preset == "glyph" else {}
+    kw["seed"] = args.seed  # used when sampling (--temperature or the checkpoint's do_sample)
     if args.temperature is not None:
-        kw.update(do_sample=True, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
-    ans = pipe.ask(text, args.question, max_new_tokens=args.max_new_tokens, **kw)
+        kw.update(do_sample=True, temperature=args.temperature)
+    for key in ("top_p", "top_k", "repetition_penalty"):
+        if getattr(args, key) is not None:
+            kw[key] = getattr(args, key)
+    from tqdm.auto import tqdm
+
+    # on a terminal, a bar over the tokens generated (it starts once the pages are prefilled)
+    with tqdm(total=args.max_new_tokens, desc="generate", unit="tok", disable=None,
+              file=sys.stderr, leave=False) as bar:
+        def on_token(_token: int) -> None:
+            bar.update(1)
+
+        ans = pipe.ask(text, args.question, max_new_tokens=args.max_new_tokens, stream=on_token,
+                       **kw)
     print(ans.text if args.raw else ans.content)
     if args.stats:
         print(json.dumps(ans.summary(), indent=2), file=sys.stderr)
     return 0
+
+
+def _read_text(path: str) -> str:
+    """The context, from a file or '-' (stdin). Invalid UTF-8 is replaced, as the renderer does,
+    with a warning saying how much; a file that cannot be read is an IoError naming it."""
+    from glyph import IoError
+
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    except OSError as e:
+        raise IoError(f"cannot read text file {path!r}: {e.strerror or e}") from None
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
+    if bad:
+        print(f"warning: {path}: {bad} invalid UTF-8 sequence(s) replaced by U+FFFD",
+              file=sys.stderr)
+    return text
 
 
 def main(argv=None) -> int:

@@ -344,6 +344,28 @@ def test_bad_config(tiny, tmp_path):
         gv.Glm4v.from_pretrained(p)
 
 
+def test_device_names_are_checked(tiny):
+    """A device is checked before anything is read: errors name it; "auto" takes the GPU when
+    PyTorch sees one."""
+    cfg = tiny[1]
+    has_cuda = torch.cuda.is_available()
+    for bad in ("banana", "mps", "meta", "cuda:x"):
+        with pytest.raises(glyph.InputError, match=f"'{bad}'"):
+            gv.Glm4v.from_pretrained(cfg, device=bad)
+        with pytest.raises(glyph.InputError, match=f"'{bad}'"):
+            gv.Glm4v.random(cfg, device=bad, dtype="float32")
+    beyond = f"cuda:{torch.cuda.device_count() if has_cuda else 0}"
+    with pytest.raises(glyph.InputError, match=beyond + ("'.*CUDA device" if has_cuda
+                                                          else "'.*no CUDA device")):
+        gv.Glm4v.random(cfg, device=beyond, dtype="float32")
+    if not has_cuda:
+        with pytest.raises(glyph.InputError, match="'cuda'.*no CUDA device.*'cpu' or 'auto'"):
+            gv.Glm4v.from_pretrained(cfg, device="cuda")
+    m = gv.Glm4v.from_pretrained(cfg, device="auto", dtype="float32")
+    assert m.device == ("cuda:0" if has_cuda else "cpu")
+    assert gv.Glm4v.from_pretrained(cfg, device=torch.device("cpu")).device == "cpu"
+
+
 def test_missing_shard_is_named(tiny, tmp_path):
     vlm_tiny.save(tiny[0], str(tmp_path), shard="20KB")
     shard = sorted(f for f in os.listdir(tmp_path) if f.endswith(".safetensors"))[-1]
@@ -384,6 +406,7 @@ def test_cli_parser_builds():
     vlm_cli.add_parser(sub)
     args = parser.parse_args(["ask", "--model", "m", "--text", "t.txt", "--question", "q"])
     assert args.func is vlm_cli.run and args.dtype == "auto" and args.preset is None
+    assert args.device == "auto" and args.top_k is None and args.repetition_penalty is None
     args = parser.parse_args(["ask", "--model", "m", "--text", "t", "--question", "q",
                               "--preset", "glyph", "--raw"])
     assert args.preset == "glyph" and args.raw
@@ -405,6 +428,37 @@ def test_cli_ask_runs(tiny, tmp_path, capsys):
     assert rc == 0
     err = capsys.readouterr().err
     assert '"visual_tokens"' in err and '"compression"' in err
+
+
+def test_cli_ask_bad_inputs(tiny, tmp_path, capsys):
+    """glyph ask: what cannot be read is one error line naming it (checked before the weights
+    are read); invalid UTF-8 is replaced with a warning; the sampling flags reach generate."""
+    pytest.importorskip("tokenizers")
+    from glyph import cli
+
+    text = glyph.sample_text()[:600]
+    model_dir = tmp_path / "model"
+    import shutil
+
+    shutil.copytree(tiny[1], model_dir)
+    vlm_tiny.make_tokenizer(text).save(str(model_dir / "tokenizer.json"))
+    ctx = tmp_path / "ctx.txt"
+    ctx.write_bytes(text.encode() + b" \xff\xfe tail \xc3")
+    base = ["ask", "--model", str(model_dir), "--question", "why ?", "--dtype", "float32",
+            "--device", "cpu", "--max-new-tokens", "2"]
+    for argv, named in [(["--text", str(tmp_path / "nope.txt")], "cannot read text file"),
+                        (["--text", str(tmp_path)], "cannot read text file"),
+                        (["--text", str(ctx), "--config", str(tmp_path / "no.json")], "no.json"),
+                        (["--text", str(ctx), "--tokenizer", str(tmp_path / "none")], "none"),
+                        (["--text", str(ctx), "--device", "cuda:banana"], "cuda:banana")]:
+        assert cli.main(base + argv) == 1, argv
+        err = capsys.readouterr().err
+        last = err.splitlines()[-1]
+        assert last.startswith("error: ") and named in last and "Traceback" not in err, err
+    assert cli.main(base + ["--text", str(ctx), "--temperature", "0.8", "--top-k", "5",
+                            "--top-p", "0.9", "--repetition-penalty", "1.2", "--seed", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "3 invalid UTF-8 sequence(s) replaced" in err, err
 
 
 def test_transformers_4x_layout_loads(tiny, tmp_path):

@@ -1,6 +1,7 @@
 // GLM-4.1V's public API (glyph/vlm/glm4v.h) over the parts in model_impl.h. The arithmetic
 // follows transformers' modeling_glm4v.py step by step so float32 results agree to rounding.
 #include <filesystem>
+#include <optional>
 
 #include <ATen/core/grad_mode.h>
 
@@ -30,6 +31,34 @@ void check_dtype(at::ScalarType d) {
 }
 
 }  // namespace
+
+at::Device concrete_device(at::Device d) {
+  if (d.is_cpu()) return d;
+  GLYPH_CHECK(d.is_cuda(), InputError,
+              "device '{}': glyphcpp runs GLM-4.1V on 'cpu' or 'cuda' ('cuda:N')", d.str());
+  // hasCUDA: a CUDA build of PyTorch that finds a driver and at least one GPU
+  GLYPH_CHECK(at::hasCUDA(), InputError,
+              "device '{}': PyTorch finds no CUDA device here (no GPU or driver, or a CPU-only "
+              "torch: torch.cuda.is_available() is False); use 'cpu' or 'auto'", d.str());
+  const auto count = static_cast<std::int64_t>(at::getNumGPUs());
+  GLYPH_CHECK(!d.has_index() || d.index() < count, InputError,
+              "device '{}': this machine has {} CUDA device(s), 'cuda:0' to 'cuda:{}'", d.str(),
+              count, count - 1);
+  if (d.has_index()) return d;
+  return at::empty({0}, at::TensorOptions().device(d)).device();
+}
+
+at::Device parse_device(const std::string& name) {
+  if (name == "auto") return at::hasCUDA() ? concrete_device(at::kCUDA) : at::Device(at::kCPU);
+  std::optional<at::Device> d;
+  try {
+    d = at::Device(name);
+  } catch (const c10::Error&) {
+  }
+  GLYPH_CHECK(d && (d->is_cpu() || d->is_cuda()), InputError,
+              "device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got '{}'", name);
+  return concrete_device(*d);
+}
 
 void Glm4vImpl::finish_setup() {
   auto p = proc.params();

@@ -168,12 +168,10 @@ struct EntryGuard {
   c10::OptionalDeviceGuard device;
 };
 
-// `d` with its index filled in ("cuda" -> the current CUDA device), so a model stays on the
-// device it was loaded on.
-inline at::Device concrete_device(at::Device d) {
-  if (d.is_cpu() || d.has_index()) return d;
-  return at::empty({0}, at::TensorOptions().device(d)).device();
-}
+// `d` checked against this machine (InputError: not the CPU or CUDA, no CUDA device, an index
+// past the last) and with its index filled in ("cuda" -> the current CUDA device), so a model
+// stays on the device it was loaded on.
+at::Device concrete_device(at::Device d);
 
 // RMSNorm as transformers computes it: in float32, scaled by the weight in the input's dtype.
 inline at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {

@@ -66,7 +66,8 @@ def add_parser(sub) -> None:
     e.add_argument("--seed", type=int, default=0, help="language detection seed (default 0)")
     e.add_argument("--limit", type=int, help="only the first N items")
     e.add_argument("--split", help="datasets folder: the split to read (default: all)")
-    e.add_argument("--device", default="cpu", help="local backend: cpu, cuda, cuda:1, ...")
+    e.add_argument("--device", default="auto", help="local backend: auto (the GPU when PyTorch "
+                   "sees one, else the CPU; the default), cpu, cuda or cuda:N")
     e.add_argument("--dtype", help="local backend: float32, bfloat16, float16 (default: checkpoint's)")
     e.add_argument("--ruler-keep-think", action="store_true",
                    help="ruler: score the whole response, <think> included, as Glyph's RULER "

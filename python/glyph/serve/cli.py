@@ -39,7 +39,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "with KEY read from environment variable NAME")
     p.add_argument("--tokenizer", help="tokenizer (folder or tokenizer.json): local engine "
                    "default --model; proxy: counts the text tokens in usage.glyph")
-    p.add_argument("--device", default="cpu", help="local engine: torch device (default cpu)")
+    p.add_argument("--device", default="auto", help="local engine: auto (the GPU when PyTorch "
+                   "sees one, else the CPU; the default), cpu, cuda or cuda:N")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--upstream-model", help="proxy: the model name the upstream serves "
                    "(default: the request's)")

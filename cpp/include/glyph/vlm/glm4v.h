@@ -42,7 +42,14 @@ struct RuntimeOptions {
   bool cuda_graphs = true;
 };
 
+// A device by name, for LoadOptions::device: "auto" (the current CUDA device when PyTorch sees
+// one, else the CPU), "cpu", "cuda" or "cuda:N". InputError naming the value when it is not one
+// of those or this machine does not have it (no CUDA device, an index past the last).
+at::Device parse_device(const std::string& name);
+
 struct LoadOptions {
+  // The CPU or a CUDA device; from_pretrained and random refuse another kind, or a CUDA device
+  // this machine does not have, with an InputError before reading anything.
   at::Device device = at::kCPU;
   std::optional<at::ScalarType> dtype;  // default: the checkpoint's torch_dtype
   RuntimeOptions runtime;
