@@ -57,7 +57,8 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-from ._core import GLM4V_PROMPT_TEMPLATE, Answer, DecodeBenchmark, GenerateOutput, InputError
+from ._core import (GLM4V_PROMPT_TEMPLATE, Answer, DecodeBenchmark, GenerateOutput, InputError,
+                    IoError)
 from ._deprecation import warn as _warn
 from ._tokenizers import as_codec as _as_codec
 
@@ -84,10 +85,16 @@ def to_rgb_arrays(images: Union[ImageLike, Iterable[ImageLike]]) -> List[np.ndar
         elif isinstance(im, np.ndarray):
             a = im
         elif isinstance(im, (str, os.PathLike)):
-            from PIL import Image
-
-            with Image.open(im) as f:
-                a = np.asarray(f.convert("RGB"))
+            try:
+                from PIL import Image
+            except ImportError:
+                raise InputError(f"image {os.fspath(im)!r}: reading image files needs Pillow "
+                                 "(pip install 'glyphcpp[pil]'), or pass arrays") from None
+            try:
+                with Image.open(im) as f:
+                    a = np.asarray(f.convert("RGB"))
+            except OSError as e:  # missing, unreadable, or not an image (UnidentifiedImageError)
+                raise IoError(f"cannot read image {os.fspath(im)!r}: {e.strerror or e}") from None
         elif hasattr(im, "convert"):  # PIL.Image
             a = np.asarray(im.convert("RGB"))
         else:

@@ -259,6 +259,18 @@ def test_prompt_image_count_mismatch_is_an_error(tiny):
         g.forward(ids)
 
 
+def test_image_files_that_cannot_be_read_are_named(tmp_path):
+    pytest.importorskip("PIL")
+    (tmp_path / "notes.png").write_text("not an image")
+    for bad in (tmp_path / "missing.png", tmp_path / "notes.png", tmp_path):
+        with pytest.raises(glyph.IoError, match=f"cannot read image '{bad}'"):
+            gv.process_images([random_images([(30, 40)])[0], bad])
+    good = tmp_path / "good.png"
+    glyph.Renderer().render("a page").pages[0].save(str(good))
+    np.testing.assert_array_equal(gv.process_images([good])[0],
+                                  gv.process_images([glyph.Renderer().render("a page").pages[0]])[0])
+
+
 # ---- bad checkpoints ----
 
 def _copy(src, dst):
