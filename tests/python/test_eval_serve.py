@@ -27,7 +27,7 @@ def test_eval_against_glyph_serve_equals_in_process(tmp_path):
     params = {"max_tokens": 4}
     local = glyph.eval.run("custom", data, f"local:{ckpt}", tmp_path / "local",
                            metric="qa_f1_score", params=params, progress=False, plot=False)
-    with ServerProcess(["--model", ckpt, "--dtype", "float32"]) as srv:
+    with ServerProcess(["--model", ckpt, "--dtype", "float32", "--device", "cpu"]) as srv:
         served = glyph.eval.run("custom", data, srv.url, tmp_path / "served",
                                 metric="qa_f1_score", params=params, concurrency=2,
                                 progress=False, plot=False)

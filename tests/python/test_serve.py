@@ -50,10 +50,10 @@ def image_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local(ckpt, image_root):
-    with ServerProcess(["--model", str(ckpt), "--render-threshold", "500", "--max-pages", "4",
-                        "--max-body-bytes", str(2 << 20), "--api-key-env", "GLYPH_SERVE_TEST_KEY",
-                        "--image-root", str(image_root), "--queue-size", "64",
-                        "--timeout", "120"], env=ENV) as s:
+    with ServerProcess(["--model", str(ckpt), "--device", "cpu", "--render-threshold", "500",
+                        "--max-pages", "4", "--max-body-bytes", str(2 << 20),
+                        "--api-key-env", "GLYPH_SERVE_TEST_KEY", "--image-root", str(image_root),
+                        "--queue-size", "64", "--timeout", "120"], env=ENV) as s:
         yield s
 
 
@@ -104,6 +104,11 @@ def health(server):
 
 
 # ---- answers
+
+def test_start_line_names_the_engine_and_device(local, proxy):
+    assert any("(local on cpu, model 'glyph')" in line for line in local.lines), local.lines
+    assert any(f"(proxy -> {local.url}, model" in line for line in proxy.lines), proxy.lines
+
 
 def test_answer_equals_glyph_vlm_greedy_on_the_same_pages(local, reference):
     model, tok, answer = reference
@@ -317,8 +322,8 @@ def test_client_leaving_mid_stream_stops_generation(local):
 
 
 def test_timeout_and_full_queue(ckpt):
-    with ServerProcess(["--model", str(ckpt), "--timeout", "0.5", "--queue-size", "1",
-                        "--render-threshold", "500"]) as s:
+    with ServerProcess(["--model", str(ckpt), "--device", "cpu", "--timeout", "0.5",
+                        "--queue-size", "1", "--render-threshold", "500"]) as s:
         c = client(s)
         res = {}
 

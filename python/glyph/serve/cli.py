@@ -129,7 +129,9 @@ def run(args) -> int:
     sock.listen(2048)
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
-    engine = "local" if args.model else f"proxy -> {args.upstream}"
+    # the device "auto" resolved to, so the log says where the model runs
+    engine = (f"local on {app.state.glyph.engine.model.device}" if args.model
+              else f"proxy -> {args.upstream}")
     print(f"glyph serve: listening on http://{host}:{port} ({engine}, model "
           f"{settings.model_name!r})", flush=True)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5,
