@@ -1,5 +1,5 @@
 // Asks GLM-4.1V (Glyph) a question about a text file, through rendered pages, from C++.
-//   vlm_example MODEL_DIR TEXT_FILE QUESTION [cpu|cuda] [float32|bfloat16]
+//   vlm_example MODEL_DIR TEXT_FILE QUESTION [auto|cpu|cuda|cuda:N] [float32|bfloat16]
 // MODEL_DIR holds config.json, the safetensors weights and tokenizer.json.
 #include <fstream>
 #include <iostream>
@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   try {
     using namespace glyph::vlm;
     LoadOptions opt;
-    if (argc > 4) opt.device = at::Device(argv[4]);
+    opt.device = parse_device(argc > 4 ? argv[4] : "auto");  // InputError naming a bad one
     if (argc > 5 && std::string(argv[5]) == "bfloat16") opt.dtype = at::kBFloat16;
     const std::string dir = argv[1];
     Glm4v model = Glm4v::from_pretrained(dir, opt);

@@ -2,6 +2,7 @@
 // Builds with GLYPH_WITH_RENDER=OFF (no FreeType, HarfBuzz, libdeflate, stb or PCRE2).
 //
 //   vlm_random [config.json] [device]     # default: a tiny config on the CPU
+//                                         # (device: auto, cpu, cuda, cuda:N)
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -29,7 +30,7 @@ int main(int argc, char** argv) try {
                     "image_end_token_id": 510, "video_start_token_id": 507,
                     "video_end_token_id": 508, "torch_dtype": "float32"})";
   LoadOptions opt;
-  opt.device = at::Device(argc > 2 ? argv[2] : "cpu");
+  opt.device = parse_device(argc > 2 ? argv[2] : "cpu");
   Glm4v model = Glm4v::random(parse_config(json, "config"), opt, /*seed=*/1);
   const Glm4vConfig& c = model.config();
 
