@@ -56,7 +56,7 @@ echo "[check] LLaMA-Factory"
 make_venv lf "llamafactory==${LLAMAFACTORY_VERSION:-0.9.5}" > "$WORK/pip-lf.log" 2>&1 || { echo "LLaMA-Factory install failed, see $WORK/pip-lf.log"; tail -5 "$WORK/pip-lf.log"; }
 "$WORK/venv-lf/bin/python" "$GLYPH_ROOT/scripts/sft_load_llamafactory.py" "$WORK/llamafactory" | tee "$WORK/lf.json"
 
-# 3. ms-swift: swift.llm.load_dataset with its messages preprocessor
+# 3. ms-swift: swift.dataset.load_dataset with its messages preprocessor
 echo "[check] ms-swift"
 make_venv swift "ms-swift==${SWIFT_VERSION:-4.6.0}" > "$WORK/pip-swift.log" 2>&1 || { echo "ms-swift install failed, see $WORK/pip-swift.log"; tail -5 "$WORK/pip-swift.log"; }
 "$WORK/venv-swift/bin/python" "$GLYPH_ROOT/scripts/sft_load_swift.py" "$WORK/swift" "$WORK/swift-abs" | tee "$WORK/swift.json"

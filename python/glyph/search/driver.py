@@ -58,7 +58,7 @@ class ConfigSearch:
     ) -> SearchResult:
         """Runs (or, when ``log`` holds this search, resumes) the search.
 
-        ``text_tokens(text) -> int`` counts text tokens (e.g. ``glyph.Tokenizer(...).count``);
+        ``text_tokens(text) -> int`` counts text tokens (e.g. ``glyph.Tokenizer.from_file(path).count``);
         without it an approximation is used and results say "approx". ``advisor`` is a callable
         ``prompt -> reply`` or an OpenAI-compatible URL (see HttpAdvisor). ``progress`` is
         called with a glyph.SearchProgress after every evaluation and generation; ``True`` draws
