@@ -89,7 +89,11 @@ def _read_text(path: str) -> str:
     from glyph import IoError
 
     try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
     except OSError as e:
         raise IoError(f"cannot read text file {path!r}: {e.strerror or e}") from None
     text = data.decode("utf-8", errors="replace")
