@@ -2,6 +2,7 @@
 
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <optional>
 
 #include "glyph/common/error.h"
@@ -38,13 +39,24 @@ const ErrorClass kErrors[kCount] = {
 };
 PyObject* g_types[kCount] = {};
 
-void set_error(ErrorIndex i, const std::exception& e) { PyErr_SetString(g_types[i], e.what()); }
+// The message as Python text. It may quote the user's bytes (a config value, a file name) that
+// are not UTF-8: PyErr_SetString would then raise a UnicodeDecodeError in place of the error, so
+// such bytes are kept as \xNN escapes.
+void set_message(PyObject* type, const char* what) {
+  PyObject* msg = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)),
+                                       "backslashreplace");
+  if (!msg) return;  // the decode's own error (out of memory) stays set
+  PyErr_SetObject(type, msg);
+  Py_DECREF(msg);
+}
+
+void set_error(ErrorIndex i, const std::exception& e) { set_message(g_types[i], e.what()); }
 
 void translate(std::exception_ptr p) {
   try {
     if (p) std::rethrow_exception(p);
   } catch (const SearchInterrupted& e) {  // Ctrl-C inside a callback stops the whole search
-    PyErr_SetString(PyExc_KeyboardInterrupt, e.what());
+    set_message(PyExc_KeyboardInterrupt, e.what());
   } catch (const ConfigError& e) {
     set_error(kConfig, e);
   } catch (const FontError& e) {

@@ -25,7 +25,7 @@ from .serve import cli as serve_cli
 from .sft import cli as sft_cli
 from .eval import cli as eval_cli
 from ._tokenizers import as_codec
-from ._core import IoError
+from ._core import InputError, IoError
 from .io import JsonlWriter
 from .render import as_config
 
@@ -52,10 +52,27 @@ def _count_lines(stats) -> List[str]:
 
 # ----------------------------------------------------------------------------- render (one file)
 
+def _is_plain_name(name: str) -> bool:
+    """A folder name that stays inside the output folder (no separators, not . or ..)."""
+    return not ("/" in name or "\\" in name or name in (".", ".."))
+
+
+def _plain_folder_name(flag: str, name: str) -> None:
+    if not _is_plain_name(name):
+        raise InputError(f"{flag} must be a plain folder name, got {name!r}")
+
+
 def _render_one(args) -> int:
     """One text, streamed: the file is read in chunks (only the current 30-line paragraph is
     held) and each page is written as soon as it is made, so memory stays bounded whatever the
     text's size. Invalid UTF-8 is replaced (and counted) by the renderer."""
+    if args.text == "-":
+        # the renderer reads a text twice (Glyph decides the wrapping mode for the whole text
+        # first), which a pipe cannot do
+        raise InputError("render reads a file, not standard input ('-'): save the text to a file "
+                         "first")
+    if args.unique_id is not None:
+        _plain_folder_name("--unique-id", args.unique_id)
     config = as_config(args.config)
     if args.png_color:
         config.png_color = args.png_color
@@ -254,7 +271,7 @@ def _check_record(rec: Any) -> Tuple[str, Any]:
     if not isinstance(uid, (str, int)) or isinstance(uid, bool):
         raise _Bad(f"'unique_id' must be a string, got {type(uid).__name__}")
     uid = str(uid)
-    if "/" in uid or "\\" in uid or uid in (".", ".."):
+    if not _is_plain_name(uid):
         raise _Bad(f"unique_id must be a plain folder name, got {uid!r}")
     text = rec.get("context")
     if text is None:
@@ -284,6 +301,13 @@ def _clear_partial(folder: str) -> None:
                 pass
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist yet
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 # In flight at once: records being rendered or waiting to be written in order. The text bytes
 # held are capped too, so a batch of 50 MB records holds one at a time.
 _MAX_INFLIGHT_BYTES = 32 << 20
@@ -292,6 +316,17 @@ _MAX_INFLIGHT_BYTES = 32 << 20
 def _render_batch(args) -> int:
     output = args.output or os.path.join(args.out, "records.jsonl")
     failures_path = args.failures or os.path.join(args.out, "failures.jsonl")
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0 (0: all cores), got {args.threads}")
+    if args.batch == "-":
+        raise InputError("--batch reads a file, not standard input ('-')")
+    # the failures file is rewritten and the records file appended to: neither may be the input
+    # or each other, or the records would be lost
+    files = {"--batch": args.batch, "--output": output, "--failures": failures_path}
+    for i, (a, pa) in enumerate(files.items()):
+        for b, pb in list(files.items())[i + 1:]:
+            if _same_file(pa, pb):
+                raise InputError(f"{b} {pb!r} is the same file as {a} {pa!r}")
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as e:

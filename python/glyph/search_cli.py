@@ -19,6 +19,8 @@ from typing import Callable, List, Optional
 
 from tqdm.auto import tqdm
 
+from ._core import InputError, IoError
+
 __all__ = ["add_parser", "run", "main", "load_callable"]
 
 
@@ -142,6 +144,16 @@ def run(args: argparse.Namespace) -> int:
     from .search import ConfigSearch, HttpAdvisor, OcrEvaluator, load_samples
     from .render import as_config
 
+    # on the command line --val is always a file (load_samples would take any other string as
+    # the sample's text, and a typo would search on the path itself)
+    for v in args.val:
+        if not os.path.isfile(v):
+            why = "is a folder" if os.path.isdir(v) else "no such file"
+            raise InputError(f"--val {v!r}: {why} (give .jsonl sample files or text files)")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        raise IoError(f"cannot create output folder {args.out!r}: {e.strerror or e}") from None
     samples = load_samples(args.val, limit_chars=args.limit_chars)
     evaluator = OcrEvaluator() if args.evaluator == "ocr" else load_callable(args.evaluator)
     text_tokens = load_callable(args.text_tokens) if args.text_tokens else None
@@ -157,7 +169,6 @@ def run(args: argparse.Namespace) -> int:
     if args.min_compression is not None:
         opts["min_compression"] = args.min_compression
     search = ConfigSearch(args.space, seeds=[as_config(c) for c in args.seed_config], **opts)
-    os.makedirs(args.out, exist_ok=True)
     log = os.path.join(args.out, "search.jsonl")
     if os.path.exists(log) and os.path.getsize(log) > 0:
         print(f"[glyph] resuming from {log}", file=sys.stderr)

@@ -55,6 +55,10 @@ def run(args) -> int:
     if not os.path.isdir(args.model):
         raise glyph.ModelLoadError(f"{args.model} is not a checkpoint folder")
     text = _read_text(args.text)
+    if not text.strip():  # an empty pipe (cat missing.txt | glyph ask --text -) among others
+        raise glyph.InputError(f"--text {args.text!r} is empty: nothing to render")
+    if not args.question.strip():
+        raise glyph.InputError("--question is empty")
     tok = glyph.load_tokenizer(args.tokenizer or args.model)
     renderer = glyph.Renderer(args.config)
     model = vlm.Glm4v.from_pretrained(args.model, device=args.device,

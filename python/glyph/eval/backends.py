@@ -80,8 +80,9 @@ class HttpBackend:
             raise ImportError("glyph eval's HTTP backend needs httpx: pip install 'glyphcpp[eval]'") from None
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise InputError(f"backend URL must start with http:// or https://, got {url!r}")
-        if retries < 0 or timeout <= 0:
-            raise InputError(f"retries must be >= 0 and timeout > 0 (got {retries}, {timeout})")
+        if retries < 0 or timeout <= 0 or backoff < 0:
+            raise InputError(f"retries and backoff must be >= 0 and timeout > 0 (got {retries}, "
+                             f"{backoff}, {timeout})")
         self._httpx = httpx
         self.url = chat_completions_url(url)
         self.params = dict(params or {})

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any, Dict, Optional
 
 
@@ -101,4 +103,31 @@ def run(args) -> int:
         print(json.dumps(res, indent=2, ensure_ascii=False, default=str))
     else:
         print(report.markdown(res))
+    return _say_what_failed(res, args.out)
+
+
+def _say_what_failed(res: dict, out: str) -> int:
+    """Warnings on stderr naming the files that hold the reasons; 1 when no item was answered
+    (a server down, a wrong URL, data the benchmark cannot read), so scripts do not take a run
+    that asked nothing for a score of 0."""
+    from .runner import FAILURES, PREDICTIONS, TEXT_PREDICTIONS
+
+    bad = res["bad_input"]
+    if bad["count"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in bad["reasons"].items())
+        print(f"warning: {bad['count']} item(s) are bad input ({reasons}): the reasons are in "
+              f"{os.path.join(out, FAILURES)}", file=sys.stderr)
+    files = {"pages": PREDICTIONS, "text": TEXT_PREDICTIONS}
+    answered = 0
+    for mode, r in res["modes"].items():
+        answered += r["answered"]
+        if r["failed"]:
+            kinds = ", ".join(f"{k} {v}" for k, v in r["failures"].items())
+            where = os.path.join(out, files.get(mode, PREDICTIONS))
+            print(f"warning: {mode}: {r['failed']} of {r['items']} item(s) not answered "
+                  f"({kinds}); the errors are in {where}; the same command retries them",
+                  file=sys.stderr)
+    if answered == 0:
+        print("error: no item was answered", file=sys.stderr)
+        return 1
     return 0

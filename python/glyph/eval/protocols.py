@@ -277,6 +277,21 @@ def _item_id(item: Mapping[str, Any], rec: Record) -> str:
 _SUB = re.compile(r"\{(context|input|question)\}")
 
 
+def check_prompt(flag: str, template: Optional[str], needs: Sequence[str]) -> None:
+    """A user prompt template: it holds one of `needs` (else the question, or the context, would
+    silently be left out) and no placeholder other than {context}, {input}, {question}."""
+    if template is None:
+        return
+    unknown = sorted(set(re.findall(r"\{([A-Za-z_]\w*)\}", template))
+                     - {"context", "input", "question"})
+    if unknown:
+        raise InputError(f"{flag}: unknown placeholder {{{unknown[0]}}} (use {{context}}, "
+                         "{input}, {question})")
+    if not any("{" + n + "}" in template for n in needs):
+        raise InputError(f"{flag} {template!r} holds no " + " or ".join("{" + n + "}" for n in needs)
+                         + ": every item would be asked without it")
+
+
 def fill(template: str, **values: str) -> str:
     """``template`` with ``{context}``, ``{input}``, ``{question}`` replaced in one pass (so that
     braces inside the context are left alone)."""

@@ -21,7 +21,8 @@ from .._core import GlyphError, InputError
 from ..io import JsonlWriter, atomic_open, read_jsonl
 from .backends import BackendError, LocalBackend, make_backend
 from .data import Record, read_records
-from .protocols import EvalItem, ItemError, Options, Protocol, get_protocol, image_paths
+from .protocols import (EvalItem, ItemError, Options, Protocol, check_prompt, get_protocol,
+                        image_paths)
 
 __all__ = ["run", "prepare_items", "PREDICTIONS", "TEXT_PREDICTIONS", "FAILURES"]
 
@@ -305,6 +306,8 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
 
     if concurrency < 1:
         raise InputError(f"concurrency must be >= 1, got {concurrency}")
+    check_prompt("prompt", prompt, ("question", "input"))  # the context is on the pages
+    check_prompt("text_prompt", text_prompt, ("context",))
     out = os.fspath(out)
     os.makedirs(out, exist_ok=True)
     opts = Options(newline=newline, font_dirs=tuple(font_dirs or ()), config=config, dpi=dpi,

@@ -25,21 +25,11 @@ def load_samples(paths: Union[str, "os.PathLike[str]", Sequence[Any]], limit_cha
             out.append(_sample_from_dict(dict(item), len(out)))
         elif isinstance(item, (str, os.PathLike)) and os.path.isfile(os.fspath(item)):
             path = os.fspath(item)
-            if path.endswith(".jsonl"):
-                with open(path, encoding="utf-8") as f:
-                    for line_no, line in enumerate(f, 1):
-                        if not line.strip():
-                            continue
-                        try:
-                            d = json.loads(line)
-                        except json.JSONDecodeError as e:
-                            raise InputError(f"{path}:{line_no}: not JSON: {e}") from None
-                        if not isinstance(d, dict):
-                            raise InputError(f"{path}:{line_no}: expected an object")
-                        out.append(_sample_from_dict(d, len(out), f"{path}:{line_no}"))
-            else:
-                with open(path, encoding="utf-8") as f:
-                    out.append({"id": os.path.basename(path), "text": f.read()})
+            try:
+                _read_sample_file(path, out)
+            except UnicodeDecodeError as e:
+                raise InputError(f"{path}: not UTF-8 text (byte {e.start}: "
+                                 f"{e.object[e.start:e.start + 1]!r})") from None
         elif isinstance(item, str):
             out.append({"id": f"sample-{len(out)}", "text": item})
         else:
@@ -61,3 +51,22 @@ def _sample_from_dict(d: dict, index: int, where: str = "sample") -> dict:
     d.setdefault("id", f"sample-{index}")
     d["id"] = str(d["id"])
     return d
+
+
+def _read_sample_file(path: str, out: list) -> None:
+    """The samples of one file onto `out`: JSONL records, or the whole file as one text."""
+    if path.endswith(".jsonl"):
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{path}:{line_no}: not JSON: {e}") from None
+                if not isinstance(d, dict):
+                    raise InputError(f"{path}:{line_no}: expected an object")
+                out.append(_sample_from_dict(d, len(out), f"{path}:{line_no}"))
+    else:
+        with open(path, encoding="utf-8") as f:
+            out.append({"id": os.path.basename(path), "text": f.read()})

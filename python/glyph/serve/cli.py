@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 
+from .._core import InputError
 from .settings import ServeSettings
 
 _D = ServeSettings()
@@ -111,6 +112,16 @@ def run(args) -> int:
         prefix_cache_tokens=args.prefix_cache_tokens,
         api_key=_env_key(args.api_key_env, "--api-key-env"), image_root=args.image_root,
         allow_remote_images=args.allow_remote_images)
+    # the port first: a busy one fails in a second, not after the weights are loaded
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be in 0..65535, got {args.port}")
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as e:
+        raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {e.strerror}")
     if args.model:
         app = create_app(args.model, tokenizer=args.tokenizer, settings=settings,
                          device=args.device, dtype=None if args.dtype == "auto" else args.dtype)
@@ -119,14 +130,7 @@ def run(args) -> int:
                          upstream_model=args.upstream_model, upstream_kind=args.upstream_kind,
                          upstream_api_key=_env_key(args.upstream_api_key_env,
                                                    "--upstream-api-key-env"))
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as e:
-        raise SystemExit(f"error: cannot listen on {args.host}:{args.port}: {e.strerror}")
-    sock.listen(2048)
+    sock.listen(2048)  # once the model is loaded: nobody connects to a server not yet serving
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     # the device "auto" resolved to, so the log says where the model runs

@@ -438,6 +438,9 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
     unknown = set(options) - set(Options.__dataclass_fields__)
     if unknown:
         raise TypeError(f"build() got unknown options {sorted(unknown)}")
+    if workers < 0 or (limit is not None and limit < 0):
+        raise InputError(f"workers and limit must be >= 0 (workers 0: all cores), got {workers} "
+                         f"and {limit}")
     o = Options(task=task, format=format, fields=dict(fields or {}), seed=seed, **options).resolved()
     if o.format == "parquet":
         try:

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
+from .._core import InputError
 from .targets import NewlineRule, page_text
 
 __all__ = ["Chunk", "Dropped", "PageRef", "RecordError", "TaskContext", "TASKS", "resolve_task", "spans_of"]
@@ -367,17 +368,23 @@ def resolve_task(task: Union[str, Callable]) -> Callable[[TaskContext], List[Dic
         import importlib
         import importlib.util
 
-        if mod.endswith(".py"):
-            spec = importlib.util.spec_from_file_location("glyph_sft_user_task", mod)
-            if spec is None or spec.loader is None:
-                raise ValueError(f"cannot load task file {mod!r}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(mod)
+        try:
+            if mod.endswith(".py"):
+                spec = importlib.util.spec_from_file_location("glyph_sft_user_task", mod)
+                if spec is None or spec.loader is None:
+                    raise InputError(f"task {task!r}: cannot load task file {mod!r}")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            else:
+                module = importlib.import_module(mod)
+        except InputError:
+            raise
+        except (ImportError, OSError, SyntaxError) as e:
+            # its own message names the module, the file or the line
+            raise InputError(f"task {task!r}: cannot load {mod!r}: {type(e).__name__}: {e}") from e
         f = getattr(module, fn, None)
         if not callable(f):
-            raise ValueError(f"task {task!r}: {fn!r} is not a function in {mod!r}")
+            raise InputError(f"task {task!r}: {fn!r} is not a function in {mod!r}")
         return f
-    raise ValueError(f"unknown task {task!r}: use qa, ocr, interleaved, completion, "
+    raise InputError(f"unknown task {task!r}: use qa, ocr, interleaved, completion, "
                      "'module:function' or a callable")

@@ -1,0 +1,134 @@
+"""The CLIs on inputs a user plausibly gives by mistake: one `error:` line naming the flag, file or
+value (never a traceback), nothing lost, and an exit status that says so. Each case here was a
+traceback, a silent wrong result or lost data before (a dogfooding pass over every subcommand)."""
+import json
+import os
+import socket
+
+import pytest
+
+import glyph
+from glyph import cli
+
+
+def _error(capsys, argv, *named):
+    """Runs the CLI, expecting status 1 and a last stderr line `error: ...` naming each of `named`."""
+    assert cli.main(argv) == 1, argv
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: "), err
+    for n in named:
+        assert n in last, (n, err)
+    return last
+
+
+def test_render_refuses_paths_that_lose_data_or_escape(tmp_path, capsys):
+    batch = tmp_path / "b.jsonl"
+    recs = [{"unique_id": "a", "context": "one page"}, {"unique_id": "b", "context": "another"}]
+    batch.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    before = batch.read_bytes()
+    out = str(tmp_path / "o")
+    # the failures file is rewritten each run and the records file appended to
+    _error(capsys, ["render", "--batch", str(batch), "--out", out, "--failures", str(batch)],
+           "--failures", "--batch")
+    _error(capsys, ["render", "--batch", str(batch), "--out", out, "--output", str(batch)],
+           "--output", "--batch")
+    same = str(tmp_path / "same.jsonl")
+    _error(capsys, ["render", "--batch", str(batch), "--out", out, "--output", same,
+                    "--failures", same], "--failures", "--output")
+    assert batch.read_bytes() == before and not os.path.exists(same)
+    _error(capsys, ["render", "--batch", str(batch), "--out", out, "--threads", "-1"],
+           "--threads", "-1")
+    text = tmp_path / "t.txt"
+    text.write_text("hello")
+    _error(capsys, ["render", str(text), "--out", out, "--unique-id", "../../escape"],
+           "--unique-id", "../../escape")
+    assert not (tmp_path.parent / "escape").exists()
+    _error(capsys, ["render", "-", "--no-save"], "standard input")
+    # the same batch with distinct files works, and renders both records
+    assert cli.main(["render", "--batch", str(batch), "--out", out]) == 0
+    capsys.readouterr()
+    assert len(open(os.path.join(out, "records.jsonl")).read().splitlines()) == 2
+
+
+def test_config_file_with_invalid_utf8_gives_the_config_error(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"font-size": "\xff"}')
+    line = _error(capsys, ["config", "--check", str(bad)], "bad.json", "ill-formed UTF-8")
+    assert "\\xff" in line  # the byte quoted as an escape, not a UnicodeDecodeError
+    with pytest.raises(glyph.ConfigError, match=r"\\xff"):
+        glyph.RenderConfig.from_file(str(bad))
+
+
+def test_search_val_must_be_a_file_and_out_a_folder(tmp_path, capsys):
+    val = tmp_path / "val.txt"
+    val.write_text("a validation text")
+    base = ["search", "--evaluator", "ocr", "--population", "2", "--generations", "1",
+            "--no-plot", "--quiet"]
+    # before: the path itself was searched on as the sample text, and the run "succeeded"
+    _error(capsys, base + ["--val", str(tmp_path / "typo.jsonl"), "--out", str(tmp_path / "s")],
+           "--val", "typo.jsonl", "no such file")
+    _error(capsys, base + ["--val", str(tmp_path), "--out", str(tmp_path / "s")], "is a folder")
+    assert not (tmp_path / "s").exists()
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    _error(capsys, base + ["--val", str(val), "--out", str(afile)], "output folder", "afile")
+    notutf8 = tmp_path / "latin1.txt"
+    notutf8.write_bytes("caf\xe9".encode("latin-1"))
+    _error(capsys, base + ["--val", str(notutf8), "--out", str(tmp_path / "s2")],
+           "latin1.txt", "not UTF-8")
+
+
+def test_sft_task_that_cannot_be_loaded(tmp_path, capsys):
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({"id": "r", "context": "text", "question": "q", "answer": "a"}) + "\n")
+    (tmp_path / "syn.py").write_text("def f(:\n")
+    (tmp_path / "ok.py").write_text("def g(ctx):\n    return []\n")
+    base = ["sft", "--input", str(data), "--out", str(tmp_path / "o"), "--quiet", "--no-plot"]
+    _error(capsys, base + ["--task", "QA"], "unknown task 'QA'")
+    _error(capsys, base + ["--task", "no_such_module_x:f"], "no_such_module_x", "cannot load")
+    _error(capsys, base + ["--task", str(tmp_path / "nope.py") + ":f"], "nope.py", "cannot load")
+    _error(capsys, base + ["--task", str(tmp_path / "syn.py") + ":f"], "syn.py", "SyntaxError")
+    _error(capsys, base + ["--task", str(tmp_path / "ok.py") + ":missing"], "'missing'")
+    _error(capsys, base + ["--workers", "-1"], "workers")
+    with pytest.raises(ValueError):  # InputError is a ValueError, as before
+        glyph.sft.build(str(data), tmp_path / "o2", task="QA")
+
+
+def test_serve_checks_port_and_upstream_before_starting(tmp_path, capsys):
+    _error(capsys, ["serve", "--upstream", "http://127.0.0.1:9", "--port", "70000"], "--port",
+           "70000")
+    for bad in ("notaurl", "ftp://x/v1"):
+        _error(capsys, ["serve", "--upstream", bad, "--port", "0"], bad, "http://")
+    # a busy port fails before the model is read: here the checkpoint does not even exist
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        with pytest.raises(SystemExit, match="cannot listen"):
+            cli.main(["serve", "--model", str(tmp_path / "absent"), "--port", str(port)])
+
+
+def test_eval_says_when_nothing_was_answered(tmp_path, capsys):
+    data = tmp_path / "ev.jsonl"
+    data.write_text(json.dumps({"id": "x", "context": "Some context.", "question": "What?",
+                                "answers": ["a"]}) + "\n")
+    base = ["eval", "custom", "--data", str(data), "--no-plot", "--quiet"]
+    # a server that is not there: every item fails after its retries
+    err_line = _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
+                                      "--retries", "0", "--out", str(tmp_path / "o1")],
+                      "no item was answered")
+    assert err_line
+    # no metric anywhere: every item is bad input, and the warning names the file with reasons
+    assert cli.main(base + ["--backend", "http://127.0.0.1:9", "--retries", "0",
+                            "--out", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err
+    assert "bad input (missing_field 1)" in err and str(tmp_path / "o2" / "bad_input.jsonl") in err
+    for prompt, named in (("Answer briefly.", "holds no {question} or {input}"),
+                          ("Answer: {qustion}", "unknown placeholder {qustion}")):
+        _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
+                               "--prompt", prompt, "--out", str(tmp_path / "o3")], named)
+    _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
+                           "--text-baseline", "http://127.0.0.1:9", "--text-prompt", "{question}",
+                           "--out", str(tmp_path / "o4")], "text_prompt", "{context}")
+    _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
+                           "--backoff", "-1", "--out", str(tmp_path / "o5")], "backoff")
