@@ -132,3 +132,12 @@ def test_eval_says_when_nothing_was_answered(tmp_path, capsys):
                            "--out", str(tmp_path / "o4")], "text_prompt", "{context}")
     _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
                            "--backoff", "-1", "--out", str(tmp_path / "o5")], "backoff")
+    # options of the whole run fail once, before any item (they failed every item, status 0)
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps(dict(glyph.RenderConfig.glyph_default().to_dict(), fontsize=9)))
+    for flags, named in ((["--config", str(tmp_path / "nope.json")], "nope.json"),
+                         (["--config", str(unknown)], "fontsize"),
+                         (["--dpi", "0"], "dpi"), (["--dpi", "100000"], "100000")):
+        _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
+                               "--out", str(tmp_path / "o6")] + flags, named)
+    assert not (tmp_path / "o6" / "predictions.jsonl").exists()

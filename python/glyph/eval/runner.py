@@ -308,10 +308,19 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         raise InputError(f"concurrency must be >= 1, got {concurrency}")
     check_prompt("prompt", prompt, ("question", "input"))  # the context is on the pages
     check_prompt("text_prompt", text_prompt, ("context",))
+    # options of the whole run are checked once, not item by item
+    if dpi is not None and not 18 <= int(dpi) <= 1200:
+        raise InputError(f"dpi must be in 18..1200, got {dpi}")
+    resolved_config = None
+    if config is not None:
+        from ..render import as_config
+
+        resolved_config = as_config(config)  # ConfigError naming the file or key
+        resolved_config.validate()
     out = os.fspath(out)
     os.makedirs(out, exist_ok=True)
-    opts = Options(newline=newline, font_dirs=tuple(font_dirs or ()), config=config, dpi=dpi,
-                   seed=seed, cjk_font=cjk_font, metric=metric, prompt=prompt,
+    opts = Options(newline=newline, font_dirs=tuple(font_dirs or ()), config=resolved_config,
+                   dpi=dpi, seed=seed, cjk_font=cjk_font, metric=metric, prompt=prompt,
                    text_prompt=text_prompt, use_image_paths=use_image_paths,
                    ruler_remove_think=ruler_remove_think)
     if tokenizer is not None:
