@@ -189,7 +189,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"{d['accuracy']:9.4f} {d['compression']:11.3f}  {json.dumps(d['settings'])}")
     for k, v in paths.items():
         print(f"[glyph] {k}: {v}", file=sys.stderr)
-    return 0 if result.raw.best is not None else 1
+    advisor_failures = {n for g in result.raw.generations for n in g.advisor_notes
+                        if n.startswith("advisor failed")}
+    for note in sorted(advisor_failures):
+        print(f"warning: {note}", file=sys.stderr)
+    if result.raw.best is not None:
+        return 0
+    print(f"error: {_why_nothing_feasible(result.raw.evaluated, args, log)}", file=sys.stderr)
+    return 1
+
+
+def _why_nothing_feasible(evaluated, args: argparse.Namespace, log: str) -> str:
+    """Why a search ended with no feasible config: the evaluator failed, or a constraint."""
+    failed = [e for e in evaluated if not e.ok]
+    if evaluated and len(failed) == len(evaluated):
+        return (f"all {len(failed)} evaluations failed; the first: {failed[0].error} (every one "
+                f"is in {log})")
+    ok = [e for e in evaluated if e.ok]
+    if not ok:
+        return "nothing was evaluated"
+    best_acc = max(e.accuracy for e in ok)
+    best_comp = max(e.compression for e in ok)
+    limits = []
+    if args.min_accuracy is not None:
+        limits.append(f"--min-accuracy {args.min_accuracy:g} (accuracy is 0..1; the best seen "
+                      f"{best_acc:.4f})")
+    if args.min_compression is not None:
+        limits.append(f"--min-compression {args.min_compression:g} (the best seen "
+                      f"{best_comp:.3f})")
+    reason = " or ".join(limits) if limits else "the search's constraints"
+    return f"no config of {len(ok)} evaluated met {reason}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:

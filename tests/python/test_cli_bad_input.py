@@ -141,3 +141,20 @@ def test_eval_says_when_nothing_was_answered(tmp_path, capsys):
         _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
                                "--out", str(tmp_path / "o6")] + flags, named)
     assert not (tmp_path / "o6" / "predictions.jsonl").exists()
+
+
+def test_search_says_why_nothing_is_feasible(tmp_path, capsys, monkeypatch):
+    (tmp_path / "evals_for_cli_test.py").write_text(
+        "def boom(config, pages, sample):\n    raise RuntimeError('evaluator exploded')\n"
+        "def half(config, pages, sample):\n    return 0.5\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    val = tmp_path / "val.txt"
+    val.write_text("a validation text")
+    base = ["search", "--val", str(val), "--population", "2", "--generations", "1",
+            "--no-plot", "--quiet"]
+    # before: an empty table and "no feasible config yet", the reason only in the log
+    _error(capsys, base + ["--evaluator", "evals_for_cli_test:boom", "--out", str(tmp_path / "a")],
+           "all 2 evaluations failed", "evaluator exploded", "search.jsonl")
+    _error(capsys, base + ["--evaluator", "evals_for_cli_test:half", "--min-accuracy", "90",
+                           "--out", str(tmp_path / "b")],
+           "--min-accuracy 90", "accuracy is 0..1", "0.5000")
