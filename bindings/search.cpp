@@ -160,7 +160,10 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
       .def_readwrite("mutation_scale", &SearchOptions::mutation_scale)
       .def_readwrite("advisor_candidates", &SearchOptions::advisor_candidates)
       .def_readwrite("max_attempts", &SearchOptions::max_attempts)
-      .def_readwrite("text_token_counter", &SearchOptions::text_token_counter);
+      .def_readwrite("text_token_counter", &SearchOptions::text_token_counter)
+      .def_readwrite("evaluation", &SearchOptions::evaluation,
+                     "what the fitness measures (the driver sets the evaluator's name and a digest "
+                     "of the samples); part of the log's identity when set");
 
   py::class_<Scores> scores(m, "Scores", "One config's objectives.");
   scores.def_readonly("accuracy", &Scores::accuracy)

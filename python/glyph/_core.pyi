@@ -777,6 +777,14 @@ class SearchOptions:
     def crossover_rate(self, arg0: typing.SupportsFloat | typing.SupportsIndex) -> None:
         ...
     @property
+    def evaluation(self) -> str:
+        """
+        what the fitness measures (the driver sets the evaluator's name and a digest of the samples); part of the log's identity when set
+        """
+    @evaluation.setter
+    def evaluation(self, arg0: str) -> None:
+        ...
+    @property
     def generations(self) -> int:
         ...
     @generations.setter

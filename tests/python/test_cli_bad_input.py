@@ -158,3 +158,26 @@ def test_search_says_why_nothing_is_feasible(tmp_path, capsys, monkeypatch):
     _error(capsys, base + ["--evaluator", "evals_for_cli_test:half", "--min-accuracy", "90",
                            "--out", str(tmp_path / "b")],
            "--min-accuracy 90", "accuracy is 0..1", "0.5000")
+
+
+def test_search_resumed_on_other_samples_or_evaluator_is_refused(tmp_path, capsys, monkeypatch):
+    (tmp_path / "evals_for_resume_test.py").write_text(
+        "def one(config, pages, sample):\n    return 1.0\n"
+        "def other(config, pages, sample):\n    return 0.25\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("the first validation text")
+    b.write_text("another validation text")
+    out = str(tmp_path / "s")
+    base = ["search", "--population", "2", "--generations", "1", "--no-plot", "--quiet",
+            "--out", out]
+    assert cli.main(base + ["--val", str(a), "--evaluator", "evals_for_resume_test:one"]) == 0
+    capsys.readouterr()
+    # the same run resumes (scores replayed from the log)
+    assert cli.main(base + ["--val", str(a), "--evaluator", "evals_for_resume_test:one"]) == 0
+    assert "resuming from" in capsys.readouterr().err
+    # before: the old scores were silently reused for the other data or evaluator
+    _error(capsys, base + ["--val", str(b), "--evaluator", "evals_for_resume_test:one"],
+           "different search", "samples or evaluator")
+    _error(capsys, base + ["--val", str(a), "--evaluator", "evals_for_resume_test:other"],
+           "different search")

@@ -49,6 +49,7 @@ json options_json(const SearchOptions& o, bool for_identity) {
   j["advisor_candidates"] = o.advisor_candidates;
   j["max_attempts"] = o.max_attempts;
   j["text_token_counter"] = o.text_token_counter;
+  if (!o.evaluation.empty()) j["evaluation"] = o.evaluation;  // absent: logs from before it
   return j;
 }
 
@@ -114,8 +115,8 @@ void SearchLog::load(const json& header) {
       GLYPH_CHECK(j.value("type", "") == "header", SearchError,
                   "search log '{}' does not start with a header", path_);
       GLYPH_CHECK(j["identity"] == header["identity"], SearchError,
-                  "search log '{}' belongs to a different search (space, seeds or options "
-                  "differ); remove it or use another path",
+                  "search log '{}' belongs to a different search (space, seeds, options, "
+                  "samples or evaluator differ); remove it or use another path",
                   path_);
       resumed_ = true;
       continue;

@@ -1,6 +1,7 @@
 """The search driver: ConfigSearch (options, seeds, run/resume) and evaluate_config."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
@@ -80,6 +81,16 @@ class ConfigSearch:
     def _run(self, samples, evaluator, fitness, text_tokens, advisor, log, progress) -> SearchResult:
         opts = self.options
         opts.text_token_counter = "approx" if text_tokens is None else _callable_name(text_tokens)
+        opts.evaluation = ""  # a fitness function is opaque: its log is matched on the rest
+        if fitness is None:
+            if samples is None or evaluator is None:
+                raise InputError("run() needs samples and an evaluator, or a fitness function")
+            pairs, evaluate = _native_evaluator(samples, evaluator)
+            # a resumed log must have measured the same thing: other samples or another evaluator
+            # make it a different search (checked against the log's header)
+            digest = hashlib.blake2b(json.dumps(pairs).encode(),
+                                     digest_size=8).hexdigest()
+            opts.evaluation = f"{_callable_name(evaluator)} on {len(pairs)} sample(s) {digest}"
         native = _core._ConfigSearch(self.space, opts)
         self.seed_notes = []
         for cfg in self.seeds:
@@ -90,9 +101,6 @@ class ConfigSearch:
         if fitness is not None:
             raw = native.run(fitness=fitness, advisor=advisor, log_path=log_path, progress=progress)
         else:
-            if samples is None or evaluator is None:
-                raise InputError("run() needs samples and an evaluator, or a fitness function")
-            pairs, evaluate = _native_evaluator(samples, evaluator)
             raw = native.run(samples=pairs, evaluator=evaluate, text_tokens=text_tokens,
                              advisor=advisor, log_path=log_path, progress=progress)
         return SearchResult(raw, opts.text_token_counter, log_path)

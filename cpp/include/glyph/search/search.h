@@ -65,6 +65,10 @@ struct SearchOptions {
   int advisor_candidates = 4;    // K configs asked of the advisor per generation
   int max_attempts = 200;        // per offspring, to find a new feasible genome
   std::string text_token_counter = "approx";  // label written to the log and results
+  // What the fitness measures (the Python driver sets the evaluator's name and a digest of the
+  // samples). Part of the log's identity when set, so resuming a log with other samples or
+  // another evaluator is refused instead of reusing scores of a different measurement.
+  std::string evaluation;
 };
 
 struct Individual {
