@@ -66,6 +66,9 @@ def _render_one(args) -> int:
     """One text, streamed: the file is read in chunks (only the current 30-line paragraph is
     held) and each page is written as soon as it is made, so memory stays bounded whatever the
     text's size. Invalid UTF-8 is replaced (and counted) by the renderer."""
+    for flag in ("output", "failures"):
+        if getattr(args, flag):
+            raise InputError(f"--{flag} is for --batch")
     if args.text == "-":
         # the renderer reads a text twice (Glyph decides the wrapping mode for the whole text
         # first), which a pipe cannot do
@@ -314,6 +317,12 @@ _MAX_INFLIGHT_BYTES = 32 << 20
 
 
 def _render_batch(args) -> int:
+    # what only a single text takes would be ignored silently
+    for flag, given in (("the TEXT argument", args.text), ("--no-save", args.no_save),
+                        ("--unique-id", args.unique_id), ("--json", args.json)):
+        if given:
+            raise InputError(f"{flag} is for a single text, not --batch (each record carries "
+                             "its own context and unique_id)")
     output = args.output or os.path.join(args.out, "records.jsonl")
     failures_path = args.failures or os.path.join(args.out, "failures.jsonl")
     if args.threads < 0:

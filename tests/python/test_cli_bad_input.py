@@ -45,6 +45,12 @@ def test_render_refuses_paths_that_lose_data_or_escape(tmp_path, capsys):
            "--unique-id", "../../escape")
     assert not (tmp_path.parent / "escape").exists()
     _error(capsys, ["render", "-", "--no-save"], "standard input")
+    # flags of the other mode were silently ignored (--no-save --batch still wrote pages)
+    for extra, named in (([str(text)], "TEXT"), (["--no-save"], "--no-save"),
+                         (["--unique-id", "u"], "--unique-id"), (["--json"], "--json")):
+        _error(capsys, ["render", "--batch", str(batch), "--out", out] + extra, named, "--batch")
+    _error(capsys, ["render", str(text), "--out", out, "--output", "x.jsonl"], "--output")
+    assert not os.path.exists(out)
     # the same batch with distinct files works, and renders both records
     assert cli.main(["render", "--batch", str(batch), "--out", out]) == 0
     capsys.readouterr()
