@@ -59,8 +59,9 @@ class ConfigSearch:
     ) -> SearchResult:
         """Runs (or, when ``log`` holds this search, resumes) the search.
 
-        ``text_tokens(text) -> int`` counts text tokens (e.g. ``glyph.Tokenizer.from_file(path).count``);
-        without it an approximation is used and results say "approx". ``advisor`` is a callable
+        ``text_tokens(text) -> int`` counts text tokens (e.g.
+        ``glyph.Tokenizer.from_file(path).count``); without it an approximation is used and
+        results say "approx". ``advisor`` is a callable
         ``prompt -> reply`` or an OpenAI-compatible URL (see HttpAdvisor). ``progress`` is
         called with a glyph.SearchProgress after every evaluation and generation; ``True`` draws
         a tqdm bar per generation, as ``glyph search`` does (a widget in a notebook).
@@ -88,8 +89,7 @@ class ConfigSearch:
             pairs, evaluate = _native_evaluator(samples, evaluator)
             # a resumed log must have measured the same thing: other samples or another evaluator
             # make it a different search (checked against the log's header)
-            digest = hashlib.blake2b(json.dumps(pairs).encode(),
-                                     digest_size=8).hexdigest()
+            digest = hashlib.blake2b(json.dumps(pairs).encode(), digest_size=8).hexdigest()
             opts.evaluation = f"{_callable_name(evaluator)} on {len(pairs)} sample(s) {digest}"
         native = _core._ConfigSearch(self.space, opts)
         self.seed_notes = []
