@@ -187,3 +187,13 @@ def test_search_resumed_on_other_samples_or_evaluator_is_refused(tmp_path, capsy
            "different search", "samples or evaluator")
     _error(capsys, base + ["--val", str(a), "--evaluator", "evals_for_resume_test:other"],
            "different search")
+
+
+def test_eval_local_params_are_checked_before_the_model_loads(tmp_path):
+    from glyph.eval.backends import LocalBackend
+
+    # the checkpoint does not exist: the params are refused before it is looked for
+    for params, named in (({"max_tokens": "x"}, "max_tokens"), ({"max_tokens": -1}, "max_tokens"),
+                          ({"repetition_penalty": "strong"}, "strong")):
+        with pytest.raises(glyph.InputError, match=named):
+            LocalBackend(str(tmp_path / "absent"), params=params)

@@ -209,6 +209,14 @@ class LocalBackend:
                  batch_size: int = 1):
         import glyph
 
+        # the request settings first: a bad value fails here, not on every item after the load
+        try:
+            sampling = _local_sampling(params or {})
+        except (TypeError, ValueError) as e:
+            raise InputError(f"local backend params {dict(params or {})!r}: {e}") from None
+        if sampling["max_new_tokens"] < 1:
+            raise InputError(f"local backend params: max_tokens must be >= 1, got "
+                             f"{sampling['max_new_tokens']}")
         if model is None:
             if checkpoint is None:
                 raise InputError("LocalBackend needs a checkpoint folder or a loaded model")
@@ -224,7 +232,7 @@ class LocalBackend:
         self.model = model
         self.tokenizer = glyph.load_tokenizer(tokenizer)
         self.checkpoint = os.fspath(checkpoint) if checkpoint is not None else "<model>"
-        self.sampling = _local_sampling(params or {})
+        self.sampling = sampling
         stops = list(chat.STOP_TOKEN_IDS)
         stops += [int(s) for s in model.generation_defaults.get("stop_ids", []) if int(s) not in stops]
         self.sampling.setdefault("stop_ids", stops)
