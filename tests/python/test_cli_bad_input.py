@@ -141,7 +141,10 @@ def test_eval_says_when_nothing_was_answered(tmp_path, capsys):
     # options of the whole run fail once, before any item (they failed every item, status 0)
     unknown = tmp_path / "unknown.json"
     unknown.write_text(json.dumps(dict(glyph.RenderConfig.glyph_default().to_dict(), fontsize=9)))
+    nofont = tmp_path / "nofont.json"
+    nofont.write_text(json.dumps({"font-size": 12}))
     for flags, named in ((["--config", str(tmp_path / "nope.json")], "nope.json"),
+                         (["--config", str(nofont)], "font-path"),
                          (["--config", str(unknown)], "fontsize"),
                          (["--dpi", "0"], "dpi"), (["--dpi", "100000"], "100000")):
         _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",

@@ -313,10 +313,11 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         raise InputError(f"dpi must be in 18..1200, got {dpi}")
     resolved_config = None
     if config is not None:
-        from ..render import as_config
+        from ..render import Renderer, as_config
 
         resolved_config = as_config(config)  # ConfigError naming the file or key
         resolved_config.validate()
+        Renderer(resolved_config)  # opens its fonts: a missing one fails here, not per item
     out = os.fspath(out)
     os.makedirs(out, exist_ok=True)
     opts = Options(newline=newline, font_dirs=tuple(font_dirs or ()), config=resolved_config,
