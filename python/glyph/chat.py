@@ -248,6 +248,15 @@ def page_message(images: Iterable[Any], text: str, *, role: str = "user",
     return {"role": role, "content": parts}
 
 
+def require_http_url(url: Any, what: str) -> str:
+    """`url` when it is an http(s) URL (a server glyph talks to: eval's backends, serve's upstream),
+    else an InputError saying `what` it was for."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InputError(f"{what} must be the http:// or https:// URL of an OpenAI-compatible "
+                         f"server, got {url!r}")
+    return url
+
+
 def _check_model(model: str) -> str:
     if not isinstance(model, str) or not model:
         raise InputError(f"model must be a non-empty string (the served model's name), got {model!r}")

@@ -26,7 +26,7 @@ from .sft import cli as sft_cli
 from .eval import cli as eval_cli
 from ._tokenizers import as_codec
 from ._core import InputError, IoError
-from .io import JsonlWriter
+from .io import JsonlWriter, make_folder
 from .render import as_config
 
 
@@ -89,10 +89,7 @@ def _render_one(args) -> int:
     tokenizer = _load_tokenizer(args.tokenizer)
     folder = os.path.join(args.out, args.unique_id) if args.unique_id else args.out
     if not args.no_save:
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as e:
-            raise SystemExit(f"error: cannot create output folder {folder!r}: {e.strerror}")
+        make_folder(folder)
     paths: List[str] = []
     sizes: List[str] = []
     with tqdm(desc="render", unit="page", disable=None, file=sys.stderr) as bar:
@@ -336,10 +333,7 @@ def _render_batch(args) -> int:
         for b, pb in list(files.items())[i + 1:]:
             if _same_file(pa, pb):
                 raise InputError(f"{b} {pb!r} is the same file as {a} {pa!r}")
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise IoError(f"cannot create output folder {args.out!r}: {e.strerror}") from None
+    make_folder(args.out)
     # Resumable: a torn last line (killed mid-write) is cut off, the ids written are skipped.
     # The failures file is this run's: every record not done is tried again.
     with JsonlWriter(output, key="unique_id", require=("image_paths",)) as writer, \

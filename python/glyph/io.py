@@ -23,7 +23,7 @@ from typing import IO, Any, Iterator, List, Optional, Set, Union
 
 from ._core import InputError, IoError
 
-__all__ = ["atomic_write", "atomic_open", "JsonlWriter", "read_jsonl", "repair_jsonl"]
+__all__ = ["atomic_write", "atomic_open", "JsonlWriter", "make_folder", "read_jsonl", "repair_jsonl"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -61,6 +61,17 @@ def atomic_write(path: PathLike, data: Union[str, bytes], fsync: bool = True) ->
     """Write ``data`` (str as UTF-8, or bytes) to ``path`` all at once or not at all."""
     with atomic_open(path, "wb" if isinstance(data, bytes) else "w", fsync=fsync) as f:
         f.write(data)
+
+
+def make_folder(path: PathLike) -> str:
+    """`path` as a folder, made with its parents if needed; IoError naming it when it cannot be
+    (a file there, no permission)."""
+    path = os.fspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise IoError(f"cannot create output folder {path!r}: {e.strerror or e}") from None
+    return path
 
 
 def repair_jsonl(path: PathLike) -> int:

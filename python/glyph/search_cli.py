@@ -19,7 +19,8 @@ from typing import Callable, List, Optional
 
 from tqdm.auto import tqdm
 
-from ._core import InputError, IoError
+from ._core import InputError
+from .io import make_folder
 
 __all__ = ["add_parser", "run", "main", "load_callable"]
 
@@ -150,10 +151,7 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.isfile(v):
             why = "is a folder" if os.path.isdir(v) else "no such file"
             raise InputError(f"--val {v!r}: {why} (give .jsonl sample files or text files)")
-    try:
-        os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-        raise IoError(f"cannot create output folder {args.out!r}: {e.strerror or e}") from None
+    make_folder(args.out)
     samples = load_samples(args.val, limit_chars=args.limit_chars)
     evaluator = OcrEvaluator() if args.evaluator == "ocr" else load_callable(args.evaluator)
     text_tokens = load_callable(args.text_tokens) if args.text_tokens else None

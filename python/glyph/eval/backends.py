@@ -78,8 +78,7 @@ class HttpBackend:
             import httpx
         except ImportError:  # pragma: no cover - httpx is a dependency of the eval extra
             raise ImportError("glyph eval's HTTP backend needs httpx: pip install 'glyphcpp[eval]'") from None
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise InputError(f"backend URL must start with http:// or https://, got {url!r}")
+        chat.require_http_url(url, "backend URL")
         if retries < 0 or timeout <= 0 or backoff < 0:
             raise InputError(f"retries and backoff must be >= 0 and timeout > 0 (got {retries}, "
                              f"{backoff}, {timeout})")

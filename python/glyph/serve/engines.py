@@ -453,10 +453,7 @@ class ProxyEngine:
 
         if kind not in ("vllm", "openai"):
             raise InputError(f"upstream kind must be 'vllm' or 'openai', got {kind!r}")
-        if not (isinstance(upstream, str) and upstream.startswith(("http://", "https://"))
-                and len(upstream) > len("https://")):
-            raise InputError(f"upstream {upstream!r}: give the http:// or https:// URL of an "
-                             "OpenAI-compatible server")
+        chat.require_http_url(upstream, "upstream")
         url = upstream.rstrip("/")
         if not url.endswith("/v1"):
             url += "/v1"

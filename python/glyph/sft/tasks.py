@@ -372,13 +372,11 @@ def resolve_task(task: Union[str, Callable]) -> Callable[[TaskContext], List[Dic
             if mod.endswith(".py"):
                 spec = importlib.util.spec_from_file_location("glyph_sft_user_task", mod)
                 if spec is None or spec.loader is None:
-                    raise InputError(f"task {task!r}: cannot load task file {mod!r}")
+                    raise ImportError("not a loadable Python file")
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
             else:
                 module = importlib.import_module(mod)
-        except InputError:
-            raise
         except (ImportError, OSError, SyntaxError) as e:
             # its own message names the module, the file or the line
             raise InputError(f"task {task!r}: cannot load {mod!r}: {type(e).__name__}: {e}") from e
