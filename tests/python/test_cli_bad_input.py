@@ -97,8 +97,34 @@ def test_sft_task_that_cannot_be_loaded(tmp_path, capsys):
     _error(capsys, base + ["--task", str(tmp_path / "syn.py") + ":f"], "syn.py", "SyntaxError")
     _error(capsys, base + ["--task", str(tmp_path / "ok.py") + ":missing"], "'missing'")
     _error(capsys, base + ["--workers", "-1"], "workers")
+    _error(capsys, base + ["--task", "completion", "--completion-chars", "0"], "completion_chars", ">= 1")
+    _error(capsys, base + ["--field", "ctx=context"], "unknown role 'ctx'", "reasoning")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    _error(capsys, ["sft", "--input", str(empty), "--out", str(tmp_path / "o3"), "--quiet",
+                    "--no-plot"], "no records", "empty.jsonl")
+    _error(capsys, base + ["--task", "interleaved", "--segment-chars", "0"], "segment_chars", ">= 1")
     with pytest.raises(ValueError):  # InputError is a ValueError, as before
         glyph.sft.build(str(data), tmp_path / "o2", task="QA")
+
+
+def test_sft_user_task_returning_the_wrong_thing_is_named(tmp_path):
+    (tmp_path / "t.py").write_text(
+        "def number(ctx):\n    return 5\n"
+        "def none(ctx):\n    return None\n"
+        "def one(ctx):\n    return ctx.sample(['q'], 'a')\n"
+        "def bare(ctx):\n    return [{'x': 1}]\n"
+        "def gen(ctx):\n    yield ctx.sample(['q'], 'a')\n")
+    recs = [{"id": "r", "context": "some text", "question": "q", "answer": "a"}]
+    expect = {"number": "the task returned int", "none": "the task returned None",
+              "one": "one sample, not a list", "bare": "sample 0 is a dict without a 'messages' list"}
+    for name, why in expect.items():
+        res = glyph.sft.build(recs, tmp_path / name, task=f"{tmp_path / 't.py'}:{name}",
+                              progress=False, plot=False)
+        assert [(f["kind"], why in f["reason"], "ctx.sample" in f["reason"]) for f in res.failures] \
+            == [("task_error", True, True)], (name, res.failures)
+    res = glyph.sft.build(recs, tmp_path / "gen", task=f"{tmp_path / 't.py'}:gen", progress=False, plot=False)
+    assert not res.failures and res.samples == 1
 
 
 def test_serve_checks_port_and_upstream_before_starting(tmp_path, capsys):

@@ -71,12 +71,13 @@ def test_bad_input_is_reported_per_record(tmp_path):
              json.dumps(good[1]).encode(),
              json.dumps({**good[2], "id": good[1]["id"]}).encode()]              # duplicate id
     src.write_bytes(b"\n".join(lines) + b"\n")
-    missing = tmp_path / "nope.jsonl"
     notparquet = tmp_path / "bad.parquet"
     notparquet.write_bytes(b"not parquet at all")
+    nodata = tmp_path / "plain-folder"
+    nodata.mkdir()
     from glyph.cli import main
 
-    rc = main(["sft", "--input", str(src), "--input", str(missing), "--input", str(notparquet),
+    rc = main(["sft", "--input", str(src), "--input", str(nodata), "--input", str(notparquet),
                "--out", str(tmp_path / "out"), "--config", _cfg_file(tmp_path), "--quiet", "--no-plot"])
     assert rc == 1
     fails = {f["id"]: f for f in map(json.loads, (tmp_path / "out" / "failures.jsonl").read_text().splitlines())}
@@ -84,7 +85,7 @@ def test_bad_input_is_reported_per_record(tmp_path):
     assert kinds == {"in.jsonl:2": "malformed_line", "in.jsonl:3": "invalid_utf8",
                      "noq": "missing_field", "empty": "empty_context", "in.jsonl:6": "invalid_utf8",
                      "in.jsonl:7": "malformed_line", good[1]["id"]: "duplicate_id",
-                     "nope.jsonl:*": "unreadable_input", "bad.parquet:*": "unreadable_input"}
+                     "plain-folder:*": "unreadable_input", "bad.parquet:*": "unreadable_input"}
     assert "byte" in fails["in.jsonl:3"]["reason"] and "'question'" in fails["noq"]["reason"]
     assert fails["in.jsonl:2"]["where"].endswith("line 2")
     kept = [r["glyph"]["record_id"] for r in check_json_rows(tmp_path / "out")]
@@ -98,6 +99,23 @@ def test_bad_input_is_reported_per_record(tmp_path):
     md = (tmp_path / "out" / "stats.md").read_text(encoding="utf-8")
     assert f"| missing_field | 1 | noq: {fails['noq']['reason']} |" in md
     all_valid(tmp_path / "out")
+
+
+def test_missing_input_is_refused_before_anything_is_written(tmp_path, capsys):
+    good = tmp_path / "in.jsonl"
+    good.write_text("".join(json.dumps(r) + "\n" for r in pieces(2)))
+    from glyph.cli import main
+
+    out = tmp_path / "out"
+    rc = main(["sft", "--input", str(good), "--input", str(tmp_path / "typo.jsonl"),
+               "--out", str(out), "--config", _cfg_file(tmp_path), "--quiet", "--no-plot"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "error: input not found" in err and "typo.jsonl" in err and "in.jsonl," not in err
+    assert not out.exists()
+    with pytest.raises(glyph.InputError, match="typo.jsonl"):
+        glyph.sft.build([str(good), str(tmp_path / "typo.jsonl")], out, progress=False, plot=False)
+    assert not out.exists()
 
 
 def _cfg_file(tmp_path: Path) -> str:

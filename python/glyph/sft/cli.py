@@ -32,7 +32,8 @@ def add_parser(sub) -> None:
     s.add_argument("--style", help="draw a config per record: a search-space or ranges JSON, or 'builtin'")
     s.add_argument("--seed", type=int, default=0, help="seed for sampled configs and tasks (default 0)")
     s.add_argument("--field", action="append", metavar="ROLE=NAME",
-                   help="input field names: id, context, question, answer, reasoning (e.g. context=article)")
+                   help="input field names: id, context, question, answer, reasoning (e.g. context=article; "
+                        "a user task may name roles of its own)")
     s.add_argument("--max-pages", type=int, default=0, help="budget: pages per sample (0: none)")
     s.add_argument("--max-visual-tokens", type=int, default=0, help="budget: visual tokens per sample")
     s.add_argument("--over-budget", default="auto", choices=["auto", "split", "drop", "truncate"],
@@ -94,4 +95,7 @@ def run(args) -> int:
           f"{this.get('seconds', 0):.1f} s", file=sys.stderr)
     if res.failures:
         print(f"[glyph sft] failures: {res.out_dir}/failures.jsonl", file=sys.stderr)
+    if args.limit != 0 and not (res.new_records or res.skipped or res.dropped or res.failures):
+        print(f"error: the input held no records ({', '.join(args.input)})", file=sys.stderr)
+        return 1
     return res.exit_code

@@ -179,13 +179,25 @@ def _open_source(src: Any, name: str, start: int) -> Iterator[Item]:
     return _jsonl(path, name, start)  # .jsonl, .ndjson and anything else: JSON lines
 
 
+def _as_sources(sources: Union[Any, Sequence[Any]]) -> List[Any]:
+    if isinstance(sources, (str, os.PathLike, dict)) or not isinstance(sources, (list, tuple)):
+        return [sources]
+    if sources and all(isinstance(s, dict) for s in sources):
+        return [list(sources)]  # a list of records is one in-memory source
+    return list(sources)
+
+
+def missing_paths(sources: Union[Any, Sequence[Any]]) -> List[str]:
+    """The path inputs that do not exist: a typo is refused before anything is written, where
+    a file that exists but cannot be read is one failed item of the build."""
+    return [os.fspath(s) for s in _as_sources(sources)
+            if isinstance(s, (str, os.PathLike)) and not os.path.exists(os.fspath(s))]
+
+
 def iter_items(sources: Union[Any, Sequence[Any]]) -> Iterator[Item]:
     """Items of every source in order. An unreadable source yields one failed Item for itself
     (id ``name:*``) and the others are still read."""
-    if isinstance(sources, (str, os.PathLike, dict)) or not isinstance(sources, (list, tuple)):
-        sources = [sources]
-    elif sources and all(isinstance(s, dict) for s in sources):
-        sources = [list(sources)]  # a list of records is one in-memory source
+    sources = _as_sources(sources)
     index = 0
     names: Dict[str, int] = {}
     for src in sources:

@@ -36,17 +36,18 @@ from .._core import GlyphError, InputError, IoError, RenderConfig, SearchSpace
 from ..io import JsonlWriter, atomic_write, repair_jsonl
 from ..render import Renderer, as_config
 from . import formats
-from .inputs import Item, iter_items
+from .inputs import Item, iter_items, missing_paths
 from .report import Stats
 from .styles import StyleSampler, derive_seed, load_style
 from .targets import newline_rule
-from .tasks import Dropped, RecordError, TaskContext, resolve_task
+from .tasks import TASKS, Dropped, RecordError, TaskContext, resolve_task
 
 __all__ = ["Options", "BuildResult", "Processor", "build"]
 
 STATE_DIR = ".glyph-sft"
 _NOT_ATTEMPTED = "not made: an earlier write failed (disk full?); rerun to finish the build"
 _DEFAULT_FIELDS = {"id": "id", "context": "context", "question": "question", "answer": "answer"}
+_ROLES = ("id", "context", "question", "answer", "reasoning")  # what the built-in tasks read
 
 
 @dataclass
@@ -79,6 +80,11 @@ class Options:
     def resolved(self) -> "Options":
         o = Options(**{k: v for k, v in asdict(self).items() if k != "task"}, task=self.task)
         o.fields = {**_DEFAULT_FIELDS, **(self.fields or {})}
+        if isinstance(o.task, str) and o.task in TASKS:  # a user task may read roles of its own
+            unknown = sorted(set(o.fields) - set(_ROLES))
+            if unknown:
+                raise InputError(f"fields: unknown role {unknown[0]!r} for task {o.task} (roles: "
+                                 f"{', '.join(_ROLES)})")
         if o.format not in formats.FORMATS:
             raise InputError(f"format must be one of {', '.join(formats.FORMATS)}, not {o.format!r}")
         if o.over_budget == "auto":
@@ -89,9 +95,12 @@ class Options:
                                      ("reasoning_format", o.reasoning_format, ("think", "glm", "none"))):
             if value not in allowed:
                 raise InputError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-        for name in ("max_pages", "max_visual_tokens", "shard_bytes", "completion_chars", "segment_chars"):
+        for name in ("max_pages", "max_visual_tokens", "shard_bytes"):
             if int(getattr(o, name) or 0) < 0:
                 raise InputError(f"{name} must be >= 0, not {getattr(o, name)!r}")
+        for name in ("completion_chars", "segment_chars"):
+            if int(getattr(o, name)) < 1:
+                raise InputError(f"{name} must be >= 1, not {getattr(o, name)!r}")
         if o.compression is not None and not (isinstance(o.compression, int) and 0 <= o.compression <= 9):
             raise InputError(f"compression must be 0..9 (or None for the encoder's default), not {o.compression!r}")
         if o.shard_size < 1:
@@ -188,9 +197,7 @@ class Processor:
                               random.Random(derive_seed(self.o.seed, "task", rid)), image_dir,
                               self.out, self.o.compression)
             ctx.count_tokens = self.count_tokens
-            samples = self.task(ctx)
-            if not samples:
-                raise RecordError("no_samples", "the task made no samples from this record")
+            samples = _check_samples(self.task(ctx))
             meta = {"record_id": rid, "task": self.task_name,
                     "config": json.dumps(cfg, sort_keys=True, ensure_ascii=False)}
             rows = []
@@ -216,6 +223,27 @@ class Processor:
         with contextlib.suppress(OSError):
             shutil.rmtree(image_dir)
         return entry
+
+
+def _check_samples(samples: Any) -> List[Dict[str, Any]]:
+    """A task's return value: a list of ctx.sample(...) dicts; anything else is the task's bug,
+    named so that its author sees what to return."""
+    how = "a task returns a list of samples made with ctx.sample(user_parts, answer)"
+    if samples is None:
+        raise RecordError("task_error", f"the task returned None ({how}; [] for none)")
+    if isinstance(samples, dict):
+        raise RecordError("task_error", f"the task returned one sample, not a list ({how})")
+    if isinstance(samples, (str, bytes)) or not hasattr(samples, "__iter__"):
+        raise RecordError("task_error", f"the task returned {type(samples).__name__} ({how})")
+    samples = list(samples)  # a generator too
+    if not samples:
+        raise RecordError("no_samples", "the task made no samples from this record")
+    for k, sample in enumerate(samples):
+        if not isinstance(sample, dict) or not isinstance(sample.get("messages"), list):
+            got = (f"a dict without a 'messages' list (keys {sorted(map(str, sample))})"
+                   if isinstance(sample, dict) else type(sample).__name__)
+            raise RecordError("task_error", f"sample {k} is {got} ({how})")
+    return samples
 
 
 def _token_counter(tokenizer: Optional[str]) -> Callable[[str], int]:
@@ -457,6 +485,9 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
                          "worker can load")
     tokenizer = os.path.abspath(os.fspath(tokenizer)) if tokenizer else None
     _token_counter(tokenizer)  # a bad tokenizer path fails here, not in every record
+    missing = missing_paths(inputs)
+    if missing:
+        raise InputError(f"input not found: {', '.join(missing)} (nothing was written)")
     journal_path = _prepare_out(out, o, cfg, style_json, overwrite, tokenizer)
 
     failures: List[Dict[str, Any]] = []
