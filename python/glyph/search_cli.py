@@ -60,7 +60,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", help="search space JSON (default: the built-in space)")
     p.add_argument("--val", nargs="+", required=True,
                    help="validation samples: .jsonl files ({'text': ...} per line) or text files")
-    p.add_argument("--limit-chars", type=int, default=0, help="cut each sample to this many chars")
+    p.add_argument("--limit-chars", type=int, default=0,
+                   help="cut each sample to this many chars (0: whole samples)")
     p.add_argument("--evaluator", required=True,
                    help="'ocr' (Tesseract) or module:function taking (config, pages, sample)")
     p.add_argument("--text-tokens", help="module:function counting text tokens (default: approx)")
@@ -73,9 +74,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--population", type=int, default=16)
     p.add_argument("--generations", type=int, default=20)
     p.add_argument("--budget", type=int, default=0, help="max evaluations (0: population x gens)")
-    p.add_argument("--patience", type=int, default=5)
+    p.add_argument("--patience", type=int, default=5,
+                   help="stop after this many generations without improvement (0: never)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="parallel evaluations")
+    p.add_argument("--threads", type=int, default=1, help="parallel evaluations (0: all cores)")
     p.add_argument("--objective", choices=["pareto", "accuracy", "compression"], default="pareto")
     p.add_argument("--min-accuracy", type=float)
     p.add_argument("--min-compression", type=float)
@@ -151,7 +153,6 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.isfile(v):
             why = "is a folder" if os.path.isdir(v) else "no such file"
             raise InputError(f"--val {v!r}: {why} (give .jsonl sample files or text files)")
-    make_folder(args.out)
     samples = load_samples(args.val, limit_chars=args.limit_chars)
     evaluator = OcrEvaluator() if args.evaluator == "ocr" else load_callable(args.evaluator)
     text_tokens = load_callable(args.text_tokens) if args.text_tokens else None
@@ -167,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if args.min_compression is not None:
         opts["min_compression"] = args.min_compression
     search = ConfigSearch(args.space, seeds=[as_config(c) for c in args.seed_config], **opts)
+    make_folder(args.out)  # after every cheap check: a refused run leaves nothing behind
     log = os.path.join(args.out, "search.jsonl")
     if os.path.exists(log) and os.path.getsize(log) > 0:
         print(f"[glyph] resuming from {log}", file=sys.stderr)

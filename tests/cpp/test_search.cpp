@@ -89,6 +89,24 @@ TEST_CASE("search space: decode, encode, constraints, JSON", "[search]") {
       Catch::Contains("nope"));
 }
 
+TEST_CASE("search options out of range are refused, naming the option", "[search]") {
+  const auto refused = [](auto change, const char* name) {
+    SearchOptions o;
+    change(o);
+    CHECK_THROWS_WITH(ConfigSearch(test_space(), o), Catch::Contains(name));
+  };
+  refused([](SearchOptions& o) { o.population = 1; }, "population");
+  refused([](SearchOptions& o) { o.generations = 0; }, "generations");
+  refused([](SearchOptions& o) { o.budget = -1; }, "budget");
+  refused([](SearchOptions& o) { o.patience = -1; }, "patience");
+  refused([](SearchOptions& o) { o.threads = -2; }, "threads");
+  refused([](SearchOptions& o) { o.objective = "speed"; }, "objective");
+  SearchOptions ok;
+  ok.threads = 0;  // all cores
+  ok.patience = 0;  // never stop early
+  CHECK_NOTHROW(ConfigSearch(test_space(), ok));
+}
+
 TEST_CASE("built-in space: every draw is feasible and decodes to a valid config", "[search]") {
   SearchSpace s = SearchSpace::builtin();
   std::mt19937_64 rng(7);

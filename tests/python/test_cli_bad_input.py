@@ -83,6 +83,14 @@ def test_search_val_must_be_a_file_and_out_a_folder(tmp_path, capsys):
     notutf8.write_bytes("caf\xe9".encode("latin-1"))
     _error(capsys, base + ["--val", str(notutf8), "--out", str(tmp_path / "s2")],
            "latin1.txt", "not UTF-8")
+    # before: a negative cut dropped the end of every sample, negative threads meant all cores
+    _error(capsys, base + ["--val", str(val), "--out", str(tmp_path / "s3"), "--limit-chars", "-5"],
+           "limit_chars", "-5")
+    _error(capsys, base + ["--val", str(val), "--out", str(tmp_path / "s3"), "--threads", "-2"],
+           "threads", "-2")
+    _error(capsys, base + ["--val", str(val), "--out", str(tmp_path / "s3"), "--patience", "-1"],
+           "patience")
+    assert not (tmp_path / "s3").exists()
 
 
 def test_sft_task_that_cannot_be_loaded(tmp_path, capsys):

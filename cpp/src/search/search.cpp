@@ -23,6 +23,10 @@ ConfigSearch::ConfigSearch(SearchSpace space, SearchOptions options)
   GLYPH_CHECK(o.generations >= 1, SearchError, "search option generations: must be >= 1, got {}",
               o.generations);
   GLYPH_CHECK(o.budget >= 0, SearchError, "search option budget: must be >= 0, got {}", o.budget);
+  GLYPH_CHECK(o.patience >= 0, SearchError,
+              "search option patience: must be >= 0 (0: never stop early), got {}", o.patience);
+  GLYPH_CHECK(o.threads >= 0, SearchError,
+              "search option threads: must be >= 0 (0: all cores), got {}", o.threads);
   GLYPH_CHECK(o.objective == "pareto" || o.objective == "accuracy" || o.objective == "compression",
               SearchError,
               "search option objective: must be pareto, accuracy or compression, got \"{}\"",

@@ -43,6 +43,7 @@ class ConfigSearch:
             if not hasattr(self.options, k):
                 raise TypeError(f"unknown search option '{k}'")  # as for any bad keyword
             setattr(self.options, k, v)
+        _core._ConfigSearch(self.space, self.options)  # an option out of range fails here, not in run()
         self.seeds = [as_config(s) for s in seeds]
         self.seed_notes: List[str] = []
 

@@ -17,6 +17,8 @@ def load_samples(paths: Union[str, "os.PathLike[str]", Sequence[Any]], limit_cha
     Accepts .jsonl files (one object per line with "text", or "context"; optional "id"), plain
     text files (one sample each), strings of text, or dicts. ``limit_chars`` > 0 cuts each text.
     """
+    if not isinstance(limit_chars, int) or limit_chars < 0:
+        raise InputError(f"limit_chars must be an int >= 0 (0: whole samples), not {limit_chars!r}")
     if isinstance(paths, (str, os.PathLike)) or isinstance(paths, Mapping):
         paths = [paths]
     out: list = []

@@ -51,9 +51,10 @@ struct SearchOptions {
   int generations = 20;   // at most this many generations (the initial one counts)
   int budget = 0;         // at most this many evaluations (0: population * generations)
   int patience = 5;       // stop after this many generations without improving either objective
+                          // (0: never stop early)
   double tolerance = 1e-9;  // an improvement must exceed this
   std::uint64_t seed = 0;
-  int threads = 1;        // parallel evaluations (<= 0: all cores)
+  int threads = 1;        // parallel evaluations (0: all cores)
   // "pareto" (accuracy and compression), "accuracy" or "compression" (that one objective).
   std::string objective = "pareto";
   std::optional<double> min_accuracy;     // constraint; violators rank behind every feasible one
