@@ -177,13 +177,18 @@ def test_eval_says_when_nothing_was_answered(tmp_path, capsys):
     unknown.write_text(json.dumps(dict(glyph.RenderConfig.glyph_default().to_dict(), fontsize=9)))
     nofont = tmp_path / "nofont.json"
     nofont.write_text(json.dumps({"font-size": 12}))
-    for flags, named in ((["--config", str(tmp_path / "nope.json")], "nope.json"),
-                         (["--config", str(nofont)], "font-path"),
-                         (["--config", str(unknown)], "fontsize"),
-                         (["--dpi", "0"], "dpi"), (["--dpi", "100000"], "100000")):
+    for flags, *named in ((["--config", str(tmp_path / "nope.json")], "nope.json"),
+                          (["--config", str(nofont)], "font-path"),
+                          (["--config", str(unknown)], "fontsize"),
+                          (["--dpi", "0"], "dpi"), (["--dpi", "100000"], "100000"),
+                          # before: ignored for files, or a font problem on every Chinese item
+                          (["--split", "test"], "split 'test'"),
+                          (["--font-dir", str(tmp_path / "fonts")], "font_dirs", "fonts"),
+                          (["--cjk-font", str(tmp_path / "nope.otf")], "nope.otf"),
+                          (["--cjk-font", str(data)], "ev.jsonl")):
         _error(capsys, base + ["--backend", "http://127.0.0.1:9", "--metric", "qa_f1_score",
-                               "--out", str(tmp_path / "o6")] + flags, named)
-    assert not (tmp_path / "o6" / "predictions.jsonl").exists()
+                               "--out", str(tmp_path / "o6")] + flags, *named)
+    assert not (tmp_path / "o6").exists()
 
 
 def test_search_says_why_nothing_is_feasible(tmp_path, capsys, monkeypatch):

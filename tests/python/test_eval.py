@@ -309,6 +309,23 @@ def test_cli_and_datasets_folder(server, tmp_path, capsys):
                   "--newline", "sometimes"])
     assert cli.main(["eval", "custom", "--data", str(tmp_path / "nope.jsonl"), "--backend",
                      server.url, "--out", str(tmp_path / "o2"), "--quiet"]) == 1
+    # a DatasetDict: --split reads one split; a split it lacks, or --split on a plain Dataset,
+    # fails before any item with the splits named
+    datasets.DatasetDict({"test": datasets.Dataset.from_list(rows),
+                          "dev": datasets.Dataset.from_list([dict(rows[0], id="d2")])}
+                         ).save_to_disk(str(tmp_path / "dd"))
+    base = ["eval", "custom", "--backend", server.url, "--quiet", "--no-plot"]
+    assert cli.main(base + ["--data", str(tmp_path / "dd"), "--split", "dev",
+                            "--out", str(tmp_path / "o3")]) == 0
+    preds = (tmp_path / "o3" / "predictions.jsonl").read_text().splitlines()
+    assert [json.loads(p)["id"] for p in preds] == ["d2"]
+    capsys.readouterr()
+    for data, split, named in (("dd", "train", "has no split 'train' (it has "),
+                               ("ds", "test", "a dataset without splits")):
+        assert cli.main(base + ["--data", str(tmp_path / data), "--split", split,
+                                "--out", str(tmp_path / "o4")]) == 1
+        assert named in capsys.readouterr().err
+    assert not (tmp_path / "o4").exists()
 
 
 def test_backend_specs_and_urls(tmp_path):

@@ -78,6 +78,7 @@ def test_local_backend_matches_the_pipeline(checkpoint, tmp_path):
 
 
 def test_local_backend_bad_checkpoint(tmp_path):
+    write_jsonl(tmp_path / "x.jsonl", [{"id": "a", "context": "c", "question": "q", "answers": ["a"]}])
     with pytest.raises(glyph.InputError, match="does not exist"):
         glyph.eval.run("custom", tmp_path / "x.jsonl", f"local:{tmp_path / 'nope'}", tmp_path)
 

@@ -118,6 +118,42 @@ def _read_hf(path: str, split: Optional[str]) -> Iterator[Record]:
             yield Record(dict(it), path, i)
 
 
+def _paths(paths: Any) -> List[str]:
+    return [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
+
+
+def check_data(paths: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]], *,
+               split: Optional[str] = None) -> None:
+    """Fails before any model loads or item runs: a path that does not exist, a folder without
+    data files, a ``split`` for inputs that have none, or one a datasets folder lacks."""
+    plain = []
+    for p in _paths(paths):
+        if os.path.isdir(p) and _is_hf_dataset_dir(p):
+            if split:
+                known = _splits(p)
+                if known is None:
+                    raise InputError(f"split {split!r}: {p!r} is a dataset without splits")
+                if split not in known:
+                    raise InputError(f"{p!r} has no split {split!r} (it has {', '.join(known)})")
+        else:
+            data_files(p)
+            plain.append(p)
+    if split and plain:
+        raise InputError(f"split {split!r} picks a split of a datasets.save_to_disk folder; "
+                         f"{', '.join(map(repr, plain))} has none (drop --split)")
+
+
+def _splits(path: str) -> Optional[List[str]]:
+    """The splits a save_to_disk folder lists (dataset_dict.json), None for a single Dataset."""
+    try:
+        with open(os.path.join(path, "dataset_dict.json"), encoding="utf-8") as f:
+            return [str(s) for s in json.load(f).get("splits", [])]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, AttributeError) as e:
+        raise InputError(f"{path!r}: dataset_dict.json cannot be read: {e}") from None
+
+
 def read_records(paths: Union[str, os.PathLike, Sequence[Union[str, os.PathLike]]], *,
                  split: Optional[str] = None) -> Iterator[Record]:
     """Every item of ``paths`` (a file, a folder, a datasets folder, or a list of those)."""

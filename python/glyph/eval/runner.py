@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .._core import GlyphError, InputError
 from ..io import JsonlWriter, atomic_open, read_jsonl
 from .backends import BackendError, LocalBackend, make_backend
-from .data import Record, read_records
+from .data import Record, check_data, read_records
 from .protocols import (EvalItem, ItemError, Options, Protocol, check_prompt, get_protocol,
                         image_paths)
 
@@ -311,15 +311,19 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     # options of the whole run are checked once, not item by item
     if dpi is not None and not 18 <= int(dpi) <= 1200:
         raise InputError(f"dpi must be in 18..1200, got {dpi}")
+    from .. import chat
+    from ..render import Renderer, as_config
+
     resolved_config = None
     if config is not None:
-        from ..render import Renderer, as_config
-
         resolved_config = as_config(config)  # ConfigError naming the file or key
         resolved_config.validate()
         Renderer(resolved_config)  # opens its fonts: a missing one fails here, not per item
-    out = os.fspath(out)
-    os.makedirs(out, exist_ok=True)
+    for d in font_dirs or ():
+        if not os.path.isdir(d):
+            raise InputError(f"font_dirs: {os.fspath(d)!r} is not a folder")
+    if cjk_font is not None:
+        Renderer(chat.glyph_config("zh", cjk_font=cjk_font))  # FontError naming the file
     opts = Options(newline=newline, font_dirs=tuple(font_dirs or ()), config=resolved_config,
                    dpi=dpi, seed=seed, cjk_font=cjk_font, metric=metric, prompt=prompt,
                    text_prompt=text_prompt, use_image_paths=use_image_paths,
@@ -329,6 +333,9 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
 
         opts.tokenizer = glyph.load_tokenizer(tokenizer)
     protocol = get_protocol(benchmark, opts)
+    check_data(data, split=split)
+    out = os.fspath(out)
+    os.makedirs(out, exist_ok=True)
     common = dict(params=params, vllm_extensions=vllm_extensions, timeout=timeout,
                   retries=retries, backoff=backoff, device=device, dtype=dtype,
                   batch_size=concurrency)
