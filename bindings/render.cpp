@@ -74,11 +74,27 @@ py::object attribute(const RenderConfig& c, const ConfigField& f) {
 }
 
 // Assigns through the same codec a config file uses (errors name the key).
+// pathlib.Path and other os.PathLike values as str (os.fspath), alone or in a list: what json can
+// write. Anything else is left for the key's own check.
+py::object fs_strings(py::handle v) {
+  const py::module_ os = py::module_::import("os");
+  const auto one = [&](py::handle x) -> py::object {
+    if (py::isinstance(x, os.attr("PathLike"))) return os.attr("fspath")(x);
+    return py::reinterpret_borrow<py::object>(x);
+  };
+  if (!py::isinstance<py::list>(v) && !py::isinstance<py::tuple>(v)) return one(v);
+  py::list out;
+  for (py::handle item : v) out.append(one(item));
+  return out;
+}
+
 void set_attribute(RenderConfig& c, const ConfigField& f, py::object v) {
   if (f.kind == FieldKind::kAlignment && py::isinstance<Alignment>(v))
     v = py::str(alignment_name(v.cast<Alignment>()));
   else if (f.kind == FieldKind::kPageSize && (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)))
     v = py::list(v);
+  else if (f.kind == FieldKind::kPath || f.kind == FieldKind::kPathList)
+    v = fs_strings(v);
   else if (numeric(f.kind) && !v.is_none() && !PyBool_Check(v.ptr()) && !PyLong_Check(v.ptr()) &&
            !PyFloat_Check(v.ptr()) && !PyUnicode_Check(v.ptr()) && PyNumber_Check(v.ptr()))
     v = py::float_(v);  // numpy scalars and the like (json cannot write them); whole numbers
@@ -219,15 +235,26 @@ is also an attribute (font-size -> font_size), checked as the config file would 
   cfg.def(py::init<>(), "Reference defaults (A4, margins 20, 9 pt, JUSTIFY, 72 dpi); no font set.")
       .def_static("glyph_default", &RenderConfig::glyph_default,
                   "Glyph's config_en.json with a shipped free font (and a CJK fallback if found).")
-      .def_static("from_json", &RenderConfig::from_json, py::arg("json"), py::arg("base_dir") = "")
-      .def_static("from_file", &RenderConfig::from_file, py::arg("path"))
-      .def_static("from_dict", &config_from_dict, py::arg("config"), py::arg("base_dir") = "",
+      .def_static(
+          "from_json",
+          [](const std::string& json, const PathArg& base_dir) {
+            return RenderConfig::from_json(json, path_arg(base_dir));
+          },
+          py::arg("json"), py::arg("base_dir") = "")
+      .def_static(
+          "from_file", [](const PathArg& path) { return RenderConfig::from_file(path_arg(path)); },
+          py::arg("path"))
+      .def_static(
+          "from_dict",
+          [](py::handle d, const PathArg& base_dir) { return config_from_dict(d, path_arg(base_dir)); },
+          py::arg("config"), py::arg("base_dir") = "",
                   "Glyph-style dict (kebab-case keys) -> RenderConfig; missing keys keep the "
                   "defaults. A relative font path resolves against base_dir.")
       .def("to_json", &RenderConfig::to_json, py::arg("indent") = 2)
       .def("to_dict", [](const RenderConfig& c) { return json_loads(c.to_json(-1)); },
            "The config as Glyph's JSON keys (what save() writes).")
-      .def("save", &RenderConfig::save, py::arg("path"))
+      .def("save", [](const RenderConfig& c, const PathArg& path) { c.save(path_arg(path)); },
+           py::arg("path"))
       .def("set", &RenderConfig::set, py::arg("key"), py::arg("json_value"),
            "Set one key from its JSON text, e.g. cfg.set('font-size', '10').")
       .def("get", &RenderConfig::get, py::arg("key"),
@@ -277,11 +304,11 @@ is also an attribute (font-size -> font_size), checked as the config file would 
       .def_property_readonly("file_name", &Page::file_name)
       .def(
           "save",
-          [](const Page& p, const std::string& path, std::optional<int> level,
+          [](const Page& p, const PathArg& path, std::optional<int> level,
              const std::string& png_color) {
             const PngColor color = png_color_arg(png_color);
             py::gil_scoped_release release;
-            write_png(p, path, png_level(level), color);
+            write_png(p, path_arg(path), png_level(level), color);
           },
           py::arg("path"), py::arg("compression") = py::none(), py::arg("png_color") = "auto",
           "Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette "
@@ -359,8 +386,8 @@ A source serves one render call at a time.
   src_cls
       .def_static(
           "from_file",
-          [](const std::string& path) -> std::shared_ptr<TextSource> {
-            return std::make_shared<FileTextSource>(path);
+          [](const PathArg& path) -> std::shared_ptr<TextSource> {
+            return std::make_shared<FileTextSource>(path_arg(path));
           },
           py::arg("path"), "A UTF-8 text file read in 1 MiB chunks (IoError naming it).")
       .def_static(
@@ -426,16 +453,18 @@ A source serves one render call at a time.
           py::arg("text"), py::arg("callback"))
       .def(
           "render_to_dir",
-          [](const Renderer& r, py::handle text, const std::string& out_dir,
+          [](const Renderer& r, py::handle text, const PathArg& out_dir,
              const std::string& unique_id, std::optional<int> level) {
             TextArg t(text);
             RenderStats st;
             std::vector<std::string> paths;
             {
               py::gil_scoped_release release;
-              paths = r.render_to_dir(t.source(), out_dir, unique_id, png_level(level), &st);
+              paths = r.render_to_dir(t.source(), path_arg(out_dir), unique_id, png_level(level), &st);
             }
-            return py::make_tuple(paths, t.fix(st));
+            py::list names;
+            for (const std::string& p : paths) names.append(path_str(p));
+            return py::make_tuple(names, t.fix(st));
           },
           py::arg("text"), py::arg("out_dir"), py::arg("unique_id") = "",
           py::arg("compression") = py::none())

@@ -93,9 +93,23 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
     space = glyph.SearchSpace.builtin()          # the paper's pre-training style space
     space = glyph.SearchSpace.from_file("space.json")
 )doc")
-      .def_static("builtin", &SearchSpace::builtin, py::arg("fonts") = std::vector<std::string>{})
-      .def_static("from_json", &SearchSpace::from_json, py::arg("json"), py::arg("base_dir") = "")
-      .def_static("from_file", &SearchSpace::from_file, py::arg("path"))
+      .def_static(
+          "builtin",
+          [](const std::vector<PathArg>& fonts) {
+            std::vector<std::string> names;
+            for (const PathArg& f : fonts) names.push_back(path_arg(f));
+            return SearchSpace::builtin(names);
+          },
+          py::arg("fonts") = std::vector<PathArg>{})
+      .def_static(
+          "from_json",
+          [](const std::string& json, const PathArg& base_dir) {
+            return SearchSpace::from_json(json, path_arg(base_dir));
+          },
+          py::arg("json"), py::arg("base_dir") = "")
+      .def_static(
+          "from_file", [](const PathArg& path) { return SearchSpace::from_file(path_arg(path)); },
+          py::arg("path"))
       .def("to_json", &SearchSpace::to_json, py::arg("indent") = 2)
       .def_property_readonly("gene_names",
                              [](const SearchSpace& s) {
@@ -248,7 +262,7 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
       .def(
           "run",
           [](const ConfigSearch& s, py::object fitness, py::object samples, py::object evaluator,
-             py::object text_tokens, py::object advisor, const std::string& log_path,
+             py::object text_tokens, py::object advisor, const PathArg& log_path,
              py::object progress) {
             FitnessFn fit;
             if (!fitness.is_none()) {
@@ -278,7 +292,7 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
               prog = [p](const Progress& st) { p.call(st); };
             }
             py::gil_scoped_release release;
-            return s.run(fit, adv, log_path, prog);
+            return s.run(fit, adv, path_arg(log_path), prog);
           },
           py::arg("fitness") = py::none(), py::arg("samples") = py::none(),
           py::arg("evaluator") = py::none(), py::arg("text_tokens") = py::none(),

@@ -1,6 +1,7 @@
 // What every binding file shares: one mechanism per job across the C++/Python line.
 //   - errors: each glyph error type maps to one Python exception, created once in glyph._core
 //   - text: Python str/bytes -> UTF-8, the policy explicit (text to render vs tokenizer input)
+//   - paths: str, bytes or os.PathLike, a file name that is not UTF-8 too
 //   - PyCallable: a Python callable called from C++ (GIL, holding, errors)
 //   - records: result structs as read-only classes (the dicts they replace still readable)
 //   - deprecated aliases for renamed methods
@@ -9,8 +10,10 @@
 #pragma once
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <cstddef>
+#include <filesystem>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -33,6 +36,19 @@ namespace py = pybind11;
 void register_errors(py::module_& core);
 // In another extension (glyph._vlm): the same translation, with glyph._core's classes.
 void register_errors_in(py::module_& m);
+
+// ---- paths ---------------------------------------------------------------------------------
+
+// A file argument as Python gives it: str, bytes or os.PathLike (pathlib.Path), through
+// os.fsencode, so a file name that is not UTF-8 (a str with surrogate escapes) reaches the file
+// system as its bytes. The C++ side takes path_arg(p): the native byte string.
+using PathArg = std::filesystem::path;
+inline std::string path_arg(const PathArg& p) { return p.string(); }
+// A path C++ made, back as a str (os.fsdecode: bytes that are not UTF-8 as surrogate escapes).
+inline py::str path_str(const std::string& p) {
+  return py::reinterpret_steal<py::str>(
+      PyUnicode_DecodeFSDefaultAndSize(p.data(), static_cast<py::ssize_t>(p.size())));
+}
 
 // ---- text ----------------------------------------------------------------------------------
 

@@ -50,7 +50,12 @@ GIL. decode() keeps special tokens by default, as transformers does (`tokenizers
     tok.count(long_text)     # number of tokens, no id list built
 )doc");
   tokenizer
-      .def_static("from_file", &Tokenizer::from_file, py::arg("path"),
+      .def_static(
+          "from_file",
+          [](const PathArg& path, const PathArg& config_path) {
+            return Tokenizer::from_file(path_arg(path), path_arg(config_path));
+          },
+          py::arg("path"),
                   py::arg("config_path") = "",
                   "Load tokenizer.json (and tokenizer_config.json beside it, or config_path).",
                   py::call_guard<py::gil_scoped_release>())

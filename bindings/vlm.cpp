@@ -188,8 +188,8 @@ PYBIND11_MODULE(_vlm, m) {
 
   m.def(
       "checkpoint_tensors",
-      [](const std::string& path) {
-        auto ck = SafetensorsCheckpoint::open(path);
+      [](const PathArg& path) {
+        auto ck = SafetensorsCheckpoint::open(path_arg(path));
         py::dict d;
         for (const auto& [name, info] : ck.tensors()) d[py::str(name)] = py::make_tuple(info.dtype, info.shape);
         return d;
@@ -367,7 +367,7 @@ PYBIND11_MODULE(_vlm, m) {
   py::class_<Glm4v>(m, "Glm4v")
       .def_static(
           "from_pretrained",
-          [](const std::string& path, const std::string& device, const std::string& dtype,
+          [](const PathArg& path, const std::string& device, const std::string& dtype,
              std::int64_t prefill_chunk, int vision_batch_pages, std::int64_t feature_cache_bytes,
              std::int64_t staging_bytes, bool cuda_graphs) {
             LoadOptions o;
@@ -377,7 +377,7 @@ PYBIND11_MODULE(_vlm, m) {
                                         cuda_graphs);
             o.staging_bytes = staging_bytes;
             py::gil_scoped_release release;
-            return Glm4v::from_pretrained(path, o);
+            return Glm4v::from_pretrained(path_arg(path), o);
           },
           py::arg("path"), py::arg("device") = "cpu", py::arg("dtype") = "auto",
           py::arg("prefill_chunk") = 4096, py::arg("vision_batch_pages") = 8,

@@ -5,6 +5,7 @@ glyphcpp core: renderer, tokenizer and search (no torch needed)
 from __future__ import annotations
 import collections.abc
 import numpy
+import os
 import typing
 import builtins
 class GlyphError(RuntimeError):
@@ -134,15 +135,15 @@ class RenderConfig:
         The field table: one ConfigField per key.
         """
     @staticmethod
-    def from_dict(config: typing.Any, base_dir: str = '') -> RenderConfig:
+    def from_dict(config: typing.Any, base_dir: os.PathLike | str | bytes = '') -> RenderConfig:
         """
         Glyph-style dict (kebab-case keys) -> RenderConfig; missing keys keep the defaults. A relative font path resolves against base_dir.
         """
     @staticmethod
-    def from_file(path: str) -> RenderConfig:
+    def from_file(path: os.PathLike | str | bytes) -> RenderConfig:
         ...
     @staticmethod
-    def from_json(json: str, base_dir: str = '') -> RenderConfig:
+    def from_json(json: str, base_dir: os.PathLike | str | bytes = '') -> RenderConfig:
         ...
     @staticmethod
     def glyph_default() -> RenderConfig:
@@ -178,7 +179,7 @@ class RenderConfig:
         """
         A numeric key or derived quantity (leading, font-px, frame-width, text-width, ...).
         """
-    def save(self, path: str) -> None:
+    def save(self, path: os.PathLike | str | bytes) -> None:
         ...
     def set(self, key: str, json_value: str) -> None:
         """
@@ -421,7 +422,7 @@ class Page:
         """
         The page as PNG bytes (the default encoding): Jupyter/IPython show a Page as an image.
         """
-    def save(self, path: str, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> None:
+    def save(self, path: os.PathLike | str | bytes, compression: typing.SupportsInt | typing.SupportsIndex | None = None, png_color: str = 'auto') -> None:
         """
         Write a PNG, atomically. compression: 0..9, None = level 3 for RGB, 1 for gray/palette data. png_color: "auto" (8-bit gray or a palette when that is exact, else RGB) or "rgb" (always 24-bit RGB). The decoded pixels are the page's in both.
         """
@@ -573,7 +574,7 @@ class TextSource:
         glyph.text_source(open("big.txt", "rb"))   # a file object, a path, a callable, chunks ...
     """
     @staticmethod
-    def from_file(path: str) -> TextSource:
+    def from_file(path: os.PathLike | str | bytes) -> TextSource:
         """
         A UTF-8 text file read in 1 MiB chunks (IoError naming it).
         """
@@ -614,7 +615,7 @@ class _Renderer:
         ...
     def render_each(self, text: typing.Any, callback: typing.Any) -> RenderStats:
         ...
-    def render_to_dir(self, text: typing.Any, out_dir: str, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex | None = None) -> tuple[list[str], RenderStats]:
+    def render_to_dir(self, text: typing.Any, out_dir: os.PathLike | str | bytes, unique_id: str = '', compression: typing.SupportsInt | typing.SupportsIndex | None = None) -> tuple[list, RenderStats]:
         ...
     @property
     def config(self) -> RenderConfig:
@@ -631,7 +632,7 @@ class Tokenizer:
         tok.count(long_text)     # number of tokens, no id list built
     """
     @staticmethod
-    def from_file(path: str, config_path: str = '') -> Tokenizer:
+    def from_file(path: os.PathLike | str | bytes, config_path: os.PathLike | str | bytes = '') -> Tokenizer:
         """
         Load tokenizer.json (and tokenizer_config.json beside it, or config_path).
         """
@@ -710,13 +711,13 @@ class SearchSpace:
         space = glyph.SearchSpace.from_file("space.json")
     """
     @staticmethod
-    def builtin(fonts: collections.abc.Sequence[str] = []) -> SearchSpace:
+    def builtin(fonts: collections.abc.Sequence[os.PathLike | str | bytes] = []) -> SearchSpace:
         ...
     @staticmethod
-    def from_file(path: str) -> SearchSpace:
+    def from_file(path: os.PathLike | str | bytes) -> SearchSpace:
         ...
     @staticmethod
-    def from_json(json: str, base_dir: str = '') -> SearchSpace:
+    def from_json(json: str, base_dir: os.PathLike | str | bytes = '') -> SearchSpace:
         ...
     def __len__(self) -> int:
         ...
@@ -1057,7 +1058,7 @@ class _ConfigSearch:
         ...
     def add_seed(self, config: RenderConfig) -> list[str]:
         ...
-    def run(self, fitness: typing.Any = None, samples: typing.Any = None, evaluator: typing.Any = None, text_tokens: typing.Any = None, advisor: typing.Any = None, log_path: str = '', progress: typing.Any = None) -> _SearchResult:
+    def run(self, fitness: typing.Any = None, samples: typing.Any = None, evaluator: typing.Any = None, text_tokens: typing.Any = None, advisor: typing.Any = None, log_path: os.PathLike | str | bytes = '', progress: typing.Any = None) -> _SearchResult:
         ...
     @property
     def options(self) -> SearchOptions:

@@ -7,6 +7,7 @@ import collections.abc
 import glyph._core
 import numpy
 import numpy.typing
+import os
 import torch
 import typing
 class KvCache:
@@ -35,7 +36,7 @@ class KvCache:
         ...
 class Glm4v:
     @staticmethod
-    def from_pretrained(path: str, device: str = 'cpu', dtype: str = 'auto', prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, staging_bytes: typing.SupportsInt | typing.SupportsIndex = 67108864, cuda_graphs: bool = True) -> Glm4v:
+    def from_pretrained(path: os.PathLike | str | bytes, device: str = 'cpu', dtype: str = 'auto', prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, staging_bytes: typing.SupportsInt | typing.SupportsIndex = 67108864, cuda_graphs: bool = True) -> Glm4v:
         ...
     @staticmethod
     def random(config_json: str, device: str = 'cpu', dtype: str = 'auto', seed: typing.SupportsInt | typing.SupportsIndex = 0, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 4096, vision_batch_pages: typing.SupportsInt | typing.SupportsIndex = 8, feature_cache_bytes: typing.SupportsInt | typing.SupportsIndex = 268435456, cuda_graphs: bool = True) -> Glm4v:
@@ -101,7 +102,7 @@ def attention_dispatch() -> list[tuple[str, int, str]]:
     """
     The dispatch table in force (set_attention_dispatch): a list of (form, max_keys, backend).
     """
-def checkpoint_tensors(path: str) -> dict:
+def checkpoint_tensors(path: os.PathLike | str | bytes) -> dict:
     """
     Names -> (dtype, shape) of a safetensors checkpoint (single or sharded)
     """

@@ -2,13 +2,18 @@
 
     glyph render [TEXT_FILE] [--config CFG.json] [--out DIR] [--tokenizer tokenizer.json]
     glyph render --batch RECORDS.jsonl --out DIR [--output OUT.jsonl] [--threads N]
-    glyph config [--default | --check CFG.json]
+    glyph config [--check CFG.json | --keys]          (no flag: the default config as JSON)
+    glyph search --val SAMPLES --evaluator ocr --out DIR ...   (glyph.search_cli)
+    glyph ask --model CKPT --text FILE --question Q ...        (glyph.vlm_cli)
+    glyph sft --input RECORDS --out DIR [--task qa|ocr|...]    (glyph.sft.cli)
     glyph serve --model CKPT | --upstream URL [--port N] ...   (glyph.serve.cli)
     glyph eval {longbench,mrcr,ruler,custom} --data PATH --backend (local:CKPT | URL) --out DIR
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -549,13 +554,25 @@ def main(argv: Optional[List[str]] = None) -> int:
             shown(message, category, filename, lineno, file, line)
 
     warnings.showwarning = show
+    # a file name that is not UTF-8 (a str with surrogate escapes) is printed as \udcff, not a
+    # UnicodeEncodeError after the work is done (stderr already does this; stdout is strict)
+    relaxed = [s for s in (sys.stdout, sys.stderr)
+               if isinstance(s, io.TextIOWrapper) and s.errors == "strict"]
+    for s in relaxed:
+        s.reconfigure(errors="backslashreplace")
     try:
         return int(args.func(args) or 0)
     except glyph.GlyphError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `glyph render ... | head`: the reader left; no traceback
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 128 + 13  # as a command killed by SIGPIPE
     finally:
         warnings.showwarning = shown
+        for s in relaxed:
+            s.reconfigure(errors="strict")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ traceback, a silent wrong result or lost data before (a dogfooding pass over eve
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -239,3 +241,12 @@ def test_eval_local_params_are_checked_before_the_model_loads(tmp_path):
                           ({"repetition_penalty": "strong"}, "strong")):
         with pytest.raises(glyph.InputError, match=named):
             LocalBackend(str(tmp_path / "absent"), params=params)
+
+
+def test_output_to_a_reader_that_left_is_not_a_traceback(tmp_path):
+    """`glyph config | head -c 0`: the pipe is closed before glyph writes."""
+    p = subprocess.Popen([sys.executable, "-m", "glyph", "config"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141 and "Traceback" not in err, err
