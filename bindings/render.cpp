@@ -73,7 +73,6 @@ py::object attribute(const RenderConfig& c, const ConfigField& f) {
   return v;
 }
 
-// Assigns through the same codec a config file uses (errors name the key).
 // pathlib.Path and other os.PathLike values as str (os.fspath), alone or in a list: what json can
 // write. Anything else is left for the key's own check.
 py::object fs_strings(py::handle v) {
@@ -88,6 +87,7 @@ py::object fs_strings(py::handle v) {
   return out;
 }
 
+// Assigns through the same codec a config file uses (errors name the key).
 void set_attribute(RenderConfig& c, const ConfigField& f, py::object v) {
   if (f.kind == FieldKind::kAlignment && py::isinstance<Alignment>(v))
     v = py::str(alignment_name(v.cast<Alignment>()));

@@ -46,8 +46,9 @@ using PathArg = std::filesystem::path;
 inline std::string path_arg(const PathArg& p) { return p.string(); }
 // A path C++ made, back as a str (os.fsdecode: bytes that are not UTF-8 as surrogate escapes).
 inline py::str path_str(const std::string& p) {
-  return py::reinterpret_steal<py::str>(
-      PyUnicode_DecodeFSDefaultAndSize(p.data(), static_cast<py::ssize_t>(p.size())));
+  PyObject* s = PyUnicode_DecodeFSDefaultAndSize(p.data(), static_cast<py::ssize_t>(p.size()));
+  if (s == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
 }
 
 // ---- text ----------------------------------------------------------------------------------

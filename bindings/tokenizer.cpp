@@ -55,10 +55,9 @@ GIL. decode() keeps special tokens by default, as transformers does (`tokenizers
           [](const PathArg& path, const PathArg& config_path) {
             return Tokenizer::from_file(path_arg(path), path_arg(config_path));
           },
-          py::arg("path"),
-                  py::arg("config_path") = "",
-                  "Load tokenizer.json (and tokenizer_config.json beside it, or config_path).",
-                  py::call_guard<py::gil_scoped_release>())
+          py::arg("path"), py::arg("config_path") = "",
+          "Load tokenizer.json (and tokenizer_config.json beside it, or config_path).",
+          py::call_guard<py::gil_scoped_release>())
       .def_static(
           "from_json",
           [](const std::string& tokenizer_json, const std::string& config_json) {
