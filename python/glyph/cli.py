@@ -108,6 +108,8 @@ def _render_one(args) -> int:
             bar.update()
 
         stats = renderer.render_each(text, on_page)
+    if not args.no_save:  # an earlier, longer render's last pages would pass for this text's
+        glyph._core.remove_stale_pages(folder, len(paths))
     text_tokens = None
     if tokenizer is not None:
         text_tokens = glyph.count_tokens(tokenizer, text)
@@ -540,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     import warnings
@@ -547,8 +552,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     shown = warnings.showwarning
 
     def show(message, category, filename, lineno, file=None, line=None):
-        # glyph's missing-font advice reads as the CLI's own line, not as a source location
-        if issubclass(category, glyph.MissingFontWarning):
+        # glyph's own warnings (missing-font advice, a search whose every evaluation failed, ...)
+        # read as the CLI's own lines, not as source locations
+        if issubclass(category, glyph.MissingFontWarning) or os.fspath(filename).startswith(_PACKAGE):
             print(f"warning: {message}", file=sys.stderr)
         else:
             shown(message, category, filename, lineno, file, line)

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -311,6 +312,26 @@ TEST_CASE("render_to_dir writes what the config's png-color says") {
   }
   CHECK(glyph::parse_png_color("RGB") == glyph::PngColor::kRgb);
   CHECK_THROWS_AS(glyph::parse_png_color("gray"), glyph::ConfigError);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("render_to_dir removes the pages an earlier, longer render left, and nothing else") {
+  const fs::path dir = fs::temp_directory_path() / ("glyph_stale_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  glyph::Renderer r(glyph::RenderConfig::glyph_default());
+  std::string longer;
+  for (int i = 0; i < 400; ++i) longer += "A line of text that fills the page, line after line.\n";
+  REQUIRE(r.render_to_dir(longer, dir.string(), "doc").size() >= 3);
+  for (const char* other : {"notes.txt", "page_1.png", "page_0002.png", "page_abc.png"})
+    std::ofstream(dir / "doc" / other) << "not a page of ours";
+  CHECK(r.render_to_dir("One short page.", dir.string(), "doc").size() == 1);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir / "doc")) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"notes.txt", "page_0002.png", "page_001.png", "page_1.png",
+                                         "page_abc.png"});
+  CHECK(glyph::remove_stale_pages((dir / "doc").string(), 0) == 1);  // page_001.png
+  CHECK(glyph::remove_stale_pages((dir / "missing").string(), 0) == 0);
   fs::remove_all(dir);
 }
 

@@ -76,6 +76,10 @@ TEST_CASE("config errors name the key and the value") {
   c = glyph::RenderConfig();
   c.dpi = 2;
   CHECK_THROWS_WITH(c.validate(), Contains("dpi"));
+  c = glyph::RenderConfig();  // each key in range, the page too big to draw (240000 px a side)
+  c.dpi = 1200;
+  c.page_width = c.page_height = 14400;
+  CHECK_THROWS_WITH(c.validate(), Contains("'page-size' and 'dpi'") && Contains("lower the dpi"));
   c = glyph::RenderConfig();
   c.newline_markup = "<p/>";
   CHECK_THROWS_WITH(c.validate(), Contains("newline-markup"));

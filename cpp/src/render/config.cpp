@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -480,6 +481,14 @@ NewlineMarkup validate(const RenderConfig& c) {
     GLYPH_CHECK(f.range.contains(v), ConfigError, "config key '{}': {}, got {}", f.info.key,
                 f.range.describe(), v);
   }
+  // Each key may be in range and the page still too big to draw: 14400 points at 1200 dpi is
+  // 240000 pixels a side (172 GB of RGB). 2^28 pixels holds A4 at 1200 dpi (140 Mpx).
+  const double px = std::ceil(c.page_width * c.dpi / 72.0) * std::ceil(c.page_height * c.dpi / 72.0);
+  GLYPH_CHECK(px <= double(std::int64_t{1} << 28), ConfigError,
+              "config keys 'page-size' and 'dpi': a {}x{}-point page at {} dpi is {:.0f} million "
+              "pixels ({:.1f} GB as RGB), more than the 268 million a page may have; lower the dpi "
+              "or the page size",
+              c.page_width, c.page_height, c.dpi, px / 1e6, px * 3 / 1e9);
   const RenderConfig::Frame frame = c.frame();
   GLYPH_CHECK(frame.width > 0, ConfigError,
               "config key 'margin-x': {} leaves no room on a {}-point-wide page (2 x margin + 12 "

@@ -56,7 +56,10 @@ HbFontPtr make_hb_font(const std::shared_ptr<const std::vector<unsigned char>>& 
 
 FontData load_font_data(const std::string& path, const std::string& config_key, int face_index) {
   GLYPH_CHECK(!path.empty(), FontError,
-              "config key '{}': no font given (set it to a .ttf/.otf/.ttc file)", config_key);
+              "config key '{}': no font given (set it to a .ttf/.otf/.ttc file; a config built from "
+              "the reference defaults, as a partial dict or file is, names no font: start from "
+              "RenderConfig::glyph_default(), glyph.RenderConfig.glyph_default() in Python)",
+              config_key);
   std::string data;
   try {
     data = read_file(path, "font file");

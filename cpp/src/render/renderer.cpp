@@ -286,8 +286,31 @@ std::vector<std::string> Renderer::render_to_dir(TextSource& source, const std::
   };
   RenderStats st =
       render_pages(*impl_, source, to_file, color == PngColor::kAuto ? &from_canvas : nullptr);
+  remove_stale_pages(dir.string(), paths.size());
   if (stats) *stats = std::move(st);
   return paths;
+}
+
+std::size_t remove_stale_pages(const std::string& dir, std::size_t pages) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    // page_ + at least three digits + .png, as Page::file_name writes them
+    if (name.size() < 12 || name.compare(0, 5, "page_") != 0 ||
+        name.compare(name.size() - 4, 4, ".png") != 0)
+      continue;
+    const std::string digits = name.substr(5, name.size() - 9);
+    if (digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::size_t number = std::stoull(digits);
+    if (number > pages && fmt::format("page_{:03d}.png", number) == name) stale.push_back(it->path());
+  }
+  for (const fs::path& p : stale) {  // removed after the listing, which they would disturb
+    std::error_code rm;
+    fs::remove(p, rm);
+    GLYPH_CHECK(!rm, IoError, "cannot remove the stale page '{}': {}", p.string(), rm.message());
+  }
+  return stale.size();
 }
 
 std::vector<PageLayout> Renderer::layout(std::string_view utf8_text) const {

@@ -61,7 +61,9 @@ class Renderer {
   // out_dir when unique_id is empty) and returns the paths. PNG compression level 0..9, or -1 for
   // the default (level 3 for RGB, 1 for gray and palette pages); the colour type follows the
   // config's png-color (glyph/render/png.h). Each page is written atomically (write_file_atomic)
-  // as soon as it is made. `stats`, when given, receives what render_each returns.
+  // as soon as it is made. `stats`, when given, receives what render_each returns. Page files an
+  // earlier, longer render left in that folder (page_NNN.png past this text's last page) are
+  // removed, so a listing of the folder is this text's pages (remove_stale_pages).
   std::vector<std::string> render_to_dir(std::string_view utf8_text, const std::string& out_dir,
                                          const std::string& unique_id = "",
                                          int compression = -1, RenderStats* stats = nullptr) const;
@@ -80,5 +82,10 @@ class Renderer {
  private:
   std::shared_ptr<Impl> impl_;
 };
+
+// Removes the page files (page_NNN.png, Page::file_name's names) numbered past `pages` in `dir`:
+// what an earlier, longer render into the same folder left. Other files are never touched.
+// Returns how many were removed; IoError when one cannot be.
+std::size_t remove_stale_pages(const std::string& dir, std::size_t pages);
 
 }  // namespace glyph
