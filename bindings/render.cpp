@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -87,8 +88,11 @@ py::object fs_strings(py::handle v) {
   return out;
 }
 
-// Assigns through the same codec a config file uses (errors name the key).
-void set_attribute(RenderConfig& c, const ConfigField& f, py::object v) {
+// A value as the config's JSON codec takes it: Alignment as its name, page-size as a list,
+// os.PathLike as str, numpy scalars and the like as float (whole numbers stay whole for integer
+// keys, which check that); a NaN or infinity is refused here, naming the key (JSON has no token
+// for it).
+py::object json_ready(const ConfigField& f, py::object v) {
   if (f.kind == FieldKind::kAlignment && py::isinstance<Alignment>(v))
     v = py::str(alignment_name(v.cast<Alignment>()));
   else if (f.kind == FieldKind::kPageSize && (py::isinstance<py::tuple>(v) || py::isinstance<py::list>(v)))
@@ -97,17 +101,38 @@ void set_attribute(RenderConfig& c, const ConfigField& f, py::object v) {
     v = fs_strings(v);
   else if (numeric(f.kind) && !v.is_none() && !PyBool_Check(v.ptr()) && !PyLong_Check(v.ptr()) &&
            !PyFloat_Check(v.ptr()) && !PyUnicode_Check(v.ptr()) && PyNumber_Check(v.ptr()))
-    v = py::float_(v);  // numpy scalars and the like (json cannot write them); whole numbers
-                        // stay whole for integer keys, which check that
-  c.set(f.key, json_dumps(v));
+    v = py::float_(v);
+  if (PyFloat_Check(v.ptr()) && !std::isfinite(v.cast<double>()))
+    throw ConfigError("config key '" + std::string(f.key) + "': must be a finite number, got " +
+                      py::repr(v).cast<std::string>());
+  return v;
+}
+
+// Assigns through the same codec a config file uses (errors name the key).
+void set_attribute(RenderConfig& c, const ConfigField& f, py::object v) {
+  c.set(f.key, json_dumps(json_ready(f, std::move(v))));
 }
 
 RenderConfig config_from_dict(py::handle d, const std::string& base_dir) {
   if (!py::isinstance(d, py::module_::import("collections.abc").attr("Mapping")))
     throw py::type_error("config must be a dict of Glyph keys, got " +
                          py::str(py::type::handle_of(d).attr("__name__")).cast<std::string>());
-  return RenderConfig::from_json(json_dumps(py::dict(py::reinterpret_borrow<py::object>(d))),
-                                 base_dir);
+  py::dict clean;  // each known key's value made JSON-ready (unknown keys: the codec names them)
+  for (auto item : py::reinterpret_borrow<py::object>(d).attr("items")()) {
+    auto kv = item.cast<py::tuple>();
+    py::object value = kv[1];
+    if (py::isinstance<py::str>(kv[0])) {
+      const std::string key = kv[0].cast<std::string>();
+      bool known = false;
+      for (const ConfigField& f : RenderConfig::fields())
+        if (f.key == key) value = json_ready(f, value), known = true;
+      if (!known && !PyBool_Check(value.ptr()) && !PyLong_Check(value.ptr()) &&
+          !PyFloat_Check(value.ptr()) && !PyUnicode_Check(value.ptr()) && PyNumber_Check(value.ptr()))
+        value = py::float_(value);  // so that the codec gets to name the unknown key
+    }
+    clean[kv[0]] = value;
+  }
+  return RenderConfig::from_json(json_dumps(clean), base_dir);
 }
 
 // PNG arguments as Python passes them: compression None = the default (-1), png_color a name.
@@ -189,6 +214,7 @@ class TextArg {
   explicit TextArg(py::handle text) {
     if (py::isinstance<TextSource>(text)) {
       source_ = text.cast<std::shared_ptr<TextSource>>();
+      lease_.emplace(source_.get());
     } else {
       utf8_.emplace(text, TextPolicy::kReplaceSurrogates);
       source_ = std::make_shared<StringTextSource>(utf8_->view());
@@ -204,6 +230,7 @@ class TextArg {
  private:
   std::optional<Utf8> utf8_;
   std::shared_ptr<TextSource> source_;
+  std::optional<SourceLease> lease_;  // after source_: released before the source is dropped
 };
 
 }  // namespace
@@ -274,7 +301,17 @@ is also an attribute (font-size -> font_size), checked as the config file would 
       .def_property_readonly("leading", &RenderConfig::leading)
       .def("__copy__", [](const RenderConfig& c) { return RenderConfig(c); })
       .def("__deepcopy__", [](const RenderConfig& c, py::dict) { return RenderConfig(c); })
-      .def("__repr__", [](const RenderConfig& c) { return "RenderConfig(" + c.to_json(-1) + ")"; });
+      .def("__repr__", [](const RenderConfig& c) { return "RenderConfig(" + c.to_json(-1) + ")"; })
+      // equal when every key is (what save() would write); anything else compares unequal
+      // (is_operator: NotImplemented); unhashable, as a mutable value is
+      .def(
+          "__eq__",
+          [](const RenderConfig& a, const RenderConfig& b) { return a.to_json(-1) == b.to_json(-1); },
+          py::is_operator(), py::arg("other"))
+      // pickled as its JSON (font paths as saved, absolute): multiprocessing and
+      // ProcessPoolExecutor workers get an equal config
+      .def(py::pickle([](const RenderConfig& c) { return c.to_json(-1); },
+                      [](const std::string& json) { return RenderConfig::from_json(json); }));
   for (const ConfigField& f : RenderConfig::fields()) {
     const std::string doc = std::string(f.key) + ": " + std::string(f.doc);
     cfg.def_property(
@@ -422,7 +459,13 @@ A source serves one render call at a time.
   py::class_<Renderer>(m, "_Renderer")
       .def(py::init<RenderConfig>(), py::arg("config"))
       .def(py::init<>())
-      .def_property_readonly("config", &Renderer::config)
+      // pickled as its config (fonts are opened again where it is unpickled)
+      .def(py::pickle([](const Renderer& r) { return r.config().to_json(-1); },
+                      [](const std::string& json) { return Renderer(RenderConfig::from_json(json)); }))
+      // a copy: the renderer is immutable, and an edit to the config it hands out would change
+      // later renders unchecked (and race with other threads)
+      .def_property_readonly("config", [](const Renderer& r) { return RenderConfig(r.config()); },
+                             "A copy of the renderer's config (editing it changes nothing here).")
       .def(
           "render",
           [](const Renderer& r, py::handle text) {
@@ -529,6 +572,12 @@ A source serves one render call at a time.
       py::arg("pixels"), py::arg("compression") = py::none(), py::arg("png_color") = "auto",
       "Any (height, width, 3) uint8 RGB array as PNG bytes, with the encoder Page.save uses.");
   m.def("default_font_path", &default_font_path);
+  m.def(
+      "remove_stale_pages",
+      [](const PathArg& dir, std::size_t pages) { return remove_stale_pages(path_arg(dir), pages); },
+      py::arg("dir"), py::arg("pages"),
+      "Removes page_NNN.png files numbered past `pages` in `dir` (an earlier, longer render's); "
+      "returns how many. render_to_dir does this itself.");
   m.def("find_cjk_font", &find_cjk_font);
   m.def("hardware_threads", &hardware_threads);
 }

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <memory>
 #include <optional>
 
@@ -41,8 +42,13 @@ Scores scores_from_python(py::handle r) {
         s.details = py::module_::import("json").attr("dumps")(d["details"]).cast<std::string>();
       return s;
     }
+    if (!py::isinstance<py::sequence>(r) || py::isinstance<py::str>(r))
+      throw SearchError("fitness must return (accuracy, compression) or a dict with them, got " +
+                        py::repr(r).cast<std::string>());
     auto t = r.cast<py::sequence>();
-    if (t.size() != 2) throw SearchError("fitness must return (accuracy, compression)");
+    if (t.size() != 2)
+      throw SearchError("fitness must return (accuracy, compression), got " + std::to_string(t.size()) +
+                        " values");
     s.accuracy = t[0].cast<double>();
     s.compression = t[1].cast<double>();
     return s;
@@ -77,7 +83,19 @@ FitnessFn render_fitness(const py::sequence& samples, py::object evaluator,
   if (!text_tokens.is_none()) {
     PyCallable tt(std::move(text_tokens), search_error);
     counter = [tt](const std::string& text) {
-      return tt.call<std::int64_t>(text);
+      return tt.invoke(
+          [](py::object& r) -> std::int64_t {
+            // an int, or a whole float (len(t) / 4 is not: say so instead of rounding)
+            if (PyLong_Check(r.ptr()) && !PyBool_Check(r.ptr())) return r.cast<std::int64_t>();
+            if (PyFloat_Check(r.ptr())) {
+              const double d = r.cast<double>();
+              if (std::isfinite(d) && d == std::floor(d)) return static_cast<std::int64_t>(d);
+            }
+            if (py::hasattr(r, "__index__")) return py::int_(r.attr("__index__")()).cast<std::int64_t>();
+            throw SearchError("text_tokens must return a whole number of tokens, got " +
+                              py::repr(r).cast<std::string>() + " (round it, e.g. int(len(t) / 4))");
+          },
+          text);
     };
   }
   return make_render_fitness(std::move(v), std::move(e), std::move(counter));
@@ -123,7 +141,8 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
                                for (const auto& g : s.genes()) n.push_back(g.size());
                                return n;
                              })
-      .def_property_readonly("base", &SearchSpace::base)
+      .def_property_readonly("base", [](const SearchSpace& s) { return RenderConfig(s.base()); },
+                             "A copy of the config the genes modify.")
       .def_property_readonly("cardinality", &SearchSpace::cardinality)
       .def("decode", &SearchSpace::decode, py::arg("genome"))
       .def(
@@ -257,8 +276,9 @@ choices such as colour themes) and constraints. See docs/search.md for the JSON 
             return notes;
           },
           py::arg("config"))
-      .def_property_readonly("space", &ConfigSearch::space)
-      .def_property_readonly("options", &ConfigSearch::options)
+      // copies: the options were checked when the search was made
+      .def_property_readonly("space", [](const ConfigSearch& s) { return SearchSpace(s.space()); })
+      .def_property_readonly("options", [](const ConfigSearch& s) { return SearchOptions(s.options()); })
       .def(
           "run",
           [](const ConfigSearch& s, py::object fitness, py::object samples, py::object evaluator,

@@ -3,7 +3,9 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <mutex>
 #include <optional>
+#include <unordered_set>
 
 #include "glyph/common/error.h"
 #include "glyph/common/utf8.h"
@@ -116,9 +118,17 @@ Utf8::Utf8(py::handle text, TextPolicy policy) {
     view_ = {PyBytes_AS_STRING(text.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(text.ptr()))};
     return;
   }
-  if (!PyUnicode_Check(text.ptr()))
-    throw py::type_error("text must be str or bytes, got " +
-                         py::str(py::type::handle_of(text).attr("__name__")).cast<std::string>());
+  if (!PyUnicode_Check(text.ptr())) {
+    // a path or an open file is not its text: say where a file is taken
+    const bool file_like = PyObject_HasAttrString(text.ptr(), "__fspath__") ||
+                           PyObject_HasAttrString(text.ptr(), "read");
+    throw py::type_error(
+        "text must be str or bytes, got " +
+        py::str(py::type::handle_of(text).attr("__name__")).cast<std::string>() +
+        (file_like ? " (for a file's text, read it, or pass glyph.text_source(path) where a "
+                     "TextSource is taken: render calls and Tokenizer.count)"
+                   : ""));
+  }
   keep_ = py::reinterpret_borrow<py::object>(text);
   Py_ssize_t n = 0;
   if (const char* p = PyUnicode_AsUTF8AndSize(text.ptr(), &n)) {
@@ -281,6 +291,29 @@ class PyTextCodec final : public TextCodec {
 };
 
 }  // namespace
+
+namespace {
+std::mutex& leases_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::unordered_set<const void*>& leases() {
+  static std::unordered_set<const void*> s;
+  return s;
+}
+}  // namespace
+
+SourceLease::SourceLease(const void* source) : source_(source) {
+  std::lock_guard<std::mutex> lock(leases_mutex());
+  if (!leases().insert(source).second)
+    throw InputError("this TextSource is being read by another call: a source serves one call at "
+                     "a time (make one source per call, e.g. glyph.text_source(path) in each thread)");
+}
+
+SourceLease::~SourceLease() {
+  std::lock_guard<std::mutex> lock(leases_mutex());
+  leases().erase(source_);
+}
 
 std::unique_ptr<TextCodec> codec_of(py::handle tokenizer) {
   if (py::isinstance<Tokenizer>(tokenizer))

@@ -78,6 +78,20 @@ class Utf8 {
   std::size_t replaced_ = 0;
 };
 
+// A TextSource serves one call at a time (each call rewinds it and reads it to the end): a call
+// holds a SourceLease for as long as it reads, and a second call on the same source while the
+// first reads fails with InputError instead of both getting part of the text.
+class SourceLease {
+ public:
+  explicit SourceLease(const void* source);
+  ~SourceLease();
+  SourceLease(const SourceLease&) = delete;
+  SourceLease& operator=(const SourceLease&) = delete;
+
+ private:
+  const void* source_;
+};
+
 // ---- Python callables called from C++ ------------------------------------------------------
 
 // What becomes of a Python exception raised inside a callable. kPropagate rethrows it

@@ -18,6 +18,9 @@ namespace {
 
 // Tokenizer input must be exact (TextPolicy::kExact): views of the str's own UTF-8, no copy.
 std::vector<Utf8> utf8_all(const py::sequence& texts) {
+  // a str is a sequence too: it would be one text per character
+  if (py::isinstance<py::str>(texts) || py::isinstance<py::bytes>(texts))
+    throw py::type_error("a batch is a list of texts, not one str/bytes (use encode()/count())");
   std::vector<Utf8> out;
   out.reserve(texts.size());
   for (const py::handle& t : texts) out.emplace_back(t, TextPolicy::kExact);
@@ -102,6 +105,7 @@ GIL. decode() keeps special tokens by default, as transformers does (`tokenizers
              std::size_t window) {
             if (py::isinstance<TextSource>(text)) {
               auto src = text.cast<std::shared_ptr<TextSource>>();
+              SourceLease lease(src.get());
               py::gil_scoped_release release;
               return t.count(*src, add_special_tokens, window);
             }

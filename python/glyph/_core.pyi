@@ -56,7 +56,7 @@ class Alignment:
     RIGHT: typing.ClassVar[Alignment]
     __members__: typing.ClassVar[dict[str, Alignment]]
     @typing.overload
-    def __eq__(self, other: Alignment) -> bool:
+    def __eq__(self, other: object) -> bool:
         ...
     @typing.overload
     def __eq__(self, other: typing.Any) -> bool:
@@ -124,6 +124,7 @@ class RenderConfig:
         cfg = glyph.RenderConfig.glyph_default()    # Glyph's searched config with DejaVu Sans
         cfg.font_size = 10
     """
+    __hash__: typing.ClassVar[None] = None  # type: ignore[assignment]
     @staticmethod
     def default(*args, **kwargs) -> typing.Any:
         """
@@ -157,11 +158,17 @@ class RenderConfig:
         ...
     def __deepcopy__(self, arg0: dict) -> RenderConfig:
         ...
+    def __eq__(self, other: object) -> bool:
+        ...
+    def __getstate__(self) -> str:
+        ...
     def __init__(self) -> None:
         """
         Reference defaults (A4, margins 20, 9 pt, JUSTIFY, 72 dpi); no font set.
         """
     def __repr__(self) -> str:
+        ...
+    def __setstate__(self, arg0: str) -> None:
         ...
     def evaluation_layout(self) -> RenderConfig:
         """
@@ -601,11 +608,15 @@ class _FileTextSource(TextSource):
 class _ReaderTextSource(TextSource):
     pass
 class _Renderer:
+    def __getstate__(self) -> str:
+        ...
     @typing.overload
     def __init__(self, config: RenderConfig) -> None:
         ...
     @typing.overload
     def __init__(self) -> None:
+        ...
+    def __setstate__(self, arg0: str) -> None:
         ...
     def layout(self, text: typing.Any) -> list[PageLayout]:
         ...
@@ -619,7 +630,9 @@ class _Renderer:
         ...
     @property
     def config(self) -> RenderConfig:
-        ...
+        """
+        A copy of the renderer's config (editing it changes nothing here).
+        """
 class Tokenizer:
     """
     Hugging Face tokenizer.json byte-level BPE (GLM-4 / GLM-4.1V, Qwen2 / Qwen3, GPT-2 family),
@@ -741,7 +754,9 @@ class SearchSpace:
         ...
     @property
     def base(self) -> RenderConfig:
-        ...
+        """
+        A copy of the config the genes modify.
+        """
     @property
     def cardinality(self) -> float:
         ...
@@ -1296,6 +1311,10 @@ def hardware_threads() -> int:
     ...
 def parse_advisor_reply(reply: str, space: SearchSpace, fallback: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], max_candidates: typing.SupportsInt | typing.SupportsIndex = 4) -> AdvisorReply:
     ...
+def remove_stale_pages(dir: os.PathLike | str | bytes, pages: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    Removes page_NNN.png files numbered past `pages` in `dir` (an earlier, longer render's); returns how many. render_to_dir does this itself.
+    """
 def smart_resize(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> tuple[int, int]:
     """
     GLM-4.1V smart_resize -> (height, width)

@@ -1,6 +1,7 @@
 """Python face of the C++ renderer: config coercion, results, PIL helpers."""
 from __future__ import annotations
 
+import collections.abc as cabc
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
@@ -61,6 +62,9 @@ def text_source(source: Any, name: Optional[str] = None) -> TextSource:
                         "render call directly, or use TextSource.from_file(path) for a path)")
     if isinstance(source, os.PathLike):
         return TextSource.from_file(os.fspath(source))
+    if isinstance(source, (cabc.Mapping, cabc.Set)):  # a record passed whole: its keys would be the text
+        raise TypeError(f"text must be str or bytes, or a source to read it from, not a "
+                        f"{type(source).__name__} (pass the text itself, e.g. record['context'])")
     if hasattr(source, "read") and hasattr(source, "seek"):
         f = source
         label = name or f"file object {getattr(f, 'name', type(f).__name__)!r}"
@@ -266,16 +270,25 @@ class Renderer:
         self,
         text: TextLike,
         out_dir: Union[str, "os.PathLike[str]"],
-        unique_id: str = "",
+        unique_id: Optional[str] = "",
         compression: Optional[int] = None,
     ) -> PagePaths:
         """Glyph's ``text_to_images``: writes out_dir/unique_id/page_001.png ... (each page as it
         is made, atomically) and returns the paths; ``.stats`` on the list holds the RenderStats.
-        ``text`` as for ``render_each`` (a path or chunks stream).
+        ``text`` as for ``render_each`` (a path or chunks stream). ``unique_id`` "" writes into
+        out_dir itself, None into a fresh uuid4 folder (as ``glyph.render_to_dir``). Page files
+        an earlier, longer render left in that folder are removed.
 
         ``compression``: PNG deflate level 0..9; None: level 3 for RGB pages, 1 for gray and
         palette pages. The colour type follows the config's ``png-color`` ("auto": gray or
         palette when exact, else RGB; "rgb": always RGB)."""
+        if unique_id is None:
+            import uuid
+
+            unique_id = str(uuid.uuid4())
+        elif not isinstance(unique_id, str):
+            raise TypeError(f"unique_id must be a str (a folder name; \"\": out_dir itself), not "
+                            f"{type(unique_id).__name__}")
         paths, stats = self._impl.render_to_dir(_text_arg(text), os.fspath(out_dir), unique_id,
                                                 compression)
         _warn_missing(stats)
@@ -289,6 +302,8 @@ class Renderer:
 
     def render_batch(self, texts: Sequence[Union[str, bytes]], threads: int = 0) -> list:
         """Render many texts on a C++ thread pool (GIL released). Same output for any thread count."""
+        if isinstance(texts, (str, bytes)):  # it would be rendered one character per text
+            raise TypeError("render_batch takes a list of texts, not one str/bytes (use render())")
         texts = list(texts)
         out = [
             RenderResult(p, s, t) for (p, s), t in zip(self._impl.render_batch(texts, threads), texts)
@@ -329,7 +344,4 @@ def render_to_dir(
         raise TypeError(f"render_to_dir() got unexpected keyword arguments {sorted(deprecated)}")
     if out_dir is None:
         raise TypeError("render_to_dir() needs out_dir")
-    import uuid
-
-    uid = unique_id if unique_id is not None else str(uuid.uuid4())
-    return Renderer(config).render_to_dir(text, out_dir, uid, compression)
+    return Renderer(config).render_to_dir(text, out_dir, unique_id, compression)
