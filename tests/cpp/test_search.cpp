@@ -312,6 +312,11 @@ TEST_CASE("resume from the log ends exactly as the uninterrupted run", "[search]
   other.seed = 6;
   CHECK_THROWS_WITH(ConfigSearch(test_space(), other).run(f, nullptr, log),
                     Catch::Contains("different search"));
+  // A folder given as the log is refused, naming it (it was the filesystem library's error).
+  const std::string folder = std::filesystem::path(log).parent_path().string();
+  CHECK_THROWS_AS(ConfigSearch(test_space(), o).run(f, nullptr, folder), IoError);
+  CHECK_THROWS_WITH(ConfigSearch(test_space(), o).run(f, nullptr, folder),
+                    Catch::Contains("is a folder") && Catch::Contains(folder));
 }
 
 TEST_CASE("failing evaluations are recorded and the search goes on", "[search]") {

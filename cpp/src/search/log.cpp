@@ -56,6 +56,8 @@ json options_json(const SearchOptions& o, bool for_identity) {
 SearchLog::SearchLog(const std::string& path, const json& header) : path_(path) {
   if (path_.empty()) return;
   std::error_code ec;
+  GLYPH_CHECK(!fs::is_directory(path_, ec), IoError,
+              "search log '{}' is a folder (give a file, e.g. {}/search.jsonl)", path_, path_);
   if (fs::exists(path_, ec) && fs::file_size(path_, ec) > 0) load(header);
   if (!fs::path(path_).parent_path().empty())
     fs::create_directories(fs::path(path_).parent_path(), ec);

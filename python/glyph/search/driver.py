@@ -4,10 +4,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
+import warnings
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, Union
 
 from .. import _core
-from .._core import InputError, SearchOptions, SearchSpace
+from .._core import InputError, RenderConfig, SearchOptions, SearchSpace
 from ..render import ConfigLike, as_config
 from .advisor import HttpAdvisor
 from .results import SearchResult
@@ -44,6 +45,8 @@ class ConfigSearch:
                 raise TypeError(f"unknown search option '{k}'")  # as for any bad keyword
             setattr(self.options, k, v)
         _core._ConfigSearch(self.space, self.options)  # an option out of range fails here, not in run()
+        if isinstance(seeds, (str, os.PathLike, Mapping, RenderConfig)):
+            seeds = [seeds]  # one seed (a str would be read one character at a time)
         self.seeds = [as_config(s) for s in seeds]
         self.seed_notes: List[str] = []
 
@@ -53,7 +56,7 @@ class ConfigSearch:
         evaluator: Optional[Callable[[Any, list, Sample], float]] = None,
         *,
         fitness: Optional[Callable[[Any], Any]] = None,
-        text_tokens: Optional[Callable[[str], int]] = None,
+        text_tokens: Any = None,
         advisor: Optional[Union[str, Callable[[str], str]]] = None,
         log: Optional[Union[str, "os.PathLike[str]"]] = None,
         progress: Union[None, bool, Callable[[Any], None]] = None,
@@ -61,8 +64,9 @@ class ConfigSearch:
         """Runs (or, when ``log`` holds this search, resumes) the search.
 
         ``text_tokens(text) -> int`` counts text tokens (e.g.
-        ``glyph.Tokenizer.from_file(path).count``); without it an approximation is used and
-        results say "approx". ``advisor`` is a callable
+        ``glyph.Tokenizer.from_file(path).count``), or is a tokenizer or its path (anything
+        ``glyph.load_tokenizer`` takes); without it an approximation is used and results say
+        "approx". ``advisor`` is a callable
         ``prompt -> reply`` or an OpenAI-compatible URL (see HttpAdvisor). ``progress`` is
         called with a glyph.SearchProgress after every evaluation and generation; ``True`` draws
         a tqdm bar per generation, as ``glyph search`` does (a widget in a notebook).
@@ -82,7 +86,8 @@ class ConfigSearch:
 
     def _run(self, samples, evaluator, fitness, text_tokens, advisor, log, progress) -> SearchResult:
         opts = self.options
-        opts.text_token_counter = "approx" if text_tokens is None else _callable_name(text_tokens)
+        text_tokens, label = _token_counter(text_tokens)
+        opts.text_token_counter = label
         opts.evaluation = ""  # a fitness function is opaque: its log is matched on the rest
         if fitness is None:
             if samples is None or evaluator is None:
@@ -104,6 +109,11 @@ class ConfigSearch:
         else:
             raw = native.run(samples=pairs, evaluator=evaluate, text_tokens=text_tokens,
                              advisor=advisor, log_path=log_path, progress=progress)
+        if raw.evaluated and not any(ind.ok for ind in raw.evaluated):
+            # a bug in the evaluator or fitness fails every evaluation alike: say so here, not
+            # only in the log
+            warnings.warn(f"every evaluation of the search failed; the first: "
+                          f"{raw.evaluated[0].error}", RuntimeWarning, stacklevel=3)
         return SearchResult(raw, opts.text_token_counter, log_path)
 
 
@@ -118,6 +128,26 @@ def _native_evaluator(samples, evaluator):
     return [(s["id"], s["text"]) for s in sample_list], evaluate
 
 
+def _token_counter(text_tokens: Any):
+    """(counter, label): a callable as given, or a tokenizer (a glyph.Tokenizer, another
+    library's, or a tokenizer.json path / folder: anything glyph.load_tokenizer takes) as its
+    token count; None is the approximation."""
+    if text_tokens is None:
+        return None, "approx"
+    if isinstance(text_tokens, (str, bytes, os.PathLike)) or (
+            not callable(text_tokens) and hasattr(text_tokens, "encode")):
+        from ..tokenizer import count_tokens, load_tokenizer
+
+        tok = load_tokenizer(text_tokens)
+        where = (os.fsdecode(text_tokens) if isinstance(text_tokens, (str, bytes, os.PathLike))
+                 else type(tok).__name__)
+        return (lambda text: count_tokens(tok, text)), f"tokenizer {where}"
+    if not callable(text_tokens):
+        raise TypeError(f"text_tokens must be a callable text -> int or a tokenizer, got "
+                        f"{type(text_tokens).__name__}")
+    return text_tokens, _callable_name(text_tokens)
+
+
 def _callable_name(fn: Callable) -> str:
     owner = getattr(fn, "__self__", None)
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
@@ -130,12 +160,12 @@ def evaluate_config(
     config: ConfigLike,
     samples: Union[str, Sequence[Any]],
     evaluator: Callable[[Any, list, Sample], float],
-    text_tokens: Optional[Callable[[str], int]] = None,
+    text_tokens: Any = None,
 ) -> dict:
     """Accuracy and compression of one config, computed exactly as the search computes them (the
     same C++ fitness), for baselines such as Glyph's config_en.json that lie outside the space."""
     pairs, evaluate = _native_evaluator(samples, evaluator)
-    scores = _core.evaluate_config(as_config(config), pairs, evaluate, text_tokens)
+    scores = _core.evaluate_config(as_config(config), pairs, evaluate, _token_counter(text_tokens)[0])
     details = json.loads(scores.details)
     return {
         "accuracy": scores.accuracy,

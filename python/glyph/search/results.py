@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, List, Optional, Union
 
 from .._core import SearchSpace
-from ..io import atomic_write, read_jsonl
+from ..io import atomic_write, make_folder, read_jsonl
 
 __all__ = ["SearchResult", "history_figure", "plot_history", "read_log"]
 
@@ -37,6 +37,13 @@ class SearchResult:
     raw: Any
     text_token_counter: str = "approx"
     log_path: str = ""
+
+    def __repr__(self) -> str:
+        best = self.best
+        found = (f"best accuracy {best['accuracy']:.4f} compression {best['compression']:.3f}"
+                 if best else "no feasible config")
+        return (f"<glyph.SearchResult {found}; {len(self.raw.evaluated)} evaluations, "
+                f"{len(self.front)} on the front; {self.stop_reason}>")
 
     @property
     def space(self) -> SearchSpace:
@@ -88,7 +95,7 @@ class SearchResult:
         """best_config.json (Glyph-compatible), front.json, summary.json and (with matplotlib)
         plot.png; returns the paths written."""
         out_dir = os.fspath(out_dir)
-        os.makedirs(out_dir, exist_ok=True)
+        make_folder(out_dir)  # IoError naming it (a file there)
         paths = {}
         if self.raw.best is not None:
             paths["best_config"] = os.path.join(out_dir, "best_config.json")

@@ -3,10 +3,11 @@ files, text files, strings or dicts."""
 from __future__ import annotations
 
 import json
+import operator
 import os
 from typing import Any, Mapping, Sequence, Union
 
-from .._core import InputError
+from .._core import InputError, IoError
 
 __all__ = ["load_samples"]
 
@@ -16,8 +17,14 @@ def load_samples(paths: Union[str, "os.PathLike[str]", Sequence[Any]], limit_cha
 
     Accepts .jsonl files (one object per line with "text", or "context"; optional "id"), plain
     text files (one sample each), strings of text, or dicts. ``limit_chars`` > 0 cuts each text.
+    A path (os.PathLike, or a one-line str ending in .jsonl/.json/.txt/.md, or a folder) that
+    is not a file raises IoError: a typo is not searched on as the text.
     """
-    if not isinstance(limit_chars, int) or limit_chars < 0:
+    try:
+        limit_chars = operator.index(limit_chars)  # numpy integers too
+    except TypeError:
+        limit_chars = -1
+    if limit_chars < 0:
         raise InputError(f"limit_chars must be an int >= 0 (0: whole samples), not {limit_chars!r}")
     if isinstance(paths, (str, os.PathLike)) or isinstance(paths, Mapping):
         paths = [paths]
@@ -32,6 +39,12 @@ def load_samples(paths: Union[str, "os.PathLike[str]", Sequence[Any]], limit_cha
             except UnicodeDecodeError as e:
                 raise InputError(f"{path}: not UTF-8 text (byte {e.start}: "
                                  f"{e.object[e.start:e.start + 1]!r})") from None
+        elif isinstance(item, os.PathLike) or (isinstance(item, str) and _looks_like_a_path(item)):
+            # a typo in a file name would otherwise be searched on as the sample's text
+            path = os.fspath(item)
+            why = "is a folder" if os.path.isdir(path) else "no such file"
+            raise IoError(f"sample file {path!r}: {why} (a text that looks like a file name is "
+                          f"given as {{'text': ...}})")
         elif isinstance(item, str):
             out.append({"id": f"sample-{len(out)}", "text": item})
         else:
@@ -42,6 +55,16 @@ def load_samples(paths: Union[str, "os.PathLike[str]", Sequence[Any]], limit_cha
     if not out:
         raise InputError("no validation samples")
     return out
+
+
+_SAMPLE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".md")
+
+
+def _looks_like_a_path(s: str) -> bool:
+    """One short line naming a sample file or a folder: meant as a path, not as the text."""
+    if "\n" in s or len(s) > 1024:
+        return False
+    return s.lower().endswith(_SAMPLE_SUFFIXES) or os.path.isdir(s)
 
 
 def _sample_from_dict(d: dict, index: int, where: str = "sample") -> dict:
