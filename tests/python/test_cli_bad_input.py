@@ -112,7 +112,7 @@ def test_sft_task_that_cannot_be_loaded(tmp_path, capsys):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     _error(capsys, ["sft", "--input", str(empty), "--out", str(tmp_path / "o3"), "--quiet",
-                    "--no-plot"], "no records", "empty.jsonl")
+                    "--no-plot"], "no records were read", "empty.jsonl")
     _error(capsys, base + ["--task", "interleaved", "--segment-chars", "0"], "segment_chars", ">= 1")
     with pytest.raises(ValueError):  # InputError is a ValueError, as before
         glyph.sft.build(str(data), tmp_path / "o2", task="QA")

@@ -95,7 +95,7 @@ def run(args) -> int:
           f"{this.get('seconds', 0):.1f} s", file=sys.stderr)
     if res.failures:
         print(f"[glyph sft] failures: {res.out_dir}/failures.jsonl", file=sys.stderr)
-    if args.limit != 0 and not (res.new_records or res.skipped or res.dropped or res.failures):
-        print(f"error: the input held no records ({', '.join(args.input)})", file=sys.stderr)
-        return 1
+    if res.empty:
+        print(f"error: no records were read ({', '.join(args.input)}"
+              + (f", --limit {args.limit}" if args.limit is not None else "") + ")", file=sys.stderr)
     return res.exit_code

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import operator
 import os
 import random
 import re
@@ -95,16 +96,32 @@ class Options:
                                      ("reasoning_format", o.reasoning_format, ("think", "glm", "none"))):
             if value not in allowed:
                 raise InputError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-        for name in ("max_pages", "max_visual_tokens", "shard_bytes"):
-            if int(getattr(o, name) or 0) < 0:
-                raise InputError(f"{name} must be >= 0, not {getattr(o, name)!r}")
-        for name in ("completion_chars", "segment_chars"):
-            if int(getattr(o, name)) < 1:
-                raise InputError(f"{name} must be >= 1, not {getattr(o, name)!r}")
-        if o.compression is not None and not (isinstance(o.compression, int) and 0 <= o.compression <= 9):
-            raise InputError(f"compression must be 0..9 (or None for the encoder's default), not {o.compression!r}")
-        if o.shard_size < 1:
-            raise InputError(f"shard_size must be >= 1, not {o.shard_size!r}")
+        for name, low in (("max_pages", 0), ("max_visual_tokens", 0), ("shard_bytes", 0),
+                          ("shard_size", 1), ("seed", None),
+                          ("completion_chars", 1), ("segment_chars", 1)):
+            value = getattr(o, name)
+            if value is None and low == 0:
+                value = 0  # no budget / no byte limit
+            try:
+                value = operator.index(value)  # an int (numpy's too), not "2" or 2.5
+            except TypeError:
+                raise InputError(f"{name} must be a whole number, not {value!r}") from None
+            if low is not None and value < low:
+                raise InputError(f"{name} must be >= {low}, not {value!r}")
+            setattr(o, name, value)
+        for name in ("completion_ratio", "render_ratio"):
+            try:
+                setattr(o, name, float(getattr(o, name)))
+            except (TypeError, ValueError):
+                raise InputError(f"{name} must be a number, not {getattr(o, name)!r}") from None
+        if o.compression is not None:
+            try:
+                o.compression = operator.index(o.compression)
+            except TypeError:
+                o.compression = -1
+            if not 0 <= o.compression <= 9:
+                raise InputError(f"compression must be 0..9 (or None for the encoder's default), "
+                                 f"not {self.compression!r}")
         if not 0.0 < o.completion_ratio < 1.0:
             raise InputError(f"completion_ratio must be in (0, 1), not {o.completion_ratio!r}")
         if not 0.0 <= o.render_ratio <= 1.0:
@@ -258,7 +275,8 @@ def _token_counter(tokenizer: Optional[str]) -> Callable[[str], int]:
 
 @dataclass
 class BuildResult:
-    """What a build made. ``exit_code`` is 1 when anything failed (see ``failures``)."""
+    """What a build made. ``exit_code`` is 1 when anything failed (see ``failures``) or when no
+    record was read at all (``empty``: an empty input is rarely what was meant)."""
 
     out_dir: str
     shards: List[str]
@@ -277,8 +295,13 @@ class BuildResult:
         return not self.failures
 
     @property
+    def empty(self) -> bool:
+        """No record was read: none made, skipped, dropped or failed."""
+        return not (self.new_records or self.skipped or self.dropped or self.failures)
+
+    @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        return 0 if self.ok and not self.empty else 1
 
 
 class _Shards:
@@ -477,6 +500,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
             raise InputError("format parquet needs pyarrow: pip install 'glyphcpp[sft]'") from None
     base = as_config(config)
     base.validate()
+    if style is None:
+        Renderer(base)  # opens its fonts: a config that cannot render fails here, not per record
     cfg = base.to_dict()
     style_json = load_style(style, base).to_json(-1) if style is not None else None
     out = os.path.abspath(os.fspath(out))
