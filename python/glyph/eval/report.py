@@ -129,6 +129,11 @@ def summarize(protocol: Protocol, items: Sequence[EvalItem], bad: Sequence[Mappi
     from .protocols import _LAYOUT_SUPPORTED
 
     warn = Counter(w for it in items for w in it.warnings)
+    for mode, recs in records.items():  # answers the metric could not score (0, reason kept)
+        n = sum(1 for r in recs.values() if r.get("score_error"))
+        if n:
+            warn[f"{mode}: the metric could not score the answer; scored 0 (score_error in the "
+                 f"predictions)"] = n
     out: Dict[str, Any] = dict(info)
     out.update({
         "group_label": protocol.group_label,

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from tqdm.auto import tqdm
 
 from .._core import GlyphError, InputError
-from ..io import JsonlWriter, atomic_open, read_jsonl
+from ..io import JsonlWriter, atomic_open, make_folder, read_jsonl
 from .backends import BackendError, LocalBackend, make_backend
 from .data import Record, check_data, read_records
 from .protocols import (EvalItem, ItemError, Options, Protocol, check_prompt, get_protocol,
@@ -163,11 +163,18 @@ def _ask(item: EvalItem, mode: str, backend, renderers: _Renderers, tok) -> Dict
 
 def _score(protocol: Protocol, item: EvalItem, rec: Dict[str, Any]) -> None:
     try:
-        rec["score"] = float(protocol.score(item, rec["text"]))
+        value = protocol.score(item, rec["text"])
+        score = float(value)
     except (ValueError, TypeError) as e:
         # a prediction the metric cannot take is the model's failure: 0, with the reason kept
         rec["score"] = 0.0
         rec["score_error"] = f"{type(e).__name__}: {e}"
+        return
+    if not 0.0 <= score <= 1.0:  # NaN too: a metric's bug would otherwise move the average
+        rec["score"] = 0.0
+        rec["score_error"] = f"the metric returned {value!r}, not a score in [0, 1]"
+        return
+    rec["score"] = score
 
 
 def _run_mode(protocol: Protocol, items: Sequence[EvalItem], mode: str, backend, path: str, *,
@@ -304,8 +311,12 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     """
     from . import report
 
-    if concurrency < 1:
-        raise InputError(f"concurrency must be >= 1, got {concurrency}")
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InputError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise InputError(f"limit must be an int >= 0 (or None: every item), got {limit!r}")
+    if newline not in ("none", "chose", "all"):
+        raise InputError(f"newline must be none, chose or all, got {newline!r}")
     check_prompt("prompt", prompt, ("question", "input"))  # the context is on the pages
     check_prompt("text_prompt", text_prompt, ("context",))
     # options of the whole run are checked once, not item by item
@@ -319,7 +330,10 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
         resolved_config = as_config(config)  # ConfigError naming the file or key
         resolved_config.validate()
         Renderer(resolved_config)  # opens its fonts: a missing one fails here, not per item
-    for d in font_dirs or ():
+    if isinstance(font_dirs, (str, os.PathLike)):
+        font_dirs = [font_dirs]  # one folder (a str would be one folder per character)
+    font_dirs = [os.fspath(d) for d in font_dirs or ()]
+    for d in font_dirs:
         if not os.path.isdir(d):
             raise InputError(f"font_dirs: {os.fspath(d)!r} is not a folder")
     if cjk_font is not None:
@@ -335,7 +349,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     protocol = get_protocol(benchmark, opts)
     check_data(data, split=split)
     out = os.fspath(out)
-    os.makedirs(out, exist_ok=True)
+    make_folder(out)
     common = dict(params=params, vllm_extensions=vllm_extensions, timeout=timeout,
                   retries=retries, backoff=backoff, device=device, dtype=dtype,
                   batch_size=concurrency)
