@@ -116,6 +116,8 @@ def sampling_params(overrides: Optional[Mapping[str, Any]] = None, *,
             raise InputError(f"request parameter names are strings, got {k!r}")
         if v is None:
             params.pop(k, None)
+        elif isinstance(v, float) and not math.isfinite(v):  # JSON has no token for it
+            raise InputError(f"request parameter '{k}' must be a finite number, got {v!r}")
         else:
             params[k] = v
     if not vllm_extensions:
@@ -170,7 +172,8 @@ def image_data_url(image: Any, *, max_pixels: int = MAX_PIXELS) -> str:
     array, encoded image bytes (PNG, JPEG, GIF, WebP) or the path of an image file. Pages and
     arrays become PNG with glyphcpp's encoder; encoded bytes and files are sent as they are. An
     image of more than ``max_pixels`` pixels is scaled down with Lanczos (keeping the aspect ratio)
-    and sent as PNG. Pages, arrays and PNG files under the cap need no Pillow."""
+    and sent as PNG (``max_pixels`` 0: never scaled). Pages, arrays and PNG files under the cap
+    need no Pillow."""
     if hasattr(image, "to_png_bytes") and hasattr(image, "width") and hasattr(image, "height"):
         if _scaled_size(int(image.width), int(image.height), max_pixels) is None:
             return "data:image/png;base64," + base64.b64encode(image.to_png_bytes()).decode()
@@ -306,6 +309,9 @@ def parse_chat_response(body: Union[bytes, str, Mapping[str, Any]]) -> ChatReply
         text_body = bytes(body).decode("utf-8", "replace")
     elif isinstance(body, str):
         text_body = body
+    elif not isinstance(body, Mapping):  # a caller's slip (None, a list, a Response object)
+        raise TypeError(f"parse_chat_response takes the reply's body as bytes, str or a dict, "
+                        f"not {type(body).__name__}")
     if not isinstance(body, Mapping):
         try:
             obj = json.loads(text_body)

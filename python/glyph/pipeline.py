@@ -24,9 +24,11 @@ class Pipeline:
     """renderer -> pages -> GLM-4.1V prompt -> generate -> answer with statistics."""
 
     def __init__(self, renderer, model, tokenizer):
+        from .tokenizer import load_tokenizer
+
         self.renderer = renderer
         self.model = model
-        self.tokenizer = tokenizer
+        self.tokenizer = load_tokenizer(tokenizer)  # a path too, loaded once
 
     def ask(self, long_text: str, question: str, *, max_new_tokens: int = 256,
             stream=None, **generate_kw: Any) -> Answer:

@@ -43,9 +43,9 @@ def load_tokenizer(tokenizer: TokenizerLike, *, fallback: bool = True):
 
     Raises IoError when there is no such file, TokenizerError when nothing can read it.
     """
-    if not isinstance(tokenizer, (str, os.PathLike)):
+    if not isinstance(tokenizer, (str, bytes, os.PathLike)):
         return tokenizer
-    path = os.path.abspath(os.fspath(tokenizer))
+    path = os.path.abspath(os.fsdecode(tokenizer))
     if os.path.isdir(path):
         path = os.path.join(path, "tokenizer.json")
     try:

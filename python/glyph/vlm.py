@@ -15,6 +15,7 @@ Needs torch (the compiled half, glyph._vlm, links libtorch); `import glyph` alon
 from __future__ import annotations
 
 import json
+import operator
 import os
 import warnings
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Union
@@ -61,6 +62,7 @@ from ._core import (GLM4V_PROMPT_TEMPLATE, Answer, DecodeBenchmark, GenerateOutp
                     IoError)
 from ._deprecation import warn as _warn
 from ._tokenizers import as_codec as _as_codec
+from .tokenizer import load_tokenizer
 
 __all__ = ["Answer", "DecodeBenchmark", "GLYPH_PRESET", "Glm4v", "GenerateOutput", "ask",
            "process_images", "checkpoint_tensors", "parse_config", "to_rgb_arrays"]
@@ -72,6 +74,36 @@ GLYPH_PRESET: dict = dict(_vlm.GLYPH_PRESET)
 _SAMPLING_KEYS = ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "stop_ids")
 
 ImageLike = Any  # glyph.Page, numpy (H, W, 3) uint8, PIL.Image, or a file path
+
+
+def _token_ids(ids: Any, name: str = "input_ids") -> List[int]:
+    """Token ids as a list of ints: a list or tuple, or a 1-D tensor / array, or a [1, L] one as
+    a transformers tokenizer returns it (one prompt; several are generate_batch's)."""
+    shape = getattr(ids, "shape", None)
+    if shape is not None and len(shape) != 1:
+        if len(shape) == 2 and shape[0] == 1:
+            ids = ids[0]
+        else:
+            raise InputError(f"{name}: one prompt's token ids (shape [L] or [1, L]), got shape "
+                             f"{tuple(shape)} (several prompts: generate_batch)")
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"{name}: token ids (a list of ints), not {type(ids).__name__} "
+                        f"(a prompt's text: build_prompt or ask)")
+    out = []
+    for i, t in enumerate(ids.tolist() if hasattr(ids, "tolist") else ids):
+        try:
+            out.append(operator.index(t))
+        except TypeError:
+            raise TypeError(f"{name}[{i}]: a token id is an int, got {t!r}") from None
+    return out
+
+
+def _stop_ids(v: Any) -> List[int]:
+    """stop_ids: a sequence of ids, or one id."""
+    try:
+        return [operator.index(v)]
+    except TypeError:
+        return _token_ids(v, "stop_ids")
 
 
 def to_rgb_arrays(images: Union[ImageLike, Iterable[ImageLike]]) -> List[np.ndarray]:
@@ -252,7 +284,7 @@ class Glm4v:
         for the rows in `positions` only (at long prompts every row's logits are large: vocab x 4
         bytes a token)."""
         pv, g, keys = self._inputs(images, pixel_values, grid_thw)
-        return self._m.forward(list(map(int, input_ids)), pv, g,
+        return self._m.forward(_token_ids(input_ids), pv, g,
                                [int(p) for p in (positions or [])], keys)
 
     def new_cache(self):
@@ -262,7 +294,7 @@ class Glm4v:
     def prefill(self, input_ids: Sequence[int], cache, images=None, pixel_values=None, grid_thw=None):
         """Appends a turn (text and its images) to `cache`; returns the last token's logits."""
         pv, g, keys = self._inputs(images, pixel_values, grid_thw)
-        return self._m.prefill(list(map(int, input_ids)), cache, pv, g, keys)
+        return self._m.prefill(_token_ids(input_ids), cache, pv, g, keys)
 
     def decode_step(self, token: int, cache):
         """Appends one token to `cache`; returns the logits of the next one."""
@@ -284,7 +316,7 @@ class Glm4v:
             escaped = system.replace("{", "{{").replace("}", "}}")
             prompt_template = prompt_template.replace(
                 "[gMASK]<sop>", "[gMASK]<sop><|system|>\n" + escaped, 1)
-        return _vlm.prompt_ids(self._m, tokenizer, counts, question, prompt_template)
+        return _vlm.prompt_ids(self._m, load_tokenizer(tokenizer), counts, question, prompt_template)
 
     def ask(self, renderer, tokenizer, text: str, question: str, **generate_kw) -> Answer:
         """glyph::vlm::ask: render `text` with `renderer`, prompt with its pages and `question`,
@@ -312,10 +344,10 @@ class Glm4v:
         o = self._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
                                 top_k=top_k, repetition_penalty=repetition_penalty,
                                 stop_ids=stop_ids))
-        return self._m.generate(list(map(int, input_ids)), pv, g, int(max_new_tokens),
+        return self._m.generate(_token_ids(input_ids), pv, g, int(max_new_tokens),
                                 bool(o["do_sample"]), float(o["temperature"]), float(o["top_p"]),
                                 int(o["top_k"]), float(o["repetition_penalty"]), int(seed),
-                                [int(s) for s in o["stop_ids"]], stream, keys)
+                                _stop_ids(o["stop_ids"]), stream, keys)
 
     def generate_batch(self, prompts: Sequence[Any], *, max_new_tokens: int = 128,
                        do_sample: Optional[bool] = None, temperature: Optional[float] = None,
@@ -334,7 +366,7 @@ class Glm4v:
             else:
                 p_ids, images = p, None
             pv, g, k = self._inputs(images, None, None)
-            ids.append(list(map(int, p_ids)))
+            ids.append(_token_ids(p_ids, f"prompt {i}"))
             pvs.append(pv)
             grids.append(g)
             keys.append(k)
@@ -344,7 +376,7 @@ class Glm4v:
         return self._m.generate_batch(ids, pvs, grids, int(max_new_tokens), bool(o["do_sample"]),
                                       float(o["temperature"]), float(o["top_p"]), int(o["top_k"]),
                                       float(o["repetition_penalty"]), int(seed),
-                                      [int(s) for s in o["stop_ids"]], keys)
+                                      _stop_ids(o["stop_ids"]), keys)
 
     def __repr__(self) -> str:
         t = self.config["text_config"]
@@ -371,10 +403,10 @@ def ask(renderer, model: Glm4v, tokenizer, text: str, question: str, *,
     o = model._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
                              top_k=top_k, repetition_penalty=repetition_penalty,
                              stop_ids=stop_ids))
-    return _vlm.ask(impl, model._m, tokenizer, text, question, int(max_new_tokens),
+    return _vlm.ask(impl, model._m, load_tokenizer(tokenizer), text, question, int(max_new_tokens),
                     bool(o["do_sample"]), float(o["temperature"]), float(o["top_p"]),
                     int(o["top_k"]), float(o["repetition_penalty"]), int(seed),
-                    [int(s) for s in o["stop_ids"]], stream, prompt_template)
+                    _stop_ids(o["stop_ids"]), stream, prompt_template)
 
 
 def parse_config(config: Any = None) -> dict:
@@ -405,8 +437,11 @@ def _config_json(config) -> str:
         p = os.fspath(config)
         if os.path.isdir(p):
             p = os.path.join(p, "config.json")
-        with open(p, encoding="utf-8") as f:
-            return f.read()
+        try:
+            with open(p, encoding="utf-8") as f:
+                return f.read()
+        except OSError as e:
+            raise IoError(f"cannot read model config {p!r}: {e.strerror or e}") from None
     if isinstance(config, str):
         return config
     raise TypeError(f"config must be a dict, JSON text, a path or a transformers config, "

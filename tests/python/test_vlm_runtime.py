@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -47,6 +48,23 @@ def test_chunked_prefill_equals_one_pass(tiny, chunk):
     ra = whole.generate(ids, images=imgs, max_new_tokens=10, stop_ids=[-1])
     rb = chunked.generate(ids, images=imgs, max_new_tokens=10, stop_ids=[-1])
     assert ra.tokens == rb.tokens
+
+
+def test_token_ids_as_transformers_returns_them_and_one_stop_id(tiny):
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    ids, _ = image_prompt(g, model.config, [], [9], seed=4)
+    want = g.generate(ids, max_new_tokens=6, stop_ids=[-1]).tokens
+    for given in (torch.tensor(ids), torch.tensor([ids]), np.array(ids, dtype=np.int64), tuple(ids)):
+        assert g.generate(given, max_new_tokens=6, stop_ids=[-1]).tokens == want
+    stop = want[2]  # one id, not a list: generation stops on it
+    assert g.generate(ids, max_new_tokens=6, stop_ids=stop).tokens == want[:want.index(stop) + 1]
+    with pytest.raises(glyph.InputError, match=r"shape \(2, 9\).*generate_batch"):
+        g.generate(torch.tensor([ids, ids]), max_new_tokens=2)
+    with pytest.raises(TypeError, match="not str.*build_prompt or ask"):
+        g.generate("What is on the page?", max_new_tokens=2)
+    with pytest.raises(TypeError, match=r"input_ids\[1\]: a token id is an int, got 2.5"):
+        g.generate([1, 2.5], max_new_tokens=2)
 
 
 def test_forward_positions_returns_only_those_rows(tiny):
