@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -440,6 +441,9 @@ A source serves one render call at a time.
       .def(
           "read",
           [](TextSource& t, std::size_t n) {
+            // a buffer of n bytes is allocated up front: read(10**12) reads in 64 MiB steps
+            n = std::min(n, std::size_t{64} << 20);
+            SourceLease lease(&t);
             std::string buf(n, '\0');
             std::size_t got;
             {
@@ -448,8 +452,10 @@ A source serves one render call at a time.
             }
             return py::bytes(buf.data(), got);
           },
-          py::arg("n") = std::size_t{1} << 20, "Up to n bytes; b'' at the end.")
+          py::arg("n") = std::size_t{1} << 20,
+          "Up to n bytes (at most 64 MiB a call); b'' at the end.")
       .def("rewind", [](TextSource& t) {
+            SourceLease lease(&t);
             py::gil_scoped_release release;
             t.rewind();
           }, "Start again at the first byte.")

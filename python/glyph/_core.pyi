@@ -594,7 +594,7 @@ class TextSource:
         ...
     def read(self, n: typing.SupportsInt | typing.SupportsIndex = 1048576) -> bytes:
         """
-        Up to n bytes; b'' at the end.
+        Up to n bytes (at most 64 MiB a call); b'' at the end.
         """
     def rewind(self) -> None:
         """

@@ -47,11 +47,15 @@ def test_a_text_source_serves_one_call_at_a_time(tmp_path):
         if not errors:
             with pytest.raises(glyph.InputError, match="another call") as e:
                 r.render(src)
+            with pytest.raises(glyph.InputError, match="another call"):
+                src.read(10)  # nor from Python: it would take part of the render's text
             errors.append(e)
 
     stats = r.render_each(src, on_page)
     assert errors and stats.characters == len(TEXT * 50)
     assert r.render(src).stats.characters == len(TEXT * 50)  # free again afterwards
+    src.rewind()
+    assert src.read(10**12) == (TEXT * 50).encode()  # n is a bound, not a buffer made up front
 
 
 def test_one_str_where_a_list_is_expected_is_refused():
