@@ -178,6 +178,8 @@ class RenderResult:
     pages: list
     stats: Any = None
     text: Optional[str] = field(default=None, repr=False)  # the rendered text, for token counts
+    # the source it was read from, when given as one (a path, a file, chunks): read again to count
+    source: Optional[TextSource] = field(default=None, repr=False, compare=False)
 
     @property
     def visual_tokens(self) -> int:
@@ -188,15 +190,21 @@ class RenderResult:
 
         ``tokenizer`` (anything glyph.load_tokenizer takes: a glyph.Tokenizer, a tokenizer.json
         path, a Hugging Face tokenizer) counts the text tokens of the rendered text when
-        ``text_tokens`` is not given.
+        ``text_tokens`` is not given; a text rendered from a source (a path, a file object,
+        chunks) is read from it again.
         """
         if text_tokens is None and tokenizer is not None:
-            if self.text is None:
-                raise InputError("summary(tokenizer=...) needs the text: use Renderer.render()")
             from .tokenizer import count_tokens
 
-            text = self.text.decode("utf-8", "replace") if isinstance(self.text, bytes) else self.text
-            text_tokens = count_tokens(tokenizer, text)
+            if self.text is not None:
+                text = (self.text.decode("utf-8", "replace") if isinstance(self.text, bytes)
+                        else self.text)
+                text_tokens = count_tokens(tokenizer, text)
+            elif self.source is not None:
+                text_tokens = count_tokens(tokenizer, self.source)
+            else:
+                raise InputError("summary(tokenizer=...) needs the rendered text: this result "
+                                 "holds none (give text_tokens=)")
         out = {
             "pages": len(self.pages),
             "characters": _stat(self.stats, "characters"),
@@ -251,9 +259,11 @@ class Renderer:
             pages, stats = self._impl.render(text)
             _warn_missing(stats)
             return RenderResult(pages, stats, text)
-        pages, stats = self._impl.render(_text_arg(text))
+        source = _text_arg(text)
+        pages, stats = self._impl.render(source)
         _warn_missing(stats)
-        return RenderResult(pages, stats)
+        return RenderResult(pages, stats, source if isinstance(source, bytes) else None,
+                            source if isinstance(source, TextSource) else None)
 
     def render_each(self, text: TextLike, callback: Callable[[Page], None]) -> RenderStats:
         """Stream pages to ``callback`` as they are finished (bounded memory); returns the stats.

@@ -138,6 +138,22 @@ def test_a_path_given_as_text_says_how_to_pass_a_file(tmp_path):
     assert tok.count(glyph.text_source(f)) == tok.count(TEXT)
 
 
+def test_summary_counts_the_text_tokens_of_a_text_rendered_from_a_source(tmp_path):
+    import io
+
+    f = tmp_path / "t.txt"
+    f.write_text(TEXT * 20, encoding="utf-8")
+    tok = _tiny_tokenizer(tmp_path)
+    r = glyph.Renderer()
+    want = r.render(TEXT * 20).summary(tokenizer=tok)
+    assert want["text_tokens"] > 0
+    for given in (f, glyph.text_source(f), io.StringIO(TEXT * 20), [TEXT * 10, TEXT * 10],
+                  bytearray((TEXT * 20).encode())):
+        assert r.render(given).summary(tokenizer=tok) == want, type(given).__name__
+    with pytest.raises(glyph.InputError, match="give text_tokens"):
+        glyph.RenderResult(r.render(TEXT).pages).summary(tokenizer=tok)
+
+
 def _tiny_tokenizer(tmp_path) -> str:
     tokenizers = pytest.importorskip("tokenizers")
     from tokenizers import models, pre_tokenizers, trainers
