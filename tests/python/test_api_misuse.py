@@ -243,9 +243,13 @@ def test_sft_checks_the_config_and_options_before_any_record(tmp_path):
         glyph.sft.build(RECS, out, max_pages="2", progress=False, plot=False)
     with pytest.raises(glyph.InputError, match="seed must be a whole number"):
         glyph.sft.build(RECS, out, seed=None, progress=False, plot=False)
+    with pytest.raises(glyph.InputError, match=r"workers must be a whole number >= 0.*not 2\.0"):
+        glyph.sft.build(RECS, out, workers=2.0, progress=False, plot=False)
+    with pytest.raises(glyph.InputError, match="limit must be a whole number >= 0"):
+        glyph.sft.build(RECS, out, limit=-1, progress=False, plot=False)
     assert not out.exists()
     res = glyph.sft.build(RECS, out, max_pages=np.int64(2), compression=np.int64(2),
-                          progress=False, plot=False)
+                          workers=np.int64(1), progress=False, plot=False)
     assert res.exit_code == 0 and res.records == 1
 
 

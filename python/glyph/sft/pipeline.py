@@ -452,6 +452,17 @@ def _prepare_out(out: str, o: Options, config: Dict[str, Any], style: Optional[s
 Job = Tuple[str, int, Dict[str, Any]]
 
 
+def _whole(name: str, value: Any, meaning: str) -> int:
+    """An int >= 0 (numpy's too); 2.0 or "4" would fail deep in a thread pool."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        n = -1
+    if n < 0:
+        raise InputError(f"{name} must be a whole number >= 0 ({meaning}), not {value!r}")
+    return n
+
+
 def _local_results(proc: Processor, jobs: Iterable[Job], workers: int) -> Iterator[Dict[str, Any]]:
     if workers <= 1:
         for job in jobs:
@@ -489,9 +500,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
     unknown = set(options) - set(Options.__dataclass_fields__)
     if unknown:
         raise TypeError(f"build() got unknown options {sorted(unknown)}")
-    if workers < 0 or (limit is not None and limit < 0):
-        raise InputError(f"workers and limit must be >= 0 (workers 0: all cores), got {workers} "
-                         f"and {limit}")
+    workers = _whole("workers", workers, "0: all cores")
+    limit = None if limit is None else _whole("limit", limit, "None: every record")
     o = Options(task=task, format=format, fields=dict(fields or {}), seed=seed, **options).resolved()
     if o.format == "parquet":
         try:
