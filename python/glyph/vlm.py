@@ -98,6 +98,35 @@ def _token_ids(ids: Any, name: str = "input_ids") -> List[int]:
     return out
 
 
+def _whole(name: str, value: Any, low: int = -(1 << 63), high: int = (1 << 63) - 1) -> int:
+    """An int argument (numpy's too): int() would turn max_new_tokens=2.5 into 2 and "64" into 64
+    without a word. The C++ side checks each one's own range and names it; [low, high] here is
+    what its parameter holds (outside it pybind11 says only "incompatible function arguments")."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise InputError(f"{name} must be a whole number, not {value!r}") from None
+    if not low <= n <= high:
+        raise InputError(f"{name} must be in [{low}, {high}], not {n}")
+    return n
+
+
+def _int32(name: str, value: Any) -> int:
+    """A count the C++ side holds in an int (max_new_tokens, top_k, vision_batch_pages, steps)."""
+    return _whole(name, value, -(1 << 31), (1 << 31) - 1)
+
+
+def _seed(value: Any) -> int:
+    return _whole("seed", value, 0, (1 << 64) - 1)
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A True/False argument (numpy's bool too): bool("false") is True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, not {value!r}")
+    return bool(value)
+
+
 def _stop_ids(v: Any) -> List[int]:
     """stop_ids: a sequence of ids, or one id."""
     try:
@@ -175,9 +204,11 @@ class Glm4v:
         captured CUDA graph per generation (``GenerateOutput.decode_cuda_graph`` says whether it
         did). Tensors the model does not use are skipped with one warning (see ``load_info``)."""
         impl = _vlm.Glm4v.from_pretrained(str(path), str(device), _dtype_name(dtype),
-                                          int(prefill_chunk), int(vision_batch_pages),
-                                          int(feature_cache_bytes), int(staging_bytes),
-                                          bool(cuda_graphs))
+                                          _whole("prefill_chunk", prefill_chunk),
+                                          _int32("vision_batch_pages", vision_batch_pages),
+                                          _whole("feature_cache_bytes", feature_cache_bytes),
+                                          _whole("staging_bytes", staging_bytes),
+                                          _flag("cuda_graphs", cuda_graphs))
         skipped = impl.load_info["skipped_tensors"]
         if skipped:
             shown = ", ".join(skipped[:10]) + (f" ... ({len(skipped)} in all)" if len(skipped) > 10 else "")
@@ -197,8 +228,10 @@ class Glm4v:
         config: None (GLM-4.1V-9B's shapes, bfloat16), a dict or JSON string as in config.json, a
         path to a config.json or checkpoint folder, or a transformers ``Glm4vConfig``."""
         return cls(_vlm.Glm4v.random(_config_json(config), str(device), _dtype_name(dtype),
-                                     int(seed), int(prefill_chunk), int(vision_batch_pages),
-                                     int(feature_cache_bytes), bool(cuda_graphs)))
+                                     _seed(seed), _whole("prefill_chunk", prefill_chunk),
+                                     _int32("vision_batch_pages", vision_batch_pages),
+                                     _whole("feature_cache_bytes", feature_cache_bytes),
+                                     _flag("cuda_graphs", cuda_graphs)))
 
     @property
     def config(self) -> dict:
@@ -235,11 +268,11 @@ class Glm4v:
         if unknown:
             raise InputError(f"unknown runtime option(s): {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(cur)})")
-        if "cuda_graphs" in options and not isinstance(options["cuda_graphs"], bool):
-            raise InputError(f"cuda_graphs must be True or False, got {options['cuda_graphs']!r}")
         cur.update(options)
-        self._m.set_runtime_options(int(cur["prefill_chunk"]), int(cur["vision_batch_pages"]),
-                                    int(cur["feature_cache_bytes"]), bool(cur["cuda_graphs"]))
+        self._m.set_runtime_options(_whole("prefill_chunk", cur["prefill_chunk"]),
+                                    _int32("vision_batch_pages", cur["vision_batch_pages"]),
+                                    _whole("feature_cache_bytes", cur["feature_cache_bytes"]),
+                                    _flag("cuda_graphs", cur["cuda_graphs"]))
 
     @property
     def feature_cache_stats(self) -> dict:
@@ -255,7 +288,8 @@ class Glm4v:
         values each (decode speed does not depend on their content), run as generate runs it,
         timed after 2 warm-up steps; for benchmarks. Returns a DecodeBenchmark: `step_seconds`,
         and `cuda_graph` (whether the timed steps replayed a captured CUDA graph)."""
-        return self._m.benchmark_decode(int(batch), int(context), int(steps), int(seed))
+        return self._m.benchmark_decode(_whole("batch", batch), _whole("context", context),
+                                        _int32("steps", steps), _seed(seed))
 
     def process_images(self, images):
         """Images -> (pixel_values, grid_thw) with this checkpoint's preprocessor settings:
@@ -284,8 +318,8 @@ class Glm4v:
         for the rows in `positions` only (at long prompts every row's logits are large: vocab x 4
         bytes a token)."""
         pv, g, keys = self._inputs(images, pixel_values, grid_thw)
-        return self._m.forward(_token_ids(input_ids), pv, g,
-                               [int(p) for p in (positions or [])], keys)
+        rows = [_whole(f"positions[{i}]", p) for i, p in enumerate(positions or [])]
+        return self._m.forward(_token_ids(input_ids), pv, g, rows, keys)
 
     def new_cache(self):
         """An empty KV cache for prefill / decode_step (one conversation)."""
@@ -298,7 +332,7 @@ class Glm4v:
 
     def decode_step(self, token: int, cache):
         """Appends one token to `cache`; returns the logits of the next one."""
-        return self._m.decode_step(int(token), cache)
+        return self._m.decode_step(_whole("token", token), cache)
 
     def image_token_counts(self, images) -> List[int]:
         _, grid = self.process_images(images)
@@ -323,11 +357,23 @@ class Glm4v:
         generate (keywords as generate()). See glyph.vlm.ask."""
         return ask(renderer, self, tokenizer, text, question, **generate_kw)
 
-    def _sampling(self, given: dict) -> dict:
-        """The sampling keywords: what the caller gave, the rest from generation_config.json."""
-        out = dict(self._m.generation_defaults)
-        out.update({k: v for k, v in given.items() if v is not None})
-        return out
+    def _sampling(self, max_new_tokens: Any, seed: Any, **given: Any) -> tuple:
+        """The arguments generate, generate_batch and ask pass on after the prompt, in their order
+        (max_new_tokens, do_sample, temperature, top_p, top_k, repetition_penalty, seed,
+        stop_ids): the sampling keywords the caller gave, the rest from generation_config.json."""
+        o = dict(self._m.generation_defaults)
+        o.update({k: v for k, v in given.items() if v is not None})
+        floats = []
+        for k in ("temperature", "top_p", "repetition_penalty"):
+            try:
+                floats.append(float(o[k]))
+            except (TypeError, ValueError):
+                raise InputError(f"{k} must be a number, not {o[k]!r}") from None
+        temperature, top_p, repetition_penalty = floats
+        return (_int32("max_new_tokens", max_new_tokens), _flag("do_sample", o["do_sample"]),
+                temperature, top_p,
+                _int32("top_k", o["top_k"]), repetition_penalty, _seed(seed),
+                _stop_ids(o["stop_ids"]))
 
     def generate(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None, *,
                  max_new_tokens: int = 128, do_sample: Optional[bool] = None,
@@ -341,13 +387,10 @@ class Glm4v:
         without one); ``**glyph.vlm.GLYPH_PRESET`` gives Glyph's recommended settings.
         stream(token) is called for each new token; returning False stops generation."""
         pv, g, keys = self._inputs(images, pixel_values, grid_thw)
-        o = self._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
-                                top_k=top_k, repetition_penalty=repetition_penalty,
-                                stop_ids=stop_ids))
-        return self._m.generate(_token_ids(input_ids), pv, g, int(max_new_tokens),
-                                bool(o["do_sample"]), float(o["temperature"]), float(o["top_p"]),
-                                int(o["top_k"]), float(o["repetition_penalty"]), int(seed),
-                                _stop_ids(o["stop_ids"]), stream, keys)
+        args = self._sampling(max_new_tokens, seed, do_sample=do_sample, temperature=temperature,
+                              top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
+                              stop_ids=stop_ids)
+        return self._m.generate(_token_ids(input_ids), pv, g, *args, stream, keys)
 
     def generate_batch(self, prompts: Sequence[Any], *, max_new_tokens: int = 128,
                        do_sample: Optional[bool] = None, temperature: Optional[float] = None,
@@ -370,13 +413,10 @@ class Glm4v:
             pvs.append(pv)
             grids.append(g)
             keys.append(k)
-        o = self._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
-                                top_k=top_k, repetition_penalty=repetition_penalty,
-                                stop_ids=stop_ids))
-        return self._m.generate_batch(ids, pvs, grids, int(max_new_tokens), bool(o["do_sample"]),
-                                      float(o["temperature"]), float(o["top_p"]), int(o["top_k"]),
-                                      float(o["repetition_penalty"]), int(seed),
-                                      _stop_ids(o["stop_ids"]), keys)
+        args = self._sampling(max_new_tokens, seed, do_sample=do_sample, temperature=temperature,
+                              top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
+                              stop_ids=stop_ids)
+        return self._m.generate_batch(ids, pvs, grids, *args, keys)
 
     def __repr__(self) -> str:
         t = self.config["text_config"]
@@ -400,13 +440,11 @@ def ask(renderer, model: Glm4v, tokenizer, text: str, question: str, *,
     each new token, returning False stops. The Answer holds the raw text and, split by
     glyph.split_reasoning, its ``reasoning`` and ``content``."""
     impl = getattr(renderer, "_impl", renderer)
-    o = model._sampling(dict(do_sample=do_sample, temperature=temperature, top_p=top_p,
-                             top_k=top_k, repetition_penalty=repetition_penalty,
-                             stop_ids=stop_ids))
-    return _vlm.ask(impl, model._m, load_tokenizer(tokenizer), text, question, int(max_new_tokens),
-                    bool(o["do_sample"]), float(o["temperature"]), float(o["top_p"]),
-                    int(o["top_k"]), float(o["repetition_penalty"]), int(seed),
-                    _stop_ids(o["stop_ids"]), stream, prompt_template)
+    args = model._sampling(max_new_tokens, seed, do_sample=do_sample, temperature=temperature,
+                           top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
+                           stop_ids=stop_ids)
+    return _vlm.ask(impl, model._m, load_tokenizer(tokenizer), text, question, *args, stream,
+                    prompt_template)
 
 
 def parse_config(config: Any = None) -> dict:

@@ -67,6 +67,40 @@ def test_token_ids_as_transformers_returns_them_and_one_stop_id(tiny):
         g.generate([1, 2.5], max_new_tokens=2)
 
 
+def test_counts_flags_and_seeds_are_checked_not_coerced(tiny):
+    """int(2.5) is 2 and bool("false") is True: each bad argument is an InputError naming it,
+    numpy's ints and bools work as Python's."""
+    model, path = tiny
+    g = gv.Glm4v.from_pretrained(path)
+    ids, _ = image_prompt(g, model.config, [], [7], seed=5)
+    want = g.generate(ids, max_new_tokens=4, stop_ids=[-1]).tokens
+    assert g.generate(ids, max_new_tokens=np.int64(4), seed=np.uint64(0), do_sample=np.bool_(False),
+                      stop_ids=[-1]).tokens == want
+    bad = [(dict(max_new_tokens=2.5), "max_new_tokens must be a whole number, not 2.5"),
+           (dict(max_new_tokens="4"), "max_new_tokens must be a whole number"),
+           (dict(max_new_tokens=1 << 40), r"max_new_tokens must be in \["),
+           (dict(top_k="5"), "top_k must be a whole number"),
+           (dict(seed=-1), r"seed must be in \[0, "),
+           (dict(do_sample="false"), "do_sample must be True or False, not 'false'"),
+           (dict(temperature="hot"), "temperature must be a number, not 'hot'")]
+    for kw, msg in bad:
+        with pytest.raises(glyph.InputError, match=msg):
+            g.generate(ids, **{"max_new_tokens": 4, **kw})
+        with pytest.raises(glyph.InputError, match=msg):
+            g.generate_batch([ids], **{"max_new_tokens": 4, **kw})
+    with pytest.raises(glyph.InputError, match="cuda_graphs must be True or False, not 1"):
+        gv.Glm4v.from_pretrained(path, cuda_graphs=1)
+    with pytest.raises(glyph.InputError, match="prefill_chunk must be a whole number, not 64.0"):
+        g.set_runtime_options(prefill_chunk=64.0)
+    assert g.runtime_options["prefill_chunk"] != 64.0  # a refused change changes nothing
+    with pytest.raises(glyph.InputError, match="steps must be a whole number"):
+        g.benchmark_decode(batch=1, context=8, steps=1.5)
+    with pytest.raises(glyph.InputError, match=r"positions\[1\] must be a whole number"):
+        g.forward(ids, positions=[0, 1.0])
+    with pytest.raises(glyph.InputError, match="token must be a whole number"):
+        g.decode_step(3.0, g.new_cache())
+
+
 def test_forward_positions_returns_only_those_rows(tiny):
     model, path = tiny
     g = gv.Glm4v.from_pretrained(path, prefill_chunk=4)
