@@ -60,6 +60,7 @@ import numpy as np
 
 from ._core import (GLM4V_PROMPT_TEMPLATE, Answer, DecodeBenchmark, GenerateOutput, InputError,
                     IoError)
+from ._args import INT32, UINT64, flag as _flag, number as _number, whole as _whole
 from ._deprecation import warn as _warn
 from ._tokenizers import as_codec as _as_codec
 from .tokenizer import load_tokenizer
@@ -96,35 +97,6 @@ def _token_ids(ids: Any, name: str = "input_ids") -> List[int]:
         except TypeError:
             raise TypeError(f"{name}[{i}]: a token id is an int, got {t!r}") from None
     return out
-
-
-def _whole(name: str, value: Any, low: int = -(1 << 63), high: int = (1 << 63) - 1) -> int:
-    """An int argument (numpy's too): int() would turn max_new_tokens=2.5 into 2 and "64" into 64
-    without a word. The C++ side checks each one's own range and names it; [low, high] here is
-    what its parameter holds (outside it pybind11 says only "incompatible function arguments")."""
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise InputError(f"{name} must be a whole number, not {value!r}") from None
-    if not low <= n <= high:
-        raise InputError(f"{name} must be in [{low}, {high}], not {n}")
-    return n
-
-
-def _int32(name: str, value: Any) -> int:
-    """A count the C++ side holds in an int (max_new_tokens, top_k, vision_batch_pages, steps)."""
-    return _whole(name, value, -(1 << 31), (1 << 31) - 1)
-
-
-def _seed(value: Any) -> int:
-    return _whole("seed", value, 0, (1 << 64) - 1)
-
-
-def _flag(name: str, value: Any) -> bool:
-    """A True/False argument (numpy's bool too): bool("false") is True."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise InputError(f"{name} must be True or False, not {value!r}")
-    return bool(value)
 
 
 def _stop_ids(v: Any) -> List[int]:
@@ -205,7 +177,8 @@ class Glm4v:
         did). Tensors the model does not use are skipped with one warning (see ``load_info``)."""
         impl = _vlm.Glm4v.from_pretrained(str(path), str(device), _dtype_name(dtype),
                                           _whole("prefill_chunk", prefill_chunk),
-                                          _int32("vision_batch_pages", vision_batch_pages),
+                                          _whole("vision_batch_pages", vision_batch_pages,
+                                                 fits=INT32),
                                           _whole("feature_cache_bytes", feature_cache_bytes),
                                           _whole("staging_bytes", staging_bytes),
                                           _flag("cuda_graphs", cuda_graphs))
@@ -228,8 +201,9 @@ class Glm4v:
         config: None (GLM-4.1V-9B's shapes, bfloat16), a dict or JSON string as in config.json, a
         path to a config.json or checkpoint folder, or a transformers ``Glm4vConfig``."""
         return cls(_vlm.Glm4v.random(_config_json(config), str(device), _dtype_name(dtype),
-                                     _seed(seed), _whole("prefill_chunk", prefill_chunk),
-                                     _int32("vision_batch_pages", vision_batch_pages),
+                                     _whole("seed", seed, fits=UINT64),
+                                     _whole("prefill_chunk", prefill_chunk),
+                                     _whole("vision_batch_pages", vision_batch_pages, fits=INT32),
                                      _whole("feature_cache_bytes", feature_cache_bytes),
                                      _flag("cuda_graphs", cuda_graphs)))
 
@@ -270,7 +244,8 @@ class Glm4v:
                              f"(known: {', '.join(cur)})")
         cur.update(options)
         self._m.set_runtime_options(_whole("prefill_chunk", cur["prefill_chunk"]),
-                                    _int32("vision_batch_pages", cur["vision_batch_pages"]),
+                                    _whole("vision_batch_pages", cur["vision_batch_pages"],
+                                           fits=INT32),
                                     _whole("feature_cache_bytes", cur["feature_cache_bytes"]),
                                     _flag("cuda_graphs", cur["cuda_graphs"]))
 
@@ -289,7 +264,8 @@ class Glm4v:
         timed after 2 warm-up steps; for benchmarks. Returns a DecodeBenchmark: `step_seconds`,
         and `cuda_graph` (whether the timed steps replayed a captured CUDA graph)."""
         return self._m.benchmark_decode(_whole("batch", batch), _whole("context", context),
-                                        _int32("steps", steps), _seed(seed))
+                                        _whole("steps", steps, fits=INT32),
+                                        _whole("seed", seed, fits=UINT64))
 
     def process_images(self, images):
         """Images -> (pixel_values, grid_thw) with this checkpoint's preprocessor settings:
@@ -363,17 +339,12 @@ class Glm4v:
         stop_ids): the sampling keywords the caller gave, the rest from generation_config.json."""
         o = dict(self._m.generation_defaults)
         o.update({k: v for k, v in given.items() if v is not None})
-        floats = []
-        for k in ("temperature", "top_p", "repetition_penalty"):
-            try:
-                floats.append(float(o[k]))
-            except (TypeError, ValueError):
-                raise InputError(f"{k} must be a number, not {o[k]!r}") from None
-        temperature, top_p, repetition_penalty = floats
-        return (_int32("max_new_tokens", max_new_tokens), _flag("do_sample", o["do_sample"]),
-                temperature, top_p,
-                _int32("top_k", o["top_k"]), repetition_penalty, _seed(seed),
-                _stop_ids(o["stop_ids"]))
+        temperature, top_p, repetition_penalty = (
+            _number(k, o[k]) for k in ("temperature", "top_p", "repetition_penalty"))
+        return (_whole("max_new_tokens", max_new_tokens, fits=INT32),
+                _flag("do_sample", o["do_sample"]), temperature, top_p,
+                _whole("top_k", o["top_k"], fits=INT32), repetition_penalty,
+                _whole("seed", seed, fits=UINT64), _stop_ids(o["stop_ids"]))
 
     def generate(self, input_ids: Sequence[int], images=None, pixel_values=None, grid_thw=None, *,
                  max_new_tokens: int = 128, do_sample: Optional[bool] = None,

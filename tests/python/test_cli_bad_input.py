@@ -238,9 +238,13 @@ def test_eval_local_params_are_checked_before_the_model_loads(tmp_path):
 
     # the checkpoint does not exist: the params are refused before it is looked for
     for params, named in (({"max_tokens": "x"}, "max_tokens"), ({"max_tokens": -1}, "max_tokens"),
-                          ({"repetition_penalty": "strong"}, "strong")):
+                          ({"repetition_penalty": "strong"}, "strong"),
+                          ({"max_tokens": 2.5}, "max_tokens must be a whole number, not 2.5"),
+                          ({"top_k": 1.5, "temperature": 0.7}, "top_k must be a whole number")):
         with pytest.raises(glyph.InputError, match=named):
             LocalBackend(str(tmp_path / "absent"), params=params)
+    with pytest.raises(glyph.InputError, match="batch_size must be a whole number >= 1, not 0"):
+        LocalBackend(str(tmp_path / "absent"), batch_size=0)
 
 
 def test_output_to_a_reader_that_left_is_not_a_traceback(tmp_path):

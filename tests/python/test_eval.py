@@ -339,6 +339,12 @@ def test_backend_specs_and_urls(tmp_path):
     body = be.request_body([], "hi")
     assert body["max_tokens"] == 5 and "top_k" not in body and "repetition_penalty" not in body
     assert body["messages"] == [{"role": "user", "content": "hi"}]
+    for kw, named in ((dict(retries=1.5), "retries must be a whole number >= 0, not 1.5"),
+                      (dict(retries=-1), "retries must be a whole number >= 0"),
+                      (dict(timeout="60"), "timeout must be a number, not '60'"),
+                      (dict(timeout=0), "timeout > 0")):
+        with pytest.raises(glyph.InputError, match=named):
+            HttpBackend("http://127.0.0.1:9", **kw)
     for bad in ("ftp://x", "localhost:8000", "local:" + str(tmp_path / "missing")):
         with pytest.raises(glyph.InputError):
             make_backend(bad)

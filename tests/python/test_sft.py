@@ -305,7 +305,7 @@ def test_cli_sft(tmp_path, capsys):
     check_json_rows(tmp_path / "out")
     rc = main(["sft", "--input", str(src), "--out", str(tmp_path / "bad"), "--max-pages", "-1"])
     assert rc == 1
-    assert "max_pages must be >= 0" in capsys.readouterr().err
+    assert "max_pages must be a whole number >= 0, not -1" in capsys.readouterr().err
 
 
 def test_edited_journal_is_an_error_naming_the_line(tmp_path):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from .. import chat
+from .._args import number, whole
 from .._core import InputError
 
 __all__ = ["Reply", "BackendError", "HttpBackend", "LocalBackend", "make_backend",
@@ -79,14 +80,15 @@ class HttpBackend:
         except ImportError:  # pragma: no cover - httpx is a dependency of the eval extra
             raise ImportError("glyph eval's HTTP backend needs httpx: pip install 'glyphcpp[eval]'") from None
         chat.require_http_url(url, "backend URL")
-        if retries < 0 or timeout <= 0 or backoff < 0:
-            raise InputError(f"retries and backoff must be >= 0 and timeout > 0 (got {retries}, "
-                             f"{backoff}, {timeout})")
+        retries = whole("retries", retries, 0)
+        timeout, backoff = number("timeout", timeout), number("backoff", backoff)
+        if timeout <= 0 or backoff < 0:
+            raise InputError(f"backoff must be >= 0 and timeout > 0 (got {backoff}, {timeout})")
         self._httpx = httpx
         self.url = chat_completions_url(url)
         self.params = dict(params or {})
         self.vllm_extensions = vllm_extensions
-        self.timeout, self.retries, self.backoff = float(timeout), int(retries), float(backoff)
+        self.timeout, self.retries, self.backoff = timeout, retries, backoff
         hdrs = {"Content-Type": "application/json"}
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if key:
@@ -179,14 +181,16 @@ class HttpBackend:
 # temperature of 0.0001 are greedy decoding; the repetition penalty is kept.
 def _local_sampling(params: Mapping[str, Any]) -> Dict[str, Any]:
     p = chat.sampling_params(params)
-    greedy = int(p.get("top_k", 0) or 0) == 1 or float(p.get("temperature", 1.0)) <= 1e-3
-    out: Dict[str, Any] = {"max_new_tokens": int(p.get("max_tokens", 8192)),
-                           "repetition_penalty": float(p.get("repetition_penalty", 1.0))}
-    if greedy:
+    top_k = whole("top_k", p.get("top_k") or 0)  # 2.5 is refused, not truncated
+    temperature = number("temperature", p.get("temperature", 1.0))
+    out: Dict[str, Any] = {"max_new_tokens": whole("max_tokens", p.get("max_tokens", 8192)),
+                           "repetition_penalty": number("repetition_penalty",
+                                                        p.get("repetition_penalty", 1.0))}
+    if top_k == 1 or temperature <= 1e-3:  # greedy
         out["do_sample"] = False
     else:
-        out.update(do_sample=True, temperature=float(p["temperature"]),
-                   top_p=float(p.get("top_p", 1.0)), top_k=int(p.get("top_k", 0) or 0))
+        out.update(do_sample=True, temperature=temperature,
+                   top_p=number("top_p", p.get("top_p", 1.0)), top_k=top_k)
     return out
 
 
@@ -211,11 +215,12 @@ class LocalBackend:
         # the request settings first: a bad value fails here, not on every item after the load
         try:
             sampling = _local_sampling(params or {})
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, InputError) as e:
             raise InputError(f"local backend params {dict(params or {})!r}: {e}") from None
         if sampling["max_new_tokens"] < 1:
             raise InputError(f"local backend params: max_tokens must be >= 1, got "
                              f"{sampling['max_new_tokens']}")
+        batch_size = whole("batch_size", batch_size, 1)
         if model is None:
             if checkpoint is None:
                 raise InputError("LocalBackend needs a checkpoint folder or a loaded model")
@@ -238,7 +243,7 @@ class LocalBackend:
         if params and "stop_token_ids" in params and params["stop_token_ids"] is not None:
             self.sampling["stop_ids"] = [int(s) for s in params["stop_token_ids"]]
         self.system = system
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = batch_size
         self._lock = threading.Lock()
         self._queue: "queue.Queue" = queue.Queue()
         self._worker: Optional[threading.Thread] = None

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tqdm.auto import tqdm
 
+from .._args import whole
 from .._core import GlyphError, InputError
 from ..io import JsonlWriter, atomic_open, make_folder, read_jsonl
 from .backends import BackendError, LocalBackend, make_backend
@@ -320,7 +321,7 @@ def run(benchmark: Any, data: Any, backend: Any, out: Any, *, text_baseline: Any
     check_prompt("prompt", prompt, ("question", "input"))  # the context is on the pages
     check_prompt("text_prompt", text_prompt, ("context",))
     # options of the whole run are checked once, not item by item
-    if dpi is not None and not 18 <= int(dpi) <= 1200:
+    if dpi is not None and not 18 <= whole("dpi", dpi) <= 1200:
         raise InputError(f"dpi must be in 18..1200, got {dpi}")
     from .. import chat
     from ..render import Renderer, as_config

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, List, Mapping, Optional, Sequence
 
+from .._args import whole
 from .._core import InputError
 from .._tokenizers import as_codec
 
@@ -28,7 +29,8 @@ class VlmEvaluator:
         if match not in ("contains", "exact"):
             raise InputError(f"match must be 'contains' or 'exact', got {match!r}")
         self.model, self.tokenizer = model, tokenizer
-        self.max_new_tokens, self.match, self.generate_kw = int(max_new_tokens), match, generate_kw
+        self.max_new_tokens = whole("max_new_tokens", max_new_tokens, 1)
+        self.match, self.generate_kw = match, generate_kw
         # None: the checkpoint's eos ids (config.json's eos_token_id).
         self.stop_ids = [int(s) for s in (model.config["eos_token_ids"] if stop_ids is None
                                           else stop_ids)]

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from .. import _core
+from .._args import INT64, number, whole
 from .._core import GlyphError, InputError, IoError, RenderConfig, SearchSpace
 from ..io import JsonlWriter, atomic_write, repair_jsonl
 from ..render import Renderer, as_config
@@ -102,18 +103,9 @@ class Options:
             value = getattr(o, name)
             if value is None and low == 0:
                 value = 0  # no budget / no byte limit
-            try:
-                value = operator.index(value)  # an int (numpy's too), not "2" or 2.5
-            except TypeError:
-                raise InputError(f"{name} must be a whole number, not {value!r}") from None
-            if low is not None and value < low:
-                raise InputError(f"{name} must be >= {low}, not {value!r}")
-            setattr(o, name, value)
+            setattr(o, name, whole(name, value, low, fits=None if name == "seed" else INT64))
         for name in ("completion_ratio", "render_ratio"):
-            try:
-                setattr(o, name, float(getattr(o, name)))
-            except (TypeError, ValueError):
-                raise InputError(f"{name} must be a number, not {getattr(o, name)!r}") from None
+            setattr(o, name, number(name, getattr(o, name)))
         if o.compression is not None:
             try:
                 o.compression = operator.index(o.compression)
@@ -452,17 +444,6 @@ def _prepare_out(out: str, o: Options, config: Dict[str, Any], style: Optional[s
 Job = Tuple[str, int, Dict[str, Any]]
 
 
-def _whole(name: str, value: Any, meaning: str) -> int:
-    """An int >= 0 (numpy's too); 2.0 or "4" would fail deep in a thread pool."""
-    try:
-        n = operator.index(value)
-    except TypeError:
-        n = -1
-    if n < 0:
-        raise InputError(f"{name} must be a whole number >= 0 ({meaning}), not {value!r}")
-    return n
-
-
 def _local_results(proc: Processor, jobs: Iterable[Job], workers: int) -> Iterator[Dict[str, Any]]:
     if workers <= 1:
         for job in jobs:
@@ -500,8 +481,8 @@ def build(inputs: Any, out: Union[str, "os.PathLike[str]"], task: Any = "qa",
     unknown = set(options) - set(Options.__dataclass_fields__)
     if unknown:
         raise TypeError(f"build() got unknown options {sorted(unknown)}")
-    workers = _whole("workers", workers, "0: all cores")
-    limit = None if limit is None else _whole("limit", limit, "None: every record")
+    workers = whole("workers", workers, 0, meaning="0: all cores")  # 2.0 would fail in the pool
+    limit = None if limit is None else whole("limit", limit, 0, meaning="None: every record")
     o = Options(task=task, format=format, fields=dict(fields or {}), seed=seed, **options).resolved()
     if o.format == "parquet":
         try:
