@@ -349,6 +349,9 @@ def render_to_dir(
         from ._deprecation import warn
 
         warn("render_to_dir(output_dir=...)", "render_to_dir(out_dir=...)")
+        if out_dir is not None:
+            raise TypeError("render_to_dir() got both out_dir and output_dir (its old name): "
+                            "give out_dir")
         out_dir = deprecated.pop("output_dir")
     if deprecated:
         raise TypeError(f"render_to_dir() got unexpected keyword arguments {sorted(deprecated)}")

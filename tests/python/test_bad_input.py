@@ -36,7 +36,7 @@ def renderer():
     ],
 )
 def test_invalid_config_names_key_and_value(key, value, match):
-    cfg = glyph.RenderConfig.default().to_dict()
+    cfg = glyph.RenderConfig.glyph_default().to_dict()
     cfg[key] = value
     with pytest.raises(glyph.ConfigError, match=match):
         glyph.Renderer(cfg)
@@ -52,7 +52,7 @@ def test_bad_json_and_missing_config_file(tmp_path):
 
 
 def test_missing_and_corrupt_fonts(tmp_path):
-    cfg = glyph.RenderConfig.default().to_dict()
+    cfg = glyph.RenderConfig.glyph_default().to_dict()
     cfg["font-path"] = str(tmp_path / "nope.ttf")
     with pytest.raises(glyph.FontError, match="font-path.*nope.ttf"):
         glyph.Renderer(cfg)
@@ -76,14 +76,14 @@ def test_missing_and_corrupt_fonts(tmp_path):
 
 def test_invalid_utf8_is_replaced_and_counted(renderer):
     res = renderer.render(b"good \xff\xfe bad \xe2\x82 end")
-    assert res.stats["invalid_utf8"] == 3  # \xff, \xfe and the truncated 3-byte sequence
+    assert res.stats.invalid_utf8 == 3  # \xff, \xfe and the truncated 3-byte sequence
     line = renderer.layout(b"good \xff\xfe bad \xe2\x82 end")[0].lines[0].text
     assert line == "good \ufffd\ufffd bad \ufffd end"
 
 
 def test_lone_surrogates_in_str_are_replaced(renderer):
     res = renderer.render("a\ud800b")
-    assert res.stats["invalid_utf8"] >= 1 and len(res.pages) == 1
+    assert res.stats.invalid_utf8 >= 1 and len(res.pages) == 1
 
 
 def test_empty_text_gives_one_blank_page(renderer):
@@ -94,7 +94,7 @@ def test_empty_text_gives_one_blank_page(renderer):
 
 def test_control_characters_are_dropped_and_counted(renderer):
     res = renderer.render("a\x00b\x07c\x1bd")
-    assert res.stats["removed"] == 3
+    assert res.stats.removed == 3
     assert renderer.layout("a\x00b\x07c\x1bd")[0].lines[0].text == "abcd"
 
 
@@ -112,14 +112,14 @@ def test_unbreakable_word_longer_than_the_line_is_split(renderer):
 def test_missing_glyphs_are_counted_not_dropped(config_en):
     r = glyph.Renderer(config_en)  # Verdana has no CJK
     res = r.render("abc 中文")
-    assert res.stats["missing_glyphs"] == 2
-    assert res.stats["missing_codepoints"] == [0x4E2D, 0x6587]
+    assert res.stats.missing_glyphs == 2
+    assert res.stats.missing_codepoints == [0x4E2D, 0x6587]
 
 
 def test_unwritable_output_folder(renderer, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(glyph.GlyphIOError, match="cannot create output folder"):
+    with pytest.raises(glyph.IoError, match="cannot create output folder"):
         renderer.render_to_dir("hi", str(blocker / "sub"), "id")
 
 
@@ -140,7 +140,7 @@ def test_ten_megabytes_stream_in_bounded_memory(renderer):
 
     stats = renderer.render_each(text, sink)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert stats["pages"] == count[0] > 1000
+    assert stats.pages == count[0] > 1000
     assert count[1] >= len(text.rstrip()) - 1
     # The text itself (UTF-8 + UTF-32 copies) is ~60 MB; pages are streamed, not kept.
     assert grown_mb < 250, f"peak RSS grew by {grown_mb:.0f} MB"

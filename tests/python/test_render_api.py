@@ -23,7 +23,7 @@ def test_default_renderer_renders_sample(renderer):
     # Text is drawn: dark pixels exist, the background (config_en: white) dominates.
     assert (arr.min(axis=2) < 100).mean() > 0.01
     assert (arr == 255).all(axis=2).mean() > 0.5
-    assert res.stats["characters"] == len(text)
+    assert res.stats.characters == len(text)
     assert res.visual_tokens == sum(p.visual_tokens for p in res.pages)
 
 
@@ -115,7 +115,7 @@ def test_batch_is_identical_for_any_thread_count(renderer):
 def test_render_each_streams_pages(renderer):
     seen = []
     stats = renderer.render_each(glyph.sample_text() * 5, lambda p: seen.append((p.index, p.size)))
-    assert [i for i, _ in seen] == list(range(stats["pages"]))
+    assert [i for i, _ in seen] == list(range(stats.pages))
 
 
 def test_config_round_trip_and_dict(tmp_path, ref_dir):
@@ -159,7 +159,7 @@ def test_cjk_default_config_uses_a_fallback_when_installed():
     if not glyph.find_cjk_font():
         pytest.skip("no CJK font installed")
     res = glyph.Renderer().render("中文测试 mixed with English。")
-    assert res.stats["missing_glyphs"] == 0
+    assert res.stats.missing_glyphs == 0
 
 
 # ---- page spans on real texts ---------------------------------------------------------------

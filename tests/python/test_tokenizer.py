@@ -415,7 +415,7 @@ def test_unsupported_components_are_refused(trained, tmp_path, edit, message):
 
 
 def test_missing_file():
-    with pytest.raises(glyph.GlyphIOError):
+    with pytest.raises(glyph.IoError):
         glyph.Tokenizer.from_file("/nonexistent/tokenizer.json")
 
 

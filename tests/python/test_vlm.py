@@ -540,11 +540,11 @@ def test_pipeline_with_glyph_tokenizer(tmp_path):
     ans = glyph.Pipeline(renderer, g, tok).ask(text, "Who is it about?", max_new_tokens=5, stop_ids=[-1])
     assert ans.text_tokens == len(tok.encode(text))
     assert ans.tokens == hf_greedy_on_pages(model, ids, pages, 5)
-    assert type(glyph.pipeline.load_tokenizer(str(tmp_path))).__name__ == "Tokenizer"
+    assert type(glyph.load_tokenizer(str(tmp_path))).__name__ == "Tokenizer"
     # the C++ pipeline (glyph::vlm::ask) gives the same answer and statistics
-    c = gv.ask_cpp(renderer, g, tok, text, "Who is it about?", max_new_tokens=5, stop_ids=[-1])
-    assert c["tokens"] == ans.tokens and c["text"] == ans.text
-    assert (c["pages"], c["visual_tokens"], c["text_tokens"]) == (ans.pages, ans.visual_tokens, ans.text_tokens)
+    c = gv.ask(renderer, g, tok, text, "Who is it about?", max_new_tokens=5, stop_ids=[-1])
+    assert c.tokens == ans.tokens and c.text == ans.text
+    assert (c.pages, c.visual_tokens, c.text_tokens) == (ans.pages, ans.visual_tokens, ans.text_tokens)
 
 
 def test_importing_vlm_keeps_core_error_types():
@@ -597,5 +597,5 @@ def test_vlm_evaluator_scores_answers_for_the_search(tmp_path):
     with pytest.raises(ValueError, match="question"):
         ev(None, pages, {"id": "d", "text": text})
     sample = {"id": "e", "text": text, "question": "Who?", "answer": said}
-    res = glyph.search.evaluate_config(glyph.RenderConfig.default(), [sample], ev, text_tokens=tok.count)
+    res = glyph.search.evaluate_config(glyph.RenderConfig.glyph_default(), [sample], ev, text_tokens=tok.count)
     assert res["accuracy"] == 1.0 and res["visual_tokens"] == sum(p.visual_tokens for p in pages)
