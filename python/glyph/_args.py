@@ -1,4 +1,4 @@
-"""Checks for the numbers and flags the Python API passes on (no torch, no _core).
+"""Checks for the numbers and flags the Python API passes on (no torch).
 
 int() would make max_new_tokens=2.5 into 2 and "64" into 64, and bool("false") is True, all
 without a word; a value given to C++ out of its parameter's range gives only pybind11's

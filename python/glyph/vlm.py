@@ -357,10 +357,10 @@ class Glm4v:
         Sampling keywords left as None come from the checkpoint's generation_config.json (greedy
         without one); ``**glyph.vlm.GLYPH_PRESET`` gives Glyph's recommended settings.
         stream(token) is called for each new token; returning False stops generation."""
-        pv, g, keys = self._inputs(images, pixel_values, grid_thw)
         args = self._sampling(max_new_tokens, seed, do_sample=do_sample, temperature=temperature,
                               top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
-                              stop_ids=stop_ids)
+                              stop_ids=stop_ids)  # before the images are processed
+        pv, g, keys = self._inputs(images, pixel_values, grid_thw)
         return self._m.generate(_token_ids(input_ids), pv, g, *args, stream, keys)
 
     def generate_batch(self, prompts: Sequence[Any], *, max_new_tokens: int = 128,
@@ -371,6 +371,9 @@ class Glm4v:
         """Several prompts decoded together, each stopping on its own; greedy tokens equal
         generate() on each alone. `prompts`: input_ids lists, or (input_ids, images) pairs (images
         as generate() takes them, or None). Sampling keywords as generate()."""
+        args = self._sampling(max_new_tokens, seed, do_sample=do_sample, temperature=temperature,
+                              top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
+                              stop_ids=stop_ids)  # before the images are processed
         ids, pvs, grids, keys = [], [], [], []
         for i, p in enumerate(prompts):
             if isinstance(p, tuple):
@@ -384,9 +387,6 @@ class Glm4v:
             pvs.append(pv)
             grids.append(g)
             keys.append(k)
-        args = self._sampling(max_new_tokens, seed, do_sample=do_sample, temperature=temperature,
-                              top_p=top_p, top_k=top_k, repetition_penalty=repetition_penalty,
-                              stop_ids=stop_ids)
         return self._m.generate_batch(ids, pvs, grids, *args, keys)
 
     def __repr__(self) -> str:
