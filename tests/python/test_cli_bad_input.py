@@ -240,7 +240,10 @@ def test_eval_local_params_are_checked_before_the_model_loads(tmp_path):
     for params, named in (({"max_tokens": "x"}, "max_tokens"), ({"max_tokens": -1}, "max_tokens"),
                           ({"repetition_penalty": "strong"}, "strong"),
                           ({"max_tokens": 2.5}, "max_tokens must be a whole number, not 2.5"),
-                          ({"top_k": 1.5, "temperature": 0.7}, "top_k must be a whole number")):
+                          ({"top_k": 1.5, "temperature": 0.7}, "top_k must be a whole number"),
+                          ({"stop_token_ids": "151329"}, "stop_token_ids must be a list"),
+                          ({"stop_token_ids": [151329, "2"]},
+                           r"stop_token_ids\[1\] must be a whole")):
         with pytest.raises(glyph.InputError, match=named):
             LocalBackend(str(tmp_path / "absent"), params=params)
     with pytest.raises(glyph.InputError, match="batch_size must be a whole number >= 1, not 0"):

@@ -215,6 +215,12 @@ class LocalBackend:
         # the request settings first: a bad value fails here, not on every item after the load
         try:
             sampling = _local_sampling(params or {})
+            stop_ids = (params or {}).get("stop_token_ids")  # the caller's replace the defaults
+            if stop_ids is not None:
+                if isinstance(stop_ids, (str, bytes)) or not hasattr(stop_ids, "__iter__"):
+                    raise InputError(f"stop_token_ids must be a list of token ids, "
+                                     f"not {stop_ids!r}")
+                stop_ids = [whole(f"stop_token_ids[{i}]", t) for i, t in enumerate(stop_ids)]
         except (TypeError, ValueError, InputError) as e:
             raise InputError(f"local backend params {dict(params or {})!r}: {e}") from None
         if sampling["max_new_tokens"] < 1:
@@ -240,8 +246,8 @@ class LocalBackend:
         stops = list(chat.STOP_TOKEN_IDS)
         stops += [int(s) for s in model.generation_defaults.get("stop_ids", []) if int(s) not in stops]
         self.sampling.setdefault("stop_ids", stops)
-        if params and "stop_token_ids" in params and params["stop_token_ids"] is not None:
-            self.sampling["stop_ids"] = [int(s) for s in params["stop_token_ids"]]
+        if stop_ids is not None:
+            self.sampling["stop_ids"] = stop_ids
         self.system = system
         self.batch_size = batch_size
         self._lock = threading.Lock()
